@@ -1,0 +1,244 @@
+package planner
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/upgradeplan/upgradeplan/provider"
+)
+
+// FormatVersion is the plan file format this build writes and reads.
+const FormatVersion = 1
+
+// Plan is the reviewed contract between `plan` and `apply`: every step with the exact
+// parameters that will be sent. Its JSON form is the plan file; field order is fixed by
+// these structs and map keys are sorted, so the same inputs give the same bytes.
+type Plan struct {
+	FormatVersion int       `json:"format_version"`
+	ToolVersion   string    `json:"tool_version"`
+	CreatedAt     time.Time `json:"created_at"`
+	Manifest      Source    `json:"manifest"`
+	Settings      Settings  `json:"settings"`
+	// Accounts are the manifest's named credential sets, as references only.
+	Accounts map[string]provider.Account `json:"accounts,omitempty"`
+	Targets  []Target                    `json:"targets"`
+	Steps    []Step                      `json:"steps"`
+	// Digest is the SHA-256 of the canonical plan without Digest and CreatedAt (see
+	// ComputeDigest), so two plans of the same inputs carry the same digest.
+	Digest string `json:"digest"`
+}
+
+// Source identifies the manifest a plan was made from.
+type Source struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+	Name   string `json:"name"`            // metadata.name
+	Owner  string `json:"owner,omitempty"` // metadata.owner
+}
+
+// Settings are the manifest's settings with defaults filled in.
+type Settings struct {
+	Parallelism int `json:"parallelism"`
+	// MaxFailures is "" (no budget), a count ("3") or a percentage of steps ("5%").
+	MaxFailures  string             `json:"max_failures,omitempty"`
+	Window       *Window            `json:"window,omitempty"`
+	QPS          map[string]float64 `json:"qps,omitempty"` // "kind/Action" → requests per second
+	PollInterval Duration           `json:"poll_interval"`
+	StepTimeout  Duration           `json:"step_timeout"`
+}
+
+// Window is the change window: no step starts before Start or after End-Cutoff.
+type Window struct {
+	Start  time.Time `json:"start"`
+	End    time.Time `json:"end"`
+	Cutoff Duration  `json:"cutoff"`
+}
+
+// Target is one manifest target as planned.
+type Target struct {
+	Name          string             `json:"name"`
+	Kind          string             `json:"kind"`
+	Region        string             `json:"region"`
+	Account       string             `json:"account,omitempty"`
+	Select        provider.Selection `json:"select"`
+	DependsOn     []string           `json:"depends_on,omitempty"`
+	Canary        int                `json:"canary,omitempty"`
+	MaxConcurrent int                `json:"max_concurrent,omitempty"`
+	// Instances are every instance the selection matched, sorted; those without a step are
+	// unchanged.
+	Instances []string `json:"instances"`
+}
+
+// Step is one mutating call on one instance.
+type Step struct {
+	// ID is "<target>/<instance>", or "<target>/<instance>#n" (n from 1) when an instance has
+	// more than one change.
+	ID       string          `json:"id"`
+	Target   string          `json:"target"`
+	Kind     string          `json:"kind"`
+	Region   string          `json:"region"`
+	Account  string          `json:"account,omitempty"`
+	Instance string          `json:"instance"`
+	Action   string          `json:"action"`
+	Params   map[string]any  `json:"params"`
+	From     provider.Values `json:"from"`
+	To       provider.Values `json:"to"`
+	// DependsOn are step ids that must succeed first.
+	DependsOn []string `json:"depends_on,omitempty"`
+	Wave      int      `json:"wave"`
+	Notes     []string `json:"notes,omitempty"`
+}
+
+// Duration is a time.Duration written as "15s" in JSON.
+type Duration time.Duration
+
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string such as \"15s\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// ComputeDigest returns the hex SHA-256 of the plan's canonical JSON (compact, this package's
+// field order, sorted map keys) with Digest and CreatedAt cleared.
+func ComputeDigest(p *Plan) (string, error) {
+	c := *p
+	c.Digest = ""
+	c.CreatedAt = time.Time{}
+	b, err := json.Marshal(&c)
+	if err != nil {
+		return "", fmt.Errorf("plan: encode for digest: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// Encode writes p as an indented plan file, setting p.Digest.
+func Encode(w io.Writer, p *Plan) error {
+	d, err := ComputeDigest(p)
+	if err != nil {
+		return err
+	}
+	p.Digest = d
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return fmt.Errorf("plan: encode: %w", err)
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// WriteFile writes p to path atomically (a temp file in the same directory, then rename).
+func WriteFile(path string, p *Plan) error {
+	var buf bytes.Buffer
+	if err := Encode(&buf, p); err != nil {
+		return err
+	}
+	return writeAtomic(path, buf.Bytes())
+}
+
+// ErrDigestMismatch and ErrFormatVersion are the refusals `show` and `apply` exit 4 on.
+var (
+	ErrDigestMismatch = errors.New("plan digest does not match its content")
+	ErrFormatVersion  = errors.New("unknown plan format version")
+)
+
+// Decode reads a plan and checks its format version and digest. A mismatch is an error
+// wrapping ErrDigestMismatch or ErrFormatVersion; the plan is still returned with it so
+// that callers can report what it claims.
+func Decode(r io.Reader) (*Plan, error) {
+	dec := json.NewDecoder(r)
+	dec.UseNumber()
+	dec.DisallowUnknownFields()
+	var p Plan
+	if err := dec.Decode(&p); err != nil {
+		return nil, fmt.Errorf("plan: read: %w", err)
+	}
+	if p.FormatVersion != FormatVersion {
+		return &p, fmt.Errorf("%w: format_version %d (this upgradeplan reads %d)", ErrFormatVersion, p.FormatVersion, FormatVersion)
+	}
+	want, err := ComputeDigest(&p)
+	if err != nil {
+		return &p, err
+	}
+	if p.Digest != want {
+		return &p, fmt.Errorf("%w: the file says %s, its content hashes to %s; re-run plan", ErrDigestMismatch, short(p.Digest), short(want))
+	}
+	return &p, nil
+}
+
+// ReadFile reads and checks the plan at path (see Decode).
+func ReadFile(path string) (*Plan, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	p, err := Decode(f)
+	if err != nil {
+		return p, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
+}
+
+func short(d string) string {
+	if len(d) > 12 {
+		return d[:12]
+	}
+	if d == "" {
+		return "(none)"
+	}
+	return d
+}
+
+func writeAtomic(path string, data []byte) error {
+	dir, base := splitPath(path)
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+func splitPath(path string) (dir, base string) {
+	for i := len(path) - 1; i >= 0; i-- {
+		if os.IsPathSeparator(path[i]) {
+			return path[:i+1], path[i+1:]
+		}
+	}
+	return ".", path
+}
