@@ -1,0 +1,279 @@
+package report
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"unicode"
+)
+
+// CommentLimit is GitHub's limit on an issue or pull-request comment, in characters.
+const CommentLimit = 65536
+
+// commentBudget is what a rendered document may use: below CommentLimit with room for a bot
+// that wraps the report in a header or a <details> block. Sizes are counted in bytes, which
+// is never less than GitHub's character count.
+const commentBudget = 60000
+
+// mdEscaper escapes the characters that would end a table cell, start inline Markdown, or be
+// read as HTML. Line breaks become <br>, which GitHub renders inside a cell.
+var mdEscaper = strings.NewReplacer(
+	`\`, `\\`, "`", "\\`", `*`, `\*`, `_`, `\_`, `[`, `\[`, `]`, `\]`, `~`, `\~`, `|`, `\|`,
+	`&`, `&amp;`, `<`, `&lt;`, `>`, `&gt;`,
+	"\r\n", "<br>", "\n", "<br>", "\r", "<br>", "\t", " ",
+)
+
+// Cell escapes s as plain text for a GFM table cell (or any inline position).
+func Cell(s string) string {
+	return mdEscaper.Replace(strings.TrimSpace(dropControls(s)))
+}
+
+// Code renders s as a code span that is safe inside a table cell: the fence is longer than
+// any run of backticks in s, pipes are escaped (GFM splits cells before parsing code spans)
+// and line breaks become spaces.
+func Code(s string) string {
+	s = strings.Join(strings.Fields(dropControls(s)), " ")
+	if s == "" {
+		return ""
+	}
+	longest, run := 0, 0
+	for _, r := range s {
+		if r == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	fence := strings.Repeat("`", longest+1)
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		s = " " + s + " "
+	}
+	return fence + strings.ReplaceAll(s, "|", `\|`) + fence
+}
+
+// dropControls removes control characters other than tab and line breaks: clouds' error
+// messages can carry them and neither Markdown nor XML can show them.
+func dropControls(s string) string {
+	if strings.IndexFunc(s, isDroppedControl) < 0 {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if isDroppedControl(r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+func isDroppedControl(r rune) bool {
+	return unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r'
+}
+
+// Align is a table column's alignment.
+type Align int
+
+const (
+	AlignLeft Align = iota
+	AlignRight
+	AlignCenter
+)
+
+// Table is a GFM table. Cells are written as given: escape text with Cell or Code.
+type Table struct {
+	Header []string
+	Align  []Align // per column; missing columns are left-aligned
+	Rows   [][]string
+}
+
+// NewTable returns a table with the given column headings (escaped for you).
+func NewTable(header ...string) *Table {
+	h := make([]string, len(header))
+	for i, s := range header {
+		h[i] = Cell(s)
+	}
+	return &Table{Header: h}
+}
+
+// AlignRight right-aligns the given columns (counts, durations).
+func (t *Table) AlignRight(cols ...int) *Table {
+	for _, c := range cols {
+		for len(t.Align) <= c {
+			t.Align = append(t.Align, AlignLeft)
+		}
+		t.Align[c] = AlignRight
+	}
+	return t
+}
+
+// Add appends a row of already-escaped cells; a short row is padded with empty cells.
+func (t *Table) Add(cells ...string) { t.Rows = append(t.Rows, cells) }
+
+// Len is the number of rows.
+func (t *Table) Len() int { return len(t.Rows) }
+
+// head renders the header and delimiter lines.
+func (t *Table) head() string {
+	var b strings.Builder
+	t.writeRow(&b, t.Header)
+	b.WriteString("|")
+	for i := range t.Header {
+		a := AlignLeft
+		if i < len(t.Align) {
+			a = t.Align[i]
+		}
+		switch a {
+		case AlignRight:
+			b.WriteString("---:|")
+		case AlignCenter:
+			b.WriteString(":---:|")
+		default:
+			b.WriteString("---|")
+		}
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+func (t *Table) row(i int) string {
+	var b strings.Builder
+	t.writeRow(&b, t.Rows[i])
+	return b.String()
+}
+
+func (t *Table) writeRow(b *strings.Builder, cells []string) {
+	b.WriteString("|")
+	for i := range t.Header {
+		c := ""
+		if i < len(cells) {
+			c = cells[i]
+		}
+		if c == "" {
+			b.WriteString(" |")
+			continue
+		}
+		b.WriteString(" " + c + " |")
+	}
+	b.WriteString("\n")
+}
+
+// String renders the whole table, ending with a newline.
+func (t *Table) String() string {
+	var b strings.Builder
+	b.WriteString(t.head())
+	for i := range t.Rows {
+		b.WriteString(t.row(i))
+	}
+	return b.String()
+}
+
+// BoundedDoc builds a Markdown document that stays within a size limit. Text is always kept;
+// each table comes with a one-line summary (its counts), and when the document is too long
+// the largest tables are collapsed: cut to as many leading rows as fit, then to the summary
+// alone. A table written after text ends that text with a blank line, as GFM needs.
+type BoundedDoc struct {
+	limit  int
+	blocks []docBlock
+}
+
+type docBlock struct {
+	text  string
+	table *Table
+	// more is the note that replaces omitted rows, given the count omitted and the total.
+	more func(omitted, total int) string
+}
+
+// NewBoundedDoc returns a document limited to limit bytes (bytes are never fewer than the
+// characters GitHub counts).
+func NewBoundedDoc(limit int) *BoundedDoc { return &BoundedDoc{limit: limit} }
+
+// Text appends Markdown that is always kept.
+func (d *BoundedDoc) Text(s string) { d.blocks = append(d.blocks, docBlock{text: s}) }
+
+// Textf appends formatted Markdown that is always kept.
+func (d *BoundedDoc) Textf(format string, args ...any) { d.Text(fmt.Sprintf(format, args...)) }
+
+// Table appends a collapsible table. more returns the paragraph shown in place of omitted
+// rows, e.g. "_412 more rows in run.json._"; it is called with omitted == total when the
+// whole table is collapsed.
+func (d *BoundedDoc) Table(t *Table, more func(omitted, total int) string) {
+	d.blocks = append(d.blocks, docBlock{table: t, more: more})
+}
+
+// String renders the document within the limit.
+func (d *BoundedDoc) String() string {
+	keep := make([]int, len(d.blocks)) // rows kept per table block
+	total := 0
+	var tables []int
+	for i, b := range d.blocks {
+		if b.table == nil {
+			total += len(b.text)
+			continue
+		}
+		keep[i] = b.table.Len()
+		total += d.blockSize(i, keep[i])
+		tables = append(tables, i)
+	}
+	if total > d.limit {
+		// Largest first; ties keep document order so the result is deterministic.
+		sort.SliceStable(tables, func(a, b int) bool {
+			return d.blockSize(tables[a], keep[tables[a]]) > d.blockSize(tables[b], keep[tables[b]])
+		})
+		for _, i := range tables {
+			full := d.blockSize(i, keep[i])
+			zero := d.blockSize(i, 0)
+			if total-full+zero > d.limit {
+				total += zero - full
+				keep[i] = 0
+				continue
+			}
+			// Collapsing this table fits: keep as many of its leading rows as still fit.
+			n := sort.Search(keep[i], func(k int) bool {
+				return total-full+d.blockSize(i, k+1) > d.limit
+			})
+			total += d.blockSize(i, n) - full
+			keep[i] = n
+			break
+		}
+	}
+	var b strings.Builder
+	for i, blk := range d.blocks {
+		if blk.table == nil {
+			b.WriteString(blk.text)
+			continue
+		}
+		b.WriteString(d.renderTable(i, keep[i]))
+	}
+	s := b.String()
+	if len(s) > d.limit {
+		// Only text is left to cut; it never should be this long, but the limit is a promise.
+		const note = "\n\n_Report truncated to fit a GitHub comment; see run.json._\n"
+		cut := strings.LastIndexByte(s[:d.limit-len(note)], '\n')
+		s = s[:max(cut, 0)] + note
+	}
+	return s
+}
+
+func (d *BoundedDoc) blockSize(i, rows int) int { return len(d.renderTable(i, rows)) }
+
+// renderTable renders table block i with its first rows rows, followed by the omission note.
+// Sizes are computed from the same rendering that is written, so the bound is exact.
+func (d *BoundedDoc) renderTable(i, rows int) string {
+	blk := d.blocks[i]
+	t := blk.table
+	var b strings.Builder
+	if rows > 0 {
+		b.WriteString(t.head())
+		for r := 0; r < rows; r++ {
+			b.WriteString(t.row(r))
+		}
+	}
+	if omitted := t.Len() - rows; omitted > 0 && blk.more != nil {
+		if rows > 0 {
+			b.WriteString("\n")
+		}
+		b.WriteString(blk.more(omitted, t.Len()))
+		b.WriteString("\n")
+	}
+	return b.String()
+}
