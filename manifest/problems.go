@@ -1,0 +1,48 @@
+package manifest
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Problem is one thing wrong in a manifest, where it stands, and what to change.
+type Problem struct {
+	Pos
+	Path    string // "targets[1].desired.memSizeMB"; "" for the document as a whole
+	Message string
+}
+
+func (p Problem) String() string {
+	if p.Path == "" {
+		return fmt.Sprintf("%s: %s", p.Pos, p.Message)
+	}
+	return fmt.Sprintf("%s: %s: %s", p.Pos, p.Path, p.Message)
+}
+
+// Problems is the error Load and Parse return: every problem of a file, sorted by position.
+// Its Error renders one problem per line as FILE:LINE:COL: PATH: MESSAGE.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Sort orders problems by file, line, column, path and message, and drops exact repeats.
+func (ps Problems) Sort() Problems {
+	slices.SortStableFunc(ps, func(a, b Problem) int {
+		return cmp.Or(
+			cmp.Compare(a.File, b.File),
+			cmp.Compare(a.Line, b.Line),
+			cmp.Compare(a.Col, b.Col),
+			cmp.Compare(a.Path, b.Path),
+			cmp.Compare(a.Message, b.Message),
+		)
+	})
+	return slices.Compact(ps)
+}

@@ -1,0 +1,9 @@
+package schema
+
+import _ "embed"
+
+//go:embed fleet.schema.json
+var raw []byte
+
+// JSON returns the schema's text.
+func JSON() []byte { return append([]byte(nil), raw...) }
