@@ -20,6 +20,21 @@ const FormatVersion = 1
 // Plan is the reviewed contract between `plan` and `apply`: every step with the exact
 // parameters that will be sent. Its JSON form is the plan file; field order is fixed by
 // these structs and map keys are sorted, so the same inputs give the same bytes.
+//
+// Ordering: steps are sorted by target in dependency order (a target after every target it
+// depends on, ties in manifest order), then wave, instance id and chain index (#1, #2, ...).
+//
+// Dependencies are recorded at two levels:
+//   - Step.DependsOn holds the edges inside one target: the chain of changes of one instance
+//     (#2 depends on #1) and canary waves (the first step of each wave-1 instance depends on
+//     the last step of every wave-0 instance).
+//   - Target.DependsOn holds the manifest's dependsOn ONCE per target; it is not expanded into
+//     step edges (a 10,000-instance fleet would write millions). The executor expands it: a
+//     step of target T starts only when every step of every target T depends on succeeded.
+//
+// Settings hold the manifest's settings with defaults filled in (planner.Default*):
+// parallelism 10, poll_interval 15s, step_timeout 2h, no failure budget, no window.
+// Secrets appear as references ({"fromEnv": NAME}), never values.
 type Plan struct {
 	FormatVersion int       `json:"format_version"`
 	ToolVersion   string    `json:"tool_version"`
@@ -63,14 +78,16 @@ type Window struct {
 
 // Target is one manifest target as planned.
 type Target struct {
-	Name          string             `json:"name"`
-	Kind          string             `json:"kind"`
-	Region        string             `json:"region"`
-	Account       string             `json:"account,omitempty"`
-	Select        provider.Selection `json:"select"`
-	DependsOn     []string           `json:"depends_on,omitempty"`
-	Canary        int                `json:"canary,omitempty"`
-	MaxConcurrent int                `json:"max_concurrent,omitempty"`
+	Name    string             `json:"name"`
+	Kind    string             `json:"kind"`
+	Region  string             `json:"region"`
+	Account string             `json:"account,omitempty"`
+	Select  provider.Selection `json:"select"`
+	// DependsOn names targets every step of which must succeed before any step of this
+	// target starts (see Plan: not expanded into Step.DependsOn).
+	DependsOn     []string `json:"depends_on,omitempty"`
+	Canary        int      `json:"canary,omitempty"`
+	MaxConcurrent int      `json:"max_concurrent,omitempty"`
 	// Instances are every instance the selection matched, sorted; those without a step are
 	// unchanged.
 	Instances []string `json:"instances"`
@@ -90,7 +107,8 @@ type Step struct {
 	Params   map[string]any  `json:"params"`
 	From     provider.Values `json:"from"`
 	To       provider.Values `json:"to"`
-	// DependsOn are step ids that must succeed first.
+	// DependsOn are step ids of the same target that must succeed first (chain and canary
+	// edges); the target's own DependsOn adds the steps of other targets.
 	DependsOn []string `json:"depends_on,omitempty"`
 	Wave      int      `json:"wave"`
 	Notes     []string `json:"notes,omitempty"`
