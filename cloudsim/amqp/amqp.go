@@ -1,0 +1,181 @@
+// Package amqp simulates ApsaraMQ for RabbitMQ's management API (amqp-open 2019-12-12):
+// ListInstances (paged with NextToken), GetInstance and UpdateInstance, with the
+// upgrade/downgrade rules of the API document, ClientToken idempotency, and a lifecycle
+// SERVING → DEPLOYING → SERVING (or ABNORMAL when a fault fails the change).
+//
+// It owns the "rabbitmq" section of the simulator state and must not import a cloud SDK.
+//
+// Choices where the API documents are silent (the provider relies on the same ones):
+//   - A dedicated instance is marked by GetInstance's Edition "dedicated" (else "shared"); the
+//     seed document says EncryptedInstance/KmsKeyId are used "when you upgrade a shared
+//     instance to an encrypted dedicated instance", so an accepted EncryptedInstance=true on
+//     a shared instance makes it a dedicated, encrypted one.
+//   - On a dedicated instance, UpdateInstance refuses EncryptedInstance or KmsKeyId in any
+//     form ("do not include these parameters"), with InvalidParameter.EncryptedInstance.
+//   - While a change runs the instance is DEPLOYING (a documented status); a change a fault
+//     fails leaves the old spec and Status ABNORMAL.
+//   - InstanceType is reported upper-case (PROFESSIONAL, as the ListInstances document's
+//     example shows) and accepted in UpdateInstance in lower case.
+package amqp
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/upgradeplan/upgradeplan/cloudsim/sim"
+	"gopkg.in/yaml.v3"
+)
+
+// StateKey is this product's key in the simulator state file.
+const StateKey = "rabbitmq"
+
+// DefaultDuration is how long an accepted UpdateInstance takes before time scaling.
+const DefaultDuration = 3 * time.Minute
+
+// Statuses.
+const (
+	StatusServing   = "SERVING"
+	StatusDeploying = "DEPLOYING"
+	StatusAbnormal  = "ABNORMAL"
+)
+
+// Spec is what UpdateInstance can change.
+type Spec struct {
+	InstanceType         string `yaml:"instanceType" json:"instanceType"` // professional, enterprise, vip (subscription)
+	MaxPrivateTps        int64  `yaml:"maxPrivateTps" json:"maxPrivateTps"`
+	MaxEipTps            int64  `yaml:"maxEipTps" json:"maxEipTps"`
+	QueueCapacity        int64  `yaml:"queueCapacity" json:"queueCapacity"`
+	MaxConnections       int64  `yaml:"maxConnections" json:"maxConnections"`
+	StorageSize          int64  `yaml:"storageSize" json:"storageSize"`
+	SupportEip           bool   `yaml:"supportEip" json:"supportEip"`
+	SupportTracing       bool   `yaml:"supportTracing" json:"supportTracing"`
+	TracingStorageTime   int64  `yaml:"tracingStorageTime" json:"tracingStorageTime"`
+	ServerlessChargeType string `yaml:"serverlessChargeType,omitempty" json:"serverlessChargeType,omitempty"`
+	Encrypted            bool   `yaml:"encrypted" json:"encrypted"`
+	KmsKeyID             string `yaml:"kmsKeyId,omitempty" json:"kmsKeyId,omitempty"`
+}
+
+// Instance is one simulated RabbitMQ instance.
+type Instance struct {
+	ID      string            `yaml:"id" json:"id"`
+	Name    string            `yaml:"name,omitempty" json:"name,omitempty"`
+	Region  string            `yaml:"region" json:"region"`
+	Account string            `yaml:"account,omitempty" json:"account,omitempty"`
+	Status  string            `yaml:"status,omitempty" json:"status"`
+	Tags    map[string]string `yaml:"tags,omitempty" json:"tags,omitempty"`
+	// OrderType is PRE_PAID (subscription, the default) or POST_PAID (pay-as-you-go).
+	OrderType string `yaml:"orderType,omitempty" json:"orderType"`
+	// Edition is "shared" (the default) or "dedicated".
+	Edition  string `yaml:"edition,omitempty" json:"edition"`
+	MaxVhost int64  `yaml:"maxVhost,omitempty" json:"maxVhost,omitempty"`
+	Spec     `yaml:",inline"`
+	// Orders counts accepted UpdateInstance calls.
+	Orders int `yaml:"-" json:"orders"`
+}
+
+// tokenRecord remembers an accepted ClientToken.
+type tokenRecord struct {
+	fingerprint string
+	answer      any
+}
+
+// Product is the simulated amqp-open API.
+type Product struct {
+	instances []*Instance
+	byID      map[string]*Instance
+	tokens    map[string]tokenRecord // account + "\x00" + token
+	nextOrder int64
+}
+
+// New returns an empty product; Load fills it.
+func New() sim.Product {
+	return &Product{byID: map[string]*Instance{}, tokens: map[string]tokenRecord{}, nextOrder: 21000000}
+}
+
+func (p *Product) Name() string           { return "amqp-open" }
+func (p *Product) Protocol() sim.Protocol { return sim.RPC }
+func (p *Product) Version() string        { return "2019-12-12" }
+func (p *Product) StateKey() string       { return StateKey }
+
+// Load reads a YAML list of instances.
+func (p *Product) Load(node *yaml.Node) error {
+	p.instances = nil
+	p.byID = map[string]*Instance{}
+	if node == nil {
+		return nil
+	}
+	var list []*Instance
+	if err := node.Decode(&list); err != nil {
+		return fmt.Errorf("rabbitmq: %w", err)
+	}
+	for i, inst := range list {
+		if inst == nil || inst.ID == "" {
+			return fmt.Errorf("rabbitmq[%d]: id is required", i)
+		}
+		if inst.Region == "" {
+			return fmt.Errorf("rabbitmq[%d] %s: region is required", i, inst.ID)
+		}
+		if _, dup := p.byID[inst.ID]; dup {
+			return fmt.Errorf("rabbitmq[%d]: duplicate id %s", i, inst.ID)
+		}
+		if inst.Status == "" {
+			inst.Status = StatusServing
+		}
+		if inst.OrderType == "" {
+			inst.OrderType = "PRE_PAID"
+		}
+		if inst.OrderType != "PRE_PAID" && inst.OrderType != "POST_PAID" {
+			return fmt.Errorf("rabbitmq %s: orderType %q is not PRE_PAID or POST_PAID", inst.ID, inst.OrderType)
+		}
+		if inst.Edition == "" {
+			inst.Edition = "shared"
+		}
+		if inst.Edition != "shared" && inst.Edition != "dedicated" {
+			return fmt.Errorf("rabbitmq %s: edition %q is not shared or dedicated", inst.ID, inst.Edition)
+		}
+		if inst.InstanceType == "" {
+			inst.InstanceType = "professional"
+			if inst.OrderType == "POST_PAID" {
+				inst.InstanceType = "serverless"
+			}
+		}
+		if inst.Name == "" {
+			inst.Name = inst.ID
+		}
+		if inst.MaxVhost == 0 {
+			inst.MaxVhost = 50
+		}
+		p.byID[inst.ID] = inst
+		p.instances = append(p.instances, inst)
+	}
+	sort.Slice(p.instances, func(i, j int) bool { return p.instances[i].ID < p.instances[j].ID })
+	return nil
+}
+
+// Snapshot returns the instances, sorted by id.
+func (p *Product) Snapshot() any {
+	out := make([]Instance, len(p.instances))
+	for i, inst := range p.instances {
+		out[i] = *inst
+	}
+	return out
+}
+
+// Actions maps the API's actions to handlers.
+func (p *Product) Actions() map[string]sim.Action {
+	return map[string]sim.Action{
+		"ListInstances":  p.listInstances,
+		"GetInstance":    p.getInstance,
+		"UpdateInstance": p.updateInstance,
+	}
+}
+
+// visible returns the instance if the caller's account owns it in the request's region.
+func (p *Product) visible(r *sim.Request, id string) (*Instance, bool) {
+	inst, ok := p.byID[id]
+	if !ok || inst.Region != r.Region || !r.Account.Owns(inst.Account) {
+		return nil, false
+	}
+	return inst, true
+}

@@ -1,0 +1,218 @@
+// Package computenest simulates Alibaba Cloud Compute Nest's supplier API
+// (computenestsupplier 2021-05-21): ListServiceInstances (NextToken paging, Filter.N and
+// Tag.N), GetServiceInstance and UpgradeServiceInstance (DryRun, ClientToken, Parameters),
+// with the lifecycle Deployed → Upgrading → Deployed at the new version, or, when a fault
+// fails the upgrade, Upgrading → UpgradeRollbacking → DeployedFailed at the old version.
+//
+// It owns the "computenest" section of the simulator state and must not import a cloud SDK.
+//
+// Choices where the API document is silent (the provider relies on the same ones):
+//   - UpgradableServiceVersions are the versions of the instance's service that are newer
+//     than its current one (numeric order when both are numbers).
+//   - UpgradeRequiredParameters are the target version's required parameters that the
+//     instance's current parameters lack. A DryRun lists them and changes nothing; a real
+//     call without one of them is refused with MissingParameter.Parameters naming them all.
+//   - A DryRun checks the version and the status but records no ClientToken, so a dry-run
+//     apply followed by a real one with the same token is not a parameter mismatch.
+//   - Parameters whose name contains "password" or "secret" (any case) are never echoed in
+//     answers or the state snapshot, as a NoEcho template parameter is not.
+package computenest
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/upgradeplan/upgradeplan/cloudsim/sim"
+	"gopkg.in/yaml.v3"
+)
+
+// StateKey is this product's key in the simulator state file.
+const StateKey = "computenest"
+
+// DefaultDuration is how long an accepted upgrade takes before time scaling.
+const DefaultDuration = 5 * time.Minute
+
+// Statuses.
+const (
+	StatusDeployed           = "Deployed"
+	StatusUpgrading          = "Upgrading"
+	StatusUpgradeRollbacking = "UpgradeRollbacking"
+	StatusDeployedFailed     = "DeployedFailed"
+)
+
+// VersionSpec is one version of an instance's service.
+type VersionSpec struct {
+	// Required names the parameters the version needs.
+	Required []string `yaml:"required,omitempty" json:"required,omitempty"`
+}
+
+// Instance is one simulated service instance.
+type Instance struct {
+	ID        string            `yaml:"id" json:"id"`
+	Name      string            `yaml:"name,omitempty" json:"name,omitempty"`
+	Region    string            `yaml:"region" json:"region"`
+	Account   string            `yaml:"account,omitempty" json:"account,omitempty"`
+	Status    string            `yaml:"status,omitempty" json:"status"`
+	Tags      map[string]string `yaml:"tags,omitempty" json:"tags,omitempty"`
+	ServiceID string            `yaml:"serviceId,omitempty" json:"serviceId"`
+	// Version is the service version the instance runs.
+	Version string `yaml:"version" json:"version"`
+	// Parameters are the instance's current configuration parameters.
+	Parameters map[string]any `yaml:"parameters,omitempty" json:"-"`
+	// Versions are the service's versions, each with its required parameters.
+	Versions map[string]VersionSpec `yaml:"versions,omitempty" json:"versions,omitempty"`
+	// Upgrades counts accepted (not dry-run) upgrades.
+	Upgrades int `yaml:"-" json:"upgrades"`
+}
+
+// snapshotInstance is an Instance as /_sim/state shows it: secrets masked.
+type snapshotInstance struct {
+	Instance
+	Parameters map[string]any `json:"parameters,omitempty"`
+}
+
+type tokenRecord struct {
+	fingerprint string
+	answer      any
+}
+
+// Product is the simulated computenestsupplier API.
+type Product struct {
+	instances []*Instance
+	byID      map[string]*Instance
+	tokens    map[string]tokenRecord // account + "\x00" + token
+}
+
+// New returns an empty product; Load fills it.
+func New() sim.Product {
+	return &Product{byID: map[string]*Instance{}, tokens: map[string]tokenRecord{}}
+}
+
+func (p *Product) Name() string           { return "computenestsupplier" }
+func (p *Product) Protocol() sim.Protocol { return sim.RPC }
+func (p *Product) Version() string        { return "2021-05-21" }
+func (p *Product) StateKey() string       { return StateKey }
+
+// Load reads a YAML list of instances.
+func (p *Product) Load(node *yaml.Node) error {
+	p.instances = nil
+	p.byID = map[string]*Instance{}
+	if node == nil {
+		return nil
+	}
+	var list []*Instance
+	if err := node.Decode(&list); err != nil {
+		return fmt.Errorf("computenest: %w", err)
+	}
+	for i, inst := range list {
+		if inst == nil || inst.ID == "" {
+			return fmt.Errorf("computenest[%d]: id is required", i)
+		}
+		if inst.Region == "" || inst.Version == "" {
+			return fmt.Errorf("computenest[%d] %s: region and version are required", i, inst.ID)
+		}
+		if _, dup := p.byID[inst.ID]; dup {
+			return fmt.Errorf("computenest[%d]: duplicate id %s", i, inst.ID)
+		}
+		if inst.Status == "" {
+			inst.Status = StatusDeployed
+		}
+		if inst.Name == "" {
+			inst.Name = inst.ID
+		}
+		if inst.ServiceID == "" {
+			inst.ServiceID = "service-" + strings.TrimPrefix(inst.ID, "si-")
+		}
+		if inst.Parameters == nil {
+			inst.Parameters = map[string]any{}
+		}
+		if inst.Versions == nil {
+			inst.Versions = map[string]VersionSpec{}
+		}
+		if _, ok := inst.Versions[inst.Version]; !ok {
+			inst.Versions[inst.Version] = VersionSpec{}
+		}
+		p.byID[inst.ID] = inst
+		p.instances = append(p.instances, inst)
+	}
+	sort.Slice(p.instances, func(i, j int) bool { return p.instances[i].ID < p.instances[j].ID })
+	return nil
+}
+
+// Snapshot returns the instances, sorted by id, with secret parameters masked.
+func (p *Product) Snapshot() any {
+	out := make([]snapshotInstance, len(p.instances))
+	for i, inst := range p.instances {
+		out[i] = snapshotInstance{Instance: *inst, Parameters: maskedParameters(inst.Parameters)}
+	}
+	return out
+}
+
+// Actions maps the API's actions to handlers.
+func (p *Product) Actions() map[string]sim.Action {
+	return map[string]sim.Action{
+		"ListServiceInstances":   p.listServiceInstances,
+		"GetServiceInstance":     p.getServiceInstance,
+		"UpgradeServiceInstance": p.upgradeServiceInstance,
+	}
+}
+
+// Upgradable returns the versions newer than the current one, oldest first.
+func (inst *Instance) Upgradable() []string {
+	var out []string
+	for v := range inst.Versions {
+		if compareVersions(v, inst.Version) > 0 {
+			out = append(out, v)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return compareVersions(out[i], out[j]) < 0 })
+	return out
+}
+
+// requiredFor returns version's required parameters that the instance does not have yet.
+func (inst *Instance) requiredFor(version string) []string {
+	var out []string
+	for _, name := range inst.Versions[version].Required {
+		if _, have := inst.Parameters[name]; !have {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// compareVersions orders versions numerically when both are integers, else as strings.
+func compareVersions(a, b string) int {
+	ai, errA := strconv.ParseInt(a, 10, 64)
+	bi, errB := strconv.ParseInt(b, 10, 64)
+	if errA == nil && errB == nil {
+		switch {
+		case ai < bi:
+			return -1
+		case ai > bi:
+			return 1
+		}
+		return 0
+	}
+	return strings.Compare(a, b)
+}
+
+// secretName reports whether a parameter must never be echoed.
+func secretName(name string) bool {
+	n := strings.ToLower(name)
+	return strings.Contains(n, "password") || strings.Contains(n, "secret")
+}
+
+func maskedParameters(params map[string]any) map[string]any {
+	out := make(map[string]any, len(params))
+	for k, v := range params {
+		if secretName(k) {
+			v = "******"
+		}
+		out[k] = v
+	}
+	return out
+}
