@@ -1,0 +1,436 @@
+// Package redis simulates TencentDB for Redis, API 2018-04-12 (Tencent Cloud API 3.0):
+// DescribeInstances, UpgradeInstance and DescribeInstanceDealDetail, with the sizes, statuses,
+// rules and error codes the real API documents. It owns the redis section of the simulator's
+// state and the lifecycle of a spec change. It must not import a cloud SDK.
+//
+// Lifecycle of an accepted UpgradeInstance: the instance goes to Status 1 (in a workflow) and
+// its deal to status 3 (delivering). After the redis duration it is back at Status 2 with the
+// new sizes and the deal at status 4 (delivered). When faults name the instance, the change
+// fails the way a failed Tencent delivery looks: the deal ends at status 5 (delivery failed)
+// and the instance is back at Status 2 with its old sizes.
+package redis
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/upgradeplan/upgradeplan/cloudsim/sim"
+	"gopkg.in/yaml.v3"
+)
+
+// Instance statuses as DescribeInstances reports them.
+const (
+	StatusInWorkflow int64 = 1
+	StatusRunning    int64 = 2
+)
+
+// Deal statuses as DescribeInstanceDealDetail reports them.
+const (
+	DealDelivering int64 = 3
+	DealDelivered  int64 = 4
+	DealFailed     int64 = 5
+)
+
+// Limits of a spec, as the simulator enforces them.
+const (
+	maxPageSize  = 1000
+	defaultLimit = 20
+	minMemSizeMB = 1024
+	maxMemSizeMB = 65536
+	maxShards    = 128
+	maxReplicas  = 5
+)
+
+// DefaultDuration is how long a spec change takes before time scaling, unless the state
+// file's durations say otherwise.
+const DefaultDuration = 2 * time.Minute
+
+// Instance is one Redis instance in the state file and in GET /_sim/state.
+type Instance struct {
+	ID      string            `yaml:"id" json:"id"`
+	Region  string            `yaml:"region" json:"region"`
+	Account string            `yaml:"account,omitempty" json:"account,omitempty"`
+	Status  int64             `yaml:"status" json:"status"`
+	Tags    map[string]string `yaml:"tags,omitempty" json:"tags,omitempty"`
+	// MemSizeMB is the memory of one shard (RedisShardSize, UpgradeInstance's MemSize).
+	MemSizeMB int64  `yaml:"memSizeMB" json:"memSizeMB"`
+	Shards    int64  `yaml:"shards" json:"shards"`
+	Replicas  int64  `yaml:"replicas" json:"replicas"`
+	Version   string `yaml:"redisVersion,omitempty" json:"redisVersion,omitempty"`
+}
+
+type deal struct {
+	id       string
+	account  string
+	instance string
+	status   int64
+	created  time.Time
+	ended    time.Time
+}
+
+type product struct {
+	instances map[string]*Instance
+	deals     map[string]*deal
+	nextDeal  int64
+}
+
+// New returns the redis product with no instances.
+func New() sim.Product {
+	return &product{instances: map[string]*Instance{}, deals: map[string]*deal{}, nextDeal: 6954227}
+}
+
+func (p *product) Name() string           { return "redis" }
+func (p *product) Protocol() sim.Protocol { return sim.TC3 }
+func (p *product) Version() string        { return "2018-04-12" }
+func (p *product) StateKey() string       { return "redis" }
+
+func (p *product) Actions() map[string]sim.Action {
+	return map[string]sim.Action{
+		"DescribeInstances":          p.describeInstances,
+		"UpgradeInstance":            p.upgradeInstance,
+		"DescribeInstanceDealDetail": p.describeInstanceDealDetail,
+	}
+}
+
+// Load reads the state file's redis section: a list of instances.
+func (p *product) Load(node *yaml.Node) error {
+	if node == nil {
+		return nil
+	}
+	var list []Instance
+	if err := node.Decode(&list); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	for i := range list {
+		inst := list[i]
+		switch {
+		case inst.ID == "":
+			return fmt.Errorf("redis: instance %d: id is missing", i+1)
+		case inst.Region == "":
+			return fmt.Errorf("redis: %s: region is missing", inst.ID)
+		case inst.MemSizeMB <= 0 || inst.Shards <= 0 || inst.Replicas < 0:
+			return fmt.Errorf("redis: %s: memSizeMB and shards must be positive, replicas not negative", inst.ID)
+		}
+		if _, dup := p.instances[inst.ID]; dup {
+			return fmt.Errorf("redis: %s: duplicate instance id", inst.ID)
+		}
+		if inst.Status == 0 {
+			inst.Status = StatusRunning
+		}
+		p.instances[inst.ID] = &inst
+	}
+	return nil
+}
+
+// Snapshot returns the instances sorted by id.
+func (p *product) Snapshot() any {
+	out := make([]Instance, 0, len(p.instances))
+	for _, id := range p.sortedIDs() {
+		out = append(out, *p.instances[id])
+	}
+	return out
+}
+
+func (p *product) sortedIDs() []string {
+	ids := make([]string, 0, len(p.instances))
+	for id := range p.instances {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// visible returns the instance if the caller's account and region can see it.
+func (p *product) visible(r *sim.Request, id string) (*Instance, bool) {
+	inst, ok := p.instances[id]
+	if !ok || inst.Region != r.Region || !r.Account.Owns(inst.Account) {
+		return nil, false
+	}
+	return inst, true
+}
+
+func decode(r *sim.Request, v any) error {
+	body := r.Body
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
+		return sim.Errorf(http.StatusOK, "InvalidParameter", "the request body is not valid for %s: %v", r.Action, err)
+	}
+	return nil
+}
+
+type tagInfo struct {
+	TagKey   *string `json:"TagKey,omitempty"`
+	TagValue *string `json:"TagValue,omitempty"`
+}
+
+type describeInstancesRequest struct {
+	Limit        *int64    `json:"Limit"`
+	Offset       *int64    `json:"Offset"`
+	InstanceId   *string   `json:"InstanceId"`
+	InstanceIds  []string  `json:"InstanceIds"`
+	SearchKeys   []string  `json:"SearchKeys"`
+	InstanceTags []tagInfo `json:"InstanceTags"`
+	TagKeys      []string  `json:"TagKeys"`
+	Status       []int64   `json:"Status"`
+}
+
+type instanceSet struct {
+	InstanceId          string    `json:"InstanceId"`
+	InstanceName        string    `json:"InstanceName"`
+	Region              string    `json:"Region"`
+	Status              int64     `json:"Status"`
+	Size                float64   `json:"Size"`
+	RedisShardSize      int64     `json:"RedisShardSize"`
+	RedisShardNum       int64     `json:"RedisShardNum"`
+	RedisReplicasNum    int64     `json:"RedisReplicasNum"`
+	CurrentRedisVersion string    `json:"CurrentRedisVersion,omitempty"`
+	InstanceTags        []tagInfo `json:"InstanceTags"`
+}
+
+func (p *product) describeInstances(r *sim.Request) (any, error) {
+	var req describeInstancesRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	limit, offset := int64(defaultLimit), int64(0)
+	if req.Limit != nil {
+		limit = *req.Limit
+	}
+	if req.Offset != nil {
+		offset = *req.Offset
+	}
+	if limit < 1 || limit > maxPageSize {
+		return nil, sim.Errorf(http.StatusOK, "InvalidParameterValue", "Limit must be between 1 and %d, got %d", maxPageSize, limit)
+	}
+	if offset < 0 {
+		return nil, sim.Errorf(http.StatusOK, "InvalidParameterValue", "Offset must not be negative, got %d", offset)
+	}
+	for _, t := range req.InstanceTags {
+		if t.TagKey == nil || *t.TagKey == "" {
+			return nil, sim.Errorf(http.StatusOK, "InvalidParameterValue", "InstanceTags.TagKey must not be empty")
+		}
+	}
+
+	var matched []*Instance
+	for _, id := range p.sortedIDs() {
+		inst, ok := p.visible(r, id)
+		if ok && req.matches(inst) {
+			matched = append(matched, inst)
+		}
+	}
+	set := []instanceSet{}
+	for i := offset; i < int64(len(matched)) && i < offset+limit; i++ {
+		set = append(set, toSet(matched[i]))
+	}
+	return struct {
+		TotalCount  int64
+		InstanceSet []instanceSet
+	}{int64(len(matched)), set}, nil
+}
+
+// matches applies DescribeInstances' filters: every given filter must hold (InstanceId,
+// InstanceIds, SearchKeys by exact id, all InstanceTags, all TagKeys, Status).
+func (q *describeInstancesRequest) matches(inst *Instance) bool {
+	if q.InstanceId != nil && *q.InstanceId != "" && *q.InstanceId != inst.ID {
+		return false
+	}
+	if len(q.InstanceIds) > 0 && !slices.Contains(q.InstanceIds, inst.ID) {
+		return false
+	}
+	if len(q.SearchKeys) > 0 && !slices.Contains(q.SearchKeys, inst.ID) {
+		return false
+	}
+	for _, t := range q.InstanceTags {
+		v, ok := inst.Tags[*t.TagKey]
+		if !ok || (t.TagValue != nil && *t.TagValue != v) {
+			return false
+		}
+	}
+	for _, k := range q.TagKeys {
+		if _, ok := inst.Tags[k]; !ok {
+			return false
+		}
+	}
+	if len(q.Status) > 0 && !slices.Contains(q.Status, inst.Status) {
+		return false
+	}
+	return true
+}
+
+func toSet(inst *Instance) instanceSet {
+	tags := []tagInfo{}
+	keys := make([]string, 0, len(inst.Tags))
+	for k := range inst.Tags {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		tags = append(tags, tagInfo{TagKey: ptr(k), TagValue: ptr(inst.Tags[k])})
+	}
+	return instanceSet{
+		InstanceId:          inst.ID,
+		InstanceName:        inst.ID,
+		Region:              inst.Region,
+		Status:              inst.Status,
+		Size:                float64(inst.MemSizeMB * inst.Shards),
+		RedisShardSize:      inst.MemSizeMB,
+		RedisShardNum:       inst.Shards,
+		RedisReplicasNum:    inst.Replicas,
+		CurrentRedisVersion: inst.Version,
+		InstanceTags:        tags,
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+type upgradeInstanceRequest struct {
+	InstanceId       *string `json:"InstanceId"`
+	MemSize          *int64  `json:"MemSize"`
+	RedisShardNum    *int64  `json:"RedisShardNum"`
+	RedisReplicasNum *int64  `json:"RedisReplicasNum"`
+}
+
+func (p *product) upgradeInstance(r *sim.Request) (any, error) {
+	var req upgradeInstanceRequest
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	if req.InstanceId == nil || *req.InstanceId == "" {
+		return nil, sim.Errorf(http.StatusOK, "MissingParameter", "The request is missing a required parameter `InstanceId`.")
+	}
+	if req.MemSize == nil {
+		return nil, sim.Errorf(http.StatusOK, "MissingParameter", "The request is missing a required parameter `MemSize`.")
+	}
+	inst, ok := p.visible(r, *req.InstanceId)
+	if !ok {
+		return nil, sim.Errorf(http.StatusOK, "ResourceNotFound.InstanceNotExists", "No Redis instance found by the serialId %s.", *req.InstanceId)
+	}
+	if inst.Status != StatusRunning {
+		return nil, sim.Errorf(http.StatusOK, "ResourceUnavailable.InstanceStatusAbnormal",
+			"The Redis status is exceptional (Status %d), and the corresponding process cannot be executed.", inst.Status)
+	}
+	mem, shards, replicas := *req.MemSize, inst.Shards, inst.Replicas
+	if req.RedisShardNum != nil {
+		shards = *req.RedisShardNum
+	}
+	if req.RedisReplicasNum != nil {
+		replicas = *req.RedisReplicasNum
+	}
+	if mem <= 0 || mem%1024 != 0 {
+		return nil, sim.Errorf(http.StatusOK, "LimitExceeded.InvalidMemSize",
+			"The requested capacity %d MB is not in the capacity specifications (memSize should be an integral multiple of 1024 in MB).", mem)
+	}
+	if mem < minMemSizeMB || mem > maxMemSizeMB {
+		return nil, sim.Errorf(http.StatusOK, "InvalidParameterValue.MemSizeNotInRange",
+			"The requested capacity %d MB is out of the purchasable range %d-%d MB per shard.", mem, minMemSizeMB, maxMemSizeMB)
+	}
+	if mem < inst.MemSizeMB {
+		return nil, sim.Errorf(http.StatusOK, "InvalidParameterValue.ReduceCapacityNotAllowed",
+			"The request capacity %d MB is smaller than the current %d MB. Capacity reduction is not supported.", mem, inst.MemSizeMB)
+	}
+	if shards < 1 || shards > maxShards || replicas < 0 || replicas > maxReplicas {
+		return nil, sim.Errorf(http.StatusOK, "InvalidParameterValue.SpecNotExist",
+			"No specification has %d shards and %d replicas (shards 1-%d, replicas 0-%d).", shards, replicas, maxShards, maxReplicas)
+	}
+	var changed []string
+	if mem != inst.MemSizeMB {
+		changed = append(changed, "MemSize")
+	}
+	if shards != inst.Shards {
+		changed = append(changed, "RedisShardNum")
+	}
+	if replicas != inst.Replicas {
+		changed = append(changed, "RedisReplicasNum")
+	}
+	switch len(changed) {
+	case 0:
+		return nil, sim.Errorf(http.StatusOK, "InvalidParameter.InvalidParameter",
+			"The requested specification equals the current one of %s.", inst.ID)
+	case 1:
+	default:
+		return nil, sim.Errorf(http.StatusOK, "InvalidParameter.InvalidParameter",
+			"Only one of MemSize, RedisShardNum and RedisReplicasNum may change per call; this call changes %s.", strings.Join(changed, " and "))
+	}
+
+	p.nextDeal++
+	d := &deal{id: strconv.FormatInt(p.nextDeal, 10), account: r.Account.Name, instance: inst.ID, status: DealDelivering, created: r.Now}
+	p.deals[d.id] = d
+	inst.Status = StatusInWorkflow
+	fail := r.FailUpgrade(inst.ID)
+	r.After(r.Duration(p.StateKey(), DefaultDuration), func(now time.Time) {
+		inst.Status = StatusRunning
+		d.ended = now
+		if fail {
+			d.status = DealFailed
+			return
+		}
+		inst.MemSizeMB, inst.Shards, inst.Replicas = mem, shards, replicas
+		d.status = DealDelivered
+	})
+	return struct{ DealId string }{d.id}, nil
+}
+
+type tradeDealDetail struct {
+	DealId      string
+	DealName    string
+	GoodsNum    int64
+	Creater     string
+	CreatTime   string
+	OverdueTime string
+	EndTime     string
+	Status      int64
+	Description string
+	Price       int64
+	InstanceIds []string
+}
+
+var dealDescriptions = map[int64]string{
+	DealDelivering: "delivering",
+	DealDelivered:  "delivered",
+	DealFailed:     "delivery failed",
+}
+
+func (p *product) describeInstanceDealDetail(r *sim.Request) (any, error) {
+	var req struct {
+		DealIds []string `json:"DealIds"`
+	}
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	if len(req.DealIds) == 0 {
+		return nil, sim.Errorf(http.StatusOK, "MissingParameter", "The request is missing a required parameter `DealIds`.")
+	}
+	const layout = "2006-01-02 15:04:05"
+	details := []tradeDealDetail{}
+	for _, id := range req.DealIds {
+		d, ok := p.deals[id]
+		if !ok || (d.account != "" && d.account != r.Account.Name) {
+			continue
+		}
+		dt := tradeDealDetail{
+			DealId:      d.id,
+			DealName:    "2026" + d.id,
+			GoodsNum:    1,
+			Creater:     d.account,
+			CreatTime:   d.created.UTC().Format(layout),
+			OverdueTime: d.created.Add(24 * time.Hour).UTC().Format(layout),
+			Status:      d.status,
+			Description: dealDescriptions[d.status],
+			InstanceIds: []string{d.instance},
+		}
+		if !d.ended.IsZero() {
+			dt.EndTime = d.ended.UTC().Format(layout)
+		}
+		details = append(details, dt)
+	}
+	return struct{ DealDetails []tradeDealDetail }{details}, nil
+}

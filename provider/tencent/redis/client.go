@@ -1,0 +1,87 @@
+package redis
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
+	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/profile"
+	tcredis "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/redis/v20180412"
+	"github.com/upgradeplan/upgradeplan/provider"
+)
+
+// EndpointEnv redirects every Tencent client to host:port over plain HTTP (the simulator).
+const EndpointEnv = "UPGRADEPLAN_TENCENT_ENDPOINT"
+
+// DefaultTimeout bounds one HTTP request when the Config does not say.
+const DefaultTimeout = 30 * time.Second
+
+// newClient opens one SDK client for cfg.Region: X-TC-Region comes from the client, so a
+// provider (one region) has exactly one. The Tencent client holds no per-call state, so it
+// is shared by concurrent calls; every call builds a fresh request object.
+func newClient(cfg provider.Config) (*tcredis.Client, error) {
+	if cfg.Region == "" {
+		return nil, fmt.Errorf("redis: open client: region is empty")
+	}
+	cred, err := credential(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("redis: open client for %s: %w", cfg.Region, err)
+	}
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	cpf := profile.NewClientProfile()
+	cpf.Language = "en-US"
+	// The executor decides what to retry, after re-reading state: the SDK must never
+	// re-send an UpgradeInstance on its own.
+	cpf.UnsafeRetryOnConnectionFailure = false
+	cpf.NetworkFailureMaxRetries = 0
+	cpf.RateLimitExceededMaxRetries = 0
+	cpf.DisableRegionBreaker = true
+	cpf.HttpProfile.ReqTimeout = int(math.Ceil(timeout.Seconds()))
+	if ep := cfg.Env()(EndpointEnv); ep != "" {
+		cpf.HttpProfile.Endpoint = ep
+		cpf.HttpProfile.Scheme = "HTTP"
+	} else {
+		cpf.HttpProfile.Scheme = "HTTPS"
+	}
+	client, err := tcredis.NewClient(cred, cfg.Region, cpf)
+	if err != nil {
+		return nil, fmt.Errorf("redis: open client for %s: %w", cfg.Region, err)
+	}
+	return client, nil
+}
+
+// credential resolves the account: the SDK's default chain (TENCENTCLOUD_SECRET_ID/KEY, the
+// credentials file, the CVM role) for the default account, else the account's SecretRefs.
+// Errors name variables, never values.
+func credential(cfg provider.Config) (common.CredentialIface, error) {
+	env := cfg.Env()
+	if cfg.Account.Default() {
+		// A caller-supplied Getenv is honoured first, so tests and embedders can set the
+		// chain's variables without touching the process environment.
+		if cfg.Getenv != nil {
+			id, key := env("TENCENTCLOUD_SECRET_ID"), env("TENCENTCLOUD_SECRET_KEY")
+			if id != "" && key != "" {
+				return common.NewCredential(id, key), nil
+			}
+		}
+		cred, err := common.DefaultProviderChain().GetCredential()
+		if err != nil {
+			return nil, fmt.Errorf("default credential chain (TENCENTCLOUD_SECRET_ID/TENCENTCLOUD_SECRET_KEY, ~/.tencentcloud/credentials, CVM role): %w", err)
+		}
+		return cred, nil
+	}
+	name := cfg.Account.Name
+	id, err := cfg.Account.KeyID.Resolve(env)
+	if err != nil {
+		return nil, fmt.Errorf("account %s secretId: %w", name, err)
+	}
+	key, err := cfg.Account.Secret.Resolve(env)
+	if err != nil {
+		return nil, fmt.Errorf("account %s secretKey: %w", name, err)
+	}
+	return common.NewCredential(id, key), nil
+}

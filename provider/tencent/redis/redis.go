@@ -1,0 +1,637 @@
+// Package redis is the tencent.redis provider: TencentDB for Redis (API 2018-04-12) through
+// the real Tencent Cloud SDK. It owns what is special about changing a Redis spec: memory is
+// per shard and a multiple of 1024 MB that never shrinks, one UpgradeInstance call changes
+// exactly one of memory, shard count and replica count while sending the other two at their
+// current values, and an upgrade is finished when DescribeInstances shows the new sizes with
+// Status 2, or failed when its deal (DescribeInstanceDealDetail) says delivery failed.
+//
+// It must not retry on its own: every request goes through the Config's Doer.
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"sync"
+
+	tcredis "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/redis/v20180412"
+	"github.com/upgradeplan/upgradeplan/provider"
+)
+
+// Kind is the manifest kind this package implements.
+const Kind = "tencent.redis"
+
+// API actions and their documented caps (requests per second per account).
+const (
+	ActionDescribeInstances          = "DescribeInstances"
+	ActionUpgradeInstance            = "UpgradeInstance"
+	ActionDescribeInstanceDealDetail = "DescribeInstanceDealDetail"
+)
+
+// PageSize is DescribeInstances' largest Limit.
+const PageSize = 1000
+
+// dealBatch bounds DealIds per DescribeInstanceDealDetail call.
+const dealBatch = 100
+
+// Field names, as the manifest's `desired` names them.
+const (
+	FieldMemSizeMB = "memSizeMB"
+	FieldShards    = "shards"
+	FieldReplicas  = "replicas"
+	// FieldRedisVersion is observed only, for people.
+	FieldRedisVersion = "redisVersion"
+)
+
+// Instance statuses (InstanceSet.Status).
+const (
+	statusInWorkflow = 1
+	statusRunning    = 2
+)
+
+// Deal statuses (TradeDealDetail.Status).
+const (
+	dealDelivered = 4
+	dealFailed    = 5
+)
+
+// Spec describes tencent.redis for the registry.
+func Spec() provider.Spec {
+	return provider.Spec{
+		Kind:  Kind,
+		Cloud: "tencent",
+		Actions: []provider.ActionSpec{
+			{Name: ActionDescribeInstances, QPS: 35},
+			{Name: ActionUpgradeInstance, Mutating: true, QPS: 20},
+			{Name: ActionDescribeInstanceDealDetail},
+		},
+		IdempotencyToken: false,
+		New:              func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
+	}
+}
+
+// Provider is tencent.redis in one region under one account.
+type Provider struct {
+	cfg    provider.Config
+	doer   provider.Doer
+	client *tcredis.Client
+
+	mu sync.Mutex
+	// deals remembers the DealId of the last accepted UpgradeInstance per instance, so
+	// Observe can tell a failed delivery from one that has not begun.
+	deals map[string]string
+}
+
+var _ provider.Provider = (*Provider)(nil)
+
+// New opens the provider for cfg.Region and cfg.Account.
+func New(cfg provider.Config) (*Provider, error) {
+	client, err := newClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	doer := cfg.Doer
+	if doer == nil {
+		doer = provider.Direct
+	}
+	return &Provider{cfg: cfg, doer: doer, client: client, deals: map[string]string{}}, nil
+}
+
+// sizes are the three dimensions UpgradeInstance changes.
+type sizes struct{ mem, shards, replicas int64 }
+
+func (s sizes) values() provider.Values {
+	return provider.Values{FieldMemSizeMB: s.mem, FieldShards: s.shards, FieldReplicas: s.replicas}
+}
+
+func (p *Provider) do(ctx context.Context, action, instance string, send func(context.Context) error) error {
+	mutating := action == ActionUpgradeInstance
+	req := provider.Request{Kind: Kind, Account: p.cfg.Account.Name, Region: p.cfg.Region, Action: action, Mutating: mutating, Instance: instance}
+	return p.doer.Do(ctx, req, func(ctx context.Context) error {
+		err := guard(action, instance, func() error { return send(ctx) })
+		if err == nil {
+			return nil
+		}
+		var pe *provider.Error
+		if errors.As(err, &pe) {
+			return err
+		}
+		return classify(ctx, err, action, instance, mutating)
+	})
+}
+
+// List reads every instance of the region matching sel, 1000 per DescribeInstances call,
+// with the ids and tags sent as filters and checked again on the answer.
+func (p *Provider) List(ctx context.Context, sel provider.Selection) ([]provider.Instance, error) {
+	set, err := p.describe(ctx, sel.IDs, sel.Tags)
+	if err != nil {
+		return nil, fmt.Errorf("redis: list instances in %s: %w", p.cfg.Region, err)
+	}
+	out := make([]provider.Instance, 0, len(set))
+	for _, inst := range set {
+		if selected(inst, sel) {
+			out = append(out, inst)
+		}
+	}
+	return out, nil
+}
+
+func selected(inst provider.Instance, sel provider.Selection) bool {
+	if len(sel.IDs) > 0 {
+		found := false
+		for _, id := range sel.IDs {
+			found = found || id == inst.ID
+		}
+		if !found {
+			return false
+		}
+	}
+	for k, v := range sel.Tags {
+		if have, ok := inst.Tags[k]; !ok || have != v {
+			return false
+		}
+	}
+	return true
+}
+
+// describe pages through DescribeInstances and returns the instances sorted by id, each once.
+// With ids, the ids are sent in batches of PageSize, each batch paged on its own.
+func (p *Provider) describe(ctx context.Context, ids []string, tags map[string]string) ([]provider.Instance, error) {
+	seen := map[string]provider.Instance{}
+	batches := [][]string{nil}
+	if len(ids) > 0 {
+		uniq := append([]string(nil), ids...)
+		sort.Strings(uniq)
+		uniq = compact(uniq)
+		batches = nil
+		for len(uniq) > 0 {
+			n := min(len(uniq), PageSize)
+			batches = append(batches, uniq[:n])
+			uniq = uniq[n:]
+		}
+	}
+	tagKeys := make([]string, 0, len(tags))
+	for k := range tags {
+		tagKeys = append(tagKeys, k)
+	}
+	sort.Strings(tagKeys)
+	for _, batch := range batches {
+		for offset := uint64(0); ; offset += PageSize {
+			req := tcredis.NewDescribeInstancesRequest()
+			req.Limit = ptr(uint64(PageSize))
+			req.Offset = ptr(offset)
+			for _, id := range batch {
+				req.InstanceIds = append(req.InstanceIds, ptr(id))
+			}
+			for _, k := range tagKeys {
+				req.InstanceTags = append(req.InstanceTags, &tcredis.InstanceTagInfo{TagKey: ptr(k), TagValue: ptr(tags[k])})
+			}
+			var resp *tcredis.DescribeInstancesResponse
+			err := p.do(ctx, ActionDescribeInstances, "", func(ctx context.Context) error {
+				var err error
+				resp, err = p.client.DescribeInstancesWithContext(ctx, req)
+				return err
+			})
+			if err != nil {
+				return nil, err
+			}
+			if resp == nil || resp.Response == nil {
+				return nil, &provider.Error{Kind: Kind, Action: ActionDescribeInstances, Class: provider.ClassRetryable, Message: "empty answer"}
+			}
+			page := resp.Response.InstanceSet
+			for _, is := range page {
+				if is == nil || is.InstanceId == nil {
+					continue
+				}
+				inst := p.fromSet(is)
+				seen[inst.ID] = inst
+			}
+			total := int64(0)
+			if resp.Response.TotalCount != nil {
+				total = *resp.Response.TotalCount
+			}
+			if len(page) < PageSize || int64(offset)+int64(len(page)) >= total {
+				break
+			}
+		}
+	}
+	out := make([]provider.Instance, 0, len(seen))
+	for _, inst := range seen {
+		out = append(out, inst)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+func compact(sorted []string) []string {
+	out := sorted[:0]
+	for i, s := range sorted {
+		if i == 0 || s != sorted[i-1] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (p *Provider) fromSet(is *tcredis.InstanceSet) provider.Instance {
+	status := deref(is.Status)
+	inst := provider.Instance{
+		ID:     *is.InstanceId,
+		Region: deref(is.Region),
+		Status: statusName(status),
+		Phase:  provider.PhaseBusy,
+		Values: sizes{deref(is.RedisShardSize), deref(is.RedisShardNum), deref(is.RedisReplicasNum)}.values(),
+	}
+	if inst.Region == "" {
+		inst.Region = p.cfg.Region
+	}
+	if status == statusRunning {
+		inst.Phase = provider.PhaseReady
+	}
+	if v := deref(is.CurrentRedisVersion); v != "" {
+		inst.Values[FieldRedisVersion] = v
+	}
+	for _, t := range is.InstanceTags {
+		if t == nil || t.TagKey == nil {
+			continue
+		}
+		if inst.Tags == nil {
+			inst.Tags = map[string]string{}
+		}
+		inst.Tags[*t.TagKey] = deref(t.TagValue)
+	}
+	return inst
+}
+
+func statusName(s int64) string {
+	switch s {
+	case 0:
+		return "initializing"
+	case statusInWorkflow:
+		return "in a workflow"
+	case statusRunning:
+		return "running"
+	case -2:
+		return "isolated"
+	case -3:
+		return "pending deletion"
+	}
+	return "status " + strconv.FormatInt(s, 10)
+}
+
+// Plan turns desired memSizeMB/shards/replicas into UpgradeInstance calls, one per changed
+// dimension, in the order memory, shards, replicas. Each call sends all three sizes: the
+// changed one and the others as they will be when the calls before it have finished.
+func (p *Provider) Plan(_ context.Context, inst provider.Instance, want provider.Desired) ([]provider.Change, error) {
+	cur, err := observedSizes(inst)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	fields := map[string]*int64{}
+	for _, k := range sortedKeys(want) {
+		switch k {
+		case FieldMemSizeMB, FieldShards, FieldReplicas:
+			n, ok := integer(want[k])
+			if !ok {
+				errs = append(errs, &provider.RuleError{Field: k, Message: fmt.Sprintf("%v is not a whole number", describe(want[k]))})
+				continue
+			}
+			fields[k] = &n
+		default:
+			errs = append(errs, &provider.RuleError{Field: k, Message: "tencent.redis does not take this field; use memSizeMB, shards or replicas"})
+		}
+	}
+	if len(want) == 0 {
+		errs = append(errs, &provider.RuleError{Message: "tencent.redis needs at least one of memSizeMB, shards or replicas in desired"})
+	}
+	target := cur
+	if m := fields[FieldMemSizeMB]; m != nil {
+		switch {
+		case *m <= 0:
+			errs = append(errs, &provider.RuleError{Field: FieldMemSizeMB, Message: fmt.Sprintf("%d must be a positive number of MB per shard", *m)})
+		case *m%1024 != 0:
+			lo := *m / 1024 * 1024
+			hint := fmt.Sprintf("use %d", lo+1024)
+			if lo > 0 {
+				hint = fmt.Sprintf("use %d or %d", lo, lo+1024)
+			}
+			errs = append(errs, &provider.RuleError{Field: FieldMemSizeMB, Message: fmt.Sprintf("%d is not a multiple of 1024 (memory is per shard, in steps of 1024 MB); %s", *m, hint)})
+		case *m < cur.mem:
+			errs = append(errs, &provider.RuleError{Field: FieldMemSizeMB, Message: fmt.Sprintf(
+				"%s has %d MB per shard and Tencent Redis cannot shrink memory (ReduceCapacityNotAllowed); set memSizeMB to %d or more", inst.ID, cur.mem, cur.mem)})
+		default:
+			target.mem = *m
+		}
+	}
+	if s := fields[FieldShards]; s != nil {
+		if *s < 1 {
+			errs = append(errs, &provider.RuleError{Field: FieldShards, Message: fmt.Sprintf("%d must be at least 1", *s)})
+		} else {
+			target.shards = *s
+		}
+	}
+	if r := fields[FieldReplicas]; r != nil {
+		if *r < 0 {
+			errs = append(errs, &provider.RuleError{Field: FieldReplicas, Message: fmt.Sprintf("%d must not be negative", *r)})
+		} else {
+			target.replicas = *r
+		}
+	}
+	if len(errs) == 1 {
+		return nil, errs[0]
+	}
+	if len(errs) > 1 {
+		return nil, errors.Join(errs...)
+	}
+
+	// One dimension per call, in a fixed order; each step starts from where the previous one ends.
+	var steps []sizes
+	at := cur
+	if target.mem != at.mem {
+		at.mem = target.mem
+		steps = append(steps, at)
+	}
+	if target.shards != at.shards {
+		at.shards = target.shards
+		steps = append(steps, at)
+	}
+	if target.replicas != at.replicas {
+		at.replicas = target.replicas
+		steps = append(steps, at)
+	}
+	changes := make([]provider.Change, 0, len(steps))
+	from := cur
+	for i, to := range steps {
+		c := provider.Change{
+			Action: ActionUpgradeInstance,
+			Params: map[string]any{
+				"InstanceId":       inst.ID,
+				"MemSize":          to.mem,
+				"RedisShardNum":    to.shards,
+				"RedisReplicasNum": to.replicas,
+			},
+			From: from.values(),
+			To:   to.values(),
+		}
+		if len(steps) > 1 {
+			c.Notes = append(c.Notes, fmt.Sprintf("change %d of %d on this instance: one dimension per UpgradeInstance call", i+1, len(steps)))
+		}
+		if to.shards != from.shards {
+			c.Notes = append(c.Notes, "resharding migrates data between shards")
+		}
+		changes = append(changes, c)
+		from = to
+	}
+	return changes, nil
+}
+
+func observedSizes(inst provider.Instance) (sizes, error) {
+	var s sizes
+	for _, f := range []struct {
+		name string
+		dst  *int64
+	}{{FieldMemSizeMB, &s.mem}, {FieldShards, &s.shards}, {FieldReplicas, &s.replicas}} {
+		n, ok := integer(inst.Values[f.name])
+		if !ok {
+			return sizes{}, fmt.Errorf("redis: %s: observed %s is missing or not a number (%v)", inst.ID, f.name, inst.Values[f.name])
+		}
+		*f.dst = n
+	}
+	return s, nil
+}
+
+// Apply sends one UpgradeInstance with the planned parameters and returns its DealId.
+func (p *Provider) Apply(ctx context.Context, call provider.Call) (provider.Receipt, error) {
+	perm := func(msg string) error {
+		return &provider.Error{Kind: Kind, Action: call.Action, Instance: call.Instance, Class: provider.ClassPermanent, Message: msg}
+	}
+	if call.Action != ActionUpgradeInstance {
+		return provider.Receipt{}, perm(fmt.Sprintf("tencent.redis cannot send %q", call.Action))
+	}
+	if call.DryRun {
+		return provider.Receipt{}, perm("UpgradeInstance has no dry run")
+	}
+	if id, _ := call.Params["InstanceId"].(string); id != call.Instance {
+		return provider.Receipt{}, perm(fmt.Sprintf("the planned InstanceId %q is not the step's instance", id))
+	}
+	var n [3]uint64
+	for i, k := range []string{"MemSize", "RedisShardNum", "RedisReplicasNum"} {
+		v, ok := integer(call.Params[k])
+		if !ok || v < 0 {
+			return provider.Receipt{}, perm(fmt.Sprintf("the planned %s (%v) is not a whole number", k, call.Params[k]))
+		}
+		n[i] = uint64(v)
+	}
+	var resp *tcredis.UpgradeInstanceResponse
+	err := p.do(ctx, ActionUpgradeInstance, call.Instance, func(ctx context.Context) error {
+		req := tcredis.NewUpgradeInstanceRequest()
+		req.InstanceId = ptr(call.Instance)
+		req.MemSize = ptr(n[0])
+		req.RedisShardNum = ptr(n[1])
+		req.RedisReplicasNum = ptr(n[2])
+		var err error
+		resp, err = p.client.UpgradeInstanceWithContext(ctx, req)
+		return err
+	})
+	if err != nil {
+		return provider.Receipt{}, err
+	}
+	if resp == nil || resp.Response == nil {
+		return provider.Receipt{}, &provider.Error{Kind: Kind, Action: call.Action, Instance: call.Instance, Class: provider.ClassUnknown, Message: "empty answer"}
+	}
+	rc := provider.Receipt{RequestID: deref(resp.Response.RequestId), OrderID: deref(resp.Response.DealId)}
+	if rc.OrderID != "" {
+		p.mu.Lock()
+		p.deals[call.Instance] = rc.OrderID
+		p.mu.Unlock()
+	}
+	return rc, nil
+}
+
+// Observe reads every watched instance with DescribeInstances (one call per 1000 ids) and,
+// for started watches that look idle at their old sizes, asks DescribeInstanceDealDetail
+// about their deals in one batched call.
+func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]provider.Progress, error) {
+	if len(watches) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, 0, len(watches))
+	for _, w := range watches {
+		ids = append(ids, w.Instance)
+	}
+	list, err := p.describe(ctx, ids, nil)
+	if err != nil {
+		return nil, fmt.Errorf("redis: observe %d instances in %s: %w", len(watches), p.cfg.Region, err)
+	}
+	byID := make(map[string]provider.Instance, len(list))
+	for _, inst := range list {
+		byID[inst.ID] = inst
+	}
+
+	out := make([]provider.Progress, len(watches))
+	askDeal := map[string][]int{} // deal id → indexes of watches waiting on it
+	for i, w := range watches {
+		inst, ok := byID[w.Instance]
+		if !ok {
+			out[i] = provider.Progress{Instance: w.Instance, State: provider.StateMissing,
+				Message: fmt.Sprintf("%s is not in DescribeInstances for %s", w.Instance, p.cfg.Region)}
+			continue
+		}
+		pr := provider.Progress{Instance: w.Instance, Status: inst.Status, Observed: inst.Values}
+		toField, atTo := provider.Matches(inst.Values, w.To)
+		fromField, atFrom := provider.Matches(inst.Values, w.From)
+		idle := inst.Phase == provider.PhaseReady
+		switch {
+		case !w.Started && atTo:
+			pr.State = provider.StateDone
+		case !w.Started && atFrom && idle:
+			pr.State = provider.StatePending
+		case !w.Started && atFrom:
+			pr.State = provider.StateWaiting
+		case !w.Started:
+			pr.State = provider.StateDrifted
+			pr.Message = fmt.Sprintf("%s: %s is %v, the plan expected %v", w.Instance, fromField, describe(inst.Values[fromField]), describe(w.From[fromField]))
+		case !idle:
+			pr.State = provider.StateInProgress
+		case atTo:
+			pr.State = provider.StateDone
+		case atFrom:
+			// Running at the old sizes: either the change has not begun or its delivery failed.
+			pr.State = provider.StateInProgress
+			if deal := p.dealFor(w.Instance); deal != "" {
+				askDeal[deal] = append(askDeal[deal], i)
+			}
+		default:
+			pr.State = provider.StateFailed
+			pr.Message = fmt.Sprintf("%s is running with %s %v, the plan expected %v", w.Instance, toField, describe(inst.Values[toField]), describe(w.To[toField]))
+		}
+		out[i] = pr
+	}
+	if len(askDeal) == 0 {
+		return out, nil
+	}
+	details, err := p.dealDetails(ctx, askDeal)
+	if err != nil {
+		return nil, fmt.Errorf("redis: observe deals in %s: %w", p.cfg.Region, err)
+	}
+	for deal, idx := range askDeal {
+		d, ok := details[deal]
+		if !ok {
+			continue
+		}
+		for _, i := range idx {
+			switch deref(d.Status) {
+			case dealFailed:
+				out[i].State = provider.StateFailed
+				out[i].Message = fmt.Sprintf("%s: deal %s ended with status 5 (delivery failed: %s); the instance is running with its old sizes",
+					out[i].Instance, deal, deref(d.Description))
+			case dealDelivered:
+				// Delivered but the sizes are old: the list has not caught up yet.
+			}
+		}
+	}
+	return out, nil
+}
+
+func (p *Provider) dealFor(instance string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.deals[instance]
+}
+
+func (p *Provider) dealDetails(ctx context.Context, deals map[string][]int) (map[string]*tcredis.TradeDealDetail, error) {
+	ids := make([]string, 0, len(deals))
+	for id := range deals {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	out := map[string]*tcredis.TradeDealDetail{}
+	for len(ids) > 0 {
+		n := min(len(ids), dealBatch)
+		batch := ids[:n]
+		ids = ids[n:]
+		var resp *tcredis.DescribeInstanceDealDetailResponse
+		err := p.do(ctx, ActionDescribeInstanceDealDetail, "", func(ctx context.Context) error {
+			req := tcredis.NewDescribeInstanceDealDetailRequest()
+			for _, id := range batch {
+				req.DealIds = append(req.DealIds, ptr(id))
+			}
+			var err error
+			resp, err = p.client.DescribeInstanceDealDetailWithContext(ctx, req)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if resp == nil || resp.Response == nil {
+			continue
+		}
+		for _, d := range resp.Response.DealDetails {
+			if d != nil && d.DealId != nil {
+				out[*d.DealId] = d
+			}
+		}
+	}
+	return out, nil
+}
+
+// integer reads a whole number from a desired or planned value: int64 from the manifest,
+// float64 or json.Number from a plan file read back.
+func integer(v any) (int64, bool) {
+	switch x := v.(type) {
+	case int:
+		return int64(x), true
+	case int64:
+		return x, true
+	case int32:
+		return int64(x), true
+	case uint64:
+		if x > math.MaxInt64 {
+			return 0, false
+		}
+		return int64(x), true
+	case float64:
+		if x != math.Trunc(x) || math.Abs(x) > 1<<53 {
+			return 0, false
+		}
+		return int64(x), true
+	case json.Number:
+		n, err := x.Int64()
+		return n, err == nil
+	}
+	return 0, false
+}
+
+func describe(v any) string {
+	if s, ok := v.(string); ok {
+		return strconv.Quote(s)
+	}
+	if v == nil {
+		return "missing"
+	}
+	return fmt.Sprint(v)
+}
+
+func sortedKeys(m provider.Desired) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
