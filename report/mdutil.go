@@ -181,6 +181,8 @@ type docBlock struct {
 	table *Table
 	// more is the note that replaces omitted rows, given the count omitted and the total.
 	more func(omitted, total int) string
+	// lastResort tables are collapsed only when collapsing every other table was not enough.
+	lastResort bool
 }
 
 // NewBoundedDoc returns a document limited to limit bytes (bytes are never fewer than the
@@ -200,6 +202,12 @@ func (d *BoundedDoc) Table(t *Table, more func(omitted, total int) string) {
 	d.blocks = append(d.blocks, docBlock{table: t, more: more})
 }
 
+// LastResortTable appends a collapsible table that keeps its rows until every other table
+// has been collapsed (the failures of a run, say).
+func (d *BoundedDoc) LastResortTable(t *Table, more func(omitted, total int) string) {
+	d.blocks = append(d.blocks, docBlock{table: t, more: more, lastResort: true})
+}
+
 // String renders the document within the limit.
 func (d *BoundedDoc) String() string {
 	keep := make([]int, len(d.blocks)) // rows kept per table block
@@ -215,9 +223,18 @@ func (d *BoundedDoc) String() string {
 		tables = append(tables, i)
 	}
 	if total > d.limit {
-		// Largest first; ties keep document order so the result is deterministic.
+		// Largest first, last-resort tables after the rest; ties keep document order so the
+		// result is deterministic.
+		size := make(map[int]int, len(tables))
+		for _, i := range tables {
+			size[i] = d.blockSize(i, keep[i])
+		}
 		sort.SliceStable(tables, func(a, b int) bool {
-			return d.blockSize(tables[a], keep[tables[a]]) > d.blockSize(tables[b], keep[tables[b]])
+			ra, rb := d.blocks[tables[a]].lastResort, d.blocks[tables[b]].lastResort
+			if ra != rb {
+				return rb
+			}
+			return size[tables[a]] > size[tables[b]]
 		})
 		for _, i := range tables {
 			full := d.blockSize(i, keep[i])
