@@ -1,0 +1,199 @@
+package alisdk
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	stderrors "errors"
+	"io"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
+
+	"github.com/upgradeplan/upgradeplan/provider"
+)
+
+// Codes alisdk gives errors that carry no cloud error code.
+const (
+	CodeSDKPanic = "SDK.Panic"        // the SDK panicked inside the call
+	CodeNetwork  = "SDK.NetworkError" // no HTTP answer
+)
+
+// Classify turns an error from the Alibaba SDK into a *provider.Error (Kind, Action and
+// Instance are left for the caller):
+//
+//   - *errors.ServerError: Code, Message, RequestId and HTTP status from the answer;
+//     Throttling* → ClassThrottled; HTTP 5xx, InternalError*, ServiceUnavailable* →
+//     ClassRetryable; everything else (validation, auth, not found, state) → ClassPermanent.
+//   - a network error where nothing reached the server (dial failure, connection refused,
+//     DNS) → ClassRetryable.
+//   - a network error after the request may have been written (timeout, EOF, connection
+//     reset): for a mutating call the outcome is unknown → ClassUnknown, so the executor
+//     re-reads state before sending again; for a read → ClassRetryable, since re-reading
+//     changes nothing.
+//   - anything else (a certificate error, an unreadable answer, a bad parameter) →
+//     ClassPermanent.
+func Classify(err error, mutating bool) *provider.Error {
+	if err == nil {
+		return nil
+	}
+	var se *errors.ServerError
+	if stderrors.As(err, &se) {
+		return &provider.Error{
+			Class:      classifyServer(se.HttpStatus(), se.ErrorCode()),
+			Code:       se.ErrorCode(),
+			Message:    serverMessage(se),
+			RequestID:  se.RequestId(),
+			HTTPStatus: se.HttpStatus(),
+			Err:        err,
+		}
+	}
+	cause := err
+	code := ""
+	var ce *errors.ClientError
+	if stderrors.As(err, &ce) {
+		code = ce.ErrorCode()
+		if ce.OriginError() != nil {
+			cause = ce.OriginError()
+		}
+	}
+	if class, ok := classifyNetwork(cause, mutating); ok {
+		if code == "" {
+			code = CodeNetwork
+		}
+		return &provider.Error{Class: class, Code: code, Message: cause.Error(), Err: err}
+	}
+	msg := err.Error()
+	if ce != nil {
+		msg = ce.Message()
+		if ce.OriginError() != nil {
+			msg += ": " + ce.OriginError().Error()
+		}
+	}
+	return &provider.Error{Class: provider.ClassPermanent, Code: code, Message: msg, Err: err}
+}
+
+// serverMessage is the cloud's Message; when the body was not the usual JSON the SDK puts
+// the whole body there, which is kept but cut short.
+func serverMessage(se *errors.ServerError) string {
+	m := se.Message()
+	// Alibaba echoes its string to sign on SignatureDoesNotMatch; it holds every request
+	// parameter, which may be a resolved secret.
+	if i := strings.Index(m, errors.MessageContain); i >= 0 {
+		m = strings.TrimSpace(m[:i])
+	}
+	if len(m) > 512 {
+		m = m[:512] + "…"
+	}
+	return m
+}
+
+// classifyServer maps an Alibaba error code and HTTP status to a class.
+func classifyServer(status int, code string) provider.Class {
+	switch {
+	case strings.HasPrefix(code, "Throttling"):
+		return provider.ClassThrottled
+	case strings.HasPrefix(code, "InternalError"),
+		strings.HasPrefix(code, "ServiceUnavailable"),
+		code == "UnknownError",
+		status >= 500:
+		return provider.ClassRetryable
+	}
+	return provider.ClassPermanent
+}
+
+// classifyNetwork recognises transport errors (no HTTP answer) and says whether the request
+// can have reached the server.
+func classifyNetwork(err error, mutating bool) (provider.Class, bool) {
+	ambiguous := provider.ClassRetryable
+	if mutating {
+		ambiguous = provider.ClassUnknown
+	}
+	var ue *url.Error
+	var oe *net.OpError
+	var dnsErr *net.DNSError
+	switch {
+	case stderrors.As(err, &dnsErr):
+		return provider.ClassRetryable, true
+	case stderrors.As(err, &oe) && oe.Op == "dial":
+		// Dial timeouts and refusals: no byte of the request left this host.
+		return provider.ClassRetryable, true
+	case stderrors.Is(err, syscall.ECONNREFUSED):
+		return provider.ClassRetryable, true
+	case stderrors.Is(err, context.DeadlineExceeded),
+		stderrors.Is(err, io.EOF),
+		stderrors.Is(err, io.ErrUnexpectedEOF),
+		stderrors.Is(err, syscall.ECONNRESET),
+		stderrors.Is(err, syscall.EPIPE):
+		return ambiguous, true
+	}
+	if stderrors.As(err, &ue) {
+		// Timeouts (Client.Timeout exceeded while awaiting headers) and any other transport
+		// failure after the connection was made.
+		if isCertificate(ue) {
+			return "", false
+		}
+		return ambiguous, true
+	}
+	var ne net.Error
+	if stderrors.As(err, &ne) {
+		return ambiguous, true
+	}
+	return "", false
+}
+
+func isCertificate(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "x509:") || strings.Contains(s, "tls: ")
+}
+
+// CheckSuccess reads an HTTP 200 answer whose body may say "Success": false (alikafka). It
+// returns nil when the body has no Success field or it is true; else a *provider.Error with
+// the body's Code (a string, or a number written as one), Message and RequestId, classed
+// like a ServerError of HTTP status 200 (so a Throttling* code is still throttled).
+func CheckSuccess(body []byte) *provider.Error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	var b struct {
+		Success   *bool           `json:"Success"`
+		Code      json.RawMessage `json:"Code"`
+		Message   string          `json:"Message"`
+		RequestID string          `json:"RequestId"`
+	}
+	if err := json.Unmarshal(body, &b); err != nil || b.Success == nil || *b.Success {
+		return nil
+	}
+	code := rawCode(b.Code)
+	msg := b.Message
+	if msg == "" {
+		msg = "the API answered Success: false"
+	}
+	return &provider.Error{
+		Class:      classifyServer(200, code),
+		Code:       code,
+		Message:    msg,
+		RequestID:  b.RequestID,
+		HTTPStatus: 200,
+	}
+}
+
+func rawCode(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		return n.String()
+	}
+	return strconv.Quote(string(raw))
+}
