@@ -62,6 +62,9 @@ type Account struct {
 	// KeyID and Secret are the AccessKey id/secret (Alibaba) or SecretId/SecretKey (Tencent).
 	KeyID  SecretRef
 	Secret SecretRef
+	// KeyIDLiteral is the key id when the manifest writes it out (a key id is not secret);
+	// then KeyID is zero. A secret is always a SecretRef.
+	KeyIDLiteral string
 }
 
 // SecretRef is `{fromEnv: NAME}`: a value read from the environment only when a call is made.

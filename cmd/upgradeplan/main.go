@@ -49,7 +49,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		ErrWriter:            stderr,
 		// run maps every error to an exit code; urfave must never call os.Exit itself.
 		ExitErrHandler: func(*cli.Context, error) {},
-		OnUsageError:         usageErrorHandler,
+		OnUsageError:   usageErrorHandler,
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return exitError(ExitInvalid, usageError{fmt.Errorf("unknown command %q", c.Args().First())})
