@@ -1,0 +1,130 @@
+package sim
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// FaultKind names what a fault rule does to a matching call.
+type FaultKind string
+
+const (
+	// FaultInternalError answers HTTP 500 InternalError (TC3: HTTP 200 with
+	// Response.Error.Code InternalError) without calling the product.
+	FaultInternalError FaultKind = "internal-error"
+	// FaultUnavailable answers HTTP 503 ServiceUnavailable without calling the product
+	// (TC3 too answers HTTP 503, which the Tencent SDK reports as
+	// ClientError.HttpStatusCodeError).
+	FaultUnavailable FaultKind = "unavailable"
+	// FaultThrottle answers the cloud's throttling error (Throttling.User HTTP 400;
+	// RequestLimitExceeded) without calling the product.
+	FaultThrottle FaultKind = "throttle"
+	// FaultLatency delays the call by the rule's latency (real time, not scaled) and then
+	// handles it normally.
+	FaultLatency FaultKind = "latency"
+	// FaultDrop calls the product, so the change is applied, then closes the connection
+	// without answering: the ambiguous outcome.
+	FaultDrop FaultKind = "drop"
+)
+
+// faultRule is one rule of a faults file.
+type faultRule struct {
+	Product  string        `yaml:"product"`  // product Name(); "" or "*" = any
+	Action   string        `yaml:"action"`   // "" or "*" = any
+	Instance string        `yaml:"instance"` // "" = any
+	Rate     *float64      `yaml:"rate"`     // probability in [0, 1]; absent = 1
+	Fault    FaultKind     `yaml:"fault"`
+	Latency  time.Duration `yaml:"latency"`
+	Times    int           `yaml:"times"` // fire at most this many times; 0 = no limit
+
+	fired int
+}
+
+type faultsFile struct {
+	Seed         uint64      `yaml:"seed"`
+	Rules        []faultRule `yaml:"rules"`
+	FailUpgrades []string    `yaml:"failUpgrades"`
+}
+
+// faults is the parsed faults file plus its deterministic random source.
+type faults struct {
+	rules        []*faultRule
+	failUpgrades map[string]bool
+	rng          *rand.Rand
+}
+
+func parseFaults(src []byte) (*faults, error) {
+	f := &faults{failUpgrades: map[string]bool{}, rng: rand.New(rand.NewPCG(0, 0))}
+	if len(bytes.TrimSpace(src)) == 0 {
+		return f, nil
+	}
+	var file faultsFile
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	dec.KnownFields(true)
+	if err := dec.Decode(&file); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("faults: %w", err)
+	}
+	f.rng = rand.New(rand.NewPCG(file.Seed, file.Seed^0x9e3779b97f4a7c15))
+	for i := range file.Rules {
+		r := &file.Rules[i]
+		switch r.Fault {
+		case FaultInternalError, FaultUnavailable, FaultThrottle, FaultDrop:
+			if r.Latency != 0 {
+				return nil, fmt.Errorf("faults: rules[%d]: latency is only for fault: latency", i)
+			}
+		case FaultLatency:
+			if r.Latency <= 0 {
+				return nil, fmt.Errorf("faults: rules[%d]: fault latency needs a positive latency like 200ms", i)
+			}
+		case "":
+			return nil, fmt.Errorf("faults: rules[%d]: fault is missing (internal-error, unavailable, throttle, latency or drop)", i)
+		default:
+			return nil, fmt.Errorf("faults: rules[%d]: unknown fault %q (internal-error, unavailable, throttle, latency or drop)", i, r.Fault)
+		}
+		if r.Rate != nil && (*r.Rate < 0 || *r.Rate > 1) {
+			return nil, fmt.Errorf("faults: rules[%d]: rate %v is not between 0 and 1", i, *r.Rate)
+		}
+		if r.Times < 0 {
+			return nil, fmt.Errorf("faults: rules[%d]: times %d is negative", i, r.Times)
+		}
+		f.rules = append(f.rules, r)
+	}
+	for _, id := range file.FailUpgrades {
+		f.failUpgrades[id] = true
+	}
+	return f, nil
+}
+
+// draw decides the faults of one call: the summed latency of every latency rule that
+// fires, and the first other rule that fires (nil for none). Rules are tried in file
+// order and evaluation stops at the first firing non-latency rule; a rule whose rate is
+// below 1 consumes one number from the seeded source each time it is tried, so a given
+// sequence of calls meets the same faults on every run.
+func (f *faults) draw(product, action, instance string) (latency time.Duration, hit *faultRule) {
+	for _, r := range f.rules {
+		if !matches(r.Product, product) || !matches(r.Action, action) || (r.Instance != "" && r.Instance != instance) {
+			continue
+		}
+		if r.Times > 0 && r.fired >= r.Times {
+			continue
+		}
+		if r.Rate != nil && *r.Rate < 1 && f.rng.Float64() >= *r.Rate {
+			continue
+		}
+		r.fired++
+		if r.Fault == FaultLatency {
+			latency += r.Latency
+			continue
+		}
+		return latency, r
+	}
+	return latency, nil
+}
+
+func matches(pattern, v string) bool { return pattern == "" || pattern == "*" || pattern == v }
