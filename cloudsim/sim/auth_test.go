@@ -150,7 +150,6 @@ func rpcSign(method string, params url.Values, secret string) string {
 	return base64.StdEncoding.EncodeToString(m.Sum(nil))
 }
 
-
 func TestHandBuiltRPCRequestsAreCheckedOverTheirOwnMethod(t *testing.T) {
 	base := func() url.Values {
 		return url.Values{
