@@ -143,6 +143,9 @@ type Spec struct {
 	Actions []ActionSpec
 	// IdempotencyToken is true where the mutating API takes a ClientToken.
 	IdempotencyToken bool
+	// DryRun is true where the mutating API has a real dry run: `apply --dry-run` sends the
+	// call with Call.DryRun set instead of skipping it.
+	DryRun bool
 	// New opens the product for one region and account.
 	New func(Config) (Provider, error)
 }

@@ -1,0 +1,198 @@
+package executor
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/upgradeplan/upgradeplan/provider"
+)
+
+// JournalFile and RecordFile are the names of the run directory's journal and record.
+const (
+	JournalFile = "journal.jsonl"
+	RecordFile  = "run.json"
+)
+
+// Journal entry types.
+const (
+	EntryBegin  = "begin"  // a segment starts (first run or resume)
+	EntryIntent = "intent" // a mutating call is about to be sent
+	EntryResult = "result" // what that call answered
+	EntryStep   = "step"   // a step changed status; Step holds its whole record
+	EntryEnd    = "end"    // a segment ended normally
+)
+
+// Entry is one line of journal.jsonl. Every entry is fsynced before the executor goes on, so
+// a crash loses at most the entry being written (a torn last line is ignored on resume).
+type Entry struct {
+	Time time.Time `json:"time"`
+	Type string    `json:"type"`
+
+	// begin / end
+	Digest  string `json:"digest,omitempty"`
+	PID     int    `json:"pid,omitempty"`
+	Host    string `json:"host,omitempty"`
+	Resumed bool   `json:"resumed,omitempty"`
+	DryRun  bool   `json:"dry_run,omitempty"`
+	Stop    string `json:"stop,omitempty"`
+
+	// intent / result
+	StepID      string          `json:"step_id,omitempty"`
+	Attempt     int             `json:"attempt,omitempty"`
+	ClientToken string          `json:"client_token,omitempty"`
+	Params      map[string]any  `json:"params,omitempty"` // as planned: secrets stay references
+	RequestID   string          `json:"request_id,omitempty"`
+	OrderID     string          `json:"order_id,omitempty"`
+	Error       *StepError      `json:"error,omitempty"`
+	Class       provider.Class  `json:"class,omitempty"`
+	Step        *StepRecord     `json:"step,omitempty"`
+	Observed    provider.Values `json:"observed,omitempty"`
+}
+
+// journal appends fsynced entries.
+type journal struct {
+	mu   sync.Mutex
+	f    *os.File
+	path string
+}
+
+func openJournal(dir string) (*journal, error) {
+	path := filepath.Join(dir, JournalFile)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	// Make the file's directory entry durable too.
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return &journal{f: f, path: path}, nil
+}
+
+func (j *journal) write(e Entry) error {
+	if e.Time.IsZero() {
+		e.Time = time.Now().UTC()
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("journal: encode %s entry: %w", e.Type, err)
+	}
+	b = append(b, '\n')
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if _, err := j.f.Write(b); err != nil {
+		return fmt.Errorf("journal: write %s: %w", j.path, err)
+	}
+	if err := j.f.Sync(); err != nil {
+		return fmt.Errorf("journal: fsync %s: %w", j.path, err)
+	}
+	return nil
+}
+
+func (j *journal) close() error { return j.f.Close() }
+
+// ReadJournal reads a run directory's journal. A torn last line (a crash while writing it) is
+// ignored; a broken line before the last is an error.
+func ReadJournal(dir string) ([]Entry, error) {
+	b, err := os.ReadFile(filepath.Join(dir, JournalFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	var out []Entry
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 0, 64*1024), 64*1024*1024)
+	line := 0
+	for sc.Scan() {
+		line++
+		text := bytes.TrimSpace(sc.Bytes())
+		if len(text) == 0 {
+			continue
+		}
+		var e Entry
+		if err := json.Unmarshal(text, &e); err != nil {
+			if !bytes.HasSuffix(b, []byte("\n")) && isLastLine(b, sc.Bytes()) {
+				break // torn final write
+			}
+			return nil, fmt.Errorf("journal: %s line %d: %w", filepath.Join(dir, JournalFile), line, err)
+		}
+		out = append(out, e)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	return out, nil
+}
+
+func isLastLine(all, line []byte) bool {
+	return bytes.HasSuffix(bytes.TrimRight(all, "\n"), line)
+}
+
+// writeFileAtomic writes data to path via a synced temp file and a rename, so readers see the
+// old or the new file, never half of one.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// WriteRecord writes rec as DIR/run.json atomically.
+func WriteRecord(dir string, rec *Record) error {
+	b, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return fmt.Errorf("run record: encode: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, RecordFile), append(b, '\n')); err != nil {
+		return fmt.Errorf("run record: %w", err)
+	}
+	return nil
+}
+
+// ReadRecord reads DIR/run.json (or the file itself when path names one).
+func ReadRecord(path string) (*Record, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path = filepath.Join(path, RecordFile)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("run record: %w", err)
+	}
+	var rec Record
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return nil, fmt.Errorf("run record: %s: %w", path, err)
+	}
+	return &rec, nil
+}

@@ -1,0 +1,273 @@
+package executor
+
+import (
+	"context"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/upgradeplan/upgradeplan/planner"
+	"github.com/upgradeplan/upgradeplan/provider"
+)
+
+// DefaultQPS is the rate of an action whose cap the API documents do not state.
+const DefaultQPS = 10
+
+// SafetyMargin is the share of a cap the Limiter keeps unused. The clouds (and cloudsim) count
+// accepted requests in a sliding one-second window at arrival; a bucket of burst 1 refilling at
+// cap·(1−SafetyMargin) spaces requests 1/(0.96·cap) apart, so cap+1 consecutive requests span
+// about 1.04 s: the 40 ms of slack absorb the jitter between taking a token and the request
+// reaching the server.
+const SafetyMargin = 0.04
+
+// Retry bounds the retries of one request inside the Limiter (and of a mutating call in a
+// step): exponential backoff with full jitter, sleep = rand(0, min(Cap, Base·2^attempt)).
+type Retry struct {
+	Attempts int           // total sends of one request, first included
+	Base     time.Duration // backoff of the first retry (upper bound)
+	Cap      time.Duration // upper bound of any one backoff
+}
+
+// DefaultRetry is the Limiter's default policy.
+var defaultRetry = Retry{Attempts: 8, Base: 200 * time.Millisecond, Cap: 10 * time.Second}
+
+// DefaultRetry returns the default retry policy.
+func DefaultRetry() Retry { return defaultRetry }
+
+func (p Retry) withDefaults() Retry {
+	d := defaultRetry
+	if p.Attempts > 0 {
+		d.Attempts = p.Attempts
+	}
+	if p.Base > 0 {
+		d.Base = p.Base
+	}
+	if p.Cap > 0 {
+		d.Cap = p.Cap
+	}
+	return d
+}
+
+// Limiter is the executor's provider.Doer: one token bucket (burst 1) per (account,
+// "kind/Action") for every request, reads and polls included. On a throttling answer the
+// bucket halves its rate, then climbs back by an eighth of the configured rate after every
+// quiet second. Reads are retried on throttled, retryable and outcome-unknown errors; a
+// mutating request only when throttled (a throttled call did nothing). Safe for concurrent use.
+type Limiter struct {
+	rates    map[string]float64 // "kind/Action" → configured rate
+	mutating map[string]bool
+	retry    Retry
+
+	randMu sync.Mutex
+	rnd    *rand.Rand
+
+	throttles atomic.Int64
+
+	mu      sync.Mutex
+	buckets map[bucketKey]*bucket
+}
+
+// LimiterOptions tune a Limiter; the zero value is the default.
+type LimiterOptions struct {
+	Retry Retry
+	// Seed seeds the backoff jitter; 0 picks a random seed.
+	Seed uint64
+}
+
+type bucketKey struct{ account, action string }
+
+type bucket struct {
+	mu         sync.Mutex
+	lim        *rate.Limiter
+	configured float64
+	current    float64
+	lastChange time.Time
+	stats      BucketStats
+}
+
+// NewLimiter builds the buckets' rates from the registry's documented caps (DefaultQPS where a
+// cap is not documented) and settings.QPS overrides.
+func NewLimiter(reg provider.Registry, settings planner.Settings, opts LimiterOptions) *Limiter {
+	l := &Limiter{
+		rates:    map[string]float64{},
+		mutating: map[string]bool{},
+		retry:    opts.Retry.withDefaults(),
+		buckets:  map[bucketKey]*bucket{},
+	}
+	for kind, spec := range reg {
+		for _, a := range spec.Actions {
+			key := kind + "/" + a.Name
+			if a.QPS > 0 {
+				l.rates[key] = a.QPS
+			}
+			l.mutating[key] = a.Mutating
+		}
+	}
+	for key, q := range settings.QPS {
+		if q > 0 {
+			l.rates[key] = q
+		}
+	}
+	seed := opts.Seed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	l.rnd = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	return l
+}
+
+// Rate returns the configured rate of "kind/Action".
+func (l *Limiter) Rate(action string) float64 {
+	if q, ok := l.rates[action]; ok {
+		return q
+	}
+	return DefaultQPS
+}
+
+func (l *Limiter) bucket(req provider.Request) *bucket {
+	key := bucketKey{req.Account, req.Kind + "/" + req.Action}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[key]
+	if !ok {
+		q := l.Rate(key.action)
+		b = &bucket{
+			lim:        rate.NewLimiter(rate.Limit(q*(1-SafetyMargin)), 1),
+			configured: q,
+			current:    q,
+			stats: BucketStats{
+				Account: key.account, Action: key.action, Rate: q, MinRate: q,
+				Mutating: req.Mutating || l.mutating[key.action],
+			},
+		}
+		l.buckets[key] = b
+	}
+	return b
+}
+
+type pollKey struct{}
+
+// asPoll marks requests made under ctx as completion polls for the bucket counts.
+func asPoll(ctx context.Context) context.Context { return context.WithValue(ctx, pollKey{}, true) }
+
+func isPoll(ctx context.Context) bool { v, _ := ctx.Value(pollKey{}).(bool); return v }
+
+// take waits for the bucket's token and counts the call.
+func (b *bucket) take(ctx context.Context) error {
+	b.mu.Lock()
+	now := time.Now()
+	if b.current < b.configured && now.Sub(b.lastChange) >= time.Second {
+		b.current = min(b.configured, b.current+b.configured/8)
+		b.lastChange = now
+		b.lim.SetLimitAt(now, rate.Limit(b.current*(1-SafetyMargin)))
+	}
+	b.mu.Unlock()
+	if err := b.lim.Wait(ctx); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.stats.Calls++
+	if isPoll(ctx) {
+		b.stats.Polls++
+	}
+	b.mu.Unlock()
+	return nil
+}
+
+func (b *bucket) throttled() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := time.Now()
+	b.stats.Throttles++
+	b.current = max(b.current/2, b.configured/32)
+	b.lastChange = now
+	b.stats.MinRate = min(b.stats.MinRate, b.current)
+	b.lim.SetLimitAt(now, rate.Limit(b.current*(1-SafetyMargin)))
+}
+
+// Do implements provider.Doer.
+func (l *Limiter) Do(ctx context.Context, req provider.Request, send func(context.Context) error) error {
+	b := l.bucket(req)
+	for attempt := 0; ; attempt++ {
+		if err := b.take(ctx); err != nil {
+			return err
+		}
+		err := send(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		class := provider.ClassOf(err)
+		if class == provider.ClassThrottled {
+			b.throttled()
+			l.throttles.Add(1)
+		}
+		retry := class == provider.ClassThrottled ||
+			(!req.Mutating && (class == provider.ClassRetryable || class == provider.ClassUnknown))
+		if !retry || attempt+1 >= l.retry.Attempts {
+			return err
+		}
+		if err := sleep(ctx, l.Backoff(attempt)); err != nil {
+			return err
+		}
+	}
+}
+
+// Backoff returns a full-jitter sleep before retry number attempt+1:
+// rand(0, min(Cap, Base·2^attempt)).
+func (l *Limiter) Backoff(attempt int) time.Duration {
+	ceil := l.retry.Cap
+	if attempt < 30 {
+		if d := l.retry.Base << attempt; d > 0 && d < ceil {
+			ceil = d
+		}
+	}
+	l.randMu.Lock()
+	defer l.randMu.Unlock()
+	return time.Duration(l.rnd.Int64N(int64(ceil) + 1))
+}
+
+// Throttles returns the throttling answers seen so far, all buckets together.
+func (l *Limiter) Throttles() int { return int(l.throttles.Load()) }
+
+// Stats returns every bucket's counts, sorted by account and action.
+func (l *Limiter) Stats() []BucketStats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]BucketStats, 0, len(l.buckets))
+	for _, b := range l.buckets {
+		b.mu.Lock()
+		out = append(out, b.stats)
+		b.mu.Unlock()
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Account != out[j].Account {
+			return out[i].Account < out[j].Account
+		}
+		return out[i].Action < out[j].Action
+	})
+	return out
+}
+
+var _ provider.Doer = (*Limiter)(nil)
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

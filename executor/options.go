@@ -1,0 +1,140 @@
+package executor
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/upgradeplan/upgradeplan/planner"
+	"github.com/upgradeplan/upgradeplan/provider"
+)
+
+// Options configure one apply.
+type Options struct {
+	// Registry opens the providers of the plan's kinds.
+	Registry provider.Registry
+	// PlanPath is the plan file; the apply holds an exclusive flock on PlanPath+".lock".
+	// Empty means no lock (tests of the engine only).
+	PlanPath string
+	// Out is the run directory: journal.jsonl and run.json live there.
+	Out string
+	// Parallelism overrides settings.parallelism when positive.
+	Parallelism int
+	// DryRun reads, orders and rate-limits everything but sends no mutating call; a product
+	// whose Spec.DryRun is true gets its call with Call.DryRun set instead.
+	DryRun bool
+	// Resume continues the run recorded in Out.
+	Resume bool
+	// ExpectDigest, when set, must equal the plan's digest (`--expect-digest`).
+	ExpectDigest string
+	// Getenv reads secrets and endpoint overrides; nil means os.Getenv.
+	Getenv func(string) string
+	// Hard is closed on the second signal: in-flight steps are abandoned (recorded
+	// `cancelled`; a resume reconciles them) and Apply returns at once.
+	Hard <-chan struct{}
+	// OnEvent receives every step transition (progress display, log lines). It is called
+	// from many goroutines, one call at a time.
+	OnEvent func(Event)
+	// ToolVersion is recorded in run.json.
+	ToolVersion string
+	// Seed seeds the backoff jitter; 0 picks one at random.
+	Seed uint64
+	// Retry bounds request retries (the Limiter's) and mutating-call attempts.
+	Retry Retry
+	// RequestTimeout bounds one HTTP request (provider.Config.Timeout); 0: the provider's.
+	RequestTimeout time.Duration
+}
+
+// ErrRefused wraps every refusal of a plan (exit 4): digest mismatch, unknown format version,
+// --expect-digest differing, or a resume of a run made from another plan.
+var ErrRefused = errors.New("plan refused")
+
+// ErrNothingAttempted wraps errors that stopped the apply before any step was attempted
+// (exit 1): unreadable run directory, providers that cannot be opened, a failed refresh.
+var ErrNothingAttempted = errors.New("nothing was attempted")
+
+// Exit codes of apply (DESIGN.md, "Command line").
+const (
+	ExitOK      = 0
+	ExitInvalid = 1
+	ExitFailed  = 2
+	ExitStopped = 3
+	ExitRefused = 4
+	ExitLocked  = 5
+)
+
+// ExitCode maps Apply's answer to the process exit code.
+func ExitCode(rec *Record, err error) int {
+	var locked *LockedError
+	switch {
+	case errors.As(err, &locked):
+		return ExitLocked
+	case errors.Is(err, ErrRefused), errors.Is(err, planner.ErrDigestMismatch), errors.Is(err, planner.ErrFormatVersion):
+		return ExitRefused
+	case err != nil:
+		return ExitInvalid
+	case rec == nil:
+		return ExitInvalid
+	}
+	return rec.Outcome.ExitCode
+}
+
+// CheckPlan refuses a plan whose format version is unknown, whose digest does not match its
+// content, or whose digest differs from expect (when set).
+func CheckPlan(p *planner.Plan, expect string) error {
+	if p == nil {
+		return fmt.Errorf("%w: no plan", ErrRefused)
+	}
+	if p.FormatVersion != planner.FormatVersion {
+		return fmt.Errorf("%w: %w: format_version %d (this upgradeplan reads %d)", ErrRefused, planner.ErrFormatVersion, p.FormatVersion, planner.FormatVersion)
+	}
+	want, err := planner.ComputeDigest(p)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	if p.Digest != want {
+		return fmt.Errorf("%w: %w: the file says %s, its content hashes to %s; re-run plan", ErrRefused, planner.ErrDigestMismatch, p.Digest, want)
+	}
+	if expect != "" && expect != p.Digest {
+		return fmt.Errorf("%w: --expect-digest %s differs from the plan's digest %s", ErrRefused, expect, p.Digest)
+	}
+	return nil
+}
+
+// ClientToken is the idempotency token of one step: "upgp-" and the first 32 hex digits of
+// SHA-256(digest NUL created_at NUL step id). The digest ignores created_at, so the creation
+// time is mixed in: two plans with the same content made at different times never share a
+// token (the cloud would answer the second with the first's result), while every retry and
+// resume of one plan file sends the same token. 37 ASCII characters, under the 64 allowed.
+func ClientToken(p *planner.Plan, stepID string) string {
+	h := sha256.New()
+	h.Write([]byte(p.Digest))
+	h.Write([]byte{0})
+	h.Write([]byte(p.CreatedAt.UTC().Format(time.RFC3339Nano)))
+	h.Write([]byte{0})
+	h.Write([]byte(stepID))
+	return "upgp-" + hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// BudgetOf turns settings.max_failures into a count of failures allowed before no new step
+// starts (failures > budget stops the run); -1 means no budget. A percentage is of the plan's
+// steps, rounded down.
+func BudgetOf(maxFailures string, steps int) (int, error) {
+	if maxFailures == "" {
+		return -1, nil
+	}
+	var n float64
+	if len(maxFailures) > 1 && maxFailures[len(maxFailures)-1] == '%' {
+		if _, err := fmt.Sscanf(maxFailures[:len(maxFailures)-1], "%g", &n); err != nil || n < 0 {
+			return 0, fmt.Errorf("max_failures %q is not a percentage", maxFailures)
+		}
+		return int(n * float64(steps) / 100), nil
+	}
+	var c int
+	if _, err := fmt.Sscanf(maxFailures, "%d", &c); err != nil || c < 0 {
+		return 0, fmt.Errorf("max_failures %q is not a count or a percentage", maxFailures)
+	}
+	return c, nil
+}
