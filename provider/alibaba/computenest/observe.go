@@ -1,0 +1,63 @@
+package computenest
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/upgradeplan/upgradeplan/provider"
+)
+
+// Observe reads the watched instances with ServiceInstanceId filters (10 ids per call).
+func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]provider.Progress, error) {
+	ids := make([]string, 0, len(watches))
+	for _, w := range watches {
+		ids = append(ids, w.Instance)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	insts, err := p.list(ctx, ids, nil)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]provider.Instance, len(insts))
+	for _, inst := range insts {
+		byID[inst.ID] = inst
+	}
+	out := make([]provider.Progress, len(watches))
+	for i, w := range watches {
+		inst, ok := byID[w.Instance]
+		if !ok {
+			out[i] = provider.Progress{Instance: w.Instance, State: provider.StateMissing,
+				Message: fmt.Sprintf("service instance %s is not in %s any more", w.Instance, p.region)}
+			continue
+		}
+		out[i] = progress(w, inst)
+	}
+	return out, nil
+}
+
+func progress(w provider.Watch, inst provider.Instance) provider.Progress {
+	pr := provider.Progress{Instance: w.Instance, Status: inst.Status,
+		Observed: provider.Values{valueVersion: inst.Values[valueVersion]}}
+	_, atTarget := provider.Matches(inst.Values, w.To)
+	switch {
+	case inst.Phase == provider.PhaseFailed:
+		pr.State = provider.StateFailed
+		pr.Message = fmt.Sprintf("service instance %s is %s at version %v", w.Instance, inst.Status, inst.Values[valueVersion])
+	case inst.Status == statusDeployed && atTarget:
+		pr.State = provider.StateDone
+	case w.Started:
+		pr.State = provider.StateInProgress
+	case inst.Phase == provider.PhaseBusy:
+		pr.State = provider.StateWaiting
+	default:
+		if f, ok := provider.Matches(inst.Values, w.From); !ok {
+			pr.State = provider.StateDrifted
+			pr.Message = fmt.Sprintf("%s is %v, the plan expected %v", f, inst.Values[f], w.From[f])
+		} else {
+			pr.State = provider.StatePending
+		}
+	}
+	return pr
+}
