@@ -101,6 +101,10 @@ func (w *widgets) Actions() map[string]sim.Action {
 			return map[string]any{"Accepted": true}, nil
 		},
 		"Panic": func(r *sim.Request) (any, error) { panic("boom") },
+		// Names the default rate caps know, answering like Echo.
+		"UpgradeInstanceVersion": func(r *sim.Request) (any, error) { return map[string]string{"Action": r.Action}, nil },
+		"UpgradeInstance":        func(r *sim.Request) (any, error) { return map[string]string{"Action": r.Action}, nil },
+		"DescribeInstances":      func(r *sim.Request) (any, error) { return map[string]string{"Action": r.Action}, nil },
 		"Fail":  func(r *sim.Request) (any, error) { return nil, errors.New("disk on fire") },
 	}
 }
@@ -172,11 +176,17 @@ func aliCall(t *testing.T, s *simtest.Sim, ak, sk, action string, params map[str
 // tcCall makes one TC3 call with the real Tencent SDK's common client.
 func tcCall(t *testing.T, s *simtest.Sim, id, key, action string, params map[string]any) (map[string]any, error) {
 	t.Helper()
+	return tcCallService(t, s, "gadgets", id, key, action, params)
+}
+
+// tcCallService is tcCall for a TC3 product of another name.
+func tcCallService(t *testing.T, s *simtest.Sim, service, id, key, action string, params map[string]any) (map[string]any, error) {
+	t.Helper()
 	cpf := profile.NewClientProfile()
 	cpf.HttpProfile.Endpoint = s.Addr
 	cpf.HttpProfile.Scheme = "HTTP"
 	client := tccommon.NewCommonClient(tccommon.NewCredential(id, key), "ap-shanghai", cpf)
-	req := tchttp.NewCommonRequest("gadgets", tc3Version, action)
+	req := tchttp.NewCommonRequest(service, tc3Version, action)
 	if params == nil {
 		params = map[string]any{}
 	}
