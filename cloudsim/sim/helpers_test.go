@@ -105,7 +105,7 @@ func (w *widgets) Actions() map[string]sim.Action {
 		"UpgradeInstanceVersion": func(r *sim.Request) (any, error) { return map[string]string{"Action": r.Action}, nil },
 		"UpgradeInstance":        func(r *sim.Request) (any, error) { return map[string]string{"Action": r.Action}, nil },
 		"DescribeInstances":      func(r *sim.Request) (any, error) { return map[string]string{"Action": r.Action}, nil },
-		"Fail":  func(r *sim.Request) (any, error) { return nil, errors.New("disk on fire") },
+		"Fail":                   func(r *sim.Request) (any, error) { return nil, errors.New("disk on fire") },
 	}
 }
 
