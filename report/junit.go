@@ -2,7 +2,6 @@ package report
 
 import (
 	"bytes"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"strconv"
@@ -78,59 +77,117 @@ func JUnit(w io.Writer, rec *executor.Record) error {
 	suites.Time = decimalSeconds(totalSeconds(rec, rec.Steps))
 
 	var buf bytes.Buffer
-	buf.WriteString(xml.Header)
-	enc := xml.NewEncoder(&buf)
-	enc.Indent("", "  ")
-	if err := enc.Encode(suites); err != nil {
-		return fmt.Errorf("report: encode junit: %w", err)
-	}
-	buf.WriteString("\n")
+	suites.write(&buf)
 	_, err := w.Write(buf.Bytes())
 	return err
 }
 
+// The JUnit elements, written by hand rather than with encoding/xml so that text keeps its
+// line breaks (encoding/xml writes them as &#xA;) and empty elements close themselves.
 type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Errors   int          `xml:"errors,attr"`
-	Time     string       `xml:"time,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
+	Name     string
+	Tests    int
+	Failures int
+	Errors   int
+	Time     string
+	Suites   []junitSuite
 }
 
 type junitSuite struct {
-	Name       string          `xml:"name,attr"`
-	Tests      int             `xml:"tests,attr"`
-	Failures   int             `xml:"failures,attr"`
-	Errors     int             `xml:"errors,attr"`
-	Skipped    int             `xml:"skipped,attr"`
-	Time       string          `xml:"time,attr"`
-	Timestamp  string          `xml:"timestamp,attr,omitempty"`
-	Package    string          `xml:"package,attr,omitempty"`
-	Properties []junitProperty `xml:"properties>property"`
-	Cases      []junitCase     `xml:"testcase"`
+	Name       string
+	Tests      int
+	Failures   int
+	Errors     int
+	Skipped    int
+	Time       string
+	Timestamp  string
+	Package    string
+	Properties []junitProperty
+	Cases      []junitCase
 }
 
 type junitProperty struct {
-	Name  string `xml:"name,attr"`
-	Value string `xml:"value,attr"`
+	Name  string
+	Value string
 }
 
 type junitCase struct {
-	Name      string       `xml:"name,attr"`
-	Classname string       `xml:"classname,attr"`
-	Time      string       `xml:"time,attr"`
-	Failure   *junitResult `xml:"failure"`
-	Skipped   *junitResult `xml:"skipped"`
-	SystemOut string       `xml:"system-out,omitempty"`
+	Name      string
+	Classname string
+	Time      string
+	Failure   *junitResult
+	Skipped   *junitResult
+	SystemOut string
 }
 
 type junitResult struct {
-	Type    string `xml:"type,attr,omitempty"`
-	Message string `xml:"message,attr,omitempty"`
-	Text    string `xml:",chardata"`
+	Type    string
+	Message string
+	Text    string
 }
+
+func (s junitSuites) write(b *bytes.Buffer) {
+	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
+	fmt.Fprintf(b, `<testsuites name="%s" tests="%d" failures="%d" errors="%d" time="%s">`+"\n",
+		attr(s.Name), s.Tests, s.Failures, s.Errors, s.Time)
+	for _, st := range s.Suites {
+		fmt.Fprintf(b, `  <testsuite name="%s" tests="%d" failures="%d" errors="%d" skipped="%d" time="%s"`,
+			attr(st.Name), st.Tests, st.Failures, st.Errors, st.Skipped, st.Time)
+		if st.Timestamp != "" {
+			fmt.Fprintf(b, ` timestamp="%s"`, attr(st.Timestamp))
+		}
+		if st.Package != "" {
+			fmt.Fprintf(b, ` package="%s"`, attr(st.Package))
+		}
+		b.WriteString(">\n    <properties>\n")
+		for _, p := range st.Properties {
+			fmt.Fprintf(b, `      <property name="%s" value="%s"/>`+"\n", attr(p.Name), attr(p.Value))
+		}
+		b.WriteString("    </properties>\n")
+		for _, c := range st.Cases {
+			fmt.Fprintf(b, `    <testcase name="%s" classname="%s" time="%s">`+"\n", attr(c.Name), attr(c.Classname), c.Time)
+			c.Failure.write(b, "failure")
+			c.Skipped.write(b, "skipped")
+			if c.SystemOut != "" {
+				fmt.Fprintf(b, "      <system-out>%s</system-out>\n", chardata(c.SystemOut))
+			}
+			b.WriteString("    </testcase>\n")
+		}
+		b.WriteString("  </testsuite>\n")
+	}
+	b.WriteString("</testsuites>\n")
+}
+
+func (r *junitResult) write(b *bytes.Buffer, element string) {
+	if r == nil {
+		return
+	}
+	fmt.Fprintf(b, "      <%s", element)
+	if r.Type != "" {
+		fmt.Fprintf(b, ` type="%s"`, attr(r.Type))
+	}
+	if r.Message != "" {
+		fmt.Fprintf(b, ` message="%s"`, attr(r.Message))
+	}
+	if r.Text == "" {
+		b.WriteString("/>\n")
+		return
+	}
+	fmt.Fprintf(b, ">%s</%s>\n", chardata(r.Text), element)
+}
+
+var (
+	attrEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;",
+		"\t", "&#9;", "\n", "&#10;", "\r", "&#13;")
+	textEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "\r", "&#13;")
+)
+
+// attr escapes an attribute value (already cleaned by xmlText); line breaks are written as
+// character references so that parsers keep them.
+func attr(s string) string { return attrEscaper.Replace(s) }
+
+// chardata escapes element text (already cleaned by xmlText).
+func chardata(s string) string { return textEscaper.Replace(s) }
 
 // runProperties identify the run in every suite (the root element has no properties).
 func runProperties(rec *executor.Record) []junitProperty {

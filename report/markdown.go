@@ -238,9 +238,18 @@ func windowText(rec *executor.Record) string {
 func planText(rec *executor.Record) string {
 	var b strings.Builder
 	p := rec.Plan
-	fmt.Fprintf(&b, "- plan: %s %s, created %s\n", Cell(orDash(p.Name)), Code(p.Path), orDash(utc(p.CreatedAt)))
-	fmt.Fprintf(&b, "- plan digest: %s\n", Code(orDash(p.Digest)))
-	fmt.Fprintf(&b, "- manifest: %s sha256 %s\n", Code(p.ManifestPath), Code(orDash(p.ManifestSHA256)))
+	b.WriteString("- plan: " + Cell(orDash(p.Name)))
+	if p.Path != "" {
+		b.WriteString(" " + Code(p.Path))
+	}
+	if !p.CreatedAt.IsZero() {
+		b.WriteString(", created " + utc(p.CreatedAt))
+	}
+	fmt.Fprintf(&b, "\n- plan digest: %s\n- manifest:", Code(orDash(p.Digest)))
+	if p.ManifestPath != "" {
+		b.WriteString(" " + Code(p.ManifestPath))
+	}
+	fmt.Fprintf(&b, " sha256 %s\n", Code(orDash(p.ManifestSHA256)))
 	s := rec.Settings
 	fmt.Fprintf(&b, "- settings: parallelism %d, failure budget %s, poll every %s, step timeout %s\n",
 		s.Parallelism, Cell(orDefault(s.MaxFailures, "none")), time.Duration(s.PollInterval), time.Duration(s.StepTimeout))
