@@ -43,7 +43,8 @@ type CallRecord struct {
 // successful action counts as OK: the change was made).
 func (c CallRecord) OK() bool { return c.Code == "" }
 
-// Calls returns every API call received so far, oldest first.
+// Calls returns every API call answered so far, in the order they were answered (a call
+// slowed by a latency fault is listed when it finishes; Time is still its arrival).
 func (s *Server) Calls() []CallRecord {
 	s.mu.Lock()
 	defer s.mu.Unlock()

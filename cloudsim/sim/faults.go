@@ -18,9 +18,9 @@ const (
 	// FaultInternalError answers HTTP 500 InternalError (TC3: HTTP 200 with
 	// Response.Error.Code InternalError) without calling the product.
 	FaultInternalError FaultKind = "internal-error"
-	// FaultUnavailable answers HTTP 503 ServiceUnavailable without calling the product
-	// (TC3 too answers HTTP 503, which the Tencent SDK reports as
-	// ClientError.HttpStatusCodeError).
+	// FaultUnavailable answers HTTP 503 ServiceUnavailable without calling the product.
+	// TC3 answers HTTP 503 too, with a Response.Error body; the Tencent SDK reports its
+	// code, ServiceUnavailable.
 	FaultUnavailable FaultKind = "unavailable"
 	// FaultThrottle answers the cloud's throttling error (Throttling.User HTTP 400;
 	// RequestLimitExceeded) without calling the product.

@@ -2,6 +2,7 @@ package sim_test
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -58,6 +59,7 @@ func checkWindows(t *testing.T, calls []sim.CallRecord, account, action string, 
 			accepted = append(accepted, c.Time)
 		}
 	}
+	slices.SortFunc(accepted, time.Time.Compare)
 	for i, start := range accepted {
 		n := 0
 		for _, at := range accepted[i:] {
