@@ -50,7 +50,7 @@ func TestErrorFaultsAnswerWithoutReachingTheProduct(t *testing.T) {
 			if err == nil {
 				t.Fatal("the Tencent call succeeded")
 			}
-				if code := tcCode(t, err); code != tc.wantTC {
+			if code := tcCode(t, err); code != tc.wantTC {
 				t.Errorf("Tencent: %s, want %s", code, tc.wantTC)
 			}
 			if w.upgrades+g.upgrades != 0 {
