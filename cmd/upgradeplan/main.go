@@ -28,6 +28,7 @@ func commands() []*cli.Command {
 	return []*cli.Command{
 		validateCommand(),
 		schemaCommand(),
+		reportCommand(),
 	}
 }
 
