@@ -1,0 +1,91 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/upgradeplan/upgradeplan/provider"
+)
+
+// StartGrace is how long after an accepted call an instance may still show running at its
+// old version before that counts as a failed upgrade: the API may report the new status a
+// moment after answering.
+const StartGrace = 2 * time.Minute
+
+// Observe reports every watch from one GetInstanceList call covering the watched ids.
+func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]provider.Progress, error) {
+	if len(watches) == 0 {
+		return nil, nil
+	}
+	seen := map[string]bool{}
+	var ids []string
+	for _, w := range watches {
+		if !seen[w.Instance] {
+			seen[w.Instance] = true
+			ids = append(ids, w.Instance)
+		}
+	}
+	obs, err := p.list(ctx, ids, nil)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]observed, len(obs))
+	for _, o := range obs {
+		byID[o.id] = o
+	}
+	now := time.Now()
+	out := make([]provider.Progress, len(watches))
+	for i, w := range watches {
+		o, ok := byID[w.Instance]
+		if !ok {
+			out[i] = provider.Progress{Instance: w.Instance, State: provider.StateMissing,
+				Message: fmt.Sprintf("instance %s is not in GetInstanceList for %s", w.Instance, p.region)}
+			continue
+		}
+		out[i] = progress(w, o, now)
+	}
+	return out, nil
+}
+
+func progress(w provider.Watch, o observed, now time.Time) provider.Progress {
+	pr := provider.Progress{Instance: w.Instance, Status: statusName(o.view), Observed: provider.Values{"version": o.version}}
+	want, _ := w.To["version"].(string)
+	from, _ := w.From["version"].(string)
+	minor := isMinorStep(w.To)
+	set := func(s provider.State, format string, args ...any) provider.Progress {
+		pr.State = s
+		if format != "" {
+			pr.Message = fmt.Sprintf(format, args...)
+		}
+		return pr
+	}
+
+	if !w.Started {
+		switch {
+		case !minor && o.version == want:
+			return set(provider.StateDone, "")
+		case o.version != from:
+			return set(provider.StateDrifted, "instance %s runs %s; the plan expected %s", w.Instance, o.version, from)
+		case o.view == viewUpgradeFailed:
+			return set(provider.StateFailed, "instance %s reports a failed upgrade (ViewInstanceStatusCode 102) at %s; resolve it before upgrading again", w.Instance, o.version)
+		case o.view == viewRunning:
+			return set(provider.StatePending, "")
+		}
+		return set(provider.StateWaiting, "instance %s is %s; waiting for it to run", w.Instance, statusName(o.view))
+	}
+
+	switch {
+	case o.view == viewUpgradeFailed:
+		return set(provider.StateFailed, "instance %s reports the upgrade failed (ViewInstanceStatusCode 102); version %s, wanted %s", w.Instance, o.version, want)
+	case o.view != viewRunning:
+		return set(provider.StateInProgress, "")
+	case o.version == want:
+		// Running at the target: a major upgrade shows the new version; a latestMinor step
+		// is done once the instance runs again after the call.
+		return set(provider.StateDone, "")
+	case o.version == from && !w.Since.IsZero() && now.Sub(w.Since) < StartGrace:
+		return set(provider.StateInProgress, "")
+	}
+	return set(provider.StateFailed, "instance %s is running %s after the upgrade; wanted %s", w.Instance, o.version, want)
+}
