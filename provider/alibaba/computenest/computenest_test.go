@@ -1,0 +1,559 @@
+package computenest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"maps"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	simcn "github.com/upgradeplan/upgradeplan/cloudsim/computenest"
+	"github.com/upgradeplan/upgradeplan/cloudsim/sim"
+	"github.com/upgradeplan/upgradeplan/cloudsim/simtest"
+	"github.com/upgradeplan/upgradeplan/provider"
+)
+
+const region = "cn-hangzhou"
+
+// secret is the password the tests pass through {fromEnv: SI_PASSWORD}; it has characters
+// that URL and JSON encodings change, so a leak in any encoding is caught.
+const secret = `pa55 w0rd+*~"/`
+
+const accounts = `accounts:
+  - {name: ali-test, cloud: alibaba, keyId: test-ak, secret: test-sk}
+  - {name: ali-other, cloud: alibaba, keyId: other-ak, secret: other-sk}
+`
+
+// serviceInstance renders one instance at version 2 with 3 and 4 upgradable; version 3
+// newly requires InstancePassword, version 4 also AdminUser.
+func serviceInstance(id, status, tags string) string {
+	return fmt.Sprintf(`  - id: %s
+    region: %s
+    account: ali-test
+    status: %s
+    tags: %s
+    version: "2"
+    parameters: {EcsInstanceType: ecs.g6.large}
+    versions:
+      "1": {}
+      "2": {required: [EcsInstanceType]}
+      "3": {required: [EcsInstanceType, InstancePassword]}
+      "4": {required: [EcsInstanceType, InstancePassword, AdminUser]}
+`, id, region, status, tags)
+}
+
+func start(t *testing.T, instances, faults string, env map[string]string) (*simtest.Sim, *Provider) {
+	t.Helper()
+	state := accounts + "durations: {computenest: 60s}\ncomputenest:\n" + instances
+	s := simtest.Start(t, state, sim.Options{TimeScale: 3600, Faults: []byte(faults)}, simcn.New())
+	return s, open(t, s.Addr, env)
+}
+
+func open(t *testing.T, addr string, env map[string]string) *Provider {
+	t.Helper()
+	all := map[string]string{"UPGRADEPLAN_ALIBABA_ENDPOINT": addr, "T_AK": "test-ak", "T_SK": "test-sk"}
+	maps.Copy(all, env)
+	p, err := New(provider.Config{
+		Region:  region,
+		Account: provider.Account{Name: "ali-test", KeyID: provider.SecretRef{FromEnv: "T_AK"}, Secret: provider.SecretRef{FromEnv: "T_SK"}},
+		Getenv:  func(k string) string { return all[k] },
+		Timeout: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return p
+}
+
+func one(t *testing.T, p *Provider, id string) provider.Instance {
+	t.Helper()
+	got, err := p.List(context.Background(), provider.Selection{IDs: []string{id}})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("List(%s) = %v, %v; want one instance", id, got, err)
+	}
+	return got[0]
+}
+
+func TestListPagesAndFilters(t *testing.T) {
+	var insts strings.Builder
+	for i := range 230 {
+		tier := "gold"
+		if i%3 == 0 {
+			tier = "silver"
+		}
+		insts.WriteString(serviceInstance(fmt.Sprintf("si-%03d", i), "Deployed", "{env: test, tier: "+tier+"}"))
+	}
+	insts.WriteString("  - {id: si-other-region, region: cn-beijing, version: \"1\"}\n")
+	insts.WriteString("  - {id: si-other-account, region: cn-hangzhou, account: ali-other, version: \"1\"}\n")
+	s, p := start(t, insts.String(), "", nil)
+	ctx := context.Background()
+
+	all, err := p.List(ctx, provider.Selection{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 230 {
+		t.Fatalf("List = %d instances, want the account's 230 in the region", len(all))
+	}
+	for i, inst := range all {
+		if inst.ID != fmt.Sprintf("si-%03d", i) {
+			t.Fatalf("instance %d is %s: each must come once, sorted", i, inst.ID)
+		}
+	}
+	if n := s.Count("ListServiceInstances"); n != 3 {
+		t.Errorf("230 instances took %d calls, want 3 pages of 100", n)
+	}
+	want := provider.Values{"serviceVersion": "2", "upgradableServiceVersions": "3,4", "serviceId": "service-000"}
+	if !reflect.DeepEqual(all[0].Values, want) || all[0].Phase != provider.PhaseReady || all[0].Tags["tier"] != "silver" {
+		t.Errorf("si-000 = %+v, want values %v, ready, tier silver", all[0], want)
+	}
+
+	before := s.Count("ListServiceInstances")
+	silver, err := p.List(ctx, provider.Selection{Tags: map[string]string{"tier": "silver"}})
+	if err != nil || len(silver) != 77 {
+		t.Errorf("tier=silver: %d instances, %v; want 77", len(silver), err)
+	}
+	last := s.CallsTo("ListServiceInstances")
+	if got := last[len(last)-1].Params; got["Tag.1.Key"] != "tier" || got["Tag.1.Value"] != "silver" {
+		t.Errorf("the tag selection was sent as %v, want Tag.1.Key/Value", got)
+	}
+	if n := s.Count("ListServiceInstances") - before; n != 1 {
+		t.Errorf("a tag selection of 77 took %d calls, want 1", n)
+	}
+
+	var ids []string
+	for i := 0; i < 25; i++ {
+		ids = append(ids, fmt.Sprintf("si-%03d", i*3))
+	}
+	ids = append(ids, "si-999")
+	before = s.Count("ListServiceInstances")
+	byID, err := p.List(ctx, provider.Selection{IDs: ids, Tags: map[string]string{"tier": "silver"}})
+	if err != nil || len(byID) != 25 {
+		t.Errorf("25 known ids and one unknown: %d instances, %v; want 25", len(byID), err)
+	}
+	if n := s.Count("ListServiceInstances") - before; n != 3 {
+		t.Errorf("26 ids took %d calls, want 3 (at most 10 values per filter)", n)
+	}
+	for _, c := range s.CallsTo("ListServiceInstances")[before:] {
+		if c.Params["Filter.1.Name"] != "ServiceInstanceId" || c.Params["Filter.1.Value.1"] == "" {
+			t.Errorf("an id selection was sent as %v, want a ServiceInstanceId filter", c.Params)
+		}
+	}
+}
+
+func TestPlanFollowsTheProductRules(t *testing.T) {
+	_, p := start(t, serviceInstance("si-1", "Deployed", "{env: test}"), "", map[string]string{"SI_PASSWORD": secret})
+	_, pNoEnv := start(t, serviceInstance("si-1", "Deployed", "{env: test}"), "", nil)
+	pw := provider.SecretRef{FromEnv: "SI_PASSWORD"}
+	tests := []struct {
+		name    string
+		prov    *Provider
+		desired provider.Desired
+		params  map[string]any // nil: no change
+		err     string
+	}{
+		{
+			name:    "an upgradable version with every required parameter is one upgrade",
+			prov:    p,
+			desired: provider.Desired{"serviceVersion": "3", "parameters": map[string]any{"EcsInstanceType": "ecs.g7.large", "InstancePassword": pw}},
+			params:  map[string]any{"ServiceInstanceId": "si-1", "ServiceVersion": "3", "Parameters": map[string]any{"EcsInstanceType": "ecs.g7.large", "InstancePassword": pw}},
+		},
+		{
+			name:    "a secret whose variable is unset still counts as supplied",
+			prov:    pNoEnv,
+			desired: provider.Desired{"serviceVersion": "3", "parameters": map[string]any{"InstancePassword": pw}},
+			params:  map[string]any{"ServiceInstanceId": "si-1", "ServiceVersion": "3", "Parameters": map[string]any{"InstancePassword": pw}},
+		},
+		{
+			name:    "a version written as a number is the same version",
+			prov:    p,
+			desired: provider.Desired{"serviceVersion": int64(2)},
+		},
+		{
+			name:    "a version that is not upgradable is rejected",
+			prov:    p,
+			desired: provider.Desired{"serviceVersion": "1"},
+			err:     `serviceVersion: "1" is not an upgradable version of si-1 (at version "2"; upgradable: 3, 4)`,
+		},
+		{
+			name:    "a missing required parameter is named",
+			prov:    p,
+			desired: provider.Desired{"serviceVersion": "3", "parameters": map[string]any{"EcsInstanceType": "ecs.g7.large"}},
+			err:     "parameters: service version 3 of si-1 requires a parameter, which the manifest lacks: add InstancePassword to parameters",
+		},
+		{
+			name:    "every missing required parameter is named",
+			prov:    p,
+			desired: provider.Desired{"serviceVersion": "4"},
+			err:     "parameters: service version 4 of si-1 requires 2 parameters, which the manifest lacks: add AdminUser, InstancePassword to parameters",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			changes, err := tc.prov.Plan(context.Background(), one(t, tc.prov, "si-1"), tc.desired)
+			if tc.err != "" {
+				var re *provider.RuleError
+				if err == nil || err.Error() != tc.err || !asRule(err, &re) {
+					t.Fatalf("Plan = %v, %v; want the rule error %q", changes, err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Plan: %v", err)
+			}
+			if tc.params == nil {
+				if len(changes) != 0 {
+					t.Fatalf("Plan = %+v, want no change", changes)
+				}
+				return
+			}
+			if len(changes) != 1 || changes[0].Action != "UpgradeServiceInstance" || !reflect.DeepEqual(changes[0].Params, tc.params) {
+				t.Fatalf("Plan = %+v, want one UpgradeServiceInstance with %v", changes, tc.params)
+			}
+			if changes[0].To["serviceVersion"] != tc.params["ServiceVersion"] {
+				t.Errorf("to = %v, want the new version", changes[0].To)
+			}
+		})
+	}
+}
+
+func asRule(err error, re **provider.RuleError) bool {
+	r, ok := err.(*provider.RuleError)
+	*re = r
+	return ok
+}
+
+func TestPlanSendsADryRunThatChangesNothing(t *testing.T) {
+	s, p := start(t, serviceInstance("si-1", "Deployed", "{env: test}"), "", map[string]string{"SI_PASSWORD": secret})
+	_, err := p.Plan(context.Background(), one(t, p, "si-1"), provider.Desired{"serviceVersion": "3",
+		"parameters": map[string]any{"InstancePassword": provider.SecretRef{FromEnv: "SI_PASSWORD"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := s.CallsTo("UpgradeServiceInstance")
+	if len(calls) != 1 || calls[0].Params["DryRun"] != "true" || calls[0].Params["ClientToken"] != "" {
+		t.Fatalf("upgrade calls %+v, want one DryRun=true without a ClientToken", calls)
+	}
+	var sent map[string]string
+	if err := json.Unmarshal([]byte(calls[0].Params["Parameters"]), &sent); err != nil || sent["InstancePassword"] != secret {
+		t.Errorf("the dry run carried Parameters %q, want the resolved password", calls[0].Params["Parameters"])
+	}
+	if got := one(t, p, "si-1"); got.Status != "Deployed" || got.Values["serviceVersion"] != "2" {
+		t.Errorf("after the dry run: %+v, want still Deployed at 2", got)
+	}
+}
+
+func TestSimulatorRefusesWhatPlanRejects(t *testing.T) {
+	_, p := start(t, serviceInstance("si-1", "Deployed", "{env: test}")+serviceInstance("si-busy", "Upgrading", "{}"), "", nil)
+	tests := []struct {
+		name     string
+		instance string
+		params   map[string]any
+		code     string
+	}{
+		{"a version that is not upgradable", "si-1", map[string]any{"ServiceVersion": "1"}, "InvalidParameter.ServiceVersion"},
+		{"a missing required parameter", "si-1", map[string]any{"ServiceVersion": "3", "Parameters": map[string]any{"EcsInstanceType": "x"}}, "MissingParameter.Parameters"},
+		{"an instance that is upgrading", "si-busy", map[string]any{"ServiceVersion": "3"}, "CurrentStatusNotSupportOperation"},
+		{"an unknown instance", "si-nope", map[string]any{"ServiceVersion": "3"}, "EntityNotExist.ServiceInstance"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := p.Apply(context.Background(), provider.Call{Instance: tc.instance, Action: "UpgradeServiceInstance", Params: tc.params})
+			pe, ok := provider.AsError(err)
+			if !ok || pe.Code != tc.code || pe.Class != provider.ClassPermanent || pe.RequestID == "" || pe.Instance != tc.instance {
+				t.Fatalf("Apply = %v, want a permanent %s with a request id naming %s", err, tc.code, tc.instance)
+			}
+		})
+	}
+	_, err := p.Apply(context.Background(), provider.Call{Instance: "si-1", Action: "UpgradeServiceInstance",
+		Params: map[string]any{"ServiceVersion": "3", "Parameters": map[string]any{"EcsInstanceType": "x"}}})
+	if !strings.Contains(err.Error(), "InstancePassword") {
+		t.Errorf("the refusal %q does not name the missing parameter", err)
+	}
+}
+
+func TestUpgradeSendsTheSecretAndLeaksItNowhere(t *testing.T) {
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	logged := provider.DoerFunc(func(ctx context.Context, req provider.Request, send func(context.Context) error) error {
+		err := send(ctx)
+		logger.Info("request", "action", req.Action, "instance", req.Instance, "err", err)
+		return err
+	})
+	s := simtest.Start(t, accounts+"durations: {computenest: 60s}\ncomputenest:\n"+serviceInstance("si-1", "Deployed", "{env: test}"),
+		sim.Options{TimeScale: 3600}, simcn.New())
+	env := map[string]string{"UPGRADEPLAN_ALIBABA_ENDPOINT": s.Addr, "T_AK": "test-ak", "T_SK": "test-sk", "SI_PASSWORD": secret}
+	p, err := New(provider.Config{Region: region, Doer: logged,
+		Account: provider.Account{Name: "ali-test", KeyID: provider.SecretRef{FromEnv: "T_AK"}, Secret: provider.SecretRef{FromEnv: "T_SK"}},
+		Getenv:  func(k string) string { return env[k] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	changes, err := p.Plan(ctx, one(t, p, "si-1"), provider.Desired{"serviceVersion": "3",
+		"parameters": map[string]any{"EcsInstanceType": "ecs.g7.large", "InstancePassword": provider.SecretRef{FromEnv: "SI_PASSWORD"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The plan holds the reference, never the value.
+	planned, _ := json.Marshal(changes)
+	if bytes.Contains(planned, []byte("pa55")) || !bytes.Contains(planned, []byte("SI_PASSWORD")) {
+		t.Errorf("planned change %s: want the reference and not the value", planned)
+	}
+
+	ch := changes[0]
+	params := roundTrip(t, ch.Params) // as a plan file reads back: the secret is {"fromEnv": ...}
+	call := provider.Call{Instance: "si-1", Action: ch.Action, Params: params, ClientToken: "digest-1/marketplace/si-1"}
+	rec, err := p.Apply(ctx, call)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.RequestID == "" {
+		t.Errorf("receipt %+v has no request id", rec)
+	}
+	calls := s.CallsTo("UpgradeServiceInstance")
+	sent := calls[len(calls)-1].Params
+	var sentParams map[string]string
+	if err := json.Unmarshal([]byte(sent["Parameters"]), &sentParams); err != nil || sentParams["InstancePassword"] != secret || sentParams["EcsInstanceType"] != "ecs.g7.large" {
+		t.Errorf("the simulator received Parameters %q, want the manifest's parameters with the password resolved", sent["Parameters"])
+	}
+	if sent["ServiceVersion"] != "3" || sent["ServiceInstanceId"] != "si-1" || sent["DryRun"] != "false" || sent["ClientToken"] != call.ClientToken {
+		t.Errorf("the simulator received %v, want version 3, DryRun false and the token", sent)
+	}
+
+	// Resending with the same token does not upgrade twice.
+	if _, err := p.Apply(ctx, call); err != nil {
+		t.Fatalf("resending the same token: %v", err)
+	}
+	w := provider.Watch{Instance: "si-1", Action: ch.Action, From: ch.From, To: ch.To, Started: true}
+	got, err := p.Observe(ctx, []provider.Watch{w})
+	if err != nil || got[0].State != provider.StateInProgress || got[0].Status != "Upgrading" {
+		t.Errorf("right after the call: %+v, %v; want in-progress, Upgrading", got, err)
+	}
+	waitFor(t, p, w, provider.StateDone)
+	if n := upgrades(t, s, "si-1"); n != 1 {
+		t.Errorf("the instance was upgraded %d times, want once", n)
+	}
+	// The same token with other parameters is refused, and the refusal carries no secret.
+	call.Params = map[string]any{"ServiceVersion": "4", "Parameters": params["Parameters"]}
+	_, err = p.Apply(ctx, call)
+	if pe, ok := provider.AsError(err); !ok || pe.Code != "IdempotentParameterMismatch" {
+		t.Errorf("same token, other parameters: %v, want IdempotentParameterMismatch", err)
+	}
+
+	// Transport failures quote the request URL, where every parameter travels: scrubbed.
+	dead := open(t, "127.0.0.1:1", map[string]string{"SI_PASSWORD": secret})
+	_, deadErr := dead.Apply(ctx, provider.Call{Instance: "si-1", Action: ch.Action, Params: params})
+	if deadErr == nil {
+		t.Fatal("Apply to a closed port succeeded")
+	}
+	_, planErr := dead.Plan(ctx, one(t, p, "si-1"), provider.Desired{"serviceVersion": "4",
+		"parameters": map[string]any{"InstancePassword": provider.SecretRef{FromEnv: "SI_PASSWORD"}}})
+	if planErr == nil {
+		t.Fatal("Plan against a closed port succeeded")
+	}
+	missing := open(t, s.Addr, nil)
+	_, unsetErr := missing.Apply(ctx, provider.Call{Instance: "si-1", Action: ch.Action, Params: params})
+	if unsetErr == nil || !strings.Contains(unsetErr.Error(), "SI_PASSWORD is not set") {
+		t.Errorf("an unset secret: %v, want an error naming SI_PASSWORD", unsetErr)
+	}
+
+	var texts []string
+	for _, e := range []error{err, deadErr, planErr, unsetErr} {
+		texts = append(texts, e.Error(), fmt.Sprintf("%+v", e), fmt.Sprintf("%#v", e))
+		if pe, ok := provider.AsError(e); ok {
+			texts = append(texts, pe.Message)
+			if pe.Err != nil {
+				texts = append(texts, pe.Err.Error())
+			}
+		}
+	}
+	texts = append(texts, logs.String(), fmt.Sprintf("%+v", rec))
+	for _, text := range texts {
+		for _, form := range secretForms() {
+			if strings.Contains(text, form) {
+				t.Fatalf("the secret (as %q) leaked into %q", form, text)
+			}
+		}
+	}
+}
+
+// secretForms are the encodings a leak of the secret could take.
+func secretForms() []string {
+	j, _ := json.Marshal(secret)
+	return []string{secret, "pa55", "pa55+w0rd", "pa55%20w0rd", strings.Trim(string(j), `"`)}
+}
+
+func upgrades(t *testing.T, s *simtest.Sim, id string) int {
+	t.Helper()
+	raw, err := s.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var state map[string]json.RawMessage
+	var insts []struct {
+		ID       string `json:"id"`
+		Upgrades int    `json:"upgrades"`
+	}
+	if err := json.Unmarshal(raw, &state); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(state["computenest"], &insts); err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range insts {
+		if in.ID == id {
+			return in.Upgrades
+		}
+	}
+	t.Fatalf("no instance %s in the simulator state", id)
+	return 0
+}
+
+func roundTrip(t *testing.T, params map[string]any) map[string]any {
+	t.Helper()
+	b, err := json.Marshal(params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var out map[string]any
+	if err := dec.Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func waitFor(t *testing.T, p *Provider, w provider.Watch, want provider.State) provider.Progress {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err := p.Observe(context.Background(), []provider.Watch{w})
+		if err != nil {
+			t.Fatalf("Observe: %v", err)
+		}
+		if got[0].State == want {
+			return got[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Observe(%s) stayed %s (%s), want %s", w.Instance, got[0].State, got[0].Message, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestObserveStates(t *testing.T) {
+	insts := serviceInstance("si-ok", "Deployed", "{}") + serviceInstance("si-fail", "Deployed", "{}") +
+		serviceInstance("si-busy", "Upgrading", "{}") + serviceInstance("si-rb", "UpgradeRollbacking", "{}")
+	s, p := start(t, insts, "failUpgrades: [si-fail]\n", map[string]string{"PW": "x"})
+	ctx := context.Background()
+	from, to := provider.Values{"serviceVersion": "2"}, provider.Values{"serviceVersion": "3"}
+	got, err := p.Observe(ctx, []provider.Watch{
+		{Instance: "si-ok", From: from, To: to},
+		{Instance: "si-ok", From: provider.Values{"serviceVersion": "1"}, To: to},
+		{Instance: "si-ok", From: provider.Values{"serviceVersion": "1"}, To: from},
+		{Instance: "si-busy", From: from, To: to},
+		{Instance: "si-rb", From: from, To: to, Started: true},
+		{Instance: "si-gone", From: from, To: to},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []provider.State{provider.StatePending, provider.StateDrifted, provider.StateDone, provider.StateWaiting, provider.StateFailed, provider.StateMissing}
+	for i, w := range want {
+		if got[i].State != w {
+			t.Errorf("watch %d (%s): %s %q, want %s", i, got[i].Instance, got[i].State, got[i].Message, w)
+		}
+	}
+	if n := s.Count("ListServiceInstances"); n != 1 {
+		t.Errorf("observing 6 watches took %d list calls, want 1", n)
+	}
+
+	params := map[string]any{"ServiceVersion": "3", "Parameters": map[string]any{"InstancePassword": provider.SecretRef{FromEnv: "PW"}}}
+	if _, err := p.Apply(ctx, provider.Call{Instance: "si-fail", Action: "UpgradeServiceInstance", Params: params}); err != nil {
+		t.Fatal(err)
+	}
+	failed := waitFor(t, p, provider.Watch{Instance: "si-fail", From: from, To: to, Started: true}, provider.StateFailed)
+	if failed.Status != "UpgradeRollbacking" && failed.Status != "DeployedFailed" {
+		t.Errorf("failed upgrade status %q, want UpgradeRollbacking or DeployedFailed", failed.Status)
+	}
+}
+
+func TestErrorsAreClassified(t *testing.T) {
+	tests := []struct {
+		name   string
+		faults string
+		class  provider.Class
+		code   string
+	}{
+		{"an internal error is retryable", "rules: [{product: computenestsupplier, action: ListServiceInstances, fault: internal-error}]", provider.ClassRetryable, "InternalError"},
+		{"a 503 is retryable", "rules: [{product: computenestsupplier, action: ListServiceInstances, fault: unavailable}]", provider.ClassRetryable, "ServiceUnavailable"},
+		{"throttling is throttled", "rules: [{product: computenestsupplier, action: ListServiceInstances, fault: throttle}]", provider.ClassThrottled, "Throttling.User"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, p := start(t, serviceInstance("si-1", "Deployed", "{}"), tc.faults, nil)
+			_, err := p.List(context.Background(), provider.Selection{})
+			if pe, ok := provider.AsError(err); !ok || pe.Class != tc.class || pe.Code != tc.code || pe.Kind != Kind {
+				t.Fatalf("List: %v, want class %s code %s", err, tc.class, tc.code)
+			}
+		})
+	}
+	t.Run("a dropped upgrade's outcome is unknown and it was applied", func(t *testing.T) {
+		s, p := start(t, serviceInstance("si-1", "Deployed", "{}"), "rules: [{product: computenestsupplier, action: UpgradeServiceInstance, fault: drop}]", map[string]string{"PW": "x"})
+		_, err := p.Apply(context.Background(), provider.Call{Instance: "si-1", Action: "UpgradeServiceInstance",
+			Params: map[string]any{"ServiceVersion": "3", "Parameters": map[string]any{"InstancePassword": provider.SecretRef{FromEnv: "PW"}}}})
+		if provider.ClassOf(err) != provider.ClassUnknown {
+			t.Fatalf("dropped call: %v, want outcome-unknown", err)
+		}
+		if upgrades(t, s, "si-1") != 1 {
+			t.Error("the simulator did not apply the dropped call")
+		}
+	})
+}
+
+func TestConcurrentCallsThroughOneProvider(t *testing.T) {
+	var insts strings.Builder
+	for i := range 20 {
+		insts.WriteString(serviceInstance(fmt.Sprintf("si-%02d", i), "Deployed", "{}"))
+	}
+	s, p := start(t, insts.String(), "", map[string]string{"PW": "x"})
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for i := range 20 {
+		id := fmt.Sprintf("si-%02d", i)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			want := provider.Desired{"serviceVersion": "3", "parameters": map[string]any{"InstancePassword": provider.SecretRef{FromEnv: "PW"}}}
+			changes, err := p.Plan(ctx, one(t, p, id), want)
+			if err == nil {
+				_, err = p.Apply(ctx, provider.Call{Instance: id, Action: changes[0].Action, Params: changes[0].Params, ClientToken: "t-" + id})
+			}
+			errs <- err
+		}()
+		go func() {
+			defer wg.Done()
+			_, err := p.Observe(ctx, []provider.Watch{{Instance: id, To: provider.Values{"serviceVersion": "3"}}})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if n := s.CountOK("UpgradeServiceInstance"); n != 40 {
+		t.Errorf("%d upgrade calls succeeded, want 40 (20 dry runs, 20 upgrades)", n)
+	}
+}
