@@ -10,6 +10,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -97,7 +98,7 @@ func parseYAML(name string, data []byte) (doc *yaml.Node, problems Problems) {
 		if errors.Is(err, io.EOF) {
 			return nil, Problems{{Pos: start, Message: "the file is empty; a manifest starts with apiVersion: upgradeplan/v1"}}
 		}
-		return nil, Problems{yamlProblem(name, err)}
+		return nil, Problems{yamlProblem(name, data, err)}
 	}
 	var next yaml.Node
 	switch err := dec.Decode(&next); {
@@ -105,7 +106,7 @@ func parseYAML(name string, data []byte) (doc *yaml.Node, problems Problems) {
 		problems = append(problems, Problem{Pos: Pos{File: name, Line: next.Line, Col: next.Column},
 			Message: "a second YAML document; a manifest is one document (remove the ---)"})
 	case !errors.Is(err, io.EOF):
-		problems = append(problems, yamlProblem(name, err))
+		problems = append(problems, yamlProblem(name, data, err))
 	}
 	if first.Kind != yaml.DocumentNode || len(first.Content) != 1 {
 		return nil, append(problems, Problem{Pos: start, Message: "the file holds no YAML document"})
@@ -114,13 +115,32 @@ func parseYAML(name string, data []byte) (doc *yaml.Node, problems Problems) {
 }
 
 // yamlProblem turns "yaml: line 3: mapping values are not allowed" into a positioned problem.
-func yamlProblem(name string, err error) Problem {
+func yamlProblem(name string, data []byte, err error) Problem {
 	msg := err.Error()
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
-		return Problem{Pos: Pos{File: name, Line: line, Col: 1}, Message: "invalid YAML: " + m[2]}
+		col := 1
+		if strings.Contains(m[2], "tab character") {
+			// yaml.v3 names the line of the enclosing key; point at the tab itself.
+			line, col = findTab(data, line)
+		}
+		return Problem{Pos: Pos{File: name, Line: line, Col: col}, Message: "invalid YAML: " + m[2]}
 	}
 	return Problem{Pos: Pos{File: name, Line: 1, Col: 1}, Message: "invalid YAML: " + trimYAMLPrefix(msg)}
+}
+
+// findTab returns the first tab in a line's indentation at or after line, or line itself.
+func findTab(data []byte, line int) (int, int) {
+	for i, text := range strings.Split(string(data), "\n") {
+		if i+1 < line {
+			continue
+		}
+		indent := text[:len(text)-len(strings.TrimLeft(text, " \t"))]
+		if j := strings.IndexByte(indent, '\t'); j >= 0 {
+			return i + 1, j + 1
+		}
+	}
+	return line, 1
 }
 
 func trimYAMLPrefix(s string) string {

@@ -15,6 +15,10 @@ type Problem struct {
 }
 
 func (p Problem) String() string {
+	if p.Line == 0 {
+		// The file as a whole (it cannot be read): no position to give.
+		return fmt.Sprintf("%s: %s", p.File, p.Message)
+	}
 	if p.Path == "" {
 		return fmt.Sprintf("%s: %s", p.Pos, p.Message)
 	}

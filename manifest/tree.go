@@ -37,10 +37,15 @@ type tree struct {
 	problems Problems
 	expanded int  // values reached through aliases
 	aborted  bool // a limit was hit: stop converting
+	// expanding holds the anchors being expanded, to catch an alias inside its own anchor.
+	expanding map[*yaml.Node]bool
+	// outerAlias is the alias, outside any other alias, being expanded: where a problem
+	// found inside an expansion is reported.
+	outerAlias *yaml.Node
 }
 
 func newTree(file string) *tree {
-	return &tree{file: file, locs: make(map[string]loc)}
+	return &tree{file: file, locs: make(map[string]loc), expanding: make(map[*yaml.Node]bool)}
 }
 
 func (t *tree) pos(n *yaml.Node) Pos { return Pos{File: t.file, Line: n.Line, Col: n.Column} }
@@ -96,13 +101,13 @@ func (t *tree) value(n *yaml.Node, ptr, path string, key Pos, depth int, viaAlia
 	if viaAlias {
 		t.expanded++
 		if t.expanded > maxAliasValues {
-			t.problem(n, path, "YAML aliases expand to more than %d values; write the values out or use fewer aliases", maxAliasValues)
+			t.problem(t.outerAlias, section(path), "YAML aliases expand to more than %d values; write the values out or use fewer aliases", maxAliasValues)
 			t.aborted = true
 			return nil
 		}
 	}
 	if depth > maxDepth {
-		t.problem(n, path, "nested more than %d levels deep", maxDepth)
+		t.problem(n, section(path), "nested more than %d levels deep", maxDepth)
 		t.aborted = true
 		return nil
 	}
@@ -111,9 +116,19 @@ func (t *tree) value(n *yaml.Node, ptr, path string, key Pos, depth int, viaAlia
 			t.problem(n, path, "unknown YAML alias *%s", n.Value)
 			return nil
 		}
+		if t.expanding[n.Alias] {
+			t.problem(n, section(path), "alias *%s is used inside its own anchor &%s", n.Value, n.Value)
+			t.aborted = true
+			return nil
+		}
 		// The alias itself is where the value is used; what it expands to keeps the
 		// anchor's positions.
+		if !viaAlias {
+			t.outerAlias = n
+		}
+		t.expanding[n.Alias] = true
 		v := t.value(n.Alias, ptr, path, key, depth+1, true)
+		delete(t.expanding, n.Alias)
 		if l, ok := t.locs[ptr]; ok {
 			l.value = t.pos(n)
 			t.locs[ptr] = l
@@ -263,6 +278,14 @@ func joinPath(path, key string) string {
 		return path + "." + key
 	}
 	return path + "[" + strconv.Quote(key) + "]"
+}
+
+// section shortens a path to its top-level key, for problems found deep in a hostile file.
+func section(path string) string {
+	if i := strings.IndexAny(path, ".["); i > 0 {
+		return path[:i]
+	}
+	return path
 }
 
 func escapePointer(s string) string {

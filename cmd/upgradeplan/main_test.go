@@ -1,0 +1,42 @@
+package main
+
+import (
+	"flag"
+	"os"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+var update = flag.Bool("update", false, "rewrite the expected output in testdata/script/*.txtar")
+
+// TestMain lets the scripts run the real command line in a child process: "upgradeplan" in a
+// script is this test binary calling run.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"upgradeplan": func() { os.Exit(run(os.Args, os.Stdout, os.Stderr)) },
+	})
+}
+
+// TestScripts runs testdata/script/*.txtar: each runs the command line and compares its
+// stdout, stderr and exit code. go test ./cmd/upgradeplan -update rewrites their expectations.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		UpdateScripts:       *update,
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			// The examples, as a user runs them from the repository root.
+			env.Setenv("EXAMPLES", mustAbs("../../examples"))
+			return nil
+		},
+	})
+}
+
+func mustAbs(rel string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		panic(err)
+	}
+	return wd + "/" + rel
+}
