@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	amqpsdk "github.com/aliyun/alibaba-cloud-sdk-go/services/amqp-open"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+	amqpsdk "github.com/aliyun/alibaba-cloud-sdk-go/services/amqp-open"
 
 	"github.com/upgradeplan/upgradeplan/cloudsim/amqp"
 	"github.com/upgradeplan/upgradeplan/cloudsim/sim"

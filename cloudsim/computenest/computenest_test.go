@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	cn "github.com/aliyun/alibaba-cloud-sdk-go/services/computenestsupplier"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+	cn "github.com/aliyun/alibaba-cloud-sdk-go/services/computenestsupplier"
 
 	"github.com/upgradeplan/upgradeplan/cloudsim/computenest"
 	"github.com/upgradeplan/upgradeplan/cloudsim/sim"

@@ -557,3 +557,48 @@ func TestConcurrentCallsThroughOneProvider(t *testing.T) {
 		t.Errorf("%d upgrade calls succeeded, want 40 (20 dry runs, 20 upgrades)", n)
 	}
 }
+
+func TestEveryRequestGoesThroughTheDoer(t *testing.T) {
+	s := simtest.Start(t, accounts+"computenest:\n"+serviceInstance("si-1", "Deployed", "{}"), sim.Options{TimeScale: 3600}, simcn.New())
+	var mu sync.Mutex
+	var got []string
+	doer := provider.DoerFunc(func(ctx context.Context, req provider.Request, send func(context.Context) error) error {
+		mu.Lock()
+		got = append(got, fmt.Sprintf("%s %s mutating=%v %s", req.Kind, req.Action, req.Mutating, req.Instance))
+		mu.Unlock()
+		return send(ctx)
+	})
+	env := map[string]string{"UPGRADEPLAN_ALIBABA_ENDPOINT": s.Addr, "T_AK": "test-ak", "T_SK": "test-sk", "PW": "x"}
+	p, err := New(provider.Config{Region: region, Doer: doer, Getenv: func(k string) string { return env[k] },
+		Account: provider.Account{Name: "ali-test", KeyID: provider.SecretRef{FromEnv: "T_AK"}, Secret: provider.SecretRef{FromEnv: "T_SK"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	changes, err := p.Plan(ctx, one(t, p, "si-1"), provider.Desired{"serviceVersion": "3",
+		"parameters": map[string]any{"InstancePassword": provider.SecretRef{FromEnv: "PW"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Apply(ctx, provider.Call{Instance: "si-1", Action: changes[0].Action, Params: changes[0].Params, DryRun: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Apply(ctx, provider.Call{Instance: "si-1", Action: changes[0].Action, Params: changes[0].Params}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"alibaba.computenest ListServiceInstances mutating=false ",
+		"alibaba.computenest UpgradeServiceInstance mutating=false si-1", // plan's DryRun
+		"alibaba.computenest UpgradeServiceInstance mutating=false si-1", // apply --dry-run
+		"alibaba.computenest UpgradeServiceInstance mutating=true si-1",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("the Doer saw\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if n := len(s.Calls()); n != len(got) {
+		t.Errorf("the simulator received %d calls, the Doer saw %d", n, len(got))
+	}
+	if upgrades(t, s, "si-1") != 1 {
+		t.Error("want exactly one real upgrade (the dry runs change nothing)")
+	}
+}

@@ -114,3 +114,8 @@ func received(c sim.CallRecord) map[string]string {
 	}
 	return out
 }
+
+func simtestStart(t *testing.T, instances string) *simtest.Sim {
+	t.Helper()
+	return simtest.Start(t, accounts+"rabbitmq:\n"+instances, sim.Options{TimeScale: 3600}, amqp.New())
+}

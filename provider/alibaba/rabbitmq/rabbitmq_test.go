@@ -473,3 +473,49 @@ func TestConcurrentCallsThroughOneProvider(t *testing.T) {
 		t.Errorf("%d UpdateInstance calls succeeded, want 20", n)
 	}
 }
+
+func TestEveryRequestGoesThroughTheDoer(t *testing.T) {
+	s := simtestStart(t, instanceYAML("amqp-1", base))
+	var mu sync.Mutex
+	var seen []provider.Request
+	doer := provider.DoerFunc(func(ctx context.Context, req provider.Request, send func(context.Context) error) error {
+		mu.Lock()
+		seen = append(seen, req)
+		mu.Unlock()
+		return send(ctx)
+	})
+	env := map[string]string{"UPGRADEPLAN_ALIBABA_ENDPOINT": s.Addr}
+	// The zero account: the SDK's default chain, here its environment variables.
+	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "test-ak")
+	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "test-sk")
+	p, err := New(provider.Config{Region: region, Doer: doer, Getenv: func(k string) string { return env[k] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	changes, err := p.Plan(ctx, instance(t, p, "amqp-1"), provider.Desired{"maxConnections": int64(3000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Apply(ctx, provider.Call{Instance: "amqp-1", Action: changes[0].Action, Params: changes[0].Params}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range seen {
+		got = append(got, fmt.Sprintf("%s %s %s mutating=%v %s", r.Kind, r.Region, r.Action, r.Mutating, r.Instance))
+	}
+	want := []string{
+		"alibaba.rabbitmq cn-hangzhou ListInstances mutating=false ",
+		"alibaba.rabbitmq cn-hangzhou GetInstance mutating=false ",
+		"alibaba.rabbitmq cn-hangzhou UpdateInstance mutating=true amqp-1",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("the Doer saw\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if n := len(s.Calls()); n != len(seen) {
+		t.Errorf("the simulator received %d calls, the Doer saw %d", n, len(seen))
+	}
+	if acct := s.Calls()[0].Account; acct != "ali-test" {
+		t.Errorf("the default chain signed as %q, want the account of ALIBABA_CLOUD_ACCESS_KEY_ID", acct)
+	}
+}
