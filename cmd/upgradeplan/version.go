@@ -10,10 +10,13 @@ import (
 // module version from the build info is used ("devel" for a work tree build).
 var version = ""
 
+// commit is set at link time too (-X main.commit=abc123) when the build has no VCS stamp.
+var commit = ""
+
 // versionString is what --version prints after "upgradeplan version ":
 // the version, the commit (with "+dirty" for a modified tree) and the Go version.
 func versionString() string {
-	v, commit, dirty := version, "unknown", false
+	v, rev, dirty := version, commit, false
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		if v == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 			v = bi.Main.Version
@@ -21,9 +24,11 @@ func versionString() string {
 		for _, s := range bi.Settings {
 			switch s.Key {
 			case "vcs.revision":
-				commit = s.Value
-				if len(commit) > 12 {
-					commit = commit[:12]
+				if rev == "" {
+					rev = s.Value
+					if len(rev) > 12 {
+						rev = rev[:12]
+					}
 				}
 			case "vcs.modified":
 				dirty = s.Value == "true"
@@ -33,8 +38,10 @@ func versionString() string {
 	if v == "" {
 		v = "devel"
 	}
-	if dirty {
-		commit += "+dirty"
+	if rev == "" {
+		rev = "unknown"
+	} else if dirty {
+		rev += "+dirty"
 	}
-	return fmt.Sprintf("%s (commit %s, %s)", v, commit, runtime.Version())
+	return fmt.Sprintf("%s (commit %s, %s)", v, rev, runtime.Version())
 }

@@ -1,0 +1,43 @@
+# upgradeplan: `make demo` runs the story on loopback, `make test` is what CI runs.
+GO       ?= go
+BIN      := bin/upgradeplan
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+FUZZTIME ?= 60s
+
+.PHONY: all build test fmt fmt-check vet demo fuzz bench clean
+
+all: build
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/upgradeplan
+
+# CI: formatting (fails on any unformatted file), vet, and every test with the race detector.
+test: fmt-check vet
+	$(GO) test -race ./...
+
+fmt:
+	gofmt -w .
+
+fmt-check:
+	@unformatted=$$(gofmt -l .); \
+	if [ -n "$$unformatted" ]; then echo "gofmt: these files need formatting (run make fmt):"; echo "$$unformatted"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+# The demo: for now, build and validate every example manifest.
+demo: build
+	$(BIN) validate examples/*.yaml
+
+# Fuzz the manifest parser (FuzzParse); the seed corpus also runs in every `make test`.
+fuzz:
+	$(GO) test ./manifest -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+
+# Benchmarks (targets in DESIGN.md).
+bench:
+	$(GO) test -run '^$$' -bench . ./...
+
+clean:
+	rm -rf bin
