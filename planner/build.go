@@ -62,7 +62,7 @@ func Build(ctx context.Context, fleet *manifest.Fleet, reg provider.Registry, op
 		problems.sort()
 		return nil, problems
 	}
-	settings := resolveSettings(fleet.Settings)
+	settings := ResolveSettings(fleet.Settings)
 	accounts := convertAccounts(fleet.Accounts)
 
 	groups, problems := openGroups(fleet, reg, accounts, opts)
@@ -243,11 +243,18 @@ func openGroups(fleet *manifest.Fleet, reg provider.Registry, accounts map[strin
 		}
 		prov, err := reg.Open(g.kind, provider.Config{Region: g.region, Account: acct, Doer: opts.Doer, Getenv: opts.Getenv})
 		if err != nil {
+			_, known := reg[g.kind]
 			for _, ti := range g.targets {
 				t := fleet.Targets[ti]
-				path := fmt.Sprintf("targets[%d].kind", t.Index)
-				problems = append(problems, &Problem{Pos: fleet.Pos(path), Path: path, Target: t.Name,
-					Message: fmt.Sprintf("open %s in %s: %v (known kinds: %s)", g.kind, g.region, err, strings.Join(reg.Kinds(), ", "))})
+				path, msg := fmt.Sprintf("targets[%d]", t.Index), fmt.Sprintf("open %s in %s%s: %v", g.kind, g.region, accountSuffix(g.account), err)
+				switch {
+				case !known:
+					path += ".kind"
+					msg = fmt.Sprintf("unknown kind %q; known kinds: %s", g.kind, strings.Join(reg.Kinds(), ", "))
+				case t.Account != "":
+					path += ".account"
+				}
+				problems = append(problems, &Problem{Pos: fleet.Pos(path), Path: path, Target: t.Name, Message: msg})
 			}
 			continue
 		}
@@ -400,7 +407,9 @@ func planProblems(fleet *manifest.Fleet, t manifest.Target, instance string, err
 	return Problems{{Pos: fleet.Pos(path), Path: path, Target: t.Name, Instance: instance, Message: msg}}
 }
 
-func resolveSettings(s manifest.Settings) Settings {
+// ResolveSettings fills the settings a manifest leaves unset with the Default* values; it is
+// what Build writes into the plan (callers use it to set up a rate limiter before Build).
+func ResolveSettings(s manifest.Settings) Settings {
 	out := Settings{
 		Parallelism:  s.Parallelism,
 		MaxFailures:  s.MaxFailures.String(),

@@ -23,23 +23,23 @@ type Problem struct {
 //
 //	fleet.yaml:14:7: targets[1].desired.memSizeMB: cache-sh/crs-demo-1: 3000 is not a multiple of 1024
 func (p *Problem) Error() string {
-	var b strings.Builder
-	b.WriteString(p.Pos.String())
-	b.WriteString(": ")
-	if p.Path != "" {
-		b.WriteString(p.Path)
-		b.WriteString(": ")
+	if p.Path == "" {
+		return p.Pos.String() + ": " + p.message()
 	}
+	return p.Pos.String() + ": " + p.Path + ": " + p.message()
+}
+
+// message is the message led by the target and instance: "cache-sh/crs-demo-1: ...".
+func (p *Problem) message() string {
 	switch {
 	case p.Target != "" && p.Instance != "":
-		b.WriteString(p.Target + "/" + p.Instance + ": ")
+		return p.Target + "/" + p.Instance + ": " + p.Message
 	case p.Target != "":
-		b.WriteString(p.Target + ": ")
+		return p.Target + ": " + p.Message
 	case p.Instance != "":
-		b.WriteString(p.Instance + ": ")
+		return p.Instance + ": " + p.Message
 	}
-	b.WriteString(p.Message)
-	return b.String()
+	return p.Message
 }
 
 // Problems are every problem Build found in one manifest, sorted by position, then target and
@@ -66,4 +66,15 @@ func (ps Problems) sort() {
 			cmp.Compare(a.Message, b.Message),
 		)
 	})
+}
+
+// Manifest returns the problems as manifest problems (FILE:LINE:COL: PATH: MESSAGE lines),
+// the target and instance leading the message, so that the command line prints planning
+// problems exactly like validation problems.
+func (ps Problems) Manifest() manifest.Problems {
+	out := make(manifest.Problems, len(ps))
+	for i, p := range ps {
+		out[i] = manifest.Problem{Pos: p.Pos, Path: p.Path, Message: p.message()}
+	}
+	return out
 }

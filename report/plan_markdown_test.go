@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -145,5 +146,30 @@ func TestPlanTextShowsOneLinePerStepAndATerraformSummary(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("the text lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+func TestPlanChangeShowsWhatChanges(t *testing.T) {
+	tests := []struct {
+		name     string
+		from, to provider.Values
+		want     string
+	}{
+		{name: "one changed field reads from → to",
+			from: provider.Values{"version": "0.10.2"}, to: provider.Values{"version": "2.2.0"}, want: "version: 0.10.2 → 2.2.0"},
+		{name: "fields a call repeats at their current values are left out",
+			from: provider.Values{"memSizeMB": int64(4096), "shards": int64(2)}, to: provider.Values{"memSizeMB": int64(8192), "shards": json.Number("2")},
+			want: "memSizeMB: 4096 → 8192"},
+		{name: "a field not observed before shows (none)",
+			from: provider.Values{}, to: provider.Values{"serviceVersion": "3"}, want: "serviceVersion: (none) → 3"},
+		{name: "a step whose to equals its from still shows its fields",
+			from: provider.Values{"version": "2.2.0"}, to: provider.Values{"version": "2.2.0"}, want: "version: 2.2.0 → 2.2.0"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := planChange(tc.from, tc.to); got != tc.want {
+				t.Errorf("planChange = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
