@@ -43,7 +43,7 @@ func syntheticPlan(t *testing.T, sizes ...int) *planner.Plan {
 					ID: sid, Target: name, Kind: tg.Kind, Region: tg.Region, Instance: id,
 					Action: "UpgradeInstanceVersion",
 					From:   provider.Values{"version": "0.10.2"}, To: provider.Values{"version": "2.2.0"},
-					Notes:  []string{"restarts once"},
+					Notes: []string{"restarts once"},
 				})
 			}
 		}
