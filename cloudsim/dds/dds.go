@@ -1,0 +1,435 @@
+// Package dds simulates ApsaraDB for MongoDB (dds, Alibaba RPC API 2015-12-01):
+// DescribeDBInstances (paged), DescribeDBInstanceAttribute, DescribeKernelReleaseNotes and
+// UpgradeDBInstanceKernelVersion, answering with the fields the SDK's response structs read.
+// It owns the mongodb section of the simulator's state, the kernel release catalogue and
+// the lifecycle of a minor-version (kernel) upgrade. It must not import a cloud SDK.
+//
+// # State
+//
+//	mongodb:
+//	  - id: dds-demo-1
+//	    region: cn-hangzhou
+//	    account: demo-ali           # optional owner
+//	    status: Running             # DBInstanceStatus: Running, MinorVersionUpgrading, Rebooting, ...
+//	    type: replicate             # DBInstanceType: replicate or sharding
+//	    engineVersion: "4.4"
+//	    kernelVersion: mongodb_20230215_4.4.18   # CurrentKernelVersion
+//	    replicationFactor: 3        # 1 = standalone
+//	    tags: {env: demo}
+//	    hideKernelInList: false     # test knob: leave CurrentKernelVersion out of DescribeDBInstances
+//
+// # Kernel versions
+//
+// Kernel versions are "mongodb_<release date>_<engine major.minor>.<patch>", and
+// DescribeKernelReleaseNotes lists the built-in catalogue (ReleaseNotes.ReleaseNote[] of
+// {KernelVersion, ReleaseNote}) for every engine version, oldest first; KernelVersion
+// narrows it to one version. The newest kernel of an engine version is the one with the
+// highest patch number.
+//
+// # Lifecycle
+//
+// An accepted UpgradeDBInstanceKernelVersion moves the instance to MinorVersionUpgrading.
+// After the mongodb duration (default 15m, scaled) it is Running on the newest kernel of its
+// engine version. When faults name the instance the upgrade rolls back, as dds does: the
+// instance is Running again on its old kernel (dds has no failed status).
+//
+// # Refusals (chosen after the dds error center's naming)
+//
+//   - MissingParameter (400): DBInstanceId absent;
+//   - InvalidDBInstanceId.NotFound (404): no such instance in the region for this account;
+//   - OperationDenied.DBInstanceType (403): a standalone instance (replicate with
+//     ReplicationFactor 1), which the API documents as unsupported;
+//   - OperationDenied.DBInstanceStatus (403): the instance is not Running;
+//   - OperationDenied.KernelVersion (403): the instance already runs the newest kernel;
+//   - InvalidParameter (400): DescribeDBInstances with a PageSize other than 30, 50, 100 or
+//     a PageNumber below 1.
+package dds
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/upgradeplan/upgradeplan/cloudsim/sim"
+)
+
+// Statuses and types the simulator uses.
+const (
+	StatusRunning   = "Running"
+	StatusUpgrading = "MinorVersionUpgrading"
+	TypeReplicate   = "replicate"
+	TypeSharding    = "sharding"
+)
+
+// Refusal codes (see the package documentation).
+const (
+	CodeNotFound       = "InvalidDBInstanceId.NotFound"
+	CodeInstanceType   = "OperationDenied.DBInstanceType"
+	CodeInstanceStatus = "OperationDenied.DBInstanceStatus"
+	CodeKernelLatest   = "OperationDenied.KernelVersion"
+)
+
+// DefaultUpgradeTime is a kernel upgrade's duration before time scaling.
+const DefaultUpgradeTime = 15 * time.Minute
+
+const stateKey = "mongodb"
+
+// ReleaseNote is one kernel version of the catalogue.
+type ReleaseNote struct {
+	KernelVersion string `json:"KernelVersion"`
+	ReleaseNote   string `json:"ReleaseNote"`
+}
+
+// Catalogue returns the kernel release catalogue DescribeKernelReleaseNotes answers, oldest
+// first within each engine version.
+func Catalogue() []ReleaseNote {
+	return []ReleaseNote{
+		{"mongodb_20220510_4.2.19", "MongoDB 4.2: fixes an oplog truncation stall on hidden members."},
+		{"mongodb_20231115_4.2.24", "MongoDB 4.2: backports security fixes from upstream 4.2.24."},
+		{"mongodb_20230215_4.4.18", "MongoDB 4.4: improves failover time of replica sets."},
+		{"mongodb_20231123_4.4.25", "MongoDB 4.4: fixes slow chunk migration under heavy writes."},
+		{"mongodb_20240611_4.4.29", "MongoDB 4.4: upstream 4.4.29; fixes a rare startup crash after unclean shutdown."},
+		{"mongodb_20231020_5.0.21", "MongoDB 5.0: time-series collection fixes."},
+		{"mongodb_20240605_5.0.26", "MongoDB 5.0: upstream 5.0.26."},
+		{"mongodb_20240110_6.0.12", "MongoDB 6.0: queryable encryption fixes."},
+		{"mongodb_20240801_6.0.16", "MongoDB 6.0: upstream 6.0.16."},
+		{"mongodb_20240912_7.0.12", "MongoDB 7.0: upstream 7.0.12."},
+	}
+}
+
+// NewestKernel returns the newest kernel version of an engine version ("4.4"), "" if none.
+func NewestKernel(engine string) string {
+	newest, best := "", -1
+	for _, n := range Catalogue() {
+		e, patch, ok := splitKernel(n.KernelVersion)
+		if ok && e == engine && patch > best {
+			newest, best = n.KernelVersion, patch
+		}
+	}
+	return newest
+}
+
+// splitKernel reads "mongodb_20240611_4.4.29" as engine "4.4", patch 29.
+func splitKernel(v string) (engine string, patch int, ok bool) {
+	i := strings.LastIndexByte(v, '_')
+	if i < 0 {
+		return "", 0, false
+	}
+	parts := strings.Split(v[i+1:], ".")
+	if len(parts) != 3 {
+		return "", 0, false
+	}
+	p, err := strconv.Atoi(parts[2])
+	if err != nil {
+		return "", 0, false
+	}
+	return parts[0] + "." + parts[1], p, true
+}
+
+// Instance is one MongoDB instance in the state file and in GET /_sim/state.
+type Instance struct {
+	ID                string            `yaml:"id" json:"id"`
+	Region            string            `yaml:"region" json:"region"`
+	Account           string            `yaml:"account,omitempty" json:"account,omitempty"`
+	Status            string            `yaml:"status" json:"status"`
+	Type              string            `yaml:"type" json:"type"`
+	EngineVersion     string            `yaml:"engineVersion" json:"engineVersion"`
+	KernelVersion     string            `yaml:"kernelVersion" json:"kernelVersion"`
+	ReplicationFactor int               `yaml:"replicationFactor,omitempty" json:"replicationFactor,omitempty"`
+	Tags              map[string]string `yaml:"tags,omitempty" json:"tags,omitempty"`
+	HideKernelInList  bool              `yaml:"hideKernelInList,omitempty" json:"hideKernelInList,omitempty"`
+	// Upgrades counts accepted UpgradeDBInstanceKernelVersion calls.
+	Upgrades int `yaml:"-" json:"upgrades"`
+}
+
+type product struct {
+	instances map[string]*Instance
+}
+
+// New returns the dds product with no instances.
+func New() sim.Product { return &product{instances: map[string]*Instance{}} }
+
+func (p *product) Name() string           { return "dds" }
+func (p *product) Protocol() sim.Protocol { return sim.RPC }
+func (p *product) Version() string        { return "2015-12-01" }
+func (p *product) StateKey() string       { return stateKey }
+
+func (p *product) Actions() map[string]sim.Action {
+	return map[string]sim.Action{
+		"DescribeDBInstances":            p.describeDBInstances,
+		"DescribeDBInstanceAttribute":    p.describeDBInstanceAttribute,
+		"DescribeKernelReleaseNotes":     p.describeKernelReleaseNotes,
+		"UpgradeDBInstanceKernelVersion": p.upgradeKernel,
+	}
+}
+
+// Load reads the mongodb section: a list of instances.
+func (p *product) Load(node *yaml.Node) error {
+	if node == nil {
+		return nil
+	}
+	var list []Instance
+	if err := node.Decode(&list); err != nil {
+		return fmt.Errorf("mongodb: %w", err)
+	}
+	for i := range list {
+		inst := list[i]
+		if inst.Status == "" {
+			inst.Status = StatusRunning
+		}
+		if inst.Type == "" {
+			inst.Type = TypeReplicate
+		}
+		switch {
+		case inst.ID == "":
+			return fmt.Errorf("mongodb: instance %d: id is missing", i+1)
+		case inst.Region == "":
+			return fmt.Errorf("mongodb: %s: region is missing", inst.ID)
+		case inst.Type != TypeReplicate && inst.Type != TypeSharding:
+			return fmt.Errorf("mongodb: %s: type %q is not replicate or sharding", inst.ID, inst.Type)
+		case inst.EngineVersion == "" || inst.KernelVersion == "":
+			return fmt.Errorf("mongodb: %s: engineVersion and kernelVersion are required", inst.ID)
+		}
+		if e, _, ok := splitKernel(inst.KernelVersion); !ok || e != inst.EngineVersion {
+			return fmt.Errorf("mongodb: %s: kernelVersion %q is not a kernel of engine %s (mongodb_<date>_%s.<patch>)", inst.ID, inst.KernelVersion, inst.EngineVersion, inst.EngineVersion)
+		}
+		if _, dup := p.instances[inst.ID]; dup {
+			return fmt.Errorf("mongodb: %s: duplicate instance id", inst.ID)
+		}
+		p.instances[inst.ID] = &inst
+	}
+	return nil
+}
+
+// Snapshot returns the instances sorted by id.
+func (p *product) Snapshot() any {
+	out := make([]Instance, 0, len(p.instances))
+	for _, id := range p.sortedIDs() {
+		out = append(out, *p.instances[id])
+	}
+	return out
+}
+
+func (p *product) sortedIDs() []string {
+	ids := make([]string, 0, len(p.instances))
+	for id := range p.instances {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func (p *product) visible(r *sim.Request, id string) (*Instance, bool) {
+	inst, ok := p.instances[id]
+	if !ok || inst.Region != r.Region || !r.Account.Owns(inst.Account) {
+		return nil, false
+	}
+	return inst, true
+}
+
+type tag struct {
+	Key   string `json:"Key"`
+	Value string `json:"Value"`
+}
+
+type dbInstance struct {
+	DBInstanceID          string `json:"DBInstanceId"`
+	DBInstanceDescription string `json:"DBInstanceDescription"`
+	RegionID              string `json:"RegionId"`
+	ZoneID                string `json:"ZoneId"`
+	Engine                string `json:"Engine"`
+	EngineVersion         string `json:"EngineVersion"`
+	CurrentKernelVersion  string `json:"CurrentKernelVersion,omitempty"`
+	DBInstanceType        string `json:"DBInstanceType"`
+	DBInstanceStatus      string `json:"DBInstanceStatus"`
+	DBInstanceClass       string `json:"DBInstanceClass"`
+	ReplicationFactor     string `json:"ReplicationFactor"`
+	ChargeType            string `json:"ChargeType"`
+	NetworkType           string `json:"NetworkType"`
+	LockMode              string `json:"LockMode"`
+	Tags                  struct {
+		Tag []tag `json:"Tag"`
+	} `json:"Tags"`
+}
+
+func render(inst *Instance, withKernel bool) dbInstance {
+	d := dbInstance{
+		DBInstanceID: inst.ID, DBInstanceDescription: inst.ID, RegionID: inst.Region, ZoneID: inst.Region + "-h",
+		Engine: "MongoDB", EngineVersion: inst.EngineVersion, DBInstanceType: inst.Type, DBInstanceStatus: inst.Status,
+		DBInstanceClass: "dds.mongo.standard", ChargeType: "PostPaid", NetworkType: "VPC", LockMode: "Unlock",
+	}
+	if inst.ReplicationFactor > 0 {
+		d.ReplicationFactor = strconv.Itoa(inst.ReplicationFactor)
+	}
+	if withKernel {
+		d.CurrentKernelVersion = inst.KernelVersion
+	}
+	d.Tags.Tag = []tag{}
+	keys := make([]string, 0, len(inst.Tags))
+	for k := range inst.Tags {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		d.Tags.Tag = append(d.Tags.Tag, tag{Key: k, Value: inst.Tags[k]})
+	}
+	return d
+}
+
+type describeDBInstancesAnswer struct {
+	TotalCount  int `json:"TotalCount"`
+	PageNumber  int `json:"PageNumber"`
+	PageSize    int `json:"PageSize"`
+	DBInstances struct {
+		DBInstance []dbInstance `json:"DBInstance"`
+	} `json:"DBInstances"`
+}
+
+func intParam(r *sim.Request, name string, def int) (int, bool) {
+	s := r.Params.Get(name)
+	if s == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(s)
+	return n, err == nil
+}
+
+func requireRegion(r *sim.Request) error {
+	if r.Region == "" {
+		return sim.Errorf(http.StatusBadRequest, "MissingRegionId", "RegionId is mandatory for this action.")
+	}
+	return nil
+}
+
+// describeDBInstances pages the region's instances sorted by id, narrowed by DBInstanceId,
+// DBInstanceType, DBInstanceStatus and Tag.N.Key/Value (every tag must match).
+func (p *product) describeDBInstances(r *sim.Request) (any, error) {
+	if err := requireRegion(r); err != nil {
+		return nil, err
+	}
+	size, ok := intParam(r, "PageSize", 30)
+	if !ok || (size != 30 && size != 50 && size != 100) {
+		return nil, sim.Errorf(http.StatusBadRequest, "InvalidParameter", "The specified parameter PageSize is not valid: use 30, 50 or 100.")
+	}
+	page, ok := intParam(r, "PageNumber", 1)
+	if !ok || page < 1 {
+		return nil, sim.Errorf(http.StatusBadRequest, "InvalidParameter", "The specified parameter PageNumber is not valid.")
+	}
+	tags := map[string]string{}
+	for i := 1; ; i++ {
+		key, okKey := r.Params["Tag."+strconv.Itoa(i)+".Key"]
+		if !okKey {
+			break
+		}
+		tags[key[0]] = r.Params.Get("Tag." + strconv.Itoa(i) + ".Value")
+	}
+	id, typ, status := r.Params.Get("DBInstanceId"), r.Params.Get("DBInstanceType"), r.Params.Get("DBInstanceStatus")
+	var match []*Instance
+	for _, iid := range p.sortedIDs() {
+		inst, ok := p.visible(r, iid)
+		if !ok || (id != "" && iid != id) || (typ != "" && inst.Type != typ) || (status != "" && inst.Status != status) {
+			continue
+		}
+		if !hasTags(inst.Tags, tags) {
+			continue
+		}
+		match = append(match, inst)
+	}
+	out := describeDBInstancesAnswer{TotalCount: len(match), PageNumber: page, PageSize: size}
+	out.DBInstances.DBInstance = []dbInstance{}
+	for i := (page - 1) * size; i < len(match) && i < page*size; i++ {
+		out.DBInstances.DBInstance = append(out.DBInstances.DBInstance, render(match[i], !match[i].HideKernelInList))
+	}
+	return out, nil
+}
+
+func hasTags(have, want map[string]string) bool {
+	for k, v := range want {
+		if got, ok := have[k]; !ok || (v != "" && got != v) {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *product) lookup(r *sim.Request) (*Instance, error) {
+	id := r.Params.Get("DBInstanceId")
+	if id == "" {
+		return nil, sim.Errorf(http.StatusBadRequest, "MissingParameter", "The input parameter \"DBInstanceId\" that is mandatory for processing this request is not supplied.")
+	}
+	inst, ok := p.visible(r, id)
+	if !ok {
+		return nil, sim.Errorf(http.StatusNotFound, CodeNotFound, "The specified instance %s is not found.", id)
+	}
+	return inst, nil
+}
+
+func (p *product) describeDBInstanceAttribute(r *sim.Request) (any, error) {
+	if err := requireRegion(r); err != nil {
+		return nil, err
+	}
+	inst, err := p.lookup(r)
+	if err != nil {
+		return nil, err
+	}
+	var out struct {
+		DBInstances struct {
+			DBInstance []dbInstance `json:"DBInstance"`
+		} `json:"DBInstances"`
+	}
+	out.DBInstances.DBInstance = []dbInstance{render(inst, true)}
+	return out, nil
+}
+
+func (p *product) describeKernelReleaseNotes(r *sim.Request) (any, error) {
+	want := r.Params.Get("KernelVersion")
+	var out struct {
+		ReleaseNotes struct {
+			ReleaseNote []ReleaseNote `json:"ReleaseNote"`
+		} `json:"ReleaseNotes"`
+	}
+	out.ReleaseNotes.ReleaseNote = []ReleaseNote{}
+	for _, n := range Catalogue() {
+		if want == "" || n.KernelVersion == want {
+			out.ReleaseNotes.ReleaseNote = append(out.ReleaseNotes.ReleaseNote, n)
+		}
+	}
+	return out, nil
+}
+
+func (p *product) upgradeKernel(r *sim.Request) (any, error) {
+	if err := requireRegion(r); err != nil {
+		return nil, err
+	}
+	inst, err := p.lookup(r)
+	if err != nil {
+		return nil, err
+	}
+	if inst.Type == TypeReplicate && inst.ReplicationFactor == 1 {
+		return nil, sim.Errorf(http.StatusForbidden, CodeInstanceType,
+			"The operation is not permitted due to type of instance: %s is a standalone instance; only replica set and sharded cluster instances can upgrade the kernel version.", inst.ID)
+	}
+	if inst.Status != StatusRunning {
+		return nil, sim.Errorf(http.StatusForbidden, CodeInstanceStatus,
+			"The operation is not permitted due to status of instance: %s is %s, not Running.", inst.ID, inst.Status)
+	}
+	newest := NewestKernel(inst.EngineVersion)
+	if newest == "" || newest == inst.KernelVersion {
+		return nil, sim.Errorf(http.StatusForbidden, CodeKernelLatest, "The kernel version %s of %s is already the latest.", inst.KernelVersion, inst.ID)
+	}
+	inst.Status = StatusUpgrading
+	inst.Upgrades++
+	fail := r.FailUpgrade(inst.ID)
+	r.After(r.Duration(stateKey, DefaultUpgradeTime), func(time.Time) {
+		inst.Status = StatusRunning
+		if !fail {
+			inst.KernelVersion = newest
+		}
+	})
+	return nil, nil
+}

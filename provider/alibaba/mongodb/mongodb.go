@@ -1,0 +1,281 @@
+// Package mongodb is upgradeplan's alibaba.mongodb provider: ApsaraDB for MongoDB (dds
+// 2015-12-01) kernel (minor version) upgrades through UpgradeDBInstanceKernelVersion.
+// It owns what is special about the product: paged reads of a region (DescribeDBInstances,
+// 100 per page), resolving kernelVersion "latest" through DescribeKernelReleaseNotes, the
+// rules (standalone instances cannot upgrade; the instance must be Running, so the executor
+// waits instead of calling early; the instance restarts once), and how completion looks
+// (Running → MinorVersionUpgrading → Running on the planned CurrentKernelVersion). SDK
+// clients, endpoints, credentials and error classes come from alisdk.
+package mongodb
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/responses"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/dds"
+
+	"github.com/upgradeplan/upgradeplan/provider"
+	"github.com/upgradeplan/upgradeplan/provider/alibaba/internal/alisdk"
+)
+
+// Kind is the manifest kind this package implements.
+const Kind = "alibaba.mongodb"
+
+// API actions.
+const (
+	ActionList         = "DescribeDBInstances"
+	ActionAttribute    = "DescribeDBInstanceAttribute"
+	ActionReleaseNotes = "DescribeKernelReleaseNotes"
+	ActionUpgrade      = "UpgradeDBInstanceKernelVersion"
+)
+
+// PageSize is DescribeDBInstances' largest page.
+const PageSize = 100
+
+// Statuses the provider acts on.
+const (
+	StatusRunning   = "Running"
+	StatusUpgrading = "MinorVersionUpgrading"
+)
+
+// Spec describes alibaba.mongodb for the registry. dds documents no rate caps.
+func Spec() provider.Spec {
+	return provider.Spec{
+		Kind:  Kind,
+		Cloud: "alibaba",
+		Actions: []provider.ActionSpec{
+			{Name: ActionList},
+			{Name: ActionAttribute},
+			{Name: ActionReleaseNotes},
+			{Name: ActionUpgrade, Mutating: true},
+		},
+		New: func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
+	}
+}
+
+// Provider is alibaba.mongodb in one region under one account.
+type Provider struct {
+	region string
+	pool   *alisdk.Pool
+
+	// notes caches DescribeKernelReleaseNotes: kernel versions per engine version, newest
+	// last. One call answers every engine version, so the first Plan that needs it fills it.
+	notesMu sync.Mutex
+	notes   map[string][]string
+}
+
+var _ provider.Provider = (*Provider)(nil)
+
+// New opens the product for cfg.Region and cfg.Account.
+func New(cfg provider.Config) (*Provider, error) {
+	pool, err := alisdk.NewPool(cfg, alisdk.Options{Kind: Kind, Endpoint: Endpoint})
+	if err != nil {
+		return nil, err
+	}
+	return &Provider{region: cfg.Region, pool: pool}, nil
+}
+
+// Endpoint returns dds's real endpoint for a region: the regions below have their own, the
+// others use the central mongodb.aliyuncs.com. This is the SDK's dds endpoint map, copied
+// because dds.GetEndpointMap initialises a package variable lazily, which races when
+// providers open concurrently.
+func Endpoint(region string) string {
+	switch region {
+	case "ap-northeast-1", "ap-south-1", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-5",
+		"cn-chengdu", "cn-hongkong", "cn-huhehaote", "cn-zhangjiakou", "eu-central-1", "eu-west-1", "me-east-1",
+		"us-east-1", "us-west-1":
+		return "mongodb." + region + ".aliyuncs.com"
+	}
+	return "mongodb.aliyuncs.com"
+}
+
+// observed is one instance as the list (or, lacking the kernel, the attribute call) shows it.
+type observed struct {
+	id                string
+	status            string
+	typ               string
+	engine            string
+	kernel            string
+	replicationFactor string
+	tags              map[string]string
+}
+
+func fromSDK(d dds.DBInstance) observed {
+	o := observed{
+		id: d.DBInstanceId, status: d.DBInstanceStatus, typ: d.DBInstanceType, engine: d.EngineVersion,
+		kernel: d.CurrentKernelVersion, replicationFactor: d.ReplicationFactor, tags: map[string]string{},
+	}
+	for _, t := range d.Tags.Tag {
+		o.tags[t.Key] = t.Value
+	}
+	return o
+}
+
+// list pages DescribeDBInstances (100 per page) for the region, narrowed by tags, and by
+// DBInstanceId when exactly one id is wanted (the API takes one id; more are filtered
+// here). Entries without CurrentKernelVersion are completed with DescribeDBInstanceAttribute:
+// the SDK decodes both answers into the same DBInstance struct, and whether the real
+// DescribeDBInstances fills CurrentKernelVersion is not documented, so the provider must not
+// plan from an empty kernel; when the list has it (as the simulator's does), no describe
+// call is made.
+func (p *Provider) list(ctx context.Context, ids []string, tags map[string]string) ([]observed, error) {
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	var out []observed
+	for page := 1; ; page++ {
+		var resp *dds.DescribeDBInstancesResponse
+		err := p.pool.Invoke(ctx, alisdk.Call{Action: ActionList}, func() (requests.AcsRequest, responses.AcsResponse) {
+			req := dds.CreateDescribeDBInstancesRequest()
+			req.RegionId = p.region
+			req.PageSize = requests.NewInteger(PageSize)
+			req.PageNumber = requests.NewInteger(page)
+			if len(ids) == 1 {
+				req.DBInstanceId = ids[0]
+			}
+			if len(tags) > 0 {
+				var ts []dds.DescribeDBInstancesTag
+				for _, k := range sortedKeys(tags) {
+					ts = append(ts, dds.DescribeDBInstancesTag{Key: k, Value: tags[k]})
+				}
+				req.Tag = &ts
+			}
+			resp = dds.CreateDescribeDBInstancesResponse()
+			return req, resp
+		})
+		if err != nil {
+			return nil, fmt.Errorf("mongodb: list instances in %s (page %d): %w", p.region, page, err)
+		}
+		for _, d := range resp.DBInstances.DBInstance {
+			o := fromSDK(d)
+			if (len(ids) > 0 && !want[o.id]) || !hasTags(o.tags, tags) {
+				continue
+			}
+			out = append(out, o)
+		}
+		n := len(resp.DBInstances.DBInstance)
+		if n < PageSize || page*PageSize >= resp.TotalCount {
+			break
+		}
+	}
+	for i := range out {
+		if out[i].kernel != "" {
+			continue
+		}
+		k, err := p.kernelOf(ctx, out[i].id)
+		if err != nil {
+			return nil, err
+		}
+		out[i].kernel = k
+	}
+	slices.SortFunc(out, func(a, b observed) int { return strings.Compare(a.id, b.id) })
+	return out, nil
+}
+
+func (p *Provider) kernelOf(ctx context.Context, id string) (string, error) {
+	var resp *dds.DescribeDBInstanceAttributeResponse
+	err := p.pool.Invoke(ctx, alisdk.Call{Action: ActionAttribute}, func() (requests.AcsRequest, responses.AcsResponse) {
+		req := dds.CreateDescribeDBInstanceAttributeRequest()
+		req.RegionId = p.region
+		req.DBInstanceId = id
+		resp = dds.CreateDescribeDBInstanceAttributeResponse()
+		return req, resp
+	})
+	if err != nil {
+		return "", fmt.Errorf("mongodb: read the kernel version of %s: %w", id, err)
+	}
+	for _, d := range resp.DBInstances.DBInstance {
+		if d.DBInstanceId == id {
+			return d.CurrentKernelVersion, nil
+		}
+	}
+	return "", fmt.Errorf("mongodb: DescribeDBInstanceAttribute did not return %s (request id %s)", id, resp.RequestId)
+}
+
+// List returns every instance of the region matching sel, one DescribeDBInstances call per
+// page of 100.
+func (p *Provider) List(ctx context.Context, sel provider.Selection) ([]provider.Instance, error) {
+	obs, err := p.list(ctx, sel.IDs, sel.Tags)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]provider.Instance, 0, len(obs))
+	for _, o := range obs {
+		v := provider.Values{
+			"kernelVersion":  o.kernel,
+			"engineVersion":  o.engine,
+			"dbInstanceType": o.typ,
+		}
+		if rf, err := strconv.Atoi(o.replicationFactor); err == nil {
+			v["replicationFactor"] = int64(rf)
+		}
+		out = append(out, provider.Instance{ID: o.id, Region: p.region, Status: o.status, Phase: phase(o.status), Values: v, Tags: o.tags})
+	}
+	return out, nil
+}
+
+func phase(status string) provider.Phase {
+	if status == StatusRunning {
+		return provider.PhaseReady
+	}
+	return provider.PhaseBusy
+}
+
+// Apply sends UpgradeDBInstanceKernelVersion with the planned parameters.
+func (p *Provider) Apply(ctx context.Context, call provider.Call) (provider.Receipt, error) {
+	fail := func(msg string) (provider.Receipt, error) {
+		return provider.Receipt{}, &provider.Error{Class: provider.ClassPermanent, Kind: Kind, Action: call.Action, Instance: call.Instance, Message: msg}
+	}
+	if call.DryRun {
+		return fail("UpgradeDBInstanceKernelVersion has no dry run")
+	}
+	if call.Action != ActionUpgrade {
+		return fail("unknown action for " + Kind)
+	}
+	id, _ := call.Params["DBInstanceId"].(string)
+	region, _ := call.Params["RegionId"].(string)
+	if region == "" {
+		region = p.region
+	}
+	if id != call.Instance {
+		return fail("the planned parameters name another instance")
+	}
+	var resp *dds.UpgradeDBInstanceKernelVersionResponse
+	err := p.pool.Invoke(ctx, alisdk.Call{Action: ActionUpgrade, Instance: id, Mutating: true},
+		func() (requests.AcsRequest, responses.AcsResponse) {
+			req := dds.CreateUpgradeDBInstanceKernelVersionRequest()
+			req.RegionId = region
+			req.DBInstanceId = id
+			resp = dds.CreateUpgradeDBInstanceKernelVersionResponse()
+			return req, resp
+		})
+	if err != nil {
+		return provider.Receipt{}, fmt.Errorf("mongodb: upgrade the kernel of %s: %w", id, err)
+	}
+	return provider.Receipt{RequestID: resp.RequestId}, nil
+}
+
+func hasTags(have, want map[string]string) bool {
+	for k, v := range want {
+		if got, ok := have[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
