@@ -4,15 +4,17 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	amqpsim "github.com/upgradeplan/upgradeplan/cloudsim/amqp"
 	cnsim "github.com/upgradeplan/upgradeplan/cloudsim/computenest"
 	kafkasim "github.com/upgradeplan/upgradeplan/cloudsim/kafka"
-	amqpsim "github.com/upgradeplan/upgradeplan/cloudsim/amqp"
 	redissim "github.com/upgradeplan/upgradeplan/cloudsim/redis"
 	"github.com/upgradeplan/upgradeplan/cloudsim/sim"
 	"github.com/upgradeplan/upgradeplan/cloudsim/simtest"
@@ -235,5 +237,280 @@ func TestMixedFleetAppliesToCompletionAgainstTheSimulator(t *testing.T) {
 	again, _ := makePlan(t, "parallelism: 20")
 	if len(again.Steps) != 0 {
 		t.Errorf("planning again finds %d steps, want none: %+v", len(again.Steps), again.Steps[0])
+	}
+}
+
+// TestMain lets the crash tests run an apply in a child process (this test binary,
+// re-executed) that they can SIGKILL at any instant.
+func TestMain(m *testing.M) {
+	if os.Getenv("EXECUTOR_TEST_CHILD") == "apply" {
+		os.Exit(childApply())
+	}
+	os.Exit(m.Run())
+}
+
+func childApply() int {
+	path, out := os.Getenv("CHILD_PLAN"), os.Getenv("CHILD_OUT")
+	p, err := planner.ReadFile(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return executor.ExitCode(nil, err)
+	}
+	rec, err := executor.Apply(context.Background(), p, executor.Options{Registry: registry(), PlanPath: path, Out: out,
+		Resume: os.Getenv("CHILD_RESUME") == "1", RequestTimeout: 5 * time.Second,
+		Retry: executor.Retry{Base: 20 * time.Millisecond, Cap: 500 * time.Millisecond}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	return executor.ExitCode(rec, err)
+}
+
+// child starts an apply process on the plan file.
+func child(t *testing.T, path, out string, resume bool) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "EXECUTOR_TEST_CHILD=apply", "CHILD_PLAN="+path, "CHILD_OUT="+out)
+	if resume {
+		cmd.Env = append(cmd.Env, "CHILD_RESUME=1")
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	return cmd
+}
+
+func exitCode(t *testing.T, cmd *exec.Cmd) int {
+	t.Helper()
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0
+}
+
+// countEntries counts journal entries of a type.
+func countEntries(out, typ string) int {
+	es, _ := executor.ReadJournal(out)
+	n := 0
+	for _, e := range es {
+		if e.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+// killAt SIGKILLs cmd as soon as the journal holds n entries of typ (or the process ends).
+func killAt(t *testing.T, cmd *exec.Cmd, out, typ string, n int) {
+	t.Helper()
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for countEntries(out, typ) < n {
+		select {
+		case <-exited:
+			t.Fatalf("the apply ended before %d %s entries", n, typ)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %d %s entries after 20 s", n, typ)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	<-exited
+}
+
+// A crash at several instants (SIGKILL of the apply process) and a resume each time: every
+// instance ends upgraded with exactly one mutating call per change, and the record keeps
+// every step.
+func TestCrashAnywhereAndResumeUpgradesEachInstanceOnce(t *testing.T) {
+	// Upgrade calls are slowed down so that kills land between intent and answer.
+	faults := `seed: 1
+rules:
+  - {action: UpgradeInstanceVersion, fault: latency, latency: 150ms}
+  - {action: UpgradeInstance, fault: latency, latency: 150ms}
+  - {action: UpdateInstance, fault: latency, latency: 150ms}
+`
+	s := startSim(t, demoState(t, ""), faults)
+	p, path := makePlan(t, "parallelism: 20")
+	out := filepath.Join(t.TempDir(), "run")
+
+	// 1: killed right after the first intent: the call is in flight.
+	killAt(t, child(t, path, out, false), out, executor.EntryIntent, 1)
+	// While nothing holds the lock, a second apply may start; while one does, it exits 5.
+	holder := child(t, path, out, true)
+	for deadline := time.Now().Add(10 * time.Second); countEntries(out, executor.EntryBegin) < 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the resumed apply did not start")
+		}
+	}
+	second := child(t, path, filepath.Join(t.TempDir(), "other"), false)
+	if code := exitCode(t, second); code != executor.ExitLocked {
+		t.Errorf("a second apply of the plan exited %d, want 5", code)
+	}
+	// 2: the resumed apply killed after a few more results.
+	killAt(t, holder, out, executor.EntryResult, 4)
+	// 3: killed again after more intents.
+	killAt(t, child(t, path, out, true), out, executor.EntryIntent, countEntries(out, executor.EntryIntent)+2)
+	// Finally a resume runs to the end.
+	if code := exitCode(t, child(t, path, out, true)); code != executor.ExitOK {
+		rec, _ := executor.ReadRecord(out)
+		t.Fatalf("final resume exited %d: %+v", code, rec.Outcome)
+	}
+	want, got := stepsPerInstance(p), upgradesPerInstance(s)
+	for id, n := range want {
+		if got[id] != n {
+			t.Errorf("%s: %d mutating calls after crashes, want exactly %d", id, got[id], n)
+		}
+	}
+	rec, err := executor.ReadRecord(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Counts[executor.StatusSucceeded] != len(p.Steps) || len(rec.Segments) != 4 || rec.Segments[1].Stop == "" {
+		t.Errorf("record: counts %v over segments %+v; want every step succeeded over 4 segments (the first run and three resumes), the killed ones marked", rec.Counts, rec.Segments)
+	}
+	if again, _ := makePlan(t, "parallelism: 20"); len(again.Steps) != 0 {
+		t.Errorf("planning again finds %d steps", len(again.Steps))
+	}
+}
+
+func TestTamperedPlanFileIsRefusedWithExit4(t *testing.T) {
+	startSim(t, demoState(t, ""), "")
+	_, path := makePlan(t, "")
+	data, _ := os.ReadFile(path)
+	tampered := strings.Replace(string(data), `"2.2.0"`, `"0.10.2"`, 1)
+	if tampered == string(data) {
+		t.Fatal("the plan has no 2.2.0 to tamper with")
+	}
+	os.WriteFile(path, []byte(tampered), 0o644)
+	if code := exitCode(t, child(t, path, filepath.Join(t.TempDir(), "run"), false)); code != executor.ExitRefused {
+		t.Errorf("tampered plan: exit %d, want 4", code)
+	}
+}
+
+// With the simulator's cap below the executor's, the run completes, the throttles are
+// counted and the bucket slowed down.
+func TestThrottlingBelowTheExecutorsCapStillCompletes(t *testing.T) {
+	s := startSim(t, demoState(t, "qps: {alikafka/GetInstanceList: 2}\n"), "")
+	p, path := makePlan(t, "")
+	rec := apply(t, context.Background(), p, path, t.TempDir(), false)
+	if rec.Outcome.ExitCode != executor.ExitOK {
+		t.Fatalf("outcome %+v counts %v, want success despite throttling", rec.Outcome, rec.Counts)
+	}
+	var b executor.BucketStats
+	for _, x := range rec.Buckets {
+		if x.Action == kafka.Kind+"/GetInstanceList" {
+			b = x
+		}
+	}
+	if b.Throttles == 0 || b.MinRate >= b.Rate {
+		t.Errorf("bucket %+v: want throttles counted and the rate lowered", b)
+	}
+	throttled := 0
+	for _, c := range s.CallsTo("GetInstanceList") {
+		if strings.HasPrefix(c.Code, "Throttling") {
+			throttled++
+		}
+	}
+	if throttled != b.Throttles {
+		t.Errorf("the simulator throttled %d calls, the record counts %d", throttled, b.Throttles)
+	}
+	for id, n := range stepsPerInstance(p) {
+		if got := upgradesPerInstance(s)[id]; got != n {
+			t.Errorf("%s: %d mutating calls, want %d", id, got, n)
+		}
+	}
+}
+
+func TestFaultsAgainstTheSimulator(t *testing.T) {
+	cases := []struct {
+		name   string
+		faults string
+		want   map[string]executor.Status // by instance; every other step succeeds
+		exit   int
+		check  func(t *testing.T, s *simtest.Sim)
+	}{
+		{
+			name:   "RabbitMQ answering 503 twice is retried and upgraded once",
+			faults: "rules:\n  - {product: amqp-open, action: UpdateInstance, times: 2, fault: unavailable}\n",
+			exit:   executor.ExitOK,
+			check: func(t *testing.T, s *simtest.Sim) {
+				if n := s.Count("UpdateInstance"); n != 4 {
+					t.Errorf("%d UpdateInstance calls, want 4 (two 503s, two accepted)", n)
+				}
+			},
+		},
+		{
+			name:   "a Redis upgrade applied then answered by a dropped connection is not sent again",
+			faults: "rules:\n  - {product: redis, action: UpgradeInstance, instance: crs-demo-2, times: 1, fault: drop}\n",
+			exit:   executor.ExitOK,
+			check: func(t *testing.T, s *simtest.Sim) {
+				n := 0
+				for _, c := range s.CallsTo("UpgradeInstance") {
+					if c.Instance == "crs-demo-2" {
+						n++
+					}
+				}
+				if n != 2 {
+					t.Errorf("crs-demo-2 received %d UpgradeInstance calls, want 2 (one per change, none resent)", n)
+				}
+			},
+		},
+		{
+			name:   "a failed Kafka canary fails alone and skips its wave and the targets depending on it",
+			faults: "failUpgrades: [alikafka-demo-1]\n",
+			want: map[string]executor.Status{"alikafka-demo-1": executor.StatusFailed, "alikafka-demo-2": executor.StatusSkipped,
+				"amqp-demo-1": executor.StatusSkipped, "crs-demo-1": executor.StatusSkipped},
+			exit: executor.ExitFailed,
+			check: func(t *testing.T, s *simtest.Sim) {
+				if n := s.Count("UpgradeInstanceVersion"); n != 1 {
+					t.Errorf("%d Kafka upgrade calls, want only the canary's", n)
+				}
+				if n := s.CountOK("UpgradeServiceInstance"); n < 2 {
+					t.Errorf("Compute Nest, which depends on nothing, got %d calls", n)
+				}
+			},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startSim(t, demoState(t, ""), tc.faults)
+			p, path := makePlan(t, "")
+			rec := apply(t, context.Background(), p, path, t.TempDir(), false)
+			if rec.Outcome.ExitCode != tc.exit {
+				t.Errorf("exit %d (%+v), want %d", rec.Outcome.ExitCode, rec.Counts, tc.exit)
+			}
+			for _, st := range rec.Steps {
+				want, ok := tc.want[st.Instance]
+				if !ok {
+					if tc.exit == executor.ExitOK {
+						want = executor.StatusSucceeded
+					} else {
+						continue
+					}
+				}
+				if st.Status != want {
+					t.Errorf("%s is %s (%s %+v), want %s", st.ID, st.Status, st.Reason, st.Error, want)
+				}
+				if want == executor.StatusSkipped && !strings.Contains(st.Reason, "depends on") {
+					t.Errorf("%s skipped without naming what it depends on: %q", st.ID, st.Reason)
+				}
+			}
+			tc.check(t, s)
+			checkCaps(t, s, p)
+		})
 	}
 }
