@@ -1,0 +1,256 @@
+package dds_test
+
+import (
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+	ddssdk "github.com/aliyun/alibaba-cloud-sdk-go/services/dds"
+
+	"github.com/upgradeplan/upgradeplan/cloudsim/dds"
+	"github.com/upgradeplan/upgradeplan/cloudsim/sim"
+	"github.com/upgradeplan/upgradeplan/cloudsim/simtest"
+)
+
+// These tests use the real dds SDK as the client, so the simulator is held to the wire
+// format the SDK reads.
+
+const state = `
+accounts:
+  - {name: ali, cloud: alibaba, keyId: ak-1, secret: sk-1}
+durations: {mongodb: 15m}
+mongodb:
+  - {id: dds-1, region: cn-hangzhou, engineVersion: "4.4", kernelVersion: mongodb_20231123_4.4.25, replicationFactor: 3, tags: {env: prod}}
+  - {id: dds-2, region: cn-hangzhou, engineVersion: "4.4", kernelVersion: mongodb_20231123_4.4.25, replicationFactor: 1}
+  - {id: dds-3, region: cn-hangzhou, engineVersion: "4.4", kernelVersion: mongodb_20231123_4.4.25, replicationFactor: 3, status: Rebooting}
+  - {id: dds-4, region: cn-hangzhou, engineVersion: "5.0", kernelVersion: mongodb_20240605_5.0.26, type: sharding}
+`
+
+type clock struct{ ns atomic.Int64 }
+
+func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+func setup(t *testing.T, st, faults string) (*simtest.Sim, *ddssdk.Client, *clock) {
+	t.Helper()
+	c := &clock{}
+	c.ns.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	s := simtest.Start(t, st, sim.Options{Now: c.Now, Faults: []byte(faults)}, dds.New())
+	client, err := ddssdk.NewClientWithAccessKey("cn-hangzhou", "ak-1", "sk-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client.Domain = s.Addr
+	return s, client, c
+}
+
+func describe(t *testing.T, c *ddssdk.Client, page, size int, mutate func(*ddssdk.DescribeDBInstancesRequest)) *ddssdk.DescribeDBInstancesResponse {
+	t.Helper()
+	req := ddssdk.CreateDescribeDBInstancesRequest()
+	req.RegionId = "cn-hangzhou"
+	req.PageNumber = requests.NewInteger(page)
+	req.PageSize = requests.NewInteger(size)
+	if mutate != nil {
+		mutate(req)
+	}
+	resp, err := c.DescribeDBInstances(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func TestDescribeDBInstancesDecodesWhatTheProviderReads(t *testing.T) {
+	_, c, _ := setup(t, state, "")
+	resp := describe(t, c, 1, 30, nil)
+	var lines []string
+	for _, d := range resp.DBInstances.DBInstance {
+		var tags []string
+		for _, tg := range d.Tags.Tag {
+			tags = append(tags, tg.Key+"="+tg.Value)
+		}
+		lines = append(lines, fmt.Sprintf("%s %s %s %s %s rf=%q %v", d.DBInstanceId, d.DBInstanceType, d.DBInstanceStatus, d.EngineVersion, d.CurrentKernelVersion, d.ReplicationFactor, tags))
+	}
+	want := strings.Join([]string{
+		`dds-1 replicate Running 4.4 mongodb_20231123_4.4.25 rf="3" [env=prod]`,
+		`dds-2 replicate Running 4.4 mongodb_20231123_4.4.25 rf="1" []`,
+		`dds-3 replicate Rebooting 4.4 mongodb_20231123_4.4.25 rf="3" []`,
+		`dds-4 sharding Running 5.0 mongodb_20240605_5.0.26 rf="" []`,
+	}, "\n")
+	if got := strings.Join(lines, "\n"); got != want || resp.TotalCount != 4 || resp.RequestId == "" {
+		t.Errorf("got (total %d)\n%s\nwant\n%s", resp.TotalCount, got, want)
+	}
+}
+
+func TestDescribeDBInstancesPagesReturnEveryInstanceOnce(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("accounts:\n  - {name: ali, cloud: alibaba, keyId: ak-1, secret: sk-1}\nmongodb:\n")
+	for i := range 230 {
+		fmt.Fprintf(&b, "  - {id: dds-%03d, region: cn-hangzhou, engineVersion: \"4.4\", kernelVersion: mongodb_20231123_4.4.25, replicationFactor: 3}\n", i)
+	}
+	_, c, _ := setup(t, b.String(), "")
+	seen := map[string]int{}
+	pages := 0
+	for page := 1; ; page++ {
+		resp := describe(t, c, page, 100, nil)
+		pages++
+		for _, d := range resp.DBInstances.DBInstance {
+			seen[d.DBInstanceId]++
+		}
+		if resp.TotalCount != 230 || resp.PageNumber != page || resp.PageSize != 100 {
+			t.Fatalf("page %d: total %d number %d size %d", page, resp.TotalCount, resp.PageNumber, resp.PageSize)
+		}
+		if page*100 >= resp.TotalCount {
+			break
+		}
+	}
+	if len(seen) != 230 || pages != 3 {
+		t.Fatalf("%d instances over %d pages, want 230 over 3", len(seen), pages)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("%s listed %d times", id, n)
+		}
+	}
+}
+
+func TestDescribeDBInstancesFiltersAndPageSizes(t *testing.T) {
+	tests := []struct {
+		name     string
+		size     int
+		mutate   func(*ddssdk.DescribeDBInstancesRequest)
+		want     string
+		wantCode string
+	}{
+		{"a tag narrows the list", 30, func(r *ddssdk.DescribeDBInstancesRequest) {
+			r.Tag = &[]ddssdk.DescribeDBInstancesTag{{Key: "env", Value: "prod"}}
+		}, "dds-1", ""},
+		{"an instance type narrows the list", 50, func(r *ddssdk.DescribeDBInstancesRequest) { r.DBInstanceType = "sharding" }, "dds-4", ""},
+		{"an id narrows the list", 100, func(r *ddssdk.DescribeDBInstancesRequest) { r.DBInstanceId = "dds-3" }, "dds-3", ""},
+		{"a page size other than 30, 50 or 100 is refused", 1000, nil, "", "InvalidParameter"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, c, _ := setup(t, state, "")
+			req := ddssdk.CreateDescribeDBInstancesRequest()
+			req.RegionId = "cn-hangzhou"
+			req.PageSize = requests.NewInteger(tc.size)
+			if tc.mutate != nil {
+				tc.mutate(req)
+			}
+			resp, err := c.DescribeDBInstances(req)
+			if tc.wantCode != "" {
+				se, ok := err.(*errors.ServerError)
+				if !ok || se.ErrorCode() != tc.wantCode {
+					t.Fatalf("got %v, want %s", err, tc.wantCode)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, d := range resp.DBInstances.DBInstance {
+				ids = append(ids, d.DBInstanceId)
+			}
+			if strings.Join(ids, ",") != tc.want {
+				t.Errorf("got %v, want %s", ids, tc.want)
+			}
+		})
+	}
+}
+
+func TestAttributeAndReleaseNotesDecode(t *testing.T) {
+	_, c, _ := setup(t, state, "")
+	areq := ddssdk.CreateDescribeDBInstanceAttributeRequest()
+	areq.RegionId = "cn-hangzhou"
+	areq.DBInstanceId = "dds-1"
+	aresp, err := c.DescribeDBInstanceAttribute(areq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(aresp.DBInstances.DBInstance) != 1 || aresp.DBInstances.DBInstance[0].CurrentKernelVersion != "mongodb_20231123_4.4.25" {
+		t.Errorf("attribute %+v", aresp.DBInstances)
+	}
+	nreq := ddssdk.CreateDescribeKernelReleaseNotesRequest()
+	nresp, err := c.DescribeKernelReleaseNotes(nreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v44 []string
+	for _, n := range nresp.ReleaseNotes.ReleaseNote {
+		if strings.Contains(n.KernelVersion, "_4.4.") && n.ReleaseNote != "" {
+			v44 = append(v44, n.KernelVersion)
+		}
+	}
+	if len(v44) != 3 || v44[2] != dds.NewestKernel("4.4") {
+		t.Errorf("4.4 kernels %v, newest %s", v44, dds.NewestKernel("4.4"))
+	}
+}
+
+func upgrade(c *ddssdk.Client, id string) error {
+	req := ddssdk.CreateUpgradeDBInstanceKernelVersionRequest()
+	req.RegionId = "cn-hangzhou"
+	req.DBInstanceId = id
+	_, err := c.UpgradeDBInstanceKernelVersion(req)
+	return err
+}
+
+func TestUpgradeRulesAnswerTheirCodes(t *testing.T) {
+	tests := []struct {
+		name, id, code string
+		status         int
+	}{
+		{"a standalone instance is refused", "dds-2", dds.CodeInstanceType, 403},
+		{"an instance that is not Running is refused", "dds-3", dds.CodeInstanceStatus, 403},
+		{"an instance on the newest kernel is refused", "dds-4", dds.CodeKernelLatest, 403},
+		{"an unknown instance is not found", "dds-9", dds.CodeNotFound, 404},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, c, _ := setup(t, state, "")
+			err := upgrade(c, tc.id)
+			se, ok := err.(*errors.ServerError)
+			if !ok || se.ErrorCode() != tc.code || se.HttpStatus() != tc.status || se.RequestId() == "" {
+				t.Fatalf("got %v, want %s (HTTP %d)", err, tc.code, tc.status)
+			}
+			if s.CountCode("UpgradeDBInstanceKernelVersion", tc.code) != 1 {
+				t.Errorf("the call log lacks %s", tc.code)
+			}
+		})
+	}
+}
+
+func TestUpgradeLifecycle(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		t.Run(fmt.Sprintf("failing=%v", fail), func(t *testing.T) {
+			faults := ""
+			if fail {
+				faults = "failUpgrades: [dds-1]\n"
+			}
+			_, c, clk := setup(t, state, faults)
+			if err := upgrade(c, "dds-1"); err != nil {
+				t.Fatal(err)
+			}
+			one := func() ddssdk.DBInstance {
+				return describe(t, c, 1, 30, func(r *ddssdk.DescribeDBInstancesRequest) { r.DBInstanceId = "dds-1" }).DBInstances.DBInstance[0]
+			}
+			if d := one(); d.DBInstanceStatus != dds.StatusUpgrading {
+				t.Errorf("during: %s", d.DBInstanceStatus)
+			}
+			clk.Advance(15 * time.Minute)
+			d := one()
+			want := dds.NewestKernel("4.4")
+			if fail {
+				want = "mongodb_20231123_4.4.25"
+			}
+			if d.DBInstanceStatus != dds.StatusRunning || d.CurrentKernelVersion != want {
+				t.Errorf("after: %s %s, want Running %s", d.DBInstanceStatus, d.CurrentKernelVersion, want)
+			}
+		})
+	}
+}
