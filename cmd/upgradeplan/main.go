@@ -29,6 +29,7 @@ func commands() []*cli.Command {
 		validateCommand(),
 		schemaCommand(),
 		reportCommand(),
+		applyCommand(),
 	}
 }
 
