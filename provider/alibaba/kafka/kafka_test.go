@@ -160,7 +160,7 @@ func TestPlanFollowsTheTransitionTable(t *testing.T) {
 		{"the same major version with latestMinor is one step every time", "k-03", provider.Desired{"version": "2.2.0", "latestMinor": true},
 			1, provider.Values{"version": "2.2.0", "latestMinor": true}, kafkap.NoteLatestMinor, ""},
 		{"2.2.0 to 0.10.2 is rejected as a major downgrade", "k-03", provider.Desired{"version": "0.10.2"},
-			0, nil, "", `version: instance k-03 runs 2.2.0; UpgradeInstanceVersion cannot downgrade a major version to 0.10.2: set version to "2.2.0" or leave this instance out of the selection`},
+			0, nil, "", `version: the instance runs 2.2.0; UpgradeInstanceVersion cannot downgrade a major version to 0.10.2: set version to "2.2.0" or leave this instance out of the selection`},
 		{"a version outside the table is rejected", "k-01", provider.Desired{"version": "3.0.0"},
 			0, nil, "", `version: 3.0.0 is not a Kafka major version UpgradeInstanceVersion accepts; use "0.10.2" or "2.2.0"`},
 		{"a missing version is rejected", "k-01", provider.Desired{"latestMinor": true},

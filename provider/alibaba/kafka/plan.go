@@ -53,11 +53,11 @@ func (p *Provider) Plan(_ context.Context, inst provider.Instance, want provider
 	current, _ := inst.Values["version"].(string)
 	if current != Version0102 && current != Version220 {
 		return nil, &provider.RuleError{Field: "version", Message: fmt.Sprintf(
-			"instance %s reports version %q, which is not in UpgradeInstanceVersion's transition table; upgrade it in the console", inst.ID, current)}
+			"the instance reports version %q, which is not in UpgradeInstanceVersion's transition table; upgrade it in the console", current)}
 	}
 	if current == Version220 && target == Version0102 {
 		return nil, &provider.RuleError{Field: "version", Message: fmt.Sprintf(
-			"instance %s runs 2.2.0; UpgradeInstanceVersion cannot downgrade a major version to 0.10.2: set version to \"2.2.0\" or leave this instance out of the selection", inst.ID)}
+			"the instance runs 2.2.0; UpgradeInstanceVersion cannot downgrade a major version to 0.10.2: set version to \"2.2.0\" or leave this instance out of the selection")}
 	}
 	params := map[string]any{"InstanceId": inst.ID, "RegionId": p.region, "TargetVersion": target}
 	switch {

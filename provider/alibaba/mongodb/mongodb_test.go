@@ -184,14 +184,14 @@ func TestPlanRules(t *testing.T) {
 		{"an instance already on the newest kernel has nothing to do", "dds-02", provider.Desired{"kernelVersion": "latest"}, "", ""},
 		{"the current kernel named exactly has nothing to do", "dds-01", provider.Desired{"kernelVersion": oldKernel}, "", ""},
 		{"a standalone instance is rejected", "dds-03", provider.Desired{"kernelVersion": "latest"}, "",
-			"instance dds-03 is a standalone instance (ReplicationFactor 1); UpgradeDBInstanceKernelVersion only upgrades replica sets and sharded clusters: leave it out of the selection"},
+			"the instance is a standalone instance (ReplicationFactor 1); UpgradeDBInstanceKernelVersion only upgrades replica sets and sharded clusters: leave it out of the selection"},
 		{"a kernel the release notes do not list is rejected", "dds-01", provider.Desired{"kernelVersion": "mongodb_20990101_4.4.99"}, "",
-			"kernelVersion: mongodb_20990101_4.4.99 is not a kernel of MongoDB 4.4 (instance dds-01); DescribeKernelReleaseNotes lists " +
+			"kernelVersion: mongodb_20990101_4.4.99 is not a kernel of MongoDB 4.4; DescribeKernelReleaseNotes lists " +
 				oldestKernel + ", " + oldKernel + ", " + newestKernel + "; use one of them or \"latest\""},
 		{"an older kernel is rejected as a downgrade", "dds-01", provider.Desired{"kernelVersion": oldestKernel}, "",
-			"kernelVersion: " + oldestKernel + " is older than instance dds-01's kernel " + oldKernel + "; kernels cannot be downgraded"},
+			"kernelVersion: " + oldestKernel + " is older than the instance's kernel " + oldKernel + "; kernels cannot be downgraded"},
 		{"an engine version without release notes is rejected", "dds-07", provider.Desired{"kernelVersion": "latest"}, "",
-			"kernelVersion: DescribeKernelReleaseNotes lists no kernel for MongoDB 3.4 (instance dds-07); upgrade the engine version first"},
+			"kernelVersion: DescribeKernelReleaseNotes lists no kernel for MongoDB 3.4; upgrade the engine version first"},
 		{"a missing kernelVersion is rejected", "dds-01", provider.Desired{}, "",
 			`kernelVersion: is required: an exact kernel version such as "mongodb_20240611_4.4.29", or "latest"`},
 		{"a field of another kind is rejected", "dds-01", provider.Desired{"kernelVersion": "latest", "version": "2.2.0"}, "",

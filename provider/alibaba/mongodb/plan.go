@@ -49,7 +49,7 @@ func (p *Provider) Plan(ctx context.Context, inst provider.Instance, want provid
 	typ, _ := inst.Values["dbInstanceType"].(string)
 	if rf := replicationFactor(inst.Values["replicationFactor"]); typ != "sharding" && rf == 1 {
 		return nil, &provider.RuleError{Message: fmt.Sprintf(
-			"instance %s is a standalone instance (ReplicationFactor 1); UpgradeDBInstanceKernelVersion only upgrades replica sets and sharded clusters: leave it out of the selection", inst.ID)}
+			"the instance is a standalone instance (ReplicationFactor 1); UpgradeDBInstanceKernelVersion only upgrades replica sets and sharded clusters: leave it out of the selection")}
 	}
 	current, _ := inst.Values["kernelVersion"].(string)
 	engine, _ := inst.Values["engineVersion"].(string)
@@ -59,7 +59,7 @@ func (p *Provider) Plan(ctx context.Context, inst provider.Instance, want provid
 	}
 	if len(kernels) == 0 {
 		return nil, &provider.RuleError{Field: "kernelVersion", Message: fmt.Sprintf(
-			"DescribeKernelReleaseNotes lists no kernel for MongoDB %s (instance %s); upgrade the engine version first", engine, inst.ID)}
+			"DescribeKernelReleaseNotes lists no kernel for MongoDB %s; upgrade the engine version first", engine)}
 	}
 	newest := kernels[len(kernels)-1]
 	switch {
@@ -69,11 +69,11 @@ func (p *Provider) Plan(ctx context.Context, inst provider.Instance, want provid
 		return nil, nil
 	case !slices.Contains(kernels, target):
 		return nil, &provider.RuleError{Field: "kernelVersion", Message: fmt.Sprintf(
-			"%s is not a kernel of MongoDB %s (instance %s); DescribeKernelReleaseNotes lists %s; use one of them or \"latest\"",
-			target, engine, inst.ID, strings.Join(kernels, ", "))}
+			"%s is not a kernel of MongoDB %s; DescribeKernelReleaseNotes lists %s; use one of them or \"latest\"",
+			target, engine, strings.Join(kernels, ", "))}
 	case slices.Index(kernels, target) < slices.Index(kernels, current):
 		return nil, &provider.RuleError{Field: "kernelVersion", Message: fmt.Sprintf(
-			"%s is older than instance %s's kernel %s; kernels cannot be downgraded", target, inst.ID, current)}
+			"%s is older than the instance's kernel %s; kernels cannot be downgraded", target, current)}
 	case target != newest:
 		return nil, &provider.RuleError{Field: "kernelVersion", Message: fmt.Sprintf(
 			"UpgradeDBInstanceKernelVersion always upgrades to the newest kernel, %s, not %s: set kernelVersion to %q or \"latest\"",
