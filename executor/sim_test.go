@@ -14,6 +14,7 @@ import (
 
 	amqpsim "github.com/upgradeplan/upgradeplan/cloudsim/amqp"
 	cnsim "github.com/upgradeplan/upgradeplan/cloudsim/computenest"
+	ddssim "github.com/upgradeplan/upgradeplan/cloudsim/dds"
 	kafkasim "github.com/upgradeplan/upgradeplan/cloudsim/kafka"
 	redissim "github.com/upgradeplan/upgradeplan/cloudsim/redis"
 	"github.com/upgradeplan/upgradeplan/cloudsim/sim"
@@ -24,6 +25,7 @@ import (
 	"github.com/upgradeplan/upgradeplan/provider"
 	"github.com/upgradeplan/upgradeplan/provider/alibaba/computenest"
 	"github.com/upgradeplan/upgradeplan/provider/alibaba/kafka"
+	"github.com/upgradeplan/upgradeplan/provider/alibaba/mongodb"
 	"github.com/upgradeplan/upgradeplan/provider/alibaba/rabbitmq"
 	"github.com/upgradeplan/upgradeplan/provider/tencent/redis"
 )
@@ -42,6 +44,7 @@ durations: {kafka: 60s, mongodb: 60s, rabbitmq: 60s, computenest: 60s, redis: 60
 func registry() provider.Registry {
 	return provider.Registry{
 		kafka.Kind:       kafka.Spec(),
+		mongodb.Kind:     mongodb.Spec(),
 		rabbitmq.Kind:    rabbitmq.Spec(),
 		computenest.Kind: computenest.Spec(),
 		redis.Kind:       redis.Spec(),
@@ -61,7 +64,7 @@ func demoState(t *testing.T, extra string) string {
 	var b strings.Builder
 	b.WriteString(accounts)
 	b.WriteString(extra)
-	for _, p := range []string{"kafka", "amqp", "computenest", "redis"} {
+	for _, p := range []string{"kafka", "dds", "amqp", "computenest", "redis"} {
 		data, err := os.ReadFile(filepath.Join("..", "cloudsim", p, "testdata", "demo-state.yaml"))
 		if err != nil {
 			t.Fatal(err)
@@ -75,7 +78,7 @@ func demoState(t *testing.T, extra string) string {
 func startSim(t *testing.T, state, faults string) *simtest.Sim {
 	t.Helper()
 	s := simtest.Start(t, state, sim.Options{TimeScale: timeScale, Faults: []byte(faults)},
-		kafkasim.New(), amqpsim.New(), cnsim.New(), redissim.New())
+		kafkasim.New(), ddssim.New(), amqpsim.New(), cnsim.New(), redissim.New())
 	s.SetEnv(t)
 	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "demo-ak")
 	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "demo-sk")
@@ -85,7 +88,7 @@ func startSim(t *testing.T, state, faults string) *simtest.Sim {
 	return s
 }
 
-// fleetYAML is the demo fleet without MongoDB, polling fast.
+// fleetYAML is the demo fleet (all five kinds), polling fast.
 const fleetYAML = `apiVersion: upgradeplan/v1
 kind: Fleet
 metadata: {name: itest, owner: platform}
@@ -101,6 +104,11 @@ targets:
     desired: {version: "2.2.0"}
     canary: 1
     maxConcurrent: 2
+  - name: mongo-hz
+    kind: alibaba.mongodb
+    region: cn-hangzhou
+    select: {tags: {env: demo}}
+    desired: {kernelVersion: latest}
   - name: rabbit-hz
     kind: alibaba.rabbitmq
     region: cn-hangzhou
@@ -119,7 +127,7 @@ targets:
     region: ap-shanghai
     select: {tags: {env: demo}}
     desired: {memSizeMB: 8192, shards: 4}
-    dependsOn: [rabbit-hz]
+    dependsOn: [mongo-hz, rabbit-hz]
 `
 
 // makePlan plans the fleet against the running simulator and writes the plan file, read back
@@ -182,7 +190,7 @@ func stepsPerInstance(p *planner.Plan) map[string]int {
 func checkCaps(t *testing.T, s *simtest.Sim, p *planner.Plan) {
 	t.Helper()
 	l := executor.NewLimiter(registry(), p.Settings, executor.LimiterOptions{})
-	kindOf := map[string]string{"alikafka": kafka.Kind, "amqp-open": rabbitmq.Kind, "computenestsupplier": computenest.Kind, "redis": redis.Kind}
+	kindOf := map[string]string{"alikafka": kafka.Kind, "amqp-open": rabbitmq.Kind, "computenestsupplier": computenest.Kind, "redis": redis.Kind, "dds": mongodb.Kind}
 	byKey := map[string][]time.Time{}
 	for _, c := range s.Calls() {
 		k := c.Account + " " + kindOf[c.Product] + "/" + c.Action
