@@ -28,6 +28,8 @@ func commands() []*cli.Command {
 	return []*cli.Command{
 		validateCommand(),
 		schemaCommand(),
+		planCommand(),
+		showCommand(),
 		reportCommand(),
 		applyCommand(),
 	}

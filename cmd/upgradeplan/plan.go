@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/upgradeplan/upgradeplan/executor"
+	"github.com/upgradeplan/upgradeplan/manifest"
+	"github.com/upgradeplan/upgradeplan/planner"
+	"github.com/upgradeplan/upgradeplan/provider/products"
+	render "github.com/upgradeplan/upgradeplan/report"
+)
+
+// planFormats are the renderings plan and show print; json is the plan file itself.
+var planFormats = []string{"text", "markdown", "json"}
+
+func planCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "plan",
+		Usage:     "read live state and write the ordered upgrade plan for a fleet",
+		ArgsUsage: "FLEET.yaml",
+		Description: "Reads every target's instances with one bulk read per (kind, account, region), diffs them\n" +
+			"   against the manifest's desired state under each product's rules, writes the plan file\n" +
+			"   (-o) and prints it (--format text for terminals, markdown for a pull request, json).\n" +
+			"   Every problem of the manifest is reported at once, one per line as\n" +
+			"   FILE:LINE:COL: PATH: TARGET/INSTANCE: MESSAGE, with exit 1.\n" +
+			"   --detailed-exitcode: exit 0 when there is nothing to do, 2 when there are changes.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write the plan file to `FILE` (not saved without it)"},
+			&cli.StringFlag{Name: "format", Value: "text", Usage: "stdout rendering: text, markdown or json"},
+			&cli.BoolFlag{Name: "detailed-exitcode", Usage: "exit 0 for no changes, 1 for an error, 2 for changes (as Terraform)"},
+		},
+		Action: func(c *cli.Context) error {
+			args, err := interspersedArgs(c)
+			if err != nil {
+				return exitError(ExitInvalid, usageError{err})
+			}
+			if len(args) != 1 {
+				return exitError(ExitInvalid, usageError{fmt.Errorf("plan: name one fleet manifest, got %d arguments", len(args))})
+			}
+			format := c.String("format")
+			if err := checkPlanFormat(format); err != nil {
+				return exitError(ExitInvalid, usageError{err})
+			}
+			fleet, err := manifest.Load(args[0])
+			if err != nil {
+				return exitError(ExitInvalid, err)
+			}
+			reg := products.Registry()
+			// Reads take tokens from the same per-(account, action) buckets as apply, so a plan
+			// of a large fleet never trips the clouds' rate limits.
+			limiter := executor.NewLimiter(reg, planner.ResolveSettings(fleet.Settings), executor.LimiterOptions{})
+			p, err := planner.Build(c.Context, fleet, reg, planner.Options{
+				Doer:         limiter,
+				Getenv:       os.Getenv,
+				Now:          time.Now,
+				ToolVersion:  versionString(),
+				ManifestPath: args[0],
+			})
+			var problems planner.Problems
+			if errors.As(err, &problems) {
+				return exitError(ExitInvalid, problems.Manifest())
+			}
+			if err != nil {
+				return exitError(ExitInvalid, fmt.Errorf("plan %s: %w", args[0], err))
+			}
+			var file bytes.Buffer
+			if err := planner.Encode(&file, p); err != nil {
+				return exitError(ExitInvalid, err)
+			}
+			out := c.String("out")
+			if out != "" {
+				if err := planner.WriteFile(out, p); err != nil {
+					return exitError(ExitInvalid, fmt.Errorf("plan: write %s: %w", out, err))
+				}
+			} else if format != "json" {
+				fmt.Fprintln(c.App.ErrWriter, "upgradeplan: the plan was not saved; -o FILE saves it for apply")
+			}
+			if err := renderPlan(c.App.Writer, p, file.Bytes(), format, out); err != nil {
+				return exitError(ExitInvalid, err)
+			}
+			if c.Bool("detailed-exitcode") && len(p.Steps) > 0 {
+				return exitError(ExitFailed, nil)
+			}
+			return nil
+		},
+	}
+}
+
+func checkPlanFormat(format string) error {
+	for _, f := range planFormats {
+		if f == format {
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown --format %q: use %s", format, strings.Join(planFormats, ", "))
+}
+
+// renderPlan prints p in format; file is the plan file's bytes (the json rendering).
+func renderPlan(w io.Writer, p *planner.Plan, file []byte, format, planPath string) error {
+	switch format {
+	case "markdown":
+		return render.PlanMarkdown(w, p, planPath)
+	case "json":
+		_, err := w.Write(file)
+		return err
+	default:
+		return render.PlanText(w, p, planPath)
+	}
+}
+
+// interspersedArgs returns the command's positional arguments, applying the command's flags
+// that follow them: `plan FLEET -o plan.json` works as users type it, although urfave/cli
+// (like the flag package) stops parsing flags at the first positional argument. "--" ends
+// the flags.
+func interspersedArgs(c *cli.Context) ([]string, error) {
+	in := c.Args().Slice()
+	var args []string
+	for i := 0; i < len(in); i++ {
+		a := in[i]
+		if a == "--" {
+			return append(args, in[i+1:]...), nil
+		}
+		if len(a) < 2 || a[0] != '-' {
+			args = append(args, a)
+			continue
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		f := lookupFlag(c.Command.Flags, name)
+		if f == nil {
+			return nil, fmt.Errorf("flag provided but not defined: -%s", name)
+		}
+		if _, isBool := f.(*cli.BoolFlag); isBool {
+			if !hasValue {
+				value = "true"
+			}
+		} else if !hasValue {
+			if i+1 >= len(in) {
+				return nil, fmt.Errorf("flag needs an argument: -%s", name)
+			}
+			i++
+			value = in[i]
+		}
+		if err := c.Set(f.Names()[0], value); err != nil {
+			return nil, fmt.Errorf("invalid value %q for flag -%s: %w", value, name, err)
+		}
+	}
+	return args, nil
+}
+
+func lookupFlag(flags []cli.Flag, name string) cli.Flag {
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			if n == name {
+				return f
+			}
+		}
+	}
+	return nil
+}
