@@ -46,13 +46,17 @@ func applyCommand() *cli.Command {
 }
 
 func applyAction(c *cli.Context) error {
-	if c.NArg() != 1 {
+	args, err := interspersedArgs(c) // `apply PLAN --out DIR` as DESIGN.md writes it
+	if err != nil {
+		return exitError(ExitInvalid, usageError{fmt.Errorf("apply: %w", err)})
+	}
+	if len(args) != 1 {
 		return exitError(ExitInvalid, usageError{errors.New("apply: name exactly one plan file")})
 	}
 	if err := reports.CheckLogFormat(c.String("log-format")); err != nil {
 		return exitError(ExitInvalid, usageError{err})
 	}
-	planPath := c.Args().First()
+	planPath := args[0]
 	plan, err := planner.ReadFile(planPath)
 	if err != nil {
 		if errors.Is(err, planner.ErrDigestMismatch) || errors.Is(err, planner.ErrFormatVersion) {
