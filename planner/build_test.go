@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -481,5 +482,35 @@ func TestBuildPassesTheDoerToEveryRead(t *testing.T) {
 	}
 	if len(seen) != 1 || seen[0].Action != "List" || seen[0].Region != "r1" {
 		t.Errorf("the Doer saw %+v, want the one List of r1", seen)
+	}
+}
+
+// BenchmarkBuildTenThousandInstances plans 10,000 instances in five targets (fake products:
+// this measures the planner's own work, not the network).
+func BenchmarkBuildTenThousandInstances(b *testing.B) {
+	cloud := &fakeCloud{instances: map[string][]provider.Instance{}}
+	var targets []manifest.Target
+	for ti := 0; ti < 5; ti++ {
+		region := fmt.Sprintf("r%d", ti)
+		for i := 0; i < 2000; i++ {
+			cloud.instances[region] = append(cloud.instances[region], inst(fmt.Sprintf("c-%d-%05d", ti, i), 1024, 2, "env", "prod"))
+		}
+		targets = append(targets, manifest.Target{Name: fmt.Sprintf("t%d", ti), Region: region, Canary: 1,
+			Select: manifest.Selection{Tags: map[string]string{"env": "prod"}}, Desired: map[string]any{"size": int64(2048), "count": int64(3)}})
+	}
+	fleet := fleetOf(targets...)
+	reg := cloud.registry()
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := Build(context.Background(), fleet, reg, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(p.Steps) != 20000 {
+			b.Fatalf("%d steps, want 20000", len(p.Steps))
+		}
+		if err := Encode(io.Discard, p); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
