@@ -39,7 +39,7 @@ func classOf(ctx context.Context, sdk *tcerr.TencentCloudSDKError, mutating bool
 	case code == "RequestLimitExceeded" || strings.HasPrefix(code, "RequestLimitExceeded."):
 		return provider.ClassThrottled
 	case code == "InternalError" || strings.HasPrefix(code, "InternalError."),
-		code == "FailedOperation.SystemError":
+		code == "FailedOperation.SystemError", code == "ServiceUnavailable":
 		// The cloud answered: the call failed and may be sent again.
 		return provider.ClassRetryable
 	case code == "ClientError.NetworkError":

@@ -1,0 +1,653 @@
+package redis_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	simredis "github.com/upgradeplan/upgradeplan/cloudsim/redis"
+	"github.com/upgradeplan/upgradeplan/cloudsim/sim"
+	"github.com/upgradeplan/upgradeplan/cloudsim/simtest"
+	"github.com/upgradeplan/upgradeplan/provider"
+	"github.com/upgradeplan/upgradeplan/provider/tencent/redis"
+)
+
+const accounts = `
+accounts:
+  - {name: tc, cloud: tencent, keyId: tc-id, secret: tc-key}
+  - {name: tc2, cloud: tencent, keyId: tc2-id, secret: tc2-key}
+durations:
+  redis: 10m
+`
+
+const smallState = accounts + `
+redis:
+  - {id: crs-a, region: ap-shanghai, account: tc, status: 2, tags: {env: demo, team: cache}, memSizeMB: 4096, shards: 2, replicas: 2, redisVersion: "6.2"}
+  - {id: crs-b, region: ap-shanghai, account: tc, status: 2, tags: {env: demo}, memSizeMB: 4096, shards: 2, replicas: 2}
+  - {id: crs-c, region: ap-shanghai, account: tc, status: 2, tags: {env: prod}, memSizeMB: 8192, shards: 3, replicas: 1}
+  - {id: crs-busy, region: ap-shanghai, account: tc, status: 1, tags: {env: demo}, memSizeMB: 4096, shards: 2, replicas: 2}
+  - {id: crs-gz, region: ap-guangzhou, account: tc, status: 2, tags: {env: demo}, memSizeMB: 4096, shards: 2, replicas: 2}
+  - {id: crs-other, region: ap-shanghai, account: tc2, status: 2, tags: {env: demo}, memSizeMB: 4096, shards: 2, replicas: 2}
+`
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// env is a Getenv over a fixed map.
+func env(kv map[string]string) func(string) string {
+	return func(k string) string { return kv[k] }
+}
+
+// account "tc" through named SecretRefs.
+func tcAccount() provider.Account {
+	return provider.Account{Name: "tc", Cloud: "tencent",
+		KeyID: provider.SecretRef{FromEnv: "TC_ID"}, Secret: provider.SecretRef{FromEnv: "TC_KEY"}}
+}
+
+func open(t *testing.T, s *simtest.Sim, region string, doer provider.Doer) *redis.Provider {
+	t.Helper()
+	p, err := redis.New(provider.Config{
+		Region:  region,
+		Account: tcAccount(),
+		Doer:    doer,
+		Getenv:  env(map[string]string{redis.EndpointEnv: s.Addr, "TC_ID": "tc-id", "TC_KEY": "tc-key"}),
+		Timeout: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func instanceIDs(list []provider.Instance) string {
+	var out []string
+	for _, in := range list {
+		out = append(out, in.ID)
+	}
+	return strings.Join(out, ",")
+}
+
+func TestListReadsSizesStatusAndTags(t *testing.T) {
+	s := simtest.Start(t, smallState, sim.Options{}, simredis.New())
+	p := open(t, s, "ap-shanghai", nil)
+	list, err := p.List(context.Background(), provider.Selection{IDs: []string{"crs-a", "crs-busy"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if instanceIDs(list) != "crs-a,crs-busy" {
+		t.Fatalf("listed [%s]", instanceIDs(list))
+	}
+	a, busy := list[0], list[1]
+	want := provider.Values{"memSizeMB": 4096, "shards": 2, "replicas": 2, "redisVersion": "6.2"}
+	if f, ok := provider.Matches(a.Values, want); !ok || a.Phase != provider.PhaseReady || a.Status != "running" ||
+		a.Region != "ap-shanghai" || a.Tags["team"] != "cache" {
+		t.Errorf("crs-a = %+v (field %s differs)", a, f)
+	}
+	if busy.Phase != provider.PhaseBusy || busy.Status != "in a workflow" {
+		t.Errorf("crs-busy phase %s status %q, want busy / in a workflow", busy.Phase, busy.Status)
+	}
+}
+
+func TestListSelections(t *testing.T) {
+	s := simtest.Start(t, smallState, sim.Options{}, simredis.New())
+	p := open(t, s, "ap-shanghai", nil)
+	cases := []struct {
+		name string
+		sel  provider.Selection
+		want string
+	}{
+		{"tags pick the account's tagged instances of the region", provider.Selection{Tags: map[string]string{"env": "demo"}}, "crs-a,crs-b,crs-busy"},
+		{"two tags must both match", provider.Selection{Tags: map[string]string{"env": "demo", "team": "cache"}}, "crs-a"},
+		{"ids and tags intersect", provider.Selection{IDs: []string{"crs-a", "crs-c"}, Tags: map[string]string{"env": "prod"}}, "crs-c"},
+		{"an id of another region or account is not listed", provider.Selection{IDs: []string{"crs-gz", "crs-other"}}, ""},
+		{"a repeated id is listed once", provider.Selection{IDs: []string{"crs-b", "crs-b"}}, "crs-b"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			list, err := p.List(context.Background(), tc.sel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := instanceIDs(list); got != tc.want {
+				t.Errorf("got [%s], want [%s]", got, tc.want)
+			}
+		})
+	}
+}
+
+func manyInstances(n int) string {
+	var b strings.Builder
+	b.WriteString(accounts + "redis:\n")
+	for i := range n {
+		env := "prod"
+		if i%7 == 0 {
+			env = "demo"
+		}
+		fmt.Fprintf(&b, "  - {id: crs-%05d, region: ap-shanghai, status: 2, tags: {env: %s}, memSizeMB: 4096, shards: 2, replicas: 1}\n", i, env)
+	}
+	return b.String()
+}
+
+func TestListPagesAtOneThousand(t *testing.T) {
+	s := simtest.Start(t, manyInstances(2501), sim.Options{}, simredis.New())
+	p := open(t, s, "ap-shanghai", nil)
+	list, err := p.List(context.Background(), provider.Selection{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2501 || list[0].ID != "crs-00000" || list[2500].ID != "crs-02500" {
+		t.Fatalf("listed %d instances (first %s), want 2501 sorted", len(list), list[0].ID)
+	}
+	for i := 1; i < len(list); i++ {
+		if list[i].ID == list[i-1].ID {
+			t.Fatalf("%s listed twice", list[i].ID)
+		}
+	}
+	calls := s.CallsTo("DescribeInstances")
+	if len(calls) != 3 {
+		t.Fatalf("%d DescribeInstances calls, want 3 pages", len(calls))
+	}
+	for i, c := range calls {
+		if c.Params["Limit"] != "1000" || c.Params["Offset"] != fmt.Sprint(i*1000) {
+			t.Errorf("page %d sent Limit %s Offset %s", i, c.Params["Limit"], c.Params["Offset"])
+		}
+	}
+
+	tagged, err := p.List(context.Background(), provider.Selection{Tags: map[string]string{"env": "demo"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tagged) != 358 { // every seventh of 2501
+		t.Errorf("env=demo listed %d, want 358", len(tagged))
+	}
+	if c := s.CallsTo("DescribeInstances"); c[len(c)-1].Params["InstanceTags"] != `[{"TagKey":"env","TagValue":"demo"}]` {
+		t.Errorf("the tag filter was sent as %s", c[len(c)-1].Params["InstanceTags"])
+	}
+}
+
+func observed(mem, shards, replicas int64) provider.Instance {
+	return provider.Instance{ID: "crs-a", Region: "ap-shanghai", Status: "running", Phase: provider.PhaseReady,
+		Values: provider.Values{"memSizeMB": mem, "shards": shards, "replicas": replicas}}
+}
+
+func TestPlanRules(t *testing.T) {
+	p, err := redis.New(provider.Config{Region: "ap-shanghai", Account: tcAccount(),
+		Getenv: env(map[string]string{"TC_ID": "x", "TC_KEY": "y", redis.EndpointEnv: "127.0.0.1:1"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type step struct {
+		mem, shards, replicas int64
+	}
+	cases := []struct {
+		name    string
+		have    provider.Instance
+		want    provider.Desired
+		wantErr string
+		steps   []step
+	}{
+		{"3000 MB is rejected as not a multiple of 1024", observed(2048, 2, 2), provider.Desired{"memSizeMB": int64(3000)},
+			"memSizeMB: 3000 is not a multiple of 1024 (memory is per shard, in steps of 1024 MB); use 2048 or 3072", nil},
+		{"8192 to 4096 is rejected as a shrink", observed(8192, 2, 2), provider.Desired{"memSizeMB": int64(4096)},
+			"memSizeMB: crs-a has 8192 MB per shard and Tencent Redis cannot shrink memory (ReduceCapacityNotAllowed); set memSizeMB to 8192 or more", nil},
+		{"a fractional memory size is rejected", observed(4096, 2, 2), provider.Desired{"memSizeMB": 4096.5},
+			"memSizeMB: 4096.5 is not a whole number", nil},
+		{"memory as a string is rejected", observed(4096, 2, 2), provider.Desired{"memSizeMB": "8192"},
+			`memSizeMB: "8192" is not a whole number`, nil},
+		{"zero shards are rejected", observed(4096, 2, 2), provider.Desired{"shards": int64(0)},
+			"shards: 0 must be at least 1", nil},
+		{"an unknown field is rejected", observed(4096, 2, 2), provider.Desired{"version": "7.0"},
+			"version: tencent.redis does not take this field; use memSizeMB, shards or replicas", nil},
+		{"an empty desired is rejected", observed(4096, 2, 2), provider.Desired{},
+			"tencent.redis needs at least one of memSizeMB, shards or replicas in desired", nil},
+		{"memory alone is one call", observed(4096, 2, 2), provider.Desired{"memSizeMB": int64(8192)}, "",
+			[]step{{8192, 2, 2}}},
+		{"memory and shards are two chained calls, memory first", observed(4096, 2, 2), provider.Desired{"memSizeMB": int64(8192), "shards": int64(4)}, "",
+			[]step{{8192, 2, 2}, {8192, 4, 2}}},
+		{"all three change in the order memory, shards, replicas", observed(4096, 2, 2),
+			provider.Desired{"replicas": int64(3), "shards": int64(4), "memSizeMB": float64(16384)}, "",
+			[]step{{16384, 2, 2}, {16384, 4, 2}, {16384, 4, 3}}},
+		{"the sizes already there plan nothing", observed(8192, 4, 2), provider.Desired{"memSizeMB": int64(8192), "shards": int64(4)}, "", nil},
+		{"fewer shards is one call that keeps memory", observed(8192, 4, 2), provider.Desired{"shards": int64(2)}, "",
+			[]step{{8192, 2, 2}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			changes, err := p.Plan(context.Background(), tc.have, tc.want)
+			if tc.wantErr != "" {
+				var re *provider.RuleError
+				if !errors.As(err, &re) || err.Error() != tc.wantErr {
+					t.Fatalf("error = %v, want rule error %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(changes) != len(tc.steps) {
+				t.Fatalf("%d changes, want %d", len(changes), len(tc.steps))
+			}
+			from := tc.have.Values
+			for i, c := range changes {
+				st := tc.steps[i]
+				wantParams := map[string]any{"InstanceId": "crs-a", "MemSize": st.mem, "RedisShardNum": st.shards, "RedisReplicasNum": st.replicas}
+				if c.Action != "UpgradeInstance" || fmt.Sprint(c.Params) != fmt.Sprint(wantParams) {
+					t.Errorf("change %d: %s %v, want UpgradeInstance %v", i, c.Action, c.Params, wantParams)
+				}
+				to := provider.Values{"memSizeMB": st.mem, "shards": st.shards, "replicas": st.replicas}
+				if _, ok := provider.Matches(c.To, to); !ok || len(c.To) != 3 {
+					t.Errorf("change %d: to %v, want %v", i, c.To, to)
+				}
+				if _, ok := provider.Matches(c.From, from); !ok || len(c.From) != 3 {
+					t.Errorf("change %d: from %v, want %v (where the previous change ends)", i, c.From, from)
+				}
+				from = to
+			}
+		})
+	}
+}
+
+func TestPlanReportsEveryBrokenRuleAtOnce(t *testing.T) {
+	p, err := redis.New(provider.Config{Region: "ap-shanghai", Account: tcAccount(), Getenv: env(map[string]string{"TC_ID": "x", "TC_KEY": "y"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Plan(context.Background(), observed(4096, 2, 2), provider.Desired{"memSizeMB": int64(3000), "shards": int64(-1)})
+	if err == nil || !strings.Contains(err.Error(), "memSizeMB: 3000") || !strings.Contains(err.Error(), "shards: -1") {
+		t.Fatalf("error = %v, want both memSizeMB and shards named", err)
+	}
+}
+
+// A call that breaks a rule, sent anyway, is refused by the simulator with the cloud's code,
+// classified permanent: the plan's check and the API agree.
+func TestRulesBrokenOnTheWireAreRefusedWithTheRealCodes(t *testing.T) {
+	s := simtest.Start(t, smallState, sim.Options{}, simredis.New())
+	p := open(t, s, "ap-shanghai", nil)
+	cases := []struct {
+		name                  string
+		instance              string
+		mem, shards, replicas int64
+		code                  string
+	}{
+		{"3000 MB answers LimitExceeded.InvalidMemSize", "crs-a", 3000, 2, 2, "LimitExceeded.InvalidMemSize"},
+		{"a shrink answers ReduceCapacityNotAllowed", "crs-c", 4096, 3, 1, "InvalidParameterValue.ReduceCapacityNotAllowed"},
+		{"memory and shards together answer InvalidParameter", "crs-a", 8192, 4, 2, "InvalidParameter.InvalidParameter"},
+		{"a busy instance answers InstanceStatusAbnormal", "crs-busy", 8192, 2, 2, "ResourceUnavailable.InstanceStatusAbnormal"},
+		{"an unknown instance answers InstanceNotExists", "crs-zzz", 8192, 2, 2, "ResourceNotFound.InstanceNotExists"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := p.Apply(context.Background(), provider.Call{Instance: tc.instance, Action: "UpgradeInstance",
+				Params: map[string]any{"InstanceId": tc.instance, "MemSize": tc.mem, "RedisShardNum": tc.shards, "RedisReplicasNum": tc.replicas}})
+			pe, ok := provider.AsError(err)
+			if !ok || pe.Code != tc.code || pe.Class != provider.ClassPermanent || pe.RequestID == "" || pe.Instance != tc.instance {
+				t.Fatalf("error = %#v, want permanent %s with a request id", err, tc.code)
+			}
+			if !strings.Contains(err.Error(), tc.instance) || !strings.Contains(err.Error(), pe.RequestID) {
+				t.Errorf("message %q lacks the instance or the request id", err)
+			}
+		})
+	}
+}
+
+// waitObserve advances the clock in small steps until every watch is no longer in progress.
+func waitObserve(t *testing.T, p *redis.Provider, clk *clock, watches []provider.Watch) []provider.Progress {
+	t.Helper()
+	for range 200 {
+		pr, err := p.Observe(context.Background(), watches)
+		if err != nil {
+			t.Fatal(err)
+		}
+		busy := false
+		for _, x := range pr {
+			busy = busy || x.State == provider.StateInProgress
+		}
+		if !busy {
+			return pr
+		}
+		clk.Advance(100 * time.Millisecond)
+	}
+	t.Fatal("still in progress after 20 s of real time")
+	return nil
+}
+
+func TestChainedPlanAppliesAndCompletes(t *testing.T) {
+	clk := newClock()
+	s := simtest.Start(t, smallState, sim.Options{TimeScale: 600, Now: clk.Now}, simredis.New())
+	p := open(t, s, "ap-shanghai", nil)
+	ctx := context.Background()
+	list, err := p.List(ctx, provider.Selection{Tags: map[string]string{"env": "demo"}, IDs: []string{"crs-a", "crs-b"}})
+	if err != nil || len(list) != 2 {
+		t.Fatalf("list: %v %v", list, err)
+	}
+	plans := map[string][]provider.Change{}
+	for _, inst := range list {
+		ch, err := p.Plan(ctx, inst, provider.Desired{"memSizeMB": int64(8192), "shards": int64(4)})
+		if err != nil || len(ch) != 2 {
+			t.Fatalf("plan %s: %v %v", inst.ID, ch, err)
+		}
+		plans[inst.ID] = ch
+	}
+	for step := range 2 {
+		var watches []provider.Watch
+		for _, id := range []string{"crs-a", "crs-b"} {
+			c := plans[id][step]
+			w := provider.Watch{Instance: id, Action: c.Action, From: c.From, To: c.To}
+			pr, err := p.Observe(ctx, []provider.Watch{w})
+			if err != nil || pr[0].State != provider.StatePending {
+				t.Fatalf("step %d of %s before the call: %+v %v, want pending", step, id, pr, err)
+			}
+			rc, err := p.Apply(ctx, provider.Call{Instance: id, Action: c.Action, Params: c.Params})
+			if err != nil || rc.OrderID == "" || rc.RequestID == "" {
+				t.Fatalf("apply step %d of %s: %+v %v", step, id, rc, err)
+			}
+			w.Started, w.Since = true, clk.Now()
+			watches = append(watches, w)
+		}
+		before := s.Count("DescribeInstances")
+		pr, err := p.Observe(ctx, watches)
+		if err != nil || pr[0].State != provider.StateInProgress || pr[1].State != provider.StateInProgress {
+			t.Fatalf("step %d right after the calls: %+v %v, want both in progress", step, pr, err)
+		}
+		if n := s.Count("DescribeInstances") - before; n != 1 {
+			t.Errorf("observing two instances took %d DescribeInstances calls, want 1", n)
+		}
+		for _, x := range waitObserve(t, p, clk, watches) {
+			if x.State != provider.StateDone {
+				t.Fatalf("step %d: %+v, want done", step, x)
+			}
+		}
+	}
+	// What the simulator received is exactly what was planned, in order.
+	calls := s.CallsTo("UpgradeInstance")
+	if len(calls) != 4 {
+		t.Fatalf("%d UpgradeInstance calls, want 4", len(calls))
+	}
+	for i, c := range calls {
+		planned := plans[c.Instance][i/2].Params
+		for k, v := range planned {
+			if c.Params[k] != fmt.Sprint(v) {
+				t.Errorf("call %d to %s sent %s=%s, planned %v", i, c.Instance, k, c.Params[k], v)
+			}
+		}
+		if len(c.Params) != len(planned) {
+			t.Errorf("call %d sent %v, planned %v", i, c.Params, planned)
+		}
+	}
+	final, err := p.List(ctx, provider.Selection{IDs: []string{"crs-a", "crs-b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range final {
+		if _, ok := provider.Matches(in.Values, provider.Values{"memSizeMB": 8192, "shards": 4, "replicas": 2}); !ok {
+			t.Errorf("%s ended at %v", in.ID, in.Values)
+		}
+	}
+}
+
+func TestObserveBeforeTheCall(t *testing.T) {
+	s := simtest.Start(t, smallState, sim.Options{}, simredis.New())
+	p := open(t, s, "ap-shanghai", nil)
+	from := provider.Values{"memSizeMB": 4096, "shards": 2, "replicas": 2}
+	to := provider.Values{"memSizeMB": 8192, "shards": 2, "replicas": 2}
+	watches := []provider.Watch{
+		{Instance: "crs-a", From: from, To: to},
+		{Instance: "crs-busy", From: from, To: to},
+		{Instance: "crs-c", From: from, To: to},
+		{Instance: "crs-c", From: provider.Values{"memSizeMB": 4096}, To: provider.Values{"memSizeMB": 8192, "shards": 3, "replicas": 1}},
+		{Instance: "crs-gone", From: from, To: to},
+	}
+	pr, err := p.Observe(context.Background(), watches)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []provider.State{provider.StatePending, provider.StateWaiting, provider.StateDrifted, provider.StateDone, provider.StateMissing}
+	for i, w := range want {
+		if pr[i].State != w || pr[i].Instance != watches[i].Instance {
+			t.Errorf("watch %d (%s): %+v, want %s", i, watches[i].Instance, pr[i], w)
+		}
+	}
+	if pr[2].Message != "crs-c: memSizeMB is 8192, the plan expected 4096" {
+		t.Errorf("drift message = %q", pr[2].Message)
+	}
+	if n := s.Count("DescribeInstances"); n != 1 {
+		t.Errorf("%d DescribeInstances calls for five watches, want 1", n)
+	}
+}
+
+func TestFailedDeliveryIsReportedFailed(t *testing.T) {
+	clk := newClock()
+	s := simtest.Start(t, smallState, sim.Options{TimeScale: 600, Now: clk.Now, Faults: []byte("failUpgrades: [crs-a]\n")}, simredis.New())
+	p := open(t, s, "ap-shanghai", nil)
+	ctx := context.Background()
+	from := provider.Values{"memSizeMB": 4096, "shards": 2, "replicas": 2}
+	to := provider.Values{"memSizeMB": 8192, "shards": 2, "replicas": 2}
+	var watches []provider.Watch
+	for _, id := range []string{"crs-a", "crs-b"} {
+		if _, err := p.Apply(ctx, provider.Call{Instance: id, Action: "UpgradeInstance",
+			Params: map[string]any{"InstanceId": id, "MemSize": 8192, "RedisShardNum": 2, "RedisReplicasNum": 2}}); err != nil {
+			t.Fatal(err)
+		}
+		watches = append(watches, provider.Watch{Instance: id, Action: "UpgradeInstance", From: from, To: to, Started: true, Since: clk.Now()})
+	}
+	pr := waitObserve(t, p, clk, watches)
+	if pr[0].State != provider.StateFailed || !strings.Contains(pr[0].Message, "status 5") {
+		t.Errorf("crs-a: %+v, want failed naming deal status 5", pr[0])
+	}
+	if pr[1].State != provider.StateDone {
+		t.Errorf("crs-b: %+v, want done", pr[1])
+	}
+	if n := s.Count("DescribeInstanceDealDetail"); n < 1 {
+		t.Errorf("the deal was never asked about")
+	}
+}
+
+func TestErrorClasses(t *testing.T) {
+	cases := []struct {
+		name   string
+		faults string
+		action string
+		class  provider.Class
+		code   string
+	}{
+		{"a throttled upgrade is throttled", "rules: [{product: redis, action: UpgradeInstance, fault: throttle}]", "UpgradeInstance", provider.ClassThrottled, "RequestLimitExceeded"},
+		{"an InternalError upgrade is retryable", "rules: [{product: redis, action: UpgradeInstance, fault: internal-error}]", "UpgradeInstance", provider.ClassRetryable, "InternalError"},
+		{"a 503 on a read is retryable", "rules: [{product: redis, action: DescribeInstances, fault: unavailable}]", "DescribeInstances", provider.ClassRetryable, "ServiceUnavailable"},
+		{"a dropped connection after an upgrade is outcome-unknown", "rules: [{product: redis, action: UpgradeInstance, fault: drop}]", "UpgradeInstance", provider.ClassUnknown, "ClientError.NetworkError"},
+		{"a dropped connection on a read is retryable", "rules: [{product: redis, action: DescribeInstances, fault: drop}]", "DescribeInstances", provider.ClassRetryable, "ClientError.NetworkError"},
+		{"a throttled read is throttled", "rules: [{product: redis, action: DescribeInstances, fault: throttle}]", "DescribeInstances", provider.ClassThrottled, "RequestLimitExceeded"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := simtest.Start(t, smallState, sim.Options{Faults: []byte(tc.faults)}, simredis.New())
+			p := open(t, s, "ap-shanghai", nil)
+			var err error
+			if tc.action == "UpgradeInstance" {
+				_, err = p.Apply(context.Background(), provider.Call{Instance: "crs-a", Action: "UpgradeInstance",
+					Params: map[string]any{"InstanceId": "crs-a", "MemSize": 8192, "RedisShardNum": 2, "RedisReplicasNum": 2}})
+			} else {
+				_, err = p.List(context.Background(), provider.Selection{})
+			}
+			pe, ok := provider.AsError(err)
+			if !ok || pe.Class != tc.class || pe.Code != tc.code || pe.Kind != "tencent.redis" || pe.Action != tc.action {
+				t.Fatalf("error = %#v, want %s %s", err, tc.class, tc.code)
+			}
+			if provider.ClassOf(err) != tc.class {
+				t.Errorf("ClassOf = %s", provider.ClassOf(err))
+			}
+		})
+	}
+}
+
+func TestAnUpgradeNeverSentIsRetryableAndATimeoutIsUnknown(t *testing.T) {
+	// Nothing listens on the port: the request never left.
+	p, err := redis.New(provider.Config{Region: "ap-shanghai", Account: tcAccount(),
+		Getenv: env(map[string]string{redis.EndpointEnv: "127.0.0.1:1", "TC_ID": "tc-id", "TC_KEY": "tc-key"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := provider.Call{Instance: "crs-a", Action: "UpgradeInstance",
+		Params: map[string]any{"InstanceId": "crs-a", "MemSize": 8192, "RedisShardNum": 2, "RedisReplicasNum": 2}}
+	if _, err := p.Apply(context.Background(), call); provider.ClassOf(err) != provider.ClassRetryable {
+		t.Errorf("connection refused: %v is %s, want retryable", err, provider.ClassOf(err))
+	}
+
+	s := simtest.Start(t, smallState, sim.Options{Faults: []byte("rules: [{product: redis, action: UpgradeInstance, fault: latency, latency: 2s}]")}, simredis.New())
+	p = open(t, s, "ap-shanghai", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := p.Apply(ctx, call); provider.ClassOf(err) != provider.ClassUnknown {
+		t.Errorf("timeout: %v is %s, want outcome-unknown", err, provider.ClassOf(err))
+	}
+}
+
+func TestCredentials(t *testing.T) {
+	s := simtest.Start(t, smallState, sim.Options{}, simredis.New())
+	list := func(cfg provider.Config) error {
+		p, err := redis.New(cfg)
+		if err != nil {
+			return err
+		}
+		_, err = p.List(context.Background(), provider.Selection{})
+		return err
+	}
+	t.Run("the default chain reads TENCENTCLOUD_SECRET_ID and _KEY from the environment", func(t *testing.T) {
+		t.Setenv("TENCENTCLOUD_SECRET_ID", "tc-id")
+		t.Setenv("TENCENTCLOUD_SECRET_KEY", "tc-key")
+		t.Setenv(redis.EndpointEnv, s.Addr)
+		if err := list(provider.Config{Region: "ap-shanghai"}); err != nil {
+			t.Fatal(err)
+		}
+		if c := s.CallsTo("DescribeInstances"); c[len(c)-1].Account != "tc" {
+			t.Errorf("the call was made as %q, want tc", c[len(c)-1].Account)
+		}
+	})
+	t.Run("a wrong secret is a permanent AuthFailure that never shows the secret", func(t *testing.T) {
+		cfg := provider.Config{Region: "ap-shanghai", Account: tcAccount(),
+			Getenv: env(map[string]string{redis.EndpointEnv: s.Addr, "TC_ID": "tc-id", "TC_KEY": "s3cr3t-wrong"})}
+		err := list(cfg)
+		pe, ok := provider.AsError(err)
+		if !ok || pe.Code != "AuthFailure.SignatureFailure" || pe.Class != provider.ClassPermanent {
+			t.Fatalf("error = %v, want permanent AuthFailure.SignatureFailure", err)
+		}
+		if strings.Contains(err.Error(), "s3cr3t-wrong") {
+			t.Errorf("the error shows the secret: %v", err)
+		}
+	})
+	t.Run("an unknown SecretId is AuthFailure.SecretIdNotFound", func(t *testing.T) {
+		cfg := provider.Config{Region: "ap-shanghai", Account: tcAccount(),
+			Getenv: env(map[string]string{redis.EndpointEnv: s.Addr, "TC_ID": "nobody", "TC_KEY": "x"})}
+		if pe, ok := provider.AsError(list(cfg)); !ok || pe.Code != "AuthFailure.SecretIdNotFound" || pe.Class != provider.ClassPermanent {
+			t.Fatalf("error = %v", pe)
+		}
+	})
+	t.Run("an unset secret variable is named, not guessed", func(t *testing.T) {
+		cfg := provider.Config{Region: "ap-shanghai", Account: tcAccount(), Getenv: env(map[string]string{"TC_ID": "tc-id"})}
+		err := list(cfg)
+		if err == nil || !strings.Contains(err.Error(), "TC_KEY is not set") {
+			t.Fatalf("error = %v, want TC_KEY named", err)
+		}
+	})
+}
+
+func TestEveryRequestGoesThroughTheDoer(t *testing.T) {
+	clk := newClock()
+	s := simtest.Start(t, smallState, sim.Options{TimeScale: 600, Now: clk.Now}, simredis.New())
+	var mu sync.Mutex
+	var seen []provider.Request
+	doer := provider.DoerFunc(func(ctx context.Context, req provider.Request, send func(context.Context) error) error {
+		mu.Lock()
+		seen = append(seen, req)
+		mu.Unlock()
+		return send(ctx)
+	})
+	p := open(t, s, "ap-shanghai", doer)
+	ctx := context.Background()
+	if _, err := p.Apply(ctx, provider.Call{Instance: "crs-a", Action: "UpgradeInstance",
+		Params: map[string]any{"InstanceId": "crs-a", "MemSize": 8192, "RedisShardNum": 2, "RedisReplicasNum": 2}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.List(ctx, provider.Selection{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 2 || len(s.Calls()) != 2 {
+		t.Fatalf("doer saw %d requests, simulator %d", len(seen), len(s.Calls()))
+	}
+	up := seen[0]
+	if up.Kind != "tencent.redis" || up.Action != "UpgradeInstance" || !up.Mutating || up.Instance != "crs-a" || up.Region != "ap-shanghai" || up.Account != "tc" {
+		t.Errorf("upgrade request = %+v", up)
+	}
+	if seen[1].Action != "DescribeInstances" || seen[1].Mutating {
+		t.Errorf("list request = %+v", seen[1])
+	}
+}
+
+func TestConcurrentCallsThroughOneProvider(t *testing.T) {
+	clk := newClock()
+	s := simtest.Start(t, manyInstances(40), sim.Options{TimeScale: 600, Now: clk.Now}, simredis.New())
+	p := open(t, s, "ap-shanghai", nil)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 80)
+	for i := range 15 { // under the 20/s UpgradeInstance cap
+		id := fmt.Sprintf("crs-%05d", i)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			_, err := p.Apply(ctx, provider.Call{Instance: id, Action: "UpgradeInstance",
+				Params: map[string]any{"InstanceId": id, "MemSize": 8192, "RedisShardNum": 2, "RedisReplicasNum": 1}})
+			errs <- err
+		}()
+		go func() {
+			defer wg.Done()
+			_, err := p.Observe(ctx, []provider.Watch{{Instance: id, Started: true,
+				From: provider.Values{"memSizeMB": 4096}, To: provider.Values{"memSizeMB": 8192}}})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if n := s.CountOK("UpgradeInstance"); n != 15 {
+		t.Errorf("%d upgrades accepted, want 15", n)
+	}
+}
+
+func TestSpec(t *testing.T) {
+	spec := redis.Spec()
+	caps := map[string]float64{}
+	for _, a := range spec.Actions {
+		caps[a.Name] = a.QPS
+		if a.Mutating != (a.Name == "UpgradeInstance") {
+			t.Errorf("%s mutating = %v", a.Name, a.Mutating)
+		}
+	}
+	if spec.Kind != "tencent.redis" || spec.Cloud != "tencent" || spec.IdempotencyToken ||
+		caps["UpgradeInstance"] != 20 || caps["DescribeInstances"] != 35 {
+		t.Errorf("spec = %+v", spec)
+	}
+}
