@@ -90,6 +90,10 @@ type Watch struct {
 	Started bool
 	// Since is when the call was accepted; zero when not started.
 	Since time.Time
+	// OrderID is the accepted call's Receipt.OrderID (order, deal or task id), "" when
+	// unknown. Products whose completion is told by the order (tencent.redis deals) use it;
+	// the others ignore it.
+	OrderID string
 }
 
 // State is where a watched step stands.

@@ -503,7 +503,7 @@ func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]pro
 		case atFrom:
 			// Running at the old sizes: either the change has not begun or its delivery failed.
 			pr.State = provider.StateInProgress
-			if deal := p.dealFor(w.Instance); deal != "" {
+			if deal := p.dealFor(w); deal != "" {
 				askDeal[deal] = append(askDeal[deal], i)
 			}
 		default:
@@ -538,10 +538,15 @@ func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]pro
 	return out, nil
 }
 
-func (p *Provider) dealFor(instance string) string {
+// dealFor returns the watch's DealId: the one the executor recorded, else the last one this
+// provider received for the instance.
+func (p *Provider) dealFor(w provider.Watch) string {
+	if w.OrderID != "" {
+		return w.OrderID
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.deals[instance]
+	return p.deals[w.Instance]
 }
 
 func (p *Provider) dealDetails(ctx context.Context, deals map[string][]int) (map[string]*tcredis.TradeDealDetail, error) {

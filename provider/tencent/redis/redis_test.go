@@ -570,6 +570,34 @@ func TestCredentials(t *testing.T) {
 	})
 }
 
+func TestAFailedDealIsFoundFromTheRecordedOrderAfterARestart(t *testing.T) {
+	clk := newClock()
+	s := simtest.Start(t, smallState, sim.Options{TimeScale: 600, Now: clk.Now, Faults: []byte("failUpgrades: [crs-a]\n")}, simredis.New())
+	ctx := context.Background()
+	rc, err := open(t, s, "ap-shanghai", nil).Apply(ctx, provider.Call{Instance: "crs-a", Action: "UpgradeInstance",
+		Params: map[string]any{"InstanceId": "crs-a", "MemSize": 8192, "RedisShardNum": 2, "RedisReplicasNum": 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(2 * time.Second) // the 10-minute delivery has ended, failed
+	// A resumed run opens a new provider; only the journal knows the deal.
+	fresh := open(t, s, "ap-shanghai", nil)
+	w := provider.Watch{Instance: "crs-a", Action: "UpgradeInstance", Started: true, Since: clk.Now(),
+		From: provider.Values{"memSizeMB": 4096, "shards": 2, "replicas": 2}, To: provider.Values{"memSizeMB": 8192, "shards": 2, "replicas": 2}}
+	pr, err := fresh.Observe(ctx, []provider.Watch{w})
+	if err != nil || pr[0].State != provider.StateInProgress {
+		t.Fatalf("without the deal id: %+v %v, want in-progress (nothing says it failed)", pr, err)
+	}
+	w.OrderID = rc.OrderID
+	pr, err = fresh.Observe(ctx, []provider.Watch{w})
+	if err != nil || pr[0].State != provider.StateFailed || !strings.Contains(pr[0].Message, rc.OrderID) {
+		t.Fatalf("with the recorded deal %s: %+v %v, want failed naming the deal", rc.OrderID, pr, err)
+	}
+	if c := s.CallsTo("DescribeInstanceDealDetail"); len(c) != 1 || c[0].Params["DealIds"] != `["`+rc.OrderID+`"]` {
+		t.Errorf("deal calls = %+v", c)
+	}
+}
+
 func TestEveryRequestGoesThroughTheDoer(t *testing.T) {
 	clk := newClock()
 	s := simtest.Start(t, smallState, sim.Options{TimeScale: 600, Now: clk.Now}, simredis.New())
