@@ -76,7 +76,9 @@ func Spec() provider.Spec {
 			{Name: ActionUpgrade, Mutating: true},
 		},
 		IdempotencyToken: true,
-		New:              func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
+		// UpgradeServiceInstance has a real dry run: `apply --dry-run` sends DryRun=true.
+		DryRun: true,
+		New:    func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
 	}
 }
 
