@@ -298,7 +298,7 @@ func (p *Provider) Plan(_ context.Context, inst provider.Instance, want provider
 		case FieldMemSizeMB, FieldShards, FieldReplicas:
 			n, ok := integer(want[k])
 			if !ok {
-				errs = append(errs, &provider.RuleError{Field: k, Message: fmt.Sprintf("%v is not a whole number", describe(want[k]))})
+				errs = append(errs, &provider.RuleError{Field: k, Message: fmt.Sprintf("%v is not a whole number", show(want[k]))})
 				continue
 			}
 			fields[k] = &n
@@ -323,7 +323,7 @@ func (p *Provider) Plan(_ context.Context, inst provider.Instance, want provider
 			errs = append(errs, &provider.RuleError{Field: FieldMemSizeMB, Message: fmt.Sprintf("%d is not a multiple of 1024 (memory is per shard, in steps of 1024 MB); %s", *m, hint)})
 		case *m < cur.mem:
 			errs = append(errs, &provider.RuleError{Field: FieldMemSizeMB, Message: fmt.Sprintf(
-				"%s has %d MB per shard and Tencent Redis cannot shrink memory (ReduceCapacityNotAllowed); set memSizeMB to %d or more", inst.ID, cur.mem, cur.mem)})
+				"%d would shrink the instance's %d MB per shard, and Tencent Redis cannot reduce capacity (ReduceCapacityNotAllowed); set memSizeMB to %d or more", *m, cur.mem, cur.mem)})
 		default:
 			target.mem = *m
 		}
@@ -495,7 +495,7 @@ func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]pro
 			pr.State = provider.StateWaiting
 		case !w.Started:
 			pr.State = provider.StateDrifted
-			pr.Message = fmt.Sprintf("%s: %s is %v, the plan expected %v", w.Instance, fromField, describe(inst.Values[fromField]), describe(w.From[fromField]))
+			pr.Message = fmt.Sprintf("%s: %s is %v, the plan expected %v", w.Instance, fromField, show(inst.Values[fromField]), show(w.From[fromField]))
 		case !idle:
 			pr.State = provider.StateInProgress
 		case atTo:
@@ -508,7 +508,7 @@ func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]pro
 			}
 		default:
 			pr.State = provider.StateFailed
-			pr.Message = fmt.Sprintf("%s is running with %s %v, the plan expected %v", w.Instance, toField, describe(inst.Values[toField]), describe(w.To[toField]))
+			pr.Message = fmt.Sprintf("%s is running with %s %v, the plan expected %v", w.Instance, toField, show(inst.Values[toField]), show(w.To[toField]))
 		}
 		out[i] = pr
 	}
@@ -612,7 +612,7 @@ func integer(v any) (int64, bool) {
 	return 0, false
 }
 
-func describe(v any) string {
+func show(v any) string {
 	if s, ok := v.(string); ok {
 		return strconv.Quote(s)
 	}

@@ -209,7 +209,7 @@ func TestPlanRules(t *testing.T) {
 		{"3000 MB is rejected as not a multiple of 1024", observed(2048, 2, 2), provider.Desired{"memSizeMB": int64(3000)},
 			"memSizeMB: 3000 is not a multiple of 1024 (memory is per shard, in steps of 1024 MB); use 2048 or 3072", nil},
 		{"8192 to 4096 is rejected as a shrink", observed(8192, 2, 2), provider.Desired{"memSizeMB": int64(4096)},
-			"memSizeMB: crs-a has 8192 MB per shard and Tencent Redis cannot shrink memory (ReduceCapacityNotAllowed); set memSizeMB to 8192 or more", nil},
+			"memSizeMB: 4096 would shrink the instance's 8192 MB per shard, and Tencent Redis cannot reduce capacity (ReduceCapacityNotAllowed); set memSizeMB to 8192 or more", nil},
 		{"a fractional memory size is rejected", observed(4096, 2, 2), provider.Desired{"memSizeMB": 4096.5},
 			"memSizeMB: 4096.5 is not a whole number", nil},
 		{"memory as a string is rejected", observed(4096, 2, 2), provider.Desired{"memSizeMB": "8192"},
