@@ -946,7 +946,11 @@ func (r *run) follow(ctx context.Context, s *stepState) {
 	var lastErr error
 	for {
 		octx, cancel := context.WithDeadline(ctx, deadline)
-		p, err := r.observers[s.group].observe(octx, s.watch(true), false)
+		r.mu.Lock()
+		w := s.watch(true)
+		w.OrderID = s.rec.OrderID // lets a resumed run find a failed order the provider never saw
+		r.mu.Unlock()
+		p, err := r.observers[s.group].observe(octx, w, false)
 		cancel()
 		if ctx.Err() != nil {
 			r.end(s, StatusCancelled, "the run was ended while the step was in flight; resume follows it", nil, nil)
