@@ -68,7 +68,7 @@ func parseFaults(src []byte) (*faults, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	dec.KnownFields(true)
 	if err := dec.Decode(&file); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("faults: %w", err)
+		return nil, fmt.Errorf("sim: faults: %w", err)
 	}
 	f.rng = rand.New(rand.NewPCG(file.Seed, file.Seed^0x9e3779b97f4a7c15))
 	for i := range file.Rules {
@@ -76,22 +76,22 @@ func parseFaults(src []byte) (*faults, error) {
 		switch r.Fault {
 		case FaultInternalError, FaultUnavailable, FaultThrottle, FaultDrop:
 			if r.Latency != 0 {
-				return nil, fmt.Errorf("faults: rules[%d]: latency is only for fault: latency", i)
+				return nil, fmt.Errorf("sim: faults: rules[%d]: latency is only for fault: latency", i)
 			}
 		case FaultLatency:
 			if r.Latency <= 0 {
-				return nil, fmt.Errorf("faults: rules[%d]: fault latency needs a positive latency like 200ms", i)
+				return nil, fmt.Errorf("sim: faults: rules[%d]: fault latency needs a positive latency like 200ms", i)
 			}
 		case "":
-			return nil, fmt.Errorf("faults: rules[%d]: fault is missing (internal-error, unavailable, throttle, latency or drop)", i)
+			return nil, fmt.Errorf("sim: faults: rules[%d]: fault is missing (internal-error, unavailable, throttle, latency or drop)", i)
 		default:
-			return nil, fmt.Errorf("faults: rules[%d]: unknown fault %q (internal-error, unavailable, throttle, latency or drop)", i, r.Fault)
+			return nil, fmt.Errorf("sim: faults: rules[%d]: unknown fault %q (internal-error, unavailable, throttle, latency or drop)", i, r.Fault)
 		}
 		if r.Rate != nil && (*r.Rate < 0 || *r.Rate > 1) {
-			return nil, fmt.Errorf("faults: rules[%d]: rate %v is not between 0 and 1", i, *r.Rate)
+			return nil, fmt.Errorf("sim: faults: rules[%d]: rate %v is not between 0 and 1", i, *r.Rate)
 		}
 		if r.Times < 0 {
-			return nil, fmt.Errorf("faults: rules[%d]: times %d is negative", i, r.Times)
+			return nil, fmt.Errorf("sim: faults: rules[%d]: times %d is negative", i, r.Times)
 		}
 		f.rules = append(f.rules, r)
 	}

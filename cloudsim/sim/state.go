@@ -33,51 +33,51 @@ func parseState(src []byte, known map[string]bool) (*state, error) {
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
-		return nil, fmt.Errorf("state: %w", err)
+		return nil, fmt.Errorf("sim: state: %w", err)
 	}
 	if doc.Kind == 0 { // empty file
 		return st, nil
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("state: line %d: the state file must be a mapping of top-level keys", doc.Line)
+		return nil, fmt.Errorf("sim: state: line %d: the state file must be a mapping of top-level keys", doc.Line)
 	}
 	root := doc.Content[0]
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		if seen[k.Value] {
-			return nil, fmt.Errorf("state: line %d: key %q appears twice", k.Line, k.Value)
+			return nil, fmt.Errorf("sim: state: line %d: key %q appears twice", k.Line, k.Value)
 		}
 		seen[k.Value] = true
 		switch k.Value {
 		case keyAccounts:
 			if err := v.Decode(&st.accounts); err != nil {
-				return nil, fmt.Errorf("state: accounts: %w", err)
+				return nil, fmt.Errorf("sim: state: accounts: %w", err)
 			}
 		case keyQPS:
 			if err := v.Decode(&st.qps); err != nil {
-				return nil, fmt.Errorf("state: qps: %w", err)
+				return nil, fmt.Errorf("sim: state: qps: %w", err)
 			}
 			for key := range st.qps {
 				if p, a, ok := strings.Cut(key, "/"); !ok || p == "" || a == "" {
-					return nil, fmt.Errorf("state: line %d: qps key %q is not \"product/Action\"", v.Line, key)
+					return nil, fmt.Errorf("sim: state: line %d: qps key %q is not \"product/Action\"", v.Line, key)
 				}
 			}
 		case keyDurations:
 			var raw map[string]string
 			if err := v.Decode(&raw); err != nil {
-				return nil, fmt.Errorf("state: durations: %w", err)
+				return nil, fmt.Errorf("sim: state: durations: %w", err)
 			}
 			for key, s := range raw {
 				d, err := time.ParseDuration(s)
 				if err != nil || d < 0 {
-					return nil, fmt.Errorf("state: line %d: duration of %q: %q is not a Go duration like 90s or 20m", v.Line, key, s)
+					return nil, fmt.Errorf("sim: state: line %d: duration of %q: %q is not a Go duration like 90s or 20m", v.Line, key, s)
 				}
 				st.durations[key] = d
 			}
 		default:
 			if !known[k.Value] {
-				return nil, fmt.Errorf("state: line %d: unknown key %q (no simulated product has this state key)", k.Line, k.Value)
+				return nil, fmt.Errorf("sim: state: line %d: unknown key %q (no simulated product has this state key)", k.Line, k.Value)
 			}
 			st.products[k.Value] = v
 		}
@@ -93,19 +93,19 @@ func checkAccounts(accts []*Account) error {
 	keys := map[string]bool{}
 	for i, a := range accts {
 		if a == nil {
-			return fmt.Errorf("state: accounts[%d] is empty", i)
+			return fmt.Errorf("sim: state: accounts[%d] is empty", i)
 		}
 		switch {
 		case a.Name == "":
-			return fmt.Errorf("state: accounts[%d]: name is missing", i)
+			return fmt.Errorf("sim: state: accounts[%d]: name is missing", i)
 		case a.Cloud != "alibaba" && a.Cloud != "tencent":
-			return fmt.Errorf("state: account %q: cloud is %q, want alibaba or tencent", a.Name, a.Cloud)
+			return fmt.Errorf("sim: state: account %q: cloud is %q, want alibaba or tencent", a.Name, a.Cloud)
 		case a.KeyID == "" || a.Secret == "":
-			return fmt.Errorf("state: account %q: keyId and secret are required", a.Name)
+			return fmt.Errorf("sim: state: account %q: keyId and secret are required", a.Name)
 		case names[a.Name]:
-			return fmt.Errorf("state: account %q appears twice", a.Name)
+			return fmt.Errorf("sim: state: account %q appears twice", a.Name)
 		case keys[a.Cloud+"/"+a.KeyID]:
-			return fmt.Errorf("state: account %q: key id %q is already used by another %s account", a.Name, a.KeyID, a.Cloud)
+			return fmt.Errorf("sim: state: account %q: key id %q is already used by another %s account", a.Name, a.KeyID, a.Cloud)
 		}
 		names[a.Name] = true
 		keys[a.Cloud+"/"+a.KeyID] = true

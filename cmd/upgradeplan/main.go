@@ -32,6 +32,7 @@ func commands() []*cli.Command {
 		showCommand(),
 		reportCommand(),
 		applyCommand(),
+		simCommand(),
 	}
 }
 
