@@ -50,8 +50,8 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
-// report prints err to stderr and returns the exit code it maps to.
-func report(stderr io.Writer, err error) int {
+// printExit prints err to stderr and returns the exit code it maps to.
+func printExit(stderr io.Writer, err error) int {
 	if err == nil {
 		return ExitOK
 	}

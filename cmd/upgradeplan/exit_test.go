@@ -39,7 +39,7 @@ func TestErrorsMapToExitCodesAndOneLinePerProblem(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stderr bytes.Buffer
-			if got := report(&stderr, tt.err); got != tt.wantCode {
+			if got := printExit(&stderr, tt.err); got != tt.wantCode {
 				t.Errorf("exit code = %d, want %d", got, tt.wantCode)
 			}
 			if stderr.String() != tt.wantErr {

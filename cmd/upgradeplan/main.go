@@ -155,5 +155,5 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err := newApp(stdout, stderr).RunContext(ctx, args)
-	return report(stderr, err)
+	return printExit(stderr, err)
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -35,7 +34,8 @@ func reportCommand() *cli.Command {
 			&cli.StringFlag{Name: "format", Value: "markdown", Usage: "markdown, junit or json"},
 		},
 		Action: func(c *cli.Context) error {
-			args, format, err := reportArgs(c)
+			args, err := interspersedArgs(c)
+			format := c.String("format")
 			if err != nil {
 				return exitError(ExitInvalid, usageError{fmt.Errorf("report: %w", err)})
 			}
@@ -65,25 +65,5 @@ func reportCommand() *cli.Command {
 			_, err = c.App.Writer.Write(buf.Bytes())
 			return err
 		},
-	}
-}
-
-// reportArgs returns the positional arguments and --format, which may also follow the run.json
-// as DESIGN.md writes it (`report DIR/run.json --format junit`): urfave/cli v2 stops parsing
-// flags at the first argument.
-func reportArgs(c *cli.Context) (args []string, format string, err error) {
-	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	f := fs.String("format", c.String("format"), "")
-	rest := c.Args().Slice()
-	for {
-		if err := fs.Parse(rest); err != nil {
-			return nil, "", err
-		}
-		if fs.NArg() == 0 {
-			return args, *f, nil
-		}
-		args = append(args, fs.Arg(0))
-		rest = fs.Args()[1:]
 	}
 }
