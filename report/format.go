@@ -92,14 +92,10 @@ func valueText(v any) string {
 	return string(b)
 }
 
-// changeText describes a step's change: "version 0.10.2 → 2.2.0", fields sorted, joined
-// with ", ".
+// changeText describes a step's change: "version 0.10.2 → 2.2.0", the fields that change
+// (see changedFields), sorted, joined with ", ".
 func changeText(from, to provider.Values) string {
-	keys := make([]string, 0, len(to))
-	for k := range to {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := changedFields(from, to)
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys {
 		f, ok := from[k]
@@ -110,6 +106,28 @@ func changeText(from, to provider.Values) string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// changedFields returns the sorted fields of to whose value differs from from. A step's to
+// may repeat fields it keeps (a Redis call sends its other two dimensions at their current
+// values); those are left out, unless nothing else changes, when all of to is returned.
+func changedFields(from, to provider.Values) []string {
+	keys := make([]string, 0, len(to))
+	for k := range to {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	changed := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if f, had := from[k]; had && provider.SameValue(f, to[k]) {
+			continue
+		}
+		changed = append(changed, k)
+	}
+	if len(changed) == 0 {
+		return keys
+	}
+	return changed
 }
 
 // valuesText renders values as "k=v, k=v", keys sorted.

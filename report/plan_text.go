@@ -3,7 +3,6 @@ package report
 import (
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/upgradeplan/upgradeplan/planner"
@@ -158,29 +157,16 @@ func planInstanceLabel(s planner.Step) string {
 	return s.Instance
 }
 
-// planChange is "field: from → to" for every field of to that changes, sorted, joined by
-// ", " (a step's to also repeats the fields it keeps, such as a Redis call's other two
-// dimensions; they are shown only when nothing else changes).
+// planChange is "field: from → to" for every field of to that changes (see changedFields),
+// sorted, joined by ", ".
 func planChange(from, to provider.Values) string {
-	keys := make([]string, 0, len(to))
-	for k := range to {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	var parts, same []string
-	for _, k := range keys {
-		part := k + ": " + valueText(from[k]) + " → " + valueText(to[k])
-		if _, had := from[k]; had && provider.SameValue(from[k], to[k]) {
-			same = append(same, part)
-			continue
-		}
-		parts = append(parts, part)
-	}
-	if len(parts) == 0 {
-		parts = same
-	}
-	if len(parts) == 0 {
+	keys := changedFields(from, to)
+	if len(keys) == 0 {
 		return "(no observable change)"
+	}
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, k+": "+valueText(from[k])+" → "+valueText(to[k]))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/upgradeplan/upgradeplan/executor"
+	"github.com/upgradeplan/upgradeplan/provider"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -201,5 +202,45 @@ func TestWriteAllReportsAnUnwritableDirectory(t *testing.T) {
 	err := WriteAll(missing, readFixture(t, "run-succeeded.json"))
 	if err == nil || !strings.Contains(err.Error(), "report.md") {
 		t.Errorf("WriteAll into a missing directory: %v, want an error naming report.md", err)
+	}
+}
+
+func TestAStepsChangeNamesOnlyTheFieldsThatChange(t *testing.T) {
+	tests := []struct {
+		name     string
+		from, to provider.Values
+		want     string
+	}{
+		{
+			name: "a Redis call that repeats its other two dimensions shows only the one it changes",
+			from: provider.Values{"memSizeMB": 4096, "shards": 2, "replicas": 2},
+			to:   provider.Values{"memSizeMB": 8192, "shards": 2, "replicas": 2},
+			want: "memSizeMB 4096 → 8192",
+		},
+		{
+			name: "several changed fields are listed in order",
+			from: provider.Values{"maxPrivateTps": 3000, "queueCapacity": 1000},
+			to:   provider.Values{"maxPrivateTps": 5000, "queueCapacity": 2000},
+			want: "maxPrivateTps 3000 → 5000, queueCapacity 1000 → 2000",
+		},
+		{
+			name: "a step whose to equals its from (Kafka latestMinor) still says what it targets",
+			from: provider.Values{"version": "2.2.0"},
+			to:   provider.Values{"version": "2.2.0"},
+			want: "version 2.2.0 → 2.2.0",
+		},
+		{
+			name: "a field the refresh did not see is shown as a target only",
+			from: provider.Values{},
+			to:   provider.Values{"serviceVersion": "3"},
+			want: "serviceVersion → 3",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := changeText(tt.from, tt.to); got != tt.want {
+				t.Errorf("changeText = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
