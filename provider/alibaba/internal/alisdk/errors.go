@@ -65,17 +65,48 @@ func Classify(err error, mutating bool) *provider.Error {
 		if code == "" {
 			code = CodeNetwork
 		}
-		return &provider.Error{Class: class, Code: code, Message: cause.Error(), Err: err}
+		return &provider.Error{Class: class, Code: code, Message: withoutQuery(cause).Error(), Err: withoutQuery(err)}
 	}
-	msg := err.Error()
+	msg := withoutQuery(err).Error()
 	if ce != nil {
 		msg = ce.Message()
 		if ce.OriginError() != nil {
-			msg += ": " + ce.OriginError().Error()
+			msg += ": " + withoutQuery(ce.OriginError()).Error()
 		}
 	}
-	return &provider.Error{Class: provider.ClassPermanent, Code: code, Message: msg, Err: err}
+	return &provider.Error{Class: provider.ClassPermanent, Code: code, Message: msg, Err: withoutQuery(err)}
 }
+
+// withoutQuery returns err with the query of the request URL it carries removed. The SDK
+// sends RPC parameters in the query and Go's HTTP client quotes the whole URL in a
+// transport error ("Post \"http://host/?...&Parameters=...\": EOF"); a parameter may hold a
+// resolved secret, so neither the message nor the error chain may keep it. The result
+// still unwraps to the transport error (io.EOF, timeouts) for classification.
+func withoutQuery(err error) error {
+	origin := err
+	var ce *errors.ClientError
+	if stderrors.As(err, &ce) && ce.OriginError() != nil {
+		origin = ce.OriginError() // ClientError does not unwrap
+	}
+	var ue *url.Error
+	if !stderrors.As(origin, &ue) || !strings.Contains(ue.URL, "?") {
+		return err
+	}
+	clean := *ue
+	clean.URL, _, _ = strings.Cut(ue.URL, "?")
+	msg := strings.ReplaceAll(err.Error(), strconv.Quote(ue.URL), strconv.Quote(clean.URL))
+	msg = strings.ReplaceAll(msg, ue.URL, clean.URL)
+	return &redactedError{msg: msg, err: &clean}
+}
+
+// redactedError is a transport error whose text had the request's query removed.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
 
 // serverMessage is the cloud's Message; when the body was not the usual JSON the SDK puts
 // the whole body there, which is kept but cut short.
