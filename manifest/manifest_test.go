@@ -220,16 +220,17 @@ func TestTheDemoFleetDecodesIntoTypedValues(t *testing.T) {
 	if ids := f.Targets[2].Select.IDs; !reflect.DeepEqual(ids, []string{"amqp-demo-1", "amqp-demo-2"}) {
 		t.Errorf("rabbit-hz ids = %v", ids)
 	}
-	// Defaults are the planner's job: unset settings stay zero.
-	if !reflect.DeepEqual(f.Settings, Settings{}) {
-		t.Errorf("settings = %+v, want zero", f.Settings)
+	// The demo sets parallelism and pollInterval only; defaults are the planner's job, so
+	// every other setting stays zero.
+	if want := (Settings{Parallelism: 10, PollInterval: time.Second}); !reflect.DeepEqual(f.Settings, want) {
+		t.Errorf("settings = %+v, want %+v", f.Settings, want)
 	}
 	for path, want := range map[string]Pos{
-		"targets[4].desired.memSizeMB":                   {File: "../examples/fleet.yaml", Line: 68, Col: 18},
-		"targets[3].desired.parameters.InstancePassword": {File: "../examples/fleet.yaml", Line: 58, Col: 27},
-		"targets[0]":                 {File: "../examples/fleet.yaml", Line: 17, Col: 5},
-		"targets[0].desired.version": {File: "../examples/fleet.yaml", Line: 23, Col: 16},
-		"targets[3].desired.parameters.InstancePassword.fromEnv": {File: "../examples/fleet.yaml", Line: 58, Col: 37},
+		"targets[4].desired.memSizeMB":                   {File: "../examples/fleet.yaml", Line: 72, Col: 18},
+		"targets[3].desired.parameters.InstancePassword": {File: "../examples/fleet.yaml", Line: 62, Col: 27},
+		"targets[0]":                 {File: "../examples/fleet.yaml", Line: 21, Col: 5},
+		"targets[0].desired.version": {File: "../examples/fleet.yaml", Line: 27, Col: 16},
+		"targets[3].desired.parameters.InstancePassword.fromEnv": {File: "../examples/fleet.yaml", Line: 62, Col: 37},
 	} {
 		if got := f.Pos(path); got != want {
 			t.Errorf("Pos(%q) = %v, want %v", path, got, want)
