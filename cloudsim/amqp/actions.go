@@ -1,8 +1,6 @@
 package amqp
 
 import (
-	"encoding/base64"
-	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
@@ -91,32 +89,24 @@ func (p *Product) listInstances(r *sim.Request) (any, error) {
 	if raw == "" {
 		return nil, sim.Errorf(http.StatusBadRequest, "MissingParameter", "MaxResults is mandatory for this action.")
 	}
-	maxResults, err := strconv.Atoi(raw)
-	if err != nil || maxResults < 1 || maxResults > 100 {
-		return nil, sim.Errorf(http.StatusBadRequest, "InvalidParameter.MaxResults", "MaxResults must be between 1 and 100, got %q.", raw)
+	maxResults, err := sim.MaxResults(raw)
+	if err != nil {
+		return nil, err
 	}
-	after := ""
-	if tok := r.Params.Get("NextToken"); tok != "" {
-		b, err := base64.RawURLEncoding.DecodeString(tok)
-		if err != nil || len(b) == 0 {
-			return nil, sim.Errorf(http.StatusBadRequest, "InvalidParameter.NextToken", "The NextToken %q is invalid.", tok)
-		}
-		after = string(b)
+	after, err := sim.NextTokenAfter(r)
+	if err != nil {
+		return nil, err
 	}
-	var page []instanceVO
-	next := ""
+	var visible []*Instance
 	for _, inst := range p.instances {
-		if inst.Region != r.Region || !r.Account.Owns(inst.Account) || inst.ID <= after {
-			continue
+		if r.Sees(inst.Region, inst.Account) {
+			visible = append(visible, inst)
 		}
-		if len(page) == maxResults {
-			next = base64.RawURLEncoding.EncodeToString([]byte(page[len(page)-1].InstanceId))
-			break
-		}
-		page = append(page, inst.vo())
 	}
-	if page == nil {
-		page = []instanceVO{}
+	insts, next := sim.PageAfter(visible, instanceID, after, maxResults)
+	page := make([]instanceVO, 0, len(insts))
+	for _, inst := range insts {
+		page = append(page, inst.vo())
 	}
 	return map[string]any{"Data": map[string]any{"Instances": page, "NextToken": next, "MaxResults": maxResults}}, nil
 }
@@ -143,22 +133,6 @@ func (p *Product) getInstance(r *sim.Request) (any, error) {
 	return map[string]any{"Data": d}, nil
 }
 
-// fingerprint identifies a request's parameters apart from its ClientToken.
-func fingerprint(params url.Values) string {
-	keys := make([]string, 0, len(params))
-	for k := range params {
-		if k != "ClientToken" && k != "RegionId" {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		fmt.Fprintf(&b, "%s=%q;", k, params[k])
-	}
-	return b.String()
-}
-
 func (p *Product) updateInstance(r *sim.Request) (any, error) {
 	id := r.Params.Get("InstanceId")
 	if id == "" {
@@ -172,18 +146,12 @@ func (p *Product) updateInstance(r *sim.Request) (any, error) {
 	default:
 		return nil, sim.Errorf(http.StatusBadRequest, "InvalidParameter.ModifyType", "ModifyType must be UPGRADE or DOWNGRADE, got %q.", modify)
 	}
-	tokenKey := ""
-	if tok := r.Params.Get("ClientToken"); tok != "" {
-		if len(tok) > 64 {
-			return nil, sim.Errorf(http.StatusBadRequest, "InvalidParameter.ClientToken", "ClientToken must be at most 64 characters.")
-		}
-		tokenKey = r.Account.Name + "\x00" + tok
-		if rec, seen := p.tokens[tokenKey]; seen {
-			if rec.fingerprint != fingerprint(r.Params) {
-				return nil, sim.Errorf(http.StatusBadRequest, "IdempotentParameterMismatch", "The ClientToken %s was used with different parameters.", tok)
-			}
-			return rec.answer, nil
-		}
+	tok := r.Params.Get("ClientToken")
+	if len(tok) > 64 {
+		return nil, sim.Errorf(http.StatusBadRequest, "InvalidParameter.ClientToken", "ClientToken must be at most 64 characters.")
+	}
+	if answer, seen, err := p.tokens.Replay(r, tok); seen || err != nil {
+		return answer, err
 	}
 	inst, ok := p.visible(r, id)
 	if !ok {
@@ -224,9 +192,7 @@ func (p *Product) updateInstance(r *sim.Request) (any, error) {
 		"Message":    "operation success",
 		"Data":       map[string]any{"instanceId": id, "orderId": order},
 	}
-	if tokenKey != "" {
-		p.tokens[tokenKey] = tokenRecord{fingerprint: fingerprint(r.Params), answer: answer}
-	}
+	p.tokens.Remember(r, tok, answer)
 	return answer, nil
 }
 

@@ -74,23 +74,17 @@ type Instance struct {
 	Orders int `yaml:"-" json:"orders"`
 }
 
-// tokenRecord remembers an accepted ClientToken.
-type tokenRecord struct {
-	fingerprint string
-	answer      any
-}
-
 // Product is the simulated amqp-open API.
 type Product struct {
 	instances []*Instance
 	byID      map[string]*Instance
-	tokens    map[string]tokenRecord // account + "\x00" + token
+	tokens    sim.ClientTokens
 	nextOrder int64
 }
 
 // New returns an empty product; Load fills it.
 func New() sim.Product {
-	return &Product{byID: map[string]*Instance{}, tokens: map[string]tokenRecord{}, nextOrder: 21000000}
+	return &Product{byID: map[string]*Instance{}, tokens: sim.ClientTokens{}, nextOrder: 21000000}
 }
 
 func (p *Product) Name() string           { return "amqp-open" }
@@ -102,12 +96,9 @@ func (p *Product) StateKey() string       { return StateKey }
 func (p *Product) Load(node *yaml.Node) error {
 	p.instances = nil
 	p.byID = map[string]*Instance{}
-	if node == nil {
-		return nil
-	}
-	var list []*Instance
-	if err := node.Decode(&list); err != nil {
-		return fmt.Errorf("rabbitmq: %w", err)
+	list, err := sim.DecodeInstances[*Instance](node, StateKey)
+	if err != nil {
+		return err
 	}
 	for i, inst := range list {
 		if inst == nil || inst.ID == "" {
@@ -174,8 +165,10 @@ func (p *Product) Actions() map[string]sim.Action {
 // visible returns the instance if the caller's account owns it in the request's region.
 func (p *Product) visible(r *sim.Request, id string) (*Instance, bool) {
 	inst, ok := p.byID[id]
-	if !ok || inst.Region != r.Region || !r.Account.Owns(inst.Account) {
+	if !ok || !r.Sees(inst.Region, inst.Account) {
 		return nil, false
 	}
 	return inst, true
 }
+
+func instanceID(inst *Instance) string { return inst.ID }

@@ -1,9 +1,7 @@
 package computenest
 
 import (
-	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
@@ -170,19 +168,15 @@ func (f filter) match(inst *Instance) bool {
 func (p *Product) listServiceInstances(r *sim.Request) (any, error) {
 	maxResults := 20
 	if raw := r.Params.Get("MaxResults"); raw != "" {
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 || n > 100 {
-			return nil, sim.Errorf(http.StatusBadRequest, "InvalidParameter.MaxResults", "MaxResults must be between 1 and 100, got %q.", raw)
+		n, err := sim.MaxResults(raw)
+		if err != nil {
+			return nil, err
 		}
 		maxResults = n
 	}
-	after := ""
-	if tok := r.Params.Get("NextToken"); tok != "" {
-		b, err := base64.RawURLEncoding.DecodeString(tok)
-		if err != nil || len(b) == 0 {
-			return nil, sim.Errorf(http.StatusBadRequest, "InvalidParameter.NextToken", "The NextToken %q is invalid.", tok)
-		}
-		after = string(b)
+	after, err := sim.NextTokenAfter(r)
+	if err != nil {
+		return nil, err
 	}
 	filters, err := parseFilters(r.Params)
 	if err != nil {
@@ -193,33 +187,27 @@ func (p *Product) listServiceInstances(r *sim.Request) (any, error) {
 		return nil, err
 	}
 
+	tags := make([]sim.Tag, 0, len(tagGroups))
+	for _, g := range tagGroups {
+		tags = append(tags, sim.Tag{Key: first(g["Key"]), Value: first(g["Value"])})
+	}
+
 	var matched []*Instance
 	for _, inst := range p.instances {
-		if inst.Region != r.Region || !r.Account.Owns(inst.Account) {
+		if !r.Sees(inst.Region, inst.Account) {
 			continue
 		}
-		ok := true
+		ok := sim.HasTags(inst.Tags, tags)
 		for _, f := range filters {
 			ok = ok && f.match(inst)
-		}
-		for _, g := range tagGroups {
-			v, has := inst.Tags[first(g["Key"])]
-			ok = ok && has && (first(g["Value"]) == "" || v == first(g["Value"]))
 		}
 		if ok {
 			matched = append(matched, inst)
 		}
 	}
+	insts, next := sim.PageAfter(matched, instanceID, after, maxResults)
 	page := []serviceInstanceVO{}
-	next := ""
-	for _, inst := range matched {
-		if inst.ID <= after {
-			continue
-		}
-		if len(page) == maxResults {
-			next = base64.RawURLEncoding.EncodeToString([]byte(page[len(page)-1].ServiceInstanceId))
-			break
-		}
+	for _, inst := range insts {
 		page = append(page, inst.vo())
 	}
 	return map[string]any{
@@ -248,26 +236,10 @@ func notFound(id string) error {
 
 func (p *Product) visible(r *sim.Request, id string) (*Instance, bool) {
 	inst, ok := p.byID[id]
-	if !ok || inst.Region != r.Region || !r.Account.Owns(inst.Account) {
+	if !ok || !r.Sees(inst.Region, inst.Account) {
 		return nil, false
 	}
 	return inst, true
-}
-
-// fingerprint identifies a request's parameters apart from its ClientToken.
-func fingerprint(params url.Values) string {
-	keys := make([]string, 0, len(params))
-	for k := range params {
-		if k != "ClientToken" && k != "RegionId" {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		fmt.Fprintf(&b, "%s=%q;", k, params[k])
-	}
-	return b.String()
 }
 
 func (p *Product) upgradeServiceInstance(r *sim.Request) (any, error) {
@@ -283,19 +255,14 @@ func (p *Product) upgradeServiceInstance(r *sim.Request) (any, error) {
 	default:
 		return nil, sim.Errorf(http.StatusBadRequest, "InvalidParameter.DryRun", "DryRun must be true or false, got %q.", raw)
 	}
-	tokenKey := ""
-	if tok := r.Params.Get("ClientToken"); tok != "" {
-		if len(tok) > 64 || strings.IndexFunc(tok, func(c rune) bool { return c > 127 }) >= 0 {
-			return nil, sim.Errorf(http.StatusBadRequest, "InvalidParameter.ClientToken", "ClientToken must be at most 64 ASCII characters.")
-		}
-		if !dryRun {
-			tokenKey = r.Account.Name + "\x00" + tok
-			if rec, seen := p.tokens[tokenKey]; seen {
-				if rec.fingerprint != fingerprint(r.Params) {
-					return nil, sim.Errorf(http.StatusBadRequest, "IdempotentParameterMismatch", "The ClientToken %s was used with different parameters.", tok)
-				}
-				return rec.answer, nil
-			}
+	tok := r.Params.Get("ClientToken")
+	if len(tok) > 64 || strings.IndexFunc(tok, func(c rune) bool { return c > 127 }) >= 0 {
+		return nil, sim.Errorf(http.StatusBadRequest, "InvalidParameter.ClientToken", "ClientToken must be at most 64 ASCII characters.")
+	}
+	if !dryRun {
+		// A dry run records no token (see the package documentation), nor replays one.
+		if answer, seen, err := p.tokens.Replay(r, tok); seen || err != nil {
+			return answer, err
 		}
 	}
 	inst, ok := p.visible(r, id)
@@ -352,9 +319,7 @@ func (p *Product) upgradeServiceInstance(r *sim.Request) (any, error) {
 		})
 	}
 	answer := map[string]any{"ServiceInstanceId": id, "Status": StatusUpgrading, "UpgradeRequiredParameters": required}
-	if tokenKey != "" {
-		p.tokens[tokenKey] = tokenRecord{fingerprint: fingerprint(r.Params), answer: answer}
-	}
+	p.tokens.Remember(r, tok, answer)
 	return answer, nil
 }
 

@@ -74,21 +74,16 @@ type snapshotInstance struct {
 	Parameters map[string]any `json:"parameters,omitempty"`
 }
 
-type tokenRecord struct {
-	fingerprint string
-	answer      any
-}
-
 // Product is the simulated computenestsupplier API.
 type Product struct {
 	instances []*Instance
 	byID      map[string]*Instance
-	tokens    map[string]tokenRecord // account + "\x00" + token
+	tokens    sim.ClientTokens
 }
 
 // New returns an empty product; Load fills it.
 func New() sim.Product {
-	return &Product{byID: map[string]*Instance{}, tokens: map[string]tokenRecord{}}
+	return &Product{byID: map[string]*Instance{}, tokens: sim.ClientTokens{}}
 }
 
 func (p *Product) Name() string           { return "computenestsupplier" }
@@ -100,12 +95,9 @@ func (p *Product) StateKey() string       { return StateKey }
 func (p *Product) Load(node *yaml.Node) error {
 	p.instances = nil
 	p.byID = map[string]*Instance{}
-	if node == nil {
-		return nil
-	}
-	var list []*Instance
-	if err := node.Decode(&list); err != nil {
-		return fmt.Errorf("computenest: %w", err)
+	list, err := sim.DecodeInstances[*Instance](node, StateKey)
+	if err != nil {
+		return err
 	}
 	for i, inst := range list {
 		if inst == nil || inst.ID == "" {
@@ -216,3 +208,5 @@ func maskedParameters(params map[string]any) map[string]any {
 	}
 	return out
 }
+
+func instanceID(inst *Instance) string { return inst.ID }

@@ -47,6 +47,7 @@ package dds
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -170,12 +171,9 @@ func (p *product) Actions() map[string]sim.Action {
 
 // Load reads the mongodb section: a list of instances.
 func (p *product) Load(node *yaml.Node) error {
-	if node == nil {
-		return nil
-	}
-	var list []Instance
-	if err := node.Decode(&list); err != nil {
-		return fmt.Errorf("mongodb: %w", err)
+	list, err := sim.DecodeInstances[Instance](node, stateKey)
+	if err != nil {
+		return err
 	}
 	for i := range list {
 		inst := list[i]
@@ -215,18 +213,11 @@ func (p *product) Snapshot() any {
 	return out
 }
 
-func (p *product) sortedIDs() []string {
-	ids := make([]string, 0, len(p.instances))
-	for id := range p.instances {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
-}
+func (p *product) sortedIDs() []string { return slices.Sorted(maps.Keys(p.instances)) }
 
 func (p *product) visible(r *sim.Request, id string) (*Instance, bool) {
 	inst, ok := p.instances[id]
-	if !ok || inst.Region != r.Region || !r.Account.Owns(inst.Account) {
+	if !ok || !r.Sees(inst.Region, inst.Account) {
 		return nil, false
 	}
 	return inst, true
@@ -270,12 +261,7 @@ func render(inst *Instance, withKernel bool) dbInstance {
 		d.CurrentKernelVersion = inst.KernelVersion
 	}
 	d.Tags.Tag = []tag{}
-	keys := make([]string, 0, len(inst.Tags))
-	for k := range inst.Tags {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(inst.Tags)) {
 		d.Tags.Tag = append(d.Tags.Tag, tag{Key: k, Value: inst.Tags[k]})
 	}
 	return d
@@ -299,17 +285,10 @@ func intParam(r *sim.Request, name string, def int) (int, bool) {
 	return n, err == nil
 }
 
-func requireRegion(r *sim.Request) error {
-	if r.Region == "" {
-		return sim.Errorf(http.StatusBadRequest, "MissingRegionId", "RegionId is mandatory for this action.")
-	}
-	return nil
-}
-
 // describeDBInstances pages the region's instances sorted by id, narrowed by DBInstanceId,
 // DBInstanceType, DBInstanceStatus and Tag.N.Key/Value (every tag must match).
 func (p *product) describeDBInstances(r *sim.Request) (any, error) {
-	if err := requireRegion(r); err != nil {
+	if err := sim.RequireRegion(r); err != nil {
 		return nil, err
 	}
 	size, ok := intParam(r, "PageSize", 30)
@@ -328,6 +307,11 @@ func (p *product) describeDBInstances(r *sim.Request) (any, error) {
 		}
 		tags[key[0]] = r.Params.Get("Tag." + strconv.Itoa(i) + ".Value")
 	}
+	// A key given twice filters by its last value.
+	want := make([]sim.Tag, 0, len(tags))
+	for k, v := range tags {
+		want = append(want, sim.Tag{Key: k, Value: v})
+	}
 	id, typ, status := r.Params.Get("DBInstanceId"), r.Params.Get("DBInstanceType"), r.Params.Get("DBInstanceStatus")
 	var match []*Instance
 	for _, iid := range p.sortedIDs() {
@@ -335,7 +319,7 @@ func (p *product) describeDBInstances(r *sim.Request) (any, error) {
 		if !ok || (id != "" && iid != id) || (typ != "" && inst.Type != typ) || (status != "" && inst.Status != status) {
 			continue
 		}
-		if !hasTags(inst.Tags, tags) {
+		if !sim.HasTags(inst.Tags, want) {
 			continue
 		}
 		match = append(match, inst)
@@ -346,15 +330,6 @@ func (p *product) describeDBInstances(r *sim.Request) (any, error) {
 		out.DBInstances.DBInstance = append(out.DBInstances.DBInstance, render(match[i], !match[i].HideKernelInList))
 	}
 	return out, nil
-}
-
-func hasTags(have, want map[string]string) bool {
-	for k, v := range want {
-		if got, ok := have[k]; !ok || (v != "" && got != v) {
-			return false
-		}
-	}
-	return true
 }
 
 func (p *product) lookup(r *sim.Request) (*Instance, error) {
@@ -370,7 +345,7 @@ func (p *product) lookup(r *sim.Request) (*Instance, error) {
 }
 
 func (p *product) describeDBInstanceAttribute(r *sim.Request) (any, error) {
-	if err := requireRegion(r); err != nil {
+	if err := sim.RequireRegion(r); err != nil {
 		return nil, err
 	}
 	inst, err := p.lookup(r)
@@ -403,7 +378,7 @@ func (p *product) describeKernelReleaseNotes(r *sim.Request) (any, error) {
 }
 
 func (p *product) upgradeKernel(r *sim.Request) (any, error) {
-	if err := requireRegion(r); err != nil {
+	if err := sim.RequireRegion(r); err != nil {
 		return nil, err
 	}
 	inst, err := p.lookup(r)

@@ -37,6 +37,7 @@ package kafka
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -114,12 +115,9 @@ func (p *product) Actions() map[string]sim.Action {
 
 // Load reads the kafka section: a list of instances.
 func (p *product) Load(node *yaml.Node) error {
-	if node == nil {
-		return nil
-	}
-	var list []Instance
-	if err := node.Decode(&list); err != nil {
-		return fmt.Errorf("kafka: %w", err)
+	list, err := sim.DecodeInstances[Instance](node, stateKey)
+	if err != nil {
+		return err
 	}
 	for i := range list {
 		inst := list[i]
@@ -153,18 +151,11 @@ func (p *product) Snapshot() any {
 	return out
 }
 
-func (p *product) sortedIDs() []string {
-	ids := make([]string, 0, len(p.instances))
-	for id := range p.instances {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
-}
+func (p *product) sortedIDs() []string { return slices.Sorted(maps.Keys(p.instances)) }
 
 func (p *product) visible(r *sim.Request, id string) (*Instance, bool) {
 	inst, ok := p.instances[id]
-	if !ok || inst.Region != r.Region || !r.Account.Owns(inst.Account) {
+	if !ok || !r.Sees(inst.Region, inst.Account) {
 		return nil, false
 	}
 	return inst, true
@@ -179,13 +170,6 @@ type refusal struct {
 
 func refuse(code, format string, args ...any) (any, error) {
 	return refusal{Success: false, Code: code, Message: fmt.Sprintf(format, args...)}, nil
-}
-
-func requireRegion(r *sim.Request) error {
-	if r.Region == "" {
-		return sim.Errorf(http.StatusBadRequest, "MissingRegionId", "RegionId is mandatory for this action.")
-	}
-	return nil
 }
 
 type tagVO struct {
@@ -232,10 +216,8 @@ func repeated(r *sim.Request, name string) []string {
 	return out
 }
 
-type tagFilter struct{ key, value string }
-
-func tagFilters(r *sim.Request) ([]tagFilter, error) {
-	var out []tagFilter
+func tagFilters(r *sim.Request) ([]sim.Tag, error) {
+	var out []sim.Tag
 	for i := 1; i <= maxRepeatedParameters; i++ {
 		n := strconv.Itoa(i)
 		key, okKey := r.Params["Tag."+n+".Key"]
@@ -246,9 +228,9 @@ func tagFilters(r *sim.Request) ([]tagFilter, error) {
 		if !okKey || key[0] == "" {
 			return nil, sim.Errorf(http.StatusBadRequest, "InvalidParameter", "Tag.%s.Key is empty.", n)
 		}
-		f := tagFilter{key: key[0]}
+		f := sim.Tag{Key: key[0]}
 		if okValue {
-			f.value = value[0]
+			f.Value = value[0]
 		}
 		out = append(out, f)
 	}
@@ -271,7 +253,7 @@ func status(inst *Instance) (service, view int) {
 // getInstanceList answers every matching instance of the region in one response:
 // InstanceId.N narrows to those ids, Tag.N.Key/Value to instances carrying every tag.
 func (p *product) getInstanceList(r *sim.Request) (any, error) {
-	if err := requireRegion(r); err != nil {
+	if err := sim.RequireRegion(r); err != nil {
 		return nil, err
 	}
 	ids := repeated(r, "InstanceId")
@@ -283,38 +265,19 @@ func (p *product) getInstanceList(r *sim.Request) (any, error) {
 	out.InstanceList.InstanceVO = []instanceVO{}
 	for _, id := range p.sortedIDs() {
 		inst, ok := p.visible(r, id)
-		if !ok || (len(ids) > 0 && !slices.Contains(ids, id)) || !hasTags(inst, tags) {
+		if !ok || (len(ids) > 0 && !slices.Contains(ids, id)) || !sim.HasTags(inst.Tags, tags) {
 			continue
 		}
 		vo := instanceVO{InstanceID: inst.ID, RegionID: inst.Region, Name: inst.ID, SpecType: "normal", DeployType: 5, PaidType: 1}
 		vo.ServiceStatus, vo.ViewInstanceStatusCode = status(inst)
 		vo.UpgradeServiceDetailInfo.Current2OpenSourceVersion = inst.Version
 		vo.Tags.TagVO = []tagVO{}
-		for _, k := range sortedKeys(inst.Tags) {
+		for _, k := range slices.Sorted(maps.Keys(inst.Tags)) {
 			vo.Tags.TagVO = append(vo.Tags.TagVO, tagVO{Key: k, Value: inst.Tags[k]})
 		}
 		out.InstanceList.InstanceVO = append(out.InstanceList.InstanceVO, vo)
 	}
 	return out, nil
-}
-
-func hasTags(inst *Instance, tags []tagFilter) bool {
-	for _, t := range tags {
-		v, ok := inst.Tags[t.key]
-		if !ok || (t.value != "" && v != t.value) {
-			return false
-		}
-	}
-	return true
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 type upgradeAnswer struct {
@@ -326,7 +289,7 @@ type upgradeAnswer struct {
 // upgradeInstanceVersion follows the documented transition table: 0.10.2 → 0.10.2 or 2.2.0,
 // 2.2.0 → 2.2.0; the same major version upgrades the minor version to the latest.
 func (p *product) upgradeInstanceVersion(r *sim.Request) (any, error) {
-	if err := requireRegion(r); err != nil {
+	if err := sim.RequireRegion(r); err != nil {
 		return nil, err
 	}
 	id := strings.TrimSpace(r.Params.Get("InstanceId"))

@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -100,12 +101,9 @@ func (p *product) Actions() map[string]sim.Action {
 
 // Load reads the state file's redis section: a list of instances.
 func (p *product) Load(node *yaml.Node) error {
-	if node == nil {
-		return nil
-	}
-	var list []Instance
-	if err := node.Decode(&list); err != nil {
-		return fmt.Errorf("redis: %w", err)
+	list, err := sim.DecodeInstances[Instance](node, p.StateKey())
+	if err != nil {
+		return err
 	}
 	for i := range list {
 		inst := list[i]
@@ -137,19 +135,12 @@ func (p *product) Snapshot() any {
 	return out
 }
 
-func (p *product) sortedIDs() []string {
-	ids := make([]string, 0, len(p.instances))
-	for id := range p.instances {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
-}
+func (p *product) sortedIDs() []string { return slices.Sorted(maps.Keys(p.instances)) }
 
 // visible returns the instance if the caller's account and region can see it.
 func (p *product) visible(r *sim.Request, id string) (*Instance, bool) {
 	inst, ok := p.instances[id]
-	if !ok || inst.Region != r.Region || !r.Account.Owns(inst.Account) {
+	if !ok || !r.Sees(inst.Region, inst.Account) {
 		return nil, false
 	}
 	return inst, true
@@ -268,12 +259,7 @@ func (q *describeInstancesRequest) matches(inst *Instance) bool {
 
 func toSet(inst *Instance) instanceSet {
 	tags := []tagInfo{}
-	keys := make([]string, 0, len(inst.Tags))
-	for k := range inst.Tags {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(inst.Tags)) {
 		tags = append(tags, tagInfo{TagKey: ptr(k), TagValue: ptr(inst.Tags[k])})
 	}
 	return instanceSet{
