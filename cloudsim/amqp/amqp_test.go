@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,28 +22,15 @@ import (
 
 const accounts = "accounts:\n  - {name: demo-ali, cloud: alibaba, keyId: demo-ak, secret: demo-sk}\n"
 
-// clock is a settable fake clock for sim.Options.Now.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 type env struct {
 	sim    *simtest.Sim
 	client *amqpsdk.Client
-	clock  *clock
+	clock  *simtest.Clock
 }
 
 func start(t *testing.T, state string) env {
 	t.Helper()
-	c := &clock{now: time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)}
+	c := simtest.NewClock(time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC))
 	s := simtest.Start(t, state, sim.Options{Now: c.Now}, amqp.New())
 	client, err := amqpsdk.NewClientWithAccessKey("cn-hangzhou", "demo-ak", "demo-sk")
 	if err != nil {
@@ -197,7 +183,7 @@ func TestUpdateInstanceLifecycle(t *testing.T) {
 }
 
 func TestUpdateInstanceFailsWhereAFaultSaysSo(t *testing.T) {
-	c := &clock{now: time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)}
+	c := simtest.NewClock(time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC))
 	s := simtest.Start(t, accounts+"rabbitmq:\n  - {id: amqp-1, region: cn-hangzhou, maxPrivateTps: 3000}\n",
 		sim.Options{Now: c.Now, Faults: []byte("failUpgrades: [amqp-1]\n")}, amqp.New())
 	client, err := amqpsdk.NewClientWithAccessKey("cn-hangzhou", "demo-ak", "demo-sk")

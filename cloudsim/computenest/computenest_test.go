@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,27 +21,15 @@ import (
 
 const accounts = "accounts:\n  - {name: demo-ali, cloud: alibaba, keyId: demo-ak, secret: demo-sk}\n"
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 type env struct {
 	sim    *simtest.Sim
 	client *cn.Client
-	clock  *clock
+	clock  *simtest.Clock
 }
 
 func start(t *testing.T, state, faults string) env {
 	t.Helper()
-	c := &clock{now: time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)}
+	c := simtest.NewClock(time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC))
 	s := simtest.Start(t, state, sim.Options{Now: c.Now, Faults: []byte(faults)}, computenest.New())
 	client, err := cn.NewClientWithAccessKey("cn-hangzhou", "demo-ak", "demo-sk")
 	if err != nil {

@@ -3,7 +3,6 @@ package dds_test
 import (
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,15 +29,9 @@ mongodb:
   - {id: dds-4, region: cn-hangzhou, engineVersion: "5.0", kernelVersion: mongodb_20240605_5.0.26, type: sharding}
 `
 
-type clock struct{ ns atomic.Int64 }
-
-func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
-
-func setup(t *testing.T, st, faults string) (*simtest.Sim, *ddssdk.Client, *clock) {
+func setup(t *testing.T, st, faults string) (*simtest.Sim, *ddssdk.Client, *simtest.Clock) {
 	t.Helper()
-	c := &clock{}
-	c.ns.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	c := simtest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	s := simtest.Start(t, st, sim.Options{Now: c.Now, Faults: []byte(faults)}, dds.New())
 	client, err := ddssdk.NewClientWithAccessKey("cn-hangzhou", "ak-1", "sk-1")
 	if err != nil {

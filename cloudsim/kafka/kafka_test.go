@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,15 +30,9 @@ kafka:
   - {id: k-4, region: cn-shanghai, version: 0.10.2, tags: {env: prod}}
 `
 
-type clock struct{ ns atomic.Int64 }
-
-func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
-
-func setup(t *testing.T, faults string) (*simtest.Sim, *alikafka.Client, *clock) {
+func setup(t *testing.T, faults string) (*simtest.Sim, *alikafka.Client, *simtest.Clock) {
 	t.Helper()
-	c := &clock{}
-	c.ns.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	c := simtest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	s := simtest.Start(t, state, sim.Options{Now: c.Now, Faults: []byte(faults)}, kafka.New())
 	client, err := alikafka.NewClientWithAccessKey("cn-hangzhou", "ak-1", "sk-1")
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,24 +36,9 @@ redis:
   - {id: crs-other, region: ap-shanghai, account: tc2, status: 2, tags: {env: demo}, memSizeMB: 4096, shards: 2, replicas: 2}
 `
 
-// clock is a settable real clock for the simulator, so lifecycles are exact.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+// newClock returns the tests' settable clock, so lifecycles are exact.
+func newClock() *simtest.Clock {
+	return simtest.NewClock(time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC))
 }
 
 func client(t *testing.T, s *simtest.Sim, region, id, key string) *tcredis.Client {

@@ -13,7 +13,7 @@ import (
 
 // rateSim serves an RPC product named alikafka and a TC3 product named redis, so the
 // default caps apply, on a fake clock.
-func rateSim(t *testing.T, extraState string) (*simtest.Sim, *fakeClock) {
+func rateSim(t *testing.T, extraState string) (*simtest.Sim, *simtest.Clock) {
 	t.Helper()
 	kafka := &widgets{name: "alikafka", proto: string(sim.RPC), version: rpcVersion, key: "widgets"}
 	redis := &widgets{name: "redis", proto: string(sim.TC3), version: tc3Version, key: "gadgets"}

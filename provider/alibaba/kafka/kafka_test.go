@@ -32,20 +32,14 @@ kafka:
   - {id: k-07, region: cn-hangzhou, account: other, version: 0.10.2, tags: {env: prod}}
 `
 
-// clock is a settable real clock for the simulator, so lifecycles advance without sleeping.
-type clock struct{ ns atomic.Int64 }
-
-func newClock() *clock {
-	c := &clock{}
-	c.ns.Store(time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC).UnixNano())
-	return c
+// newClock returns a settable clock for the simulator, so lifecycles advance without sleeping.
+func newClock() *simtest.Clock {
+	return simtest.NewClock(time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC))
 }
-func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 type fixture struct {
 	sim   *simtest.Sim
-	clock *clock
+	clock *simtest.Clock
 }
 
 func start(t *testing.T, faults string) fixture {

@@ -37,19 +37,13 @@ mongodb:
   - {id: dds-07, region: cn-hangzhou, account: ali, engineVersion: "3.4", kernelVersion: mongodb_20200101_3.4.1, replicationFactor: 3}
 `
 
-type clock struct{ ns atomic.Int64 }
-
-func newClock() *clock {
-	c := &clock{}
-	c.ns.Store(time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC).UnixNano())
-	return c
+func newClock() *simtest.Clock {
+	return simtest.NewClock(time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC))
 }
-func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 type fixture struct {
 	sim   *simtest.Sim
-	clock *clock
+	clock *simtest.Clock
 }
 
 func start(t *testing.T, st, faults string) fixture {

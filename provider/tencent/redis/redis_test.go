@@ -34,23 +34,8 @@ redis:
   - {id: crs-other, region: ap-shanghai, account: tc2, status: 2, tags: {env: demo}, memSizeMB: 4096, shards: 2, replicas: 2}
 `
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+func newClock() *simtest.Clock {
+	return simtest.NewClock(time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC))
 }
 
 // env is a Getenv over a fixed map.
@@ -311,7 +296,7 @@ func TestRulesBrokenOnTheWireAreRefusedWithTheRealCodes(t *testing.T) {
 }
 
 // waitObserve advances the clock in small steps until every watch is no longer in progress.
-func waitObserve(t *testing.T, p *redis.Provider, clk *clock, watches []provider.Watch) []provider.Progress {
+func waitObserve(t *testing.T, p *redis.Provider, clk *simtest.Clock, watches []provider.Watch) []provider.Progress {
 	t.Helper()
 	for range 200 {
 		pr, err := p.Observe(context.Background(), watches)
