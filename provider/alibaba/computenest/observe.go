@@ -20,21 +20,8 @@ func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]pro
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[string]provider.Instance, len(insts))
-	for _, inst := range insts {
-		byID[inst.ID] = inst
-	}
-	out := make([]provider.Progress, len(watches))
-	for i, w := range watches {
-		inst, ok := byID[w.Instance]
-		if !ok {
-			out[i] = provider.Progress{Instance: w.Instance, State: provider.StateMissing,
-				Message: fmt.Sprintf("service instance %s is not in %s any more", w.Instance, p.region)}
-			continue
-		}
-		out[i] = progress(w, inst)
-	}
-	return out, nil
+	missing := func(id string) string { return fmt.Sprintf("service instance %s is not in %s any more", id, p.region) }
+	return provider.JudgeEach(watches, provider.IndexByID(insts), missing, progress), nil
 }
 
 func progress(w provider.Watch, inst provider.Instance) provider.Progress {

@@ -18,15 +18,7 @@ func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]pro
 	if len(watches) == 0 {
 		return nil, nil
 	}
-	seen := map[string]bool{}
-	var ids []string
-	for _, w := range watches {
-		if !seen[w.Instance] {
-			seen[w.Instance] = true
-			ids = append(ids, w.Instance)
-		}
-	}
-	obs, err := p.list(ctx, ids, nil)
+	obs, err := p.list(ctx, provider.WatchedInstances(watches), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -35,17 +27,12 @@ func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]pro
 		byID[o.id] = o
 	}
 	now := time.Now()
-	out := make([]provider.Progress, len(watches))
-	for i, w := range watches {
-		o, ok := byID[w.Instance]
-		if !ok {
-			out[i] = provider.Progress{Instance: w.Instance, State: provider.StateMissing,
-				Message: fmt.Sprintf("instance %s is not in GetInstanceList for %s", w.Instance, p.region)}
-			continue
-		}
-		out[i] = progress(w, o, now)
+	missing := func(id string) string {
+		return fmt.Sprintf("instance %s is not in GetInstanceList for %s", id, p.region)
 	}
-	return out, nil
+	return provider.JudgeEach(watches, byID, missing, func(w provider.Watch, o observed) provider.Progress {
+		return progress(w, o, now)
+	}), nil
 }
 
 func progress(w provider.Watch, o observed, now time.Time) provider.Progress {

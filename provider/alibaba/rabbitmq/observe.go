@@ -15,10 +15,7 @@ func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]pro
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[string]provider.Instance, len(all))
-	for _, inst := range all {
-		byID[inst.ID] = inst
-	}
+	byID := provider.IndexByID(all)
 	detailed := map[string]provider.Instance{}
 	out := make([]provider.Progress, len(watches))
 	for i, w := range watches {
@@ -53,16 +50,11 @@ func progress(w provider.Watch, inst provider.Instance) provider.Progress {
 	case inst.Phase == provider.PhaseFailed:
 		pr.State = provider.StateFailed
 		pr.Message = fmt.Sprintf("instance %s is %s", w.Instance, inst.Status)
-	case !w.Started && matches:
-		pr.State = provider.StateDone
 	case !w.Started:
-		if f, ok := provider.Matches(inst.Values, w.From); !ok {
-			pr.State = provider.StateDrifted
+		var f string
+		pr.State, f = provider.JudgeNotStarted(w, inst.Values, inst.Phase)
+		if pr.State == provider.StateDrifted {
 			pr.Message = fmt.Sprintf("%s is %v, the plan expected %v", f, inst.Values[f], w.From[f])
-		} else if inst.Phase == provider.PhaseReady {
-			pr.State = provider.StatePending
-		} else {
-			pr.State = provider.StateWaiting
 		}
 	case inst.Status == statusServing && matches:
 		pr.State = provider.StateDone

@@ -468,10 +468,7 @@ func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]pro
 	if err != nil {
 		return nil, fmt.Errorf("redis: observe %d instances in %s: %w", len(watches), p.cfg.Region, err)
 	}
-	byID := make(map[string]provider.Instance, len(list))
-	for _, inst := range list {
-		byID[inst.ID] = inst
-	}
+	byID := provider.IndexByID(list)
 
 	out := make([]provider.Progress, len(watches))
 	askDeal := map[string][]int{} // deal id → indexes of watches waiting on it
@@ -484,18 +481,15 @@ func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]pro
 		}
 		pr := provider.Progress{Instance: w.Instance, Status: inst.Status, Observed: inst.Values}
 		toField, atTo := provider.Matches(inst.Values, w.To)
-		fromField, atFrom := provider.Matches(inst.Values, w.From)
+		_, atFrom := provider.Matches(inst.Values, w.From)
 		idle := inst.Phase == provider.PhaseReady
 		switch {
-		case !w.Started && atTo:
-			pr.State = provider.StateDone
-		case !w.Started && atFrom && idle:
-			pr.State = provider.StatePending
-		case !w.Started && atFrom:
-			pr.State = provider.StateWaiting
 		case !w.Started:
-			pr.State = provider.StateDrifted
-			pr.Message = fmt.Sprintf("%s: %s is %v, the plan expected %v", w.Instance, fromField, show(inst.Values[fromField]), show(w.From[fromField]))
+			var fromField string
+			pr.State, fromField = provider.JudgeNotStarted(w, inst.Values, inst.Phase)
+			if pr.State == provider.StateDrifted {
+				pr.Message = fmt.Sprintf("%s: %s is %v, the plan expected %v", w.Instance, fromField, show(inst.Values[fromField]), show(w.From[fromField]))
+			}
 		case !idle:
 			pr.State = provider.StateInProgress
 		case atTo:

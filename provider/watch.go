@@ -1,0 +1,61 @@
+package provider
+
+// This file holds what every product's Observe does the same way: reading the watched
+// instances once, answering a vanished instance, and judging a watch whose call has not
+// been sent.
+
+// WatchedInstances returns the distinct instance ids of the watches, in the order they
+// are first watched, so one read covers each instance once.
+func WatchedInstances(watches []Watch) []string {
+	seen := map[string]bool{}
+	var ids []string
+	for _, w := range watches {
+		if !seen[w.Instance] {
+			seen[w.Instance] = true
+			ids = append(ids, w.Instance)
+		}
+	}
+	return ids
+}
+
+// IndexByID returns the instances by id.
+func IndexByID(insts []Instance) map[string]Instance {
+	byID := make(map[string]Instance, len(insts))
+	for _, inst := range insts {
+		byID[inst.ID] = inst
+	}
+	return byID
+}
+
+// JudgeEach answers every watch, in order, from what one read observed by instance id: a
+// watch whose instance the read did not return is StateMissing with the message missing
+// gives for its id; every other watch is judged from its instance.
+func JudgeEach[T any](watches []Watch, observed map[string]T, missing func(instance string) string, judge func(Watch, T) Progress) []Progress {
+	out := make([]Progress, len(watches))
+	for i, w := range watches {
+		o, ok := observed[w.Instance]
+		if !ok {
+			out[i] = Progress{Instance: w.Instance, State: StateMissing, Message: missing(w.Instance)}
+			continue
+		}
+		out[i] = judge(w, o)
+	}
+	return out
+}
+
+// JudgeNotStarted decides a watch whose call has not been sent, from the instance's
+// observed values and phase: done when they already show To, drifted when they no longer
+// show From (field names the first field that differs, for the message), else pending
+// when the instance is ready for the call and waiting when it is not.
+func JudgeNotStarted(w Watch, observed Values, phase Phase) (state State, field string) {
+	if _, atTo := Matches(observed, w.To); atTo {
+		return StateDone, ""
+	}
+	if f, atFrom := Matches(observed, w.From); !atFrom {
+		return StateDrifted, f
+	}
+	if phase == PhaseReady {
+		return StatePending, ""
+	}
+	return StateWaiting, ""
+}
