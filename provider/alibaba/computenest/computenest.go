@@ -25,8 +25,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -137,7 +139,7 @@ func (p *Provider) list(ctx context.Context, ids []string, tags map[string]strin
 				}
 				if len(tags) > 0 {
 					var ts []cn.ListServiceInstancesTag
-					for _, k := range sortedKeys(tags) {
+					for _, k := range slices.Sorted(maps.Keys(tags)) {
 						ts = append(ts, cn.ListServiceInstancesTag{Key: k, Value: tags[k]})
 					}
 					req.Tag = &ts
@@ -175,15 +177,6 @@ func dedupe(sorted []string) []string {
 		}
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func phaseOf(status string) provider.Phase {
@@ -246,7 +239,7 @@ func versionString(v any) (string, bool) {
 // Plan checks the version and, with a DryRun, the required parameters.
 func (p *Provider) Plan(ctx context.Context, inst provider.Instance, want provider.Desired) ([]provider.Change, error) {
 	var errs []error
-	for _, k := range sortedKeys(want) {
+	for _, k := range slices.Sorted(maps.Keys(want)) {
 		if k != "serviceVersion" && k != "parameters" {
 			errs = append(errs, &provider.RuleError{Field: k, Message: "is not a Compute Nest field; use serviceVersion and parameters"})
 		}
@@ -317,7 +310,7 @@ func (p *Provider) Plan(ctx context.Context, inst provider.Instance, want provid
 		ch.Params["Parameters"] = params
 	}
 	var secrets []string
-	for _, k := range sortedKeys(params) {
+	for _, k := range slices.Sorted(maps.Keys(params)) {
 		if ref, ok := params[k].(provider.SecretRef); ok {
 			secrets = append(secrets, k+" from $"+ref.FromEnv)
 		}

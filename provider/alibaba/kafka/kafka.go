@@ -11,6 +11,7 @@ package kafka
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -105,7 +106,7 @@ func (p *Provider) list(ctx context.Context, ids []string, tags map[string]strin
 			}
 			if len(tags) > 0 {
 				var ts []alikafka.GetInstanceListTag
-				for _, k := range sortedKeys(tags) {
+				for _, k := range slices.Sorted(maps.Keys(tags)) {
 					ts = append(ts, alikafka.GetInstanceListTag{Key: k, Value: tags[k]})
 				}
 				req.Tag = &ts
@@ -136,7 +137,7 @@ func (p *Provider) list(ctx context.Context, ids []string, tags map[string]strin
 		for _, t := range vo.Tags.TagVO {
 			o.tags[t.Key] = t.Value
 		}
-		if !hasTags(o.tags, tags) {
+		if !provider.HasTags(o.tags, tags) {
 			continue
 		}
 		out = append(out, o)
@@ -225,22 +226,4 @@ func (p *Provider) Apply(ctx context.Context, call provider.Call) (provider.Rece
 		return provider.Receipt{}, fmt.Errorf("kafka: upgrade %s to %s: %w", id, target, err)
 	}
 	return provider.Receipt{RequestID: resp.RequestId}, nil
-}
-
-func hasTags(have, want map[string]string) bool {
-	for k, v := range want {
-		if got, ok := have[k]; !ok || got != v {
-			return false
-		}
-	}
-	return true
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -11,6 +11,7 @@ package mongodb
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -142,7 +143,7 @@ func (p *Provider) list(ctx context.Context, ids []string, tags map[string]strin
 			}
 			if len(tags) > 0 {
 				var ts []dds.DescribeDBInstancesTag
-				for _, k := range sortedKeys(tags) {
+				for _, k := range slices.Sorted(maps.Keys(tags)) {
 					ts = append(ts, dds.DescribeDBInstancesTag{Key: k, Value: tags[k]})
 				}
 				req.Tag = &ts
@@ -155,7 +156,7 @@ func (p *Provider) list(ctx context.Context, ids []string, tags map[string]strin
 		}
 		for _, d := range resp.DBInstances.DBInstance {
 			o := fromSDK(d)
-			if (len(ids) > 0 && !want[o.id]) || !hasTags(o.tags, tags) {
+			if (len(ids) > 0 && !want[o.id]) || !provider.HasTags(o.tags, tags) {
 				continue
 			}
 			out = append(out, o)
@@ -260,22 +261,4 @@ func (p *Provider) Apply(ctx context.Context, call provider.Call) (provider.Rece
 		return provider.Receipt{}, fmt.Errorf("mongodb: upgrade the kernel of %s: %w", id, err)
 	}
 	return provider.Receipt{RequestID: resp.RequestId}, nil
-}
-
-func hasTags(have, want map[string]string) bool {
-	for k, v := range want {
-		if got, ok := have[k]; !ok || got != v {
-			return false
-		}
-	}
-	return true
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

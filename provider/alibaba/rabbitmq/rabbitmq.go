@@ -98,21 +98,12 @@ func (p *Provider) List(ctx context.Context, sel provider.Selection) ([]provider
 		if len(ids) > 0 && !ids[inst.ID] {
 			continue
 		}
-		if !hasTags(inst.Tags, sel.Tags) {
+		if !provider.HasTags(inst.Tags, sel.Tags) {
 			continue
 		}
 		out = append(out, inst)
 	}
 	return out, nil
-}
-
-func hasTags(have, want map[string]string) bool {
-	for k, v := range want {
-		if got, ok := have[k]; !ok || got != v {
-			return false
-		}
-	}
-	return true
 }
 
 // listAll reads every instance of the region, one ListInstances call per page.

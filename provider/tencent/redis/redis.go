@@ -13,7 +13,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -293,7 +295,7 @@ func (p *Provider) Plan(_ context.Context, inst provider.Instance, want provider
 	}
 	var errs []error
 	fields := map[string]*int64{}
-	for _, k := range sortedKeys(want) {
+	for _, k := range slices.Sorted(maps.Keys(want)) {
 		switch k {
 		case FieldMemSizeMB, FieldShards, FieldReplicas:
 			n, ok := integer(want[k])
@@ -614,15 +616,6 @@ func show(v any) string {
 		return "missing"
 	}
 	return fmt.Sprint(v)
-}
-
-func sortedKeys(m provider.Desired) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func ptr[T any](v T) *T { return &v }
