@@ -17,6 +17,7 @@ import (
 	"github.com/upgradeplan/upgradeplan/cloudsim/sim"
 	"github.com/upgradeplan/upgradeplan/cloudsim/simtest"
 	"github.com/upgradeplan/upgradeplan/provider"
+	"github.com/upgradeplan/upgradeplan/provider/internal/providertest"
 )
 
 const region = "cn-hangzhou"
@@ -62,7 +63,7 @@ func open(t *testing.T, addr string, env map[string]string) *Provider {
 	p, err := New(provider.Config{
 		Region:  region,
 		Account: provider.Account{Name: "ali-test", KeyID: provider.SecretRef{FromEnv: "T_AK"}, Secret: provider.SecretRef{FromEnv: "T_SK"}},
-		Getenv:  func(k string) string { return all[k] },
+		Getenv:  providertest.Getenv(all),
 		Timeout: 5 * time.Second,
 	})
 	if err != nil {
@@ -291,7 +292,7 @@ func TestUpgradeSendsTheSecretAndLeaksItNowhere(t *testing.T) {
 	env := map[string]string{"UPGRADEPLAN_ALIBABA_ENDPOINT": s.Addr, "T_AK": "test-ak", "T_SK": "test-sk", "SI_PASSWORD": secret}
 	p, err := New(provider.Config{Region: region, Doer: logged,
 		Account: provider.Account{Name: "ali-test", KeyID: provider.SecretRef{FromEnv: "T_AK"}, Secret: provider.SecretRef{FromEnv: "T_SK"}},
-		Getenv:  func(k string) string { return env[k] }})
+		Getenv:  providertest.Getenv(env)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -560,16 +561,9 @@ func TestConcurrentCallsThroughOneProvider(t *testing.T) {
 
 func TestEveryRequestGoesThroughTheDoer(t *testing.T) {
 	s := simtest.Start(t, accounts+"computenest:\n"+serviceInstance("si-1", "Deployed", "{}"), sim.Options{TimeScale: 3600}, simcn.New())
-	var mu sync.Mutex
-	var got []string
-	doer := provider.DoerFunc(func(ctx context.Context, req provider.Request, send func(context.Context) error) error {
-		mu.Lock()
-		got = append(got, fmt.Sprintf("%s %s mutating=%v %s", req.Kind, req.Action, req.Mutating, req.Instance))
-		mu.Unlock()
-		return send(ctx)
-	})
+	doer := &providertest.Recorder{}
 	env := map[string]string{"UPGRADEPLAN_ALIBABA_ENDPOINT": s.Addr, "T_AK": "test-ak", "T_SK": "test-sk", "PW": "x"}
-	p, err := New(provider.Config{Region: region, Doer: doer, Getenv: func(k string) string { return env[k] },
+	p, err := New(provider.Config{Region: region, Doer: doer, Getenv: providertest.Getenv(env),
 		Account: provider.Account{Name: "ali-test", KeyID: provider.SecretRef{FromEnv: "T_AK"}, Secret: provider.SecretRef{FromEnv: "T_SK"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -585,6 +579,10 @@ func TestEveryRequestGoesThroughTheDoer(t *testing.T) {
 	}
 	if _, err := p.Apply(ctx, provider.Call{Instance: "si-1", Action: changes[0].Action, Params: changes[0].Params}); err != nil {
 		t.Fatal(err)
+	}
+	var got []string
+	for _, req := range doer.Requests() {
+		got = append(got, fmt.Sprintf("%s %s mutating=%v %s", req.Kind, req.Action, req.Mutating, req.Instance))
 	}
 	want := []string{
 		"alibaba.computenest ListServiceInstances mutating=false ",

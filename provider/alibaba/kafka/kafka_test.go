@@ -15,6 +15,7 @@ import (
 	"github.com/upgradeplan/upgradeplan/cloudsim/simtest"
 	"github.com/upgradeplan/upgradeplan/provider"
 	kafkap "github.com/upgradeplan/upgradeplan/provider/alibaba/kafka"
+	"github.com/upgradeplan/upgradeplan/provider/internal/providertest"
 )
 
 const state = `
@@ -55,7 +56,7 @@ func (f fixture) open(t *testing.T, region string, mutate ...func(*provider.Conf
 	cfg := provider.Config{
 		Region:  region,
 		Account: provider.Account{Name: "ali", Cloud: "alibaba", KeyID: provider.SecretRef{FromEnv: "ALI_AK"}, Secret: provider.SecretRef{FromEnv: "ALI_SK"}},
-		Getenv:  func(k string) string { return env[k] },
+		Getenv:  providertest.Getenv(env),
 		Timeout: 2 * time.Second,
 	}
 	for _, m := range mutate {

@@ -15,6 +15,7 @@ import (
 	"github.com/upgradeplan/upgradeplan/cloudsim/simtest"
 	"github.com/upgradeplan/upgradeplan/provider"
 	"github.com/upgradeplan/upgradeplan/provider/alibaba/mongodb"
+	"github.com/upgradeplan/upgradeplan/provider/internal/providertest"
 )
 
 const (
@@ -58,7 +59,7 @@ func (f fixture) open(t *testing.T, mutate ...func(*provider.Config)) *mongodb.P
 	cfg := provider.Config{
 		Region:  "cn-hangzhou",
 		Account: provider.Account{Name: "ali", Cloud: "alibaba", KeyID: provider.SecretRef{FromEnv: "ALI_AK"}, Secret: provider.SecretRef{FromEnv: "ALI_SK"}},
-		Getenv:  func(k string) string { return env[k] },
+		Getenv:  providertest.Getenv(env),
 		Timeout: 2 * time.Second,
 	}
 	for _, m := range mutate {

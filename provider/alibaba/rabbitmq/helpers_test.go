@@ -11,6 +11,7 @@ import (
 	"github.com/upgradeplan/upgradeplan/cloudsim/sim"
 	"github.com/upgradeplan/upgradeplan/cloudsim/simtest"
 	"github.com/upgradeplan/upgradeplan/provider"
+	"github.com/upgradeplan/upgradeplan/provider/internal/providertest"
 )
 
 const region = "cn-hangzhou"
@@ -50,7 +51,7 @@ func open(t *testing.T, s *simtest.Sim, ak, sk string) *Provider {
 	p, err := New(provider.Config{
 		Region:  region,
 		Account: provider.Account{Name: "ali-test", KeyID: provider.SecretRef{FromEnv: "T_AK"}, Secret: provider.SecretRef{FromEnv: "T_SK"}},
-		Getenv:  func(k string) string { return env[k] },
+		Getenv:  providertest.Getenv(env),
 		Timeout: 5 * time.Second,
 	})
 	if err != nil {

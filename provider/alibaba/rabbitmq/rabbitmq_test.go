@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/upgradeplan/upgradeplan/provider"
+	"github.com/upgradeplan/upgradeplan/provider/internal/providertest"
 )
 
 // base is a shared, subscription, enterprise instance.
@@ -476,19 +477,12 @@ func TestConcurrentCallsThroughOneProvider(t *testing.T) {
 
 func TestEveryRequestGoesThroughTheDoer(t *testing.T) {
 	s := simtestStart(t, instanceYAML("amqp-1", base))
-	var mu sync.Mutex
-	var seen []provider.Request
-	doer := provider.DoerFunc(func(ctx context.Context, req provider.Request, send func(context.Context) error) error {
-		mu.Lock()
-		seen = append(seen, req)
-		mu.Unlock()
-		return send(ctx)
-	})
+	doer := &providertest.Recorder{}
 	env := map[string]string{"UPGRADEPLAN_ALIBABA_ENDPOINT": s.Addr}
 	// The zero account: the SDK's default chain, here its environment variables.
 	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "test-ak")
 	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "test-sk")
-	p, err := New(provider.Config{Region: region, Doer: doer, Getenv: func(k string) string { return env[k] }})
+	p, err := New(provider.Config{Region: region, Doer: doer, Getenv: providertest.Getenv(env)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -500,6 +494,7 @@ func TestEveryRequestGoesThroughTheDoer(t *testing.T) {
 	if _, err := p.Apply(ctx, provider.Call{Instance: "amqp-1", Action: changes[0].Action, Params: changes[0].Params}); err != nil {
 		t.Fatal(err)
 	}
+	seen := doer.Requests()
 	var got []string
 	for _, r := range seen {
 		got = append(got, fmt.Sprintf("%s %s %s mutating=%v %s", r.Kind, r.Region, r.Action, r.Mutating, r.Instance))

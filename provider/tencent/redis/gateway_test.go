@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/upgradeplan/upgradeplan/provider"
+	"github.com/upgradeplan/upgradeplan/provider/internal/providertest"
 	"github.com/upgradeplan/upgradeplan/provider/tencent/redis"
 )
 
@@ -38,7 +39,7 @@ func TestGatewayAnswersAreClassified(t *testing.T) {
 			}))
 			defer srv.Close()
 			p, err := redis.New(provider.Config{Region: "ap-shanghai", Account: tcAccount(),
-				Getenv: env(map[string]string{redis.EndpointEnv: strings.TrimPrefix(srv.URL, "http://"), "TC_ID": "id", "TC_KEY": "key"})})
+				Getenv: providertest.Getenv(map[string]string{redis.EndpointEnv: strings.TrimPrefix(srv.URL, "http://"), "TC_ID": "id", "TC_KEY": "key"})})
 			if err != nil {
 				t.Fatal(err)
 			}

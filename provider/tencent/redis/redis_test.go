@@ -13,6 +13,7 @@ import (
 	"github.com/upgradeplan/upgradeplan/cloudsim/sim"
 	"github.com/upgradeplan/upgradeplan/cloudsim/simtest"
 	"github.com/upgradeplan/upgradeplan/provider"
+	"github.com/upgradeplan/upgradeplan/provider/internal/providertest"
 	"github.com/upgradeplan/upgradeplan/provider/tencent/redis"
 )
 
@@ -38,11 +39,6 @@ func newClock() *simtest.Clock {
 	return simtest.NewClock(time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC))
 }
 
-// env is a Getenv over a fixed map.
-func env(kv map[string]string) func(string) string {
-	return func(k string) string { return kv[k] }
-}
-
 // account "tc" through named SecretRefs.
 func tcAccount() provider.Account {
 	return provider.Account{Name: "tc", Cloud: "tencent",
@@ -55,7 +51,7 @@ func open(t *testing.T, s *simtest.Sim, region string, doer provider.Doer) *redi
 		Region:  region,
 		Account: tcAccount(),
 		Doer:    doer,
-		Getenv:  env(map[string]string{redis.EndpointEnv: s.Addr, "TC_ID": "tc-id", "TC_KEY": "tc-key"}),
+		Getenv:  providertest.Getenv(map[string]string{redis.EndpointEnv: s.Addr, "TC_ID": "tc-id", "TC_KEY": "tc-key"}),
 		Timeout: 5 * time.Second,
 	})
 	if err != nil {
@@ -177,7 +173,7 @@ func observed(mem, shards, replicas int64) provider.Instance {
 
 func TestPlanRules(t *testing.T) {
 	p, err := redis.New(provider.Config{Region: "ap-shanghai", Account: tcAccount(),
-		Getenv: env(map[string]string{"TC_ID": "x", "TC_KEY": "y", redis.EndpointEnv: "127.0.0.1:1"})})
+		Getenv: providertest.Getenv(map[string]string{"TC_ID": "x", "TC_KEY": "y", redis.EndpointEnv: "127.0.0.1:1"})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +249,7 @@ func TestPlanRules(t *testing.T) {
 }
 
 func TestPlanReportsEveryBrokenRuleAtOnce(t *testing.T) {
-	p, err := redis.New(provider.Config{Region: "ap-shanghai", Account: tcAccount(), Getenv: env(map[string]string{"TC_ID": "x", "TC_KEY": "y"})})
+	p, err := redis.New(provider.Config{Region: "ap-shanghai", Account: tcAccount(), Getenv: providertest.Getenv(map[string]string{"TC_ID": "x", "TC_KEY": "y"})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -487,7 +483,7 @@ func TestErrorClasses(t *testing.T) {
 func TestAnUpgradeNeverSentIsRetryableAndATimeoutIsUnknown(t *testing.T) {
 	// Nothing listens on the port: the request never left.
 	p, err := redis.New(provider.Config{Region: "ap-shanghai", Account: tcAccount(),
-		Getenv: env(map[string]string{redis.EndpointEnv: "127.0.0.1:1", "TC_ID": "tc-id", "TC_KEY": "tc-key"})})
+		Getenv: providertest.Getenv(map[string]string{redis.EndpointEnv: "127.0.0.1:1", "TC_ID": "tc-id", "TC_KEY": "tc-key"})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -529,7 +525,7 @@ func TestCredentials(t *testing.T) {
 	})
 	t.Run("a wrong secret is a permanent AuthFailure that never shows the secret", func(t *testing.T) {
 		cfg := provider.Config{Region: "ap-shanghai", Account: tcAccount(),
-			Getenv: env(map[string]string{redis.EndpointEnv: s.Addr, "TC_ID": "tc-id", "TC_KEY": "s3cr3t-wrong"})}
+			Getenv: providertest.Getenv(map[string]string{redis.EndpointEnv: s.Addr, "TC_ID": "tc-id", "TC_KEY": "s3cr3t-wrong"})}
 		err := list(cfg)
 		pe, ok := provider.AsError(err)
 		if !ok || pe.Code != "AuthFailure.SignatureFailure" || pe.Class != provider.ClassPermanent {
@@ -541,13 +537,13 @@ func TestCredentials(t *testing.T) {
 	})
 	t.Run("an unknown SecretId is AuthFailure.SecretIdNotFound", func(t *testing.T) {
 		cfg := provider.Config{Region: "ap-shanghai", Account: tcAccount(),
-			Getenv: env(map[string]string{redis.EndpointEnv: s.Addr, "TC_ID": "nobody", "TC_KEY": "x"})}
+			Getenv: providertest.Getenv(map[string]string{redis.EndpointEnv: s.Addr, "TC_ID": "nobody", "TC_KEY": "x"})}
 		if pe, ok := provider.AsError(list(cfg)); !ok || pe.Code != "AuthFailure.SecretIdNotFound" || pe.Class != provider.ClassPermanent {
 			t.Fatalf("error = %v", pe)
 		}
 	})
 	t.Run("an unset secret variable is named, not guessed", func(t *testing.T) {
-		cfg := provider.Config{Region: "ap-shanghai", Account: tcAccount(), Getenv: env(map[string]string{"TC_ID": "tc-id"})}
+		cfg := provider.Config{Region: "ap-shanghai", Account: tcAccount(), Getenv: providertest.Getenv(map[string]string{"TC_ID": "tc-id"})}
 		err := list(cfg)
 		if err == nil || !strings.Contains(err.Error(), "TC_KEY is not set") {
 			t.Fatalf("error = %v, want TC_KEY named", err)
@@ -586,14 +582,7 @@ func TestAFailedDealIsFoundFromTheRecordedOrderAfterARestart(t *testing.T) {
 func TestEveryRequestGoesThroughTheDoer(t *testing.T) {
 	clk := newClock()
 	s := simtest.Start(t, smallState, sim.Options{TimeScale: 600, Now: clk.Now}, simredis.New())
-	var mu sync.Mutex
-	var seen []provider.Request
-	doer := provider.DoerFunc(func(ctx context.Context, req provider.Request, send func(context.Context) error) error {
-		mu.Lock()
-		seen = append(seen, req)
-		mu.Unlock()
-		return send(ctx)
-	})
+	doer := &providertest.Recorder{}
 	p := open(t, s, "ap-shanghai", doer)
 	ctx := context.Background()
 	if _, err := p.Apply(ctx, provider.Call{Instance: "crs-a", Action: "UpgradeInstance",
@@ -603,6 +592,7 @@ func TestEveryRequestGoesThroughTheDoer(t *testing.T) {
 	if _, err := p.List(ctx, provider.Selection{}); err != nil {
 		t.Fatal(err)
 	}
+	seen := doer.Requests()
 	if len(seen) != 2 || len(s.Calls()) != 2 {
 		t.Fatalf("doer saw %d requests, simulator %d", len(seen), len(s.Calls()))
 	}
