@@ -28,7 +28,7 @@ func TestPlanWithOneByteChangedIsRefused(t *testing.T) {
 	}
 
 	cases := []struct {
-		name        string
+		name     string
 		anchors  []string // the edit is the first old after these, in order
 		old, new string
 	}{
