@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/upgradeplan/upgradeplan/cloudsim/sim"
 	"github.com/upgradeplan/upgradeplan/executor"
 )
 
@@ -244,8 +245,12 @@ func TestKillNineAtTwentyPointsAndResumeUpgradesEveryInstanceOnce(t *testing.T) 
 		if _, err := os.Stat(filepath.Join(out, executor.RecordFile)); err == nil {
 			readRecord(t, out)
 		}
-		t.Logf("kill %2d %-30s began=%-5v steps with an intent %3d, open intents %2d, polled %2d",
-			i+1, mode, began, len(tail.intents), len(tail.open), len(tail.running))
+		if began {
+			t.Logf("kill %2d %-30s steps with an intent %3d; this segment: intents %3d, open %2d, results %3d",
+				i+1, mode, len(tail.intents), tail.segment.intents, len(tail.open), tail.segment.results)
+		} else {
+			t.Logf("kill %2d %-30s before the segment's journal began", i+1, mode)
+		}
 	}
 
 	final := cli(t, dir, env, "apply", planPath, "--resume", out)
@@ -255,6 +260,10 @@ func TestKillNineAtTwentyPointsAndResumeUpgradesEveryInstanceOnce(t *testing.T) 
 	rec := readRecord(t, out)
 	checkAllSucceeded(t, p, rec)
 	checkOneUpgradePerChange(t, p, s.Calls())
+	checkNoRefusedUpgrades(t, s.Calls(), func(c sim.CallRecord) bool {
+		// A client killed during the injected delay: the simulator never ran the action.
+		return c.Fault == string(sim.FaultLatency) && c.Code == "InternalError"
+	})
 
 	// run.json keeps every segment: the first run, every resume, the killed ones marked.
 	entries, err := executor.ReadJournal(out)

@@ -44,6 +44,9 @@ func TestFaultMixCompletesWithOneUpgradePerChange(t *testing.T) {
 	checkAllSucceeded(t, p, rec)
 	calls := s.Calls()
 	checkOneUpgradePerChange(t, p, calls)
+	checkNoRefusedUpgrades(t, calls, func(c sim.CallRecord) bool {
+		return c.Fault == string(sim.FaultUnavailable) || c.Fault == string(sim.FaultThrottle)
+	})
 
 	// The faults did happen, to reads and upgrades alike.
 	applied := calls[planned:]

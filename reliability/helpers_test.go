@@ -127,6 +127,26 @@ func checkOneUpgradePerChange(t *testing.T, p *planner.Plan, calls []sim.CallRec
 	}
 }
 
+// checkNoRefusedUpgrades fails for every mutating call the cloud refused for a reason other
+// than an injected fault: a second upgrade of an instance already upgrading or upgraded is
+// refused by the product, so it would not show in the count of effective upgrades.
+// injected says which answers the test's faults (or kills) explain.
+func checkNoRefusedUpgrades(t *testing.T, calls []sim.CallRecord, injected func(sim.CallRecord) bool) {
+	t.Helper()
+	var bad []string
+	for _, c := range calls {
+		if mutatingActions[c.Action] && !c.OK() && !injected(c) {
+			bad = append(bad, fmt.Sprintf("%s %s answered %s", c.Action, c.Instance, c.Code))
+		}
+	}
+	if len(bad) > 10 {
+		bad = append(bad[:10], fmt.Sprintf("... and %d more", len(bad)-10))
+	}
+	if len(bad) > 0 {
+		t.Errorf("upgrade calls the cloud refused (a resend would show this way):\n%s", strings.Join(bad, "\n"))
+	}
+}
+
 // fleetSize says how many instances of each kind a generated fleet has.
 type fleetSize struct {
 	kafka, mongo, rabbit, nest, redis int
