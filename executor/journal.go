@@ -66,6 +66,9 @@ type journal struct {
 
 func openJournal(dir string) (*journal, error) {
 	path := filepath.Join(dir, JournalFile)
+	if err := endLastLine(path); err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
@@ -76,6 +79,33 @@ func openJournal(dir string) (*journal, error) {
 		d.Close()
 	}
 	return &journal{f: f, path: path}, nil
+}
+
+// endLastLine makes the journal end with a newline before anything is appended. A crash
+// while writing an entry leaves a torn last line that ReadJournal skips; appending after it
+// would glue the next entry onto it and break the journal in its middle, so no later resume
+// could read it. A torn tail is cut off; a complete entry missing only its newline gets one.
+func endLastLine(path string) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) || len(data) == 0 || data[len(data)-1] == '\n' {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	start := bytes.LastIndexByte(data, '\n') + 1
+	if json.Valid(data[start:]) {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			return err
+		}
+		_, err = f.Write([]byte{'\n'})
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}
+	return os.Truncate(path, int64(start))
 }
 
 func (j *journal) write(e Entry) error {
