@@ -8,6 +8,8 @@
 //     call, between a journaled intent and its result, while completion is polled) and
 //     resumed after each kill upgrades every instance with exactly one mutating call per
 //     change; the journal and run.json parse after every kill.
+//   - torn_test.go: a journal whose last line was torn by a crash mid-write is resumed, and
+//     can be resumed again after that.
 //   - faults_test.go: 503s, throttles and answers dropped after the change was applied, on
 //     reads and upgrades alike, still end with every step succeeded and one effective
 //     upgrade per change.
