@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -92,8 +93,15 @@ type run struct {
 	observers map[groupKey]*observer
 	provs     map[groupKey]provider.Provider
 
-	global    chan struct{}
-	targetSem map[string]chan struct{}
+	global    *slots
+	targetSem map[string]*slots
+
+	// ready counts, per bucket of mutating calls, the steps whose dependencies are met and
+	// whose call has not been answered yet; estimates holds completion times per kind/action.
+	ready     map[string]*atomic.Int64
+	estimates map[string]*estimate
+	// buckets lists the steps' buckets of mutating calls; stepState.bi indexes it (ETA).
+	buckets []etaBucket
 
 	segment   Segment
 	prior     []BucketStats
@@ -128,6 +136,16 @@ type stepState struct {
 	prev  *stepState // the step before this one on the same instance
 	group groupKey
 	spec  provider.Spec
+	// bucket is the (account, kind/action) of the step's mutating call.
+	bucket string
+	bi     int // index in run.buckets
+	pos    int // index in the plan's steps
+	// next is the step chained after this one on the same instance; preJudged is what the
+	// Observe that saw prev done said about this step (guarded by run.mu).
+	next      *stepState
+	preJudged *provider.Progress
+	readyHeld bool // counted in run.ready (guarded by run.mu)
+	sentOK    bool // the mutating call was accepted (guarded by run.mu)
 
 	final    bool // final before this segment's scheduling (restored or refreshed)
 	judged   bool // the refresh saw it pending: it may be sent without another look
@@ -171,8 +189,10 @@ func newRun(plan *planner.Plan, opts Options, entries []Entry) (*run, error) {
 		limiter:   NewLimiter(opts.Registry, plan.Settings, LimiterOptions{Retry: opts.Retry, Seed: opts.Seed}),
 		observers: map[groupKey]*observer{},
 		provs:     map[groupKey]provider.Provider{},
-		global:    make(chan struct{}, par),
-		targetSem: map[string]chan struct{}{},
+		global:    newSlots(par),
+		targetSem: map[string]*slots{},
+		ready:     map[string]*atomic.Int64{},
+		estimates: map[string]*estimate{},
 		stopCh:    make(chan struct{}),
 		segment:   Segment{StartedAt: now, Resumed: opts.Resume, PID: os.Getpid(), Host: host},
 	}
@@ -186,16 +206,24 @@ func newRun(plan *planner.Plan, opts Options, entries []Entry) (*run, error) {
 		Counts:    map[Status]int{},
 		Steps:     make([]StepRecord, len(plan.Steps)),
 	}
+	wakeOnWait := func(n int) {
+		if n == 1 {
+			r.pokeObservers()
+		}
+	}
+	r.global.onWaiting = wakeOnWait
 	targets := map[string]*planner.Target{}
 	for i := range plan.Targets {
 		t := &plan.Targets[i]
 		targets[t.Name] = t
 		if t.MaxConcurrent > 0 {
-			r.targetSem[t.Name] = make(chan struct{}, t.MaxConcurrent)
+			r.targetSem[t.Name] = newSlots(t.MaxConcurrent)
+			r.targetSem[t.Name].onWaiting = wakeOnWait
 		}
 	}
 	byID := map[string]*stepState{}
 	byTarget := map[string][]*stepState{}
+	bucketIndex := map[string]int{}
 	for i := range plan.Steps {
 		st := &plan.Steps[i]
 		if _, dup := byID[st.ID]; dup {
@@ -213,8 +241,19 @@ func newRun(plan *planner.Plan, opts Options, entries []Entry) (*run, error) {
 		if spec.IdempotencyToken {
 			r.rec.Steps[i].ClientToken = ClientToken(plan, st.ID)
 		}
-		s := &stepState{step: st, rec: &r.rec.Steps[i], done: make(chan struct{}), spec: spec,
-			group: groupKey{st.Kind, st.Account, st.Region}}
+		s := &stepState{step: st, rec: &r.rec.Steps[i], done: make(chan struct{}), spec: spec, pos: i,
+			group: groupKey{st.Kind, st.Account, st.Region}, bucket: st.Account + "\x00" + st.Kind + "/" + st.Action}
+		if r.ready[s.bucket] == nil {
+			r.ready[s.bucket] = &atomic.Int64{}
+			bucketIndex[s.bucket] = len(r.buckets)
+			r.buckets = append(r.buckets, etaBucket{account: st.Account, action: st.Kind + "/" + st.Action,
+				est: nil})
+		}
+		s.bi = bucketIndex[s.bucket]
+		if r.estimates[st.Kind+"/"+st.Action] == nil {
+			r.estimates[st.Kind+"/"+st.Action] = &estimate{}
+		}
+		r.buckets[s.bi].est = r.estimates[st.Kind+"/"+st.Action]
 		r.steps = append(r.steps, s)
 		byID[st.ID] = s
 		byTarget[st.Target] = append(byTarget[st.Target], s)
@@ -235,6 +274,9 @@ func newRun(plan *planner.Plan, opts Options, entries []Entry) (*run, error) {
 			add(d, depStep)
 			if d.step.Instance == s.step.Instance && d.step.Kind == s.step.Kind && d.step.Region == s.step.Region {
 				s.prev = d
+				if d.next == nil {
+					d.next = s
+				}
 			}
 		}
 		if t := targets[s.step.Target]; t != nil {
@@ -580,6 +622,7 @@ func (r *run) runStep(ctx context.Context, s *stepState) {
 	if s.final {
 		return
 	}
+	defer r.unready(s)
 	for _, d := range s.deps {
 		select {
 		case <-d.s.done:
@@ -598,6 +641,7 @@ func (r *run) runStep(ctx context.Context, s *stepState) {
 			r.end(s, StatusNotStarted, why, nil, nil)
 			return
 		}
+		r.markReady(s)
 	}
 	if !r.acquire(ctx, s, inFlight) {
 		why, _ := r.stopped()
@@ -667,26 +711,20 @@ func pastTense(st Status) string {
 	return "was skipped"
 }
 
+// acquire takes the step's target slot (maxConcurrent) and a global slot (parallelism).
+// Both hand free slots out in plan order.
 func (r *run) acquire(ctx context.Context, s *stepState, inFlight bool) bool {
 	stop := r.stopCh
 	if inFlight {
 		stop = nil
 	}
+	index := s.index()
 	if sem := r.targetSem[s.step.Target]; sem != nil {
-		select {
-		case sem <- struct{}{}:
-		case <-stop:
-			return false
-		case <-ctx.Done():
+		if !sem.acquire(ctx, index, stop) {
 			return false
 		}
 	}
-	select {
-	case r.global <- struct{}{}:
-	case <-stop:
-		r.releaseTarget(s)
-		return false
-	case <-ctx.Done():
+	if !r.global.acquire(ctx, index, stop) {
 		r.releaseTarget(s)
 		return false
 	}
@@ -697,15 +735,60 @@ func (r *run) acquire(ctx context.Context, s *stepState, inFlight bool) bool {
 	return true
 }
 
+// index is the step's position in the plan.
+func (s *stepState) index() int { return s.pos }
+
 func (r *run) releaseTarget(s *stepState) {
 	if sem := r.targetSem[s.step.Target]; sem != nil {
-		<-sem
+		sem.release()
 	}
 }
 
 func (r *run) release(s *stepState) {
-	<-r.global
+	r.global.release()
 	r.releaseTarget(s)
+}
+
+// markReady counts a step whose dependencies are met in its bucket's ready steps.
+func (r *run) markReady(s *stepState) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !s.readyHeld {
+		s.readyHeld = true
+		r.ready[s.bucket].Add(1)
+	}
+}
+
+// unready takes the step out of its bucket's ready steps (its call was answered, or it ended
+// without one). When the bucket has no ready step left, its steps in flight are awaited: the
+// pollers are told to look at their timing again.
+func (r *run) unready(s *stepState) {
+	r.mu.Lock()
+	held := s.readyHeld
+	s.readyHeld = false
+	r.mu.Unlock()
+	if held && r.ready[s.bucket].Add(-1) == 0 {
+		r.pokeObservers()
+	}
+}
+
+func (r *run) pokeObservers() {
+	for _, o := range r.observers {
+		o.poke()
+	}
+}
+
+// awaited says whether something is held up until s is seen done: a step waiting for a
+// parallelism slot (global, or its target's), or s's bucket having no other step ready to
+// send, so that its rate is idle until s's successors can start.
+func (r *run) awaited(s *stepState) bool {
+	if r.global.waiting() > 0 || r.ready[s.bucket].Load() == 0 {
+		return true
+	}
+	if sem := r.targetSem[s.step.Target]; sem != nil && sem.waiting() > 0 {
+		return true
+	}
+	return false
 }
 
 // inWindow waits for the window to open and refuses to start after end−cutoff.
@@ -748,6 +831,19 @@ func (r *run) inWindow(ctx context.Context, s *stepState) bool {
 // stepTimeout) for a busy instance to become ready. It reports whether to send.
 func (r *run) judge(ctx context.Context, s *stepState) bool {
 	if s.judged && !s.waiting {
+		return true
+	}
+	r.mu.Lock()
+	pre := s.preJudged
+	s.preJudged = nil
+	r.mu.Unlock()
+	if pre != nil && pre.State == provider.StatePending {
+		// The Observe that saw the step before it done saw this one ready to go.
+		r.mu.Lock()
+		if s.rec.Before == nil {
+			s.rec.Before = pre.Observed
+		}
+		r.mu.Unlock()
 		return true
 	}
 	deadline := time.Now().Add(r.timeout)
@@ -832,6 +928,7 @@ func (r *run) send(ctx context.Context, s *stepState, attempt int) {
 		r.attempted = true
 		r.mu.Unlock()
 		receipt, err := applySafely(ctx, prov, call)
+		r.unready(s)
 		res := Entry{Type: EntryResult, StepID: s.step.ID, Attempt: attempt, RequestID: receipt.RequestID, OrderID: receipt.OrderID}
 		if err != nil {
 			res.Error = stepError(err)
@@ -848,7 +945,10 @@ func (r *run) send(ctx context.Context, s *stepState, attempt int) {
 		}
 		r.mu.Unlock()
 		if err == nil {
+			r.mu.Lock()
 			s.since = time.Now()
+			s.sentOK = true
+			r.mu.Unlock()
 			if jerr != nil {
 				r.emit(s, StatusRunning, "accepted, but the journal could not record it: "+jerr.Error())
 			}
@@ -950,7 +1050,14 @@ func (r *run) follow(ctx context.Context, s *stepState) {
 		w := s.watch(true)
 		w.OrderID = s.rec.OrderID // lets a resumed run find a failed order the provider never saw
 		r.mu.Unlock()
-		p, err := r.observers[s.group].observe(octx, w, false)
+		f := &followInfo{since: s.since, est: r.estimates[s.step.Kind+"/"+s.step.Action],
+			awaited: func() bool { return r.awaited(s) }}
+		if n := s.next; n != nil && !n.final && !n.judged {
+			nw := n.watch(false)
+			f.next = &nw
+		}
+		res, err := r.observers[s.group].followStep(octx, w, f)
+		p := res.p
 		cancel()
 		if ctx.Err() != nil {
 			r.end(s, StatusCancelled, "the run was ended while the step was in flight; resume follows it", nil, nil)
@@ -960,6 +1067,12 @@ func (r *run) follow(ctx context.Context, s *stepState) {
 			last, lastErr = p, nil
 			switch p.State {
 			case provider.StateDone:
+				f.est.add(time.Since(s.since))
+				if res.next != nil {
+					r.mu.Lock()
+					s.next.preJudged = res.next
+					r.mu.Unlock()
+				}
 				r.end(s, StatusSucceeded, "", nil, p.Observed)
 				return
 			case provider.StateFailed, provider.StateMissing, provider.StateDrifted:
@@ -1058,22 +1171,77 @@ func (r *run) emit(s *stepState, st Status, msg string) {
 	r.opts.OnEvent(ev)
 }
 
+// etaBucket is one bucket of mutating calls as the ETA sees it.
+type etaBucket struct {
+	account, action string
+	est             *estimate
+	// per counters() call:
+	unsent    int
+	lastSince time.Time
+}
+
 func (r *run) counters() Counters {
+	now := time.Now()
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	c := Counters{Total: len(r.rec.Steps), Throttled: r.limiter.Throttles()}
+	for i := range r.buckets {
+		r.buckets[i].unsent, r.buckets[i].lastSince = 0, time.Time{}
+	}
 	for i := range r.rec.Steps {
-		switch st := r.rec.Steps[i].Status; {
+		st := r.rec.Steps[i].Status
+		switch {
 		case isFinal(st):
 			c.Done++
 			if st == StatusFailed {
 				c.Failed++
 			}
+			continue
 		case st == StatusRunning:
 			c.InFlight++
+		case st != StatusPending:
+			continue // not-started, cancelled: nothing more happens to it in this run
+		}
+		s := r.steps[i]
+		b := &r.buckets[s.bi]
+		if s.sentOK || s.accepted {
+			if s.since.After(b.lastSince) {
+				b.lastSince = s.since
+			}
+		} else {
+			b.unsent++
 		}
 	}
+	buckets := append([]etaBucket(nil), r.buckets...)
+	r.mu.Unlock()
+	c.ETA = eta(buckets, now, r.limiter.CurrentRate)
 	return c
+}
+
+// eta is the remaining time the rate caps and the work in flight allow at best: for every
+// bucket of mutating calls, its unsent calls at the bucket's current rate plus one estimated
+// duration (the last call must still complete), or, once all its calls are sent, what is left
+// of the estimated duration of the last one sent; the largest of these. Dependencies, polling
+// lag and parallelism are left out, so the run cannot end sooner. Before any step has
+// completed there is no duration estimate, and only the rate part counts.
+func eta(buckets []etaBucket, now time.Time, rateOf func(account, action string) float64) time.Duration {
+	var best time.Duration
+	for _, b := range buckets {
+		d, known := b.est.get()
+		var left time.Duration
+		switch {
+		case b.unsent > 0:
+			if q := rateOf(b.account, b.action); q > 0 {
+				left = time.Duration(float64(b.unsent-1) / q * float64(time.Second))
+			}
+			if known {
+				left += d
+			}
+		case known && !b.lastSince.IsZero():
+			left = b.lastSince.Add(d).Sub(now)
+		}
+		best = max(best, left)
+	}
+	return best
 }
 
 // writeRecord writes run.json as it stands.

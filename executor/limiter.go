@@ -87,7 +87,28 @@ type bucket struct {
 	current    float64
 	lastChange time.Time
 	stats      BucketStats
+
+	// window holds the last ⌊cap⌋ requests (one slot each, by sequence number): a request is
+	// sent only once the request ⌊cap⌋ places before it was answered more than WindowGuard
+	// ago. See WindowGuard.
+	window []*sent
+	seq    uint64
 }
+
+// sent is one request's place in its bucket's window; done is closed when it was answered.
+type sent struct {
+	done chan struct{}
+	at   time.Time // when the answer came back; set before done is closed
+}
+
+// WindowGuard is how long after the answer to request n the request n+⌊cap⌋ of the same
+// bucket may be sent. The clouds count accepted requests in a sliding second at the moment
+// they stamp them, which is somewhere between our send and their answer; spacing tokens alone
+// cannot keep a window under the cap when the server stamps one request late (a slow answer,
+// a lock held on the server) and the next ones on time. Measuring from the answer covers any
+// stamp in the round trip; the extra 10 ms covers clock granularity. With answers in a few
+// milliseconds it never waits longer than the token spacing does.
+const WindowGuard = time.Second + 10*time.Millisecond
 
 // NewLimiter builds the buckets' rates from the registry's documented caps (DefaultQPS where a
 // cap is not documented) and settings.QPS overrides.
@@ -136,6 +157,7 @@ func (l *Limiter) bucket(req provider.Request) *bucket {
 	if !ok {
 		q := l.Rate(key.action)
 		b = &bucket{
+			window:     make([]*sent, max(1, int(q))),
 			lim:        rate.NewLimiter(rate.Limit(q*(1-SafetyMargin)), 1),
 			configured: q,
 			current:    q,
@@ -156,8 +178,32 @@ func asPoll(ctx context.Context) context.Context { return context.WithValue(ctx,
 
 func isPoll(ctx context.Context) bool { v, _ := ctx.Value(pollKey{}).(bool); return v }
 
-// take waits for the bucket's token and counts the call.
-func (b *bucket) take(ctx context.Context) error {
+// take waits for the bucket's window and token and counts the call. The caller must call
+// the returned func when the request was answered (or failed).
+func (b *bucket) take(ctx context.Context) (answered func(), err error) {
+	b.mu.Lock()
+	slot := int(b.seq % uint64(len(b.window)))
+	b.seq++
+	before := b.window[slot]
+	mine := &sent{done: make(chan struct{})}
+	b.window[slot] = mine
+	b.mu.Unlock()
+	answered = func() {
+		mine.at = time.Now()
+		close(mine.done)
+	}
+	if before != nil {
+		select {
+		case <-before.done:
+		case <-ctx.Done():
+			answered()
+			return nil, ctx.Err()
+		}
+		if err := sleep(ctx, time.Until(before.at.Add(WindowGuard))); err != nil {
+			answered()
+			return nil, err
+		}
+	}
 	b.mu.Lock()
 	now := time.Now()
 	if b.current < b.configured && now.Sub(b.lastChange) >= time.Second {
@@ -167,7 +213,8 @@ func (b *bucket) take(ctx context.Context) error {
 	}
 	b.mu.Unlock()
 	if err := b.lim.Wait(ctx); err != nil {
-		return err
+		answered()
+		return nil, err
 	}
 	b.mu.Lock()
 	b.stats.Calls++
@@ -175,7 +222,7 @@ func (b *bucket) take(ctx context.Context) error {
 		b.stats.Polls++
 	}
 	b.mu.Unlock()
-	return nil
+	return answered, nil
 }
 
 func (b *bucket) throttled() {
@@ -193,10 +240,12 @@ func (b *bucket) throttled() {
 func (l *Limiter) Do(ctx context.Context, req provider.Request, send func(context.Context) error) error {
 	b := l.bucket(req)
 	for attempt := 0; ; attempt++ {
-		if err := b.take(ctx); err != nil {
+		answered, err := b.take(ctx)
+		if err != nil {
 			return err
 		}
-		err := send(ctx)
+		err = send(ctx)
+		answered()
 		if err == nil {
 			return nil
 		}
@@ -231,6 +280,20 @@ func (l *Limiter) Backoff(attempt int) time.Duration {
 	l.randMu.Lock()
 	defer l.randMu.Unlock()
 	return time.Duration(l.rnd.Int64N(int64(ceil) + 1))
+}
+
+// CurrentRate returns the rate requests of (account, "kind/Action") are sent at now: the
+// configured rate less the safety margin, lowered while the bucket recovers from throttling.
+func (l *Limiter) CurrentRate(account, action string) float64 {
+	l.mu.Lock()
+	b, ok := l.buckets[bucketKey{account, action}]
+	l.mu.Unlock()
+	if !ok {
+		return l.Rate(action) * (1 - SafetyMargin)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.current * (1 - SafetyMargin)
 }
 
 // Throttles returns the throttling answers seen so far, all buckets together.

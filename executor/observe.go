@@ -20,9 +20,9 @@ func (k groupKey) String() string {
 	return k.kind + " " + acct + " " + k.region
 }
 
-// observer batches every look at a group's instances into one provider.Observe per poll
-// interval: steps in flight ask to be followed, steps about to start ask to be judged
-// (urgent: answered by the next Observe, without waiting for the interval).
+// observer batches every look at a group's instances into one provider.Observe: steps in
+// flight ask to be followed, steps about to start ask to be judged (urgent: answered by the
+// next Observe, without waiting). When to poll is decided in run; see the package doc.
 type observer struct {
 	key      groupKey
 	prov     provider.Provider
@@ -37,54 +37,163 @@ type observer struct {
 type observation struct {
 	watch  provider.Watch
 	urgent bool
+	// follow is set for a started step: its completion is checked when the duration estimate
+	// says it is due, while awaited says something is held up until it is seen done; at the
+	// slow cadence (the poll interval) otherwise.
+	follow *followInfo
 	reply  chan observed // buffered: the poller never blocks on a step that gave up
 }
 
+// followInfo is what the poller needs to time a started step's checks.
+type followInfo struct {
+	since   time.Time
+	est     *estimate
+	awaited func() bool
+	// next is the watch of the step chained after this one on the same instance; it rides in
+	// the same Observe, so that the successor is judged from the answer that shows this step
+	// done instead of costing a poll of its own.
+	next *provider.Watch
+}
+
 type observed struct {
-	p   provider.Progress
-	err error
+	p    provider.Progress
+	next *provider.Progress
+	err  error
+}
+
+// Poll timing (see the package doc).
+const (
+	// probeStart is the first check of a step whose action has no duration estimate yet;
+	// later checks are probeGrowth times further from the call, up to the poll interval.
+	probeStart  = 500 * time.Millisecond
+	probeGrowth = 1.5
+	// dueDivisor: once a step is due, its group is checked every estimate/dueDivisor, and
+	// polls that due steps ask for are at least that far apart.
+	dueDivisor = 4
+	minDueGap  = 100 * time.Millisecond
+)
+
+// estimate is an action's completion time: the shortest time from an accepted call to its
+// step being seen done. Every sample is the true duration plus a polling lag, so the
+// minimum is the closest to the truth.
+type estimate struct {
+	mu sync.Mutex
+	d  time.Duration
+	n  int
+}
+
+func (e *estimate) add(d time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.n == 0 || d < e.d {
+		e.d = d
+	}
+	e.n++
+}
+
+func (e *estimate) get() (time.Duration, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.d, e.n > 0
+}
+
+// nextCheck is the first time after `after` at which the step deserves a look, and the
+// smallest gap the poll it asks for must keep from the previous poll. With an estimate d the
+// checks are at since+d, then gap, 2·gap, 4·gap, … later (gap = d/dueDivisor); without one
+// they probe at probeStart, growing by probeGrowth. Past the poll interval the slow cadence
+// takes over.
+func (f *followInfo) nextCheck(after time.Time, interval time.Duration) (time.Time, time.Duration) {
+	if d, ok := f.est.get(); ok {
+		gap := max(d/dueDivisor, minDueGap)
+		t := f.since.Add(d)
+		for step := gap; !t.After(after); step *= 2 {
+			if step > interval {
+				return after.Add(interval), gap
+			}
+			t = t.Add(step)
+		}
+		return t, gap
+	}
+	p := probeStart
+	for !f.since.Add(p).After(after) {
+		if p > interval {
+			return after.Add(interval), minDueGap
+		}
+		p = time.Duration(float64(p) * probeGrowth)
+	}
+	return f.since.Add(p), minDueGap
 }
 
 func newObserver(key groupKey, prov provider.Provider, interval time.Duration) *observer {
-	return &observer{key: key, prov: prov, interval: interval, wake: make(chan struct{}, 1)}
+	return &observer{key: key, prov: prov, interval: interval, wake: make(chan struct{}, 1), lastPoll: time.Now()}
 }
 
 // observe waits for the next batched Observe that covers w.
 func (o *observer) observe(ctx context.Context, w provider.Watch, urgent bool) (provider.Progress, error) {
-	ob := &observation{watch: w, urgent: urgent, reply: make(chan observed, 1)}
+	r, err := o.enqueue(ctx, &observation{watch: w, urgent: urgent})
+	return r.p, err
+}
+
+// followStep waits for the Observe that the step's timing asks for (see followInfo).
+func (o *observer) followStep(ctx context.Context, w provider.Watch, f *followInfo) (observed, error) {
+	return o.enqueue(ctx, &observation{watch: w, follow: f})
+}
+
+func (o *observer) enqueue(ctx context.Context, ob *observation) (observed, error) {
+	ob.reply = make(chan observed, 1)
 	o.mu.Lock()
 	o.queue = append(o.queue, ob)
 	o.mu.Unlock()
+	o.poke()
+	select {
+	case r := <-ob.reply:
+		return r, r.err
+	case <-ctx.Done():
+		return observed{}, ctx.Err()
+	}
+}
+
+// poke makes the poller look at its queue again.
+func (o *observer) poke() {
 	select {
 	case o.wake <- struct{}{}:
 	default:
 	}
-	select {
-	case r := <-ob.reply:
-		return r.p, r.err
-	case <-ctx.Done():
-		return provider.Progress{}, ctx.Err()
+}
+
+// nextPoll is when the queue asks for the next poll; ok is false for an empty queue.
+func (o *observer) nextPoll(now time.Time) (next time.Time, ok bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.queue) == 0 {
+		return time.Time{}, false
 	}
+	next = o.lastPoll.Add(o.interval)
+	for _, ob := range o.queue {
+		if ob.urgent {
+			return now, true
+		}
+		if ob.follow == nil || ob.follow.awaited == nil || !ob.follow.awaited() {
+			continue
+		}
+		t, gap := ob.follow.nextCheck(o.lastPoll, o.interval)
+		if t.Before(o.lastPoll.Add(gap)) {
+			t = o.lastPoll.Add(gap)
+		}
+		if t.Before(next) {
+			next = t
+		}
+	}
+	return next, true
 }
 
 // run polls until ctx is done.
 func (o *observer) run(ctx context.Context) {
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
 	for {
-		o.mu.Lock()
-		n := len(o.queue)
-		urgent := false
-		for _, ob := range o.queue {
-			urgent = urgent || ob.urgent
-		}
-		next := o.lastPoll.Add(o.interval)
-		o.mu.Unlock()
-		if n == 0 {
+		next, ok := o.nextPoll(time.Now())
+		if !ok {
 			select {
 			case <-o.wake:
 				continue
@@ -92,12 +201,8 @@ func (o *observer) run(ctx context.Context) {
 				return
 			}
 		}
-		if d := time.Until(next); !urgent && d > 0 {
-			if timer == nil {
-				timer = time.NewTimer(d)
-			} else {
-				timer.Reset(d)
-			}
+		if d := time.Until(next); d > 0 {
+			timer.Reset(d)
 			select {
 			case <-timer.C:
 			case <-o.wake:
@@ -119,20 +224,36 @@ func (o *observer) poll(ctx context.Context) {
 	o.queue = nil
 	o.lastPoll = time.Now()
 	o.mu.Unlock()
-	watches := make([]provider.Watch, len(batch))
+	watches := make([]provider.Watch, 0, len(batch))
+	nextAt := make([]int, len(batch))
 	for i, ob := range batch {
-		watches[i] = ob.watch
+		watches = append(watches, ob.watch)
+		nextAt[i] = -1
+		if ob.follow != nil && ob.follow.next != nil {
+			nextAt[i] = len(watches)
+			watches = append(watches, *ob.follow.next)
+		}
 	}
 	ps, err := observeSafely(asPoll(ctx), o.prov, watches)
 	if err == nil && len(ps) != len(watches) {
 		err = fmt.Errorf("%s: observe answered %d of %d watches", o.key, len(ps), len(watches))
 	}
+	k := 0
 	for i, ob := range batch {
 		if err != nil {
 			ob.reply <- observed{err: err}
 			continue
 		}
-		ob.reply <- observed{p: ps[i]}
+		r := observed{p: ps[k]}
+		if nextAt[i] >= 0 {
+			p := ps[nextAt[i]]
+			r.next = &p
+		}
+		k++
+		if nextAt[i] >= 0 {
+			k++
+		}
+		ob.reply <- r
 	}
 }
 
