@@ -33,9 +33,11 @@ vet:
 demo: build
 	./scripts/demo.sh
 
-# Fuzz the manifest parser (FuzzParse); the seed corpus also runs in every `make test`.
+# Fuzz the manifest parser (FuzzParse) and the plan file reader (FuzzDecode), FUZZTIME each;
+# their seed corpora also run in every `make test`.
 fuzz:
 	$(GO) test ./manifest -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./planner -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
 
 # Benchmarks (targets in DESIGN.md): the 10,000-instance plan and apply against the simulator
 # (bench/, writes bench/RESULTS.md), then the Go micro-benchmarks.
