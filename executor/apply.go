@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"sort"
 	"strings"
@@ -95,6 +96,10 @@ type run struct {
 
 	global    *slots
 	targetSem map[string]*slots
+	// gates admit, per bucket of mutating calls, only as many steps as the bucket sends in
+	// about a second to take a global slot, so that steps waiting for a slow bucket's tokens
+	// do not hold the slots other buckets' steps need.
+	gates map[string]*slots
 
 	// ready counts, per bucket of mutating calls, the steps whose dependencies are met and
 	// whose call has not been answered yet; estimates holds completion times per kind/action.
@@ -145,6 +150,7 @@ type stepState struct {
 	next      *stepState
 	preJudged *provider.Progress
 	readyHeld bool // counted in run.ready (guarded by run.mu)
+	gateHeld  bool // holds a place in its bucket's gate (guarded by run.mu)
 	sentOK    bool // the mutating call was accepted (guarded by run.mu)
 
 	final    bool // final before this segment's scheduling (restored or refreshed)
@@ -192,6 +198,7 @@ func newRun(plan *planner.Plan, opts Options, entries []Entry) (*run, error) {
 		global:    newSlots(par),
 		targetSem: map[string]*slots{},
 		ready:     map[string]*atomic.Int64{},
+		gates:     map[string]*slots{},
 		estimates: map[string]*estimate{},
 		stopCh:    make(chan struct{}),
 		segment:   Segment{StartedAt: now, Resumed: opts.Resume, PID: os.Getpid(), Host: host},
@@ -245,6 +252,7 @@ func newRun(plan *planner.Plan, opts Options, entries []Entry) (*run, error) {
 			group: groupKey{st.Kind, st.Account, st.Region}, bucket: st.Account + "\x00" + st.Kind + "/" + st.Action}
 		if r.ready[s.bucket] == nil {
 			r.ready[s.bucket] = &atomic.Int64{}
+			r.gates[s.bucket] = newSlots(max(1, int(math.Ceil(r.limiter.Rate(st.Kind+"/"+st.Action)))))
 			bucketIndex[s.bucket] = len(r.buckets)
 			r.buckets = append(r.buckets, etaBucket{account: st.Account, action: st.Kind + "/" + st.Action,
 				est: nil})
@@ -711,8 +719,9 @@ func pastTense(st Status) string {
 	return "was skipped"
 }
 
-// acquire takes the step's target slot (maxConcurrent) and a global slot (parallelism).
-// Both hand free slots out in plan order.
+// acquire takes the step's target slot (maxConcurrent), a place in its bucket's gate (not
+// for a step whose call was already sent) and a global slot (parallelism). All three hand
+// free places out in plan order. The gate is given back once the call is answered (unready).
 func (r *run) acquire(ctx context.Context, s *stepState, inFlight bool) bool {
 	stop := r.stopCh
 	if inFlight {
@@ -724,15 +733,36 @@ func (r *run) acquire(ctx context.Context, s *stepState, inFlight bool) bool {
 			return false
 		}
 	}
+	if !inFlight {
+		if !r.gates[s.bucket].acquire(ctx, index, stop) {
+			r.releaseTarget(s)
+			return false
+		}
+		r.mu.Lock()
+		s.gateHeld = true
+		r.mu.Unlock()
+	}
 	if !r.global.acquire(ctx, index, stop) {
+		r.releaseGate(s)
 		r.releaseTarget(s)
 		return false
 	}
 	if _, ok := r.stopped(); ok && !inFlight {
+		r.releaseGate(s)
 		r.release(s)
 		return false
 	}
 	return true
+}
+
+func (r *run) releaseGate(s *stepState) {
+	r.mu.Lock()
+	held := s.gateHeld
+	s.gateHeld = false
+	r.mu.Unlock()
+	if held {
+		r.gates[s.bucket].release()
+	}
 }
 
 // index is the step's position in the plan.
@@ -763,6 +793,7 @@ func (r *run) markReady(s *stepState) {
 // without one). When the bucket has no ready step left, its steps in flight are awaited: the
 // pollers are told to look at their timing again.
 func (r *run) unready(s *stepState) {
+	r.releaseGate(s)
 	r.mu.Lock()
 	held := s.readyHeld
 	s.readyHeld = false

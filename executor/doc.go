@@ -5,10 +5,40 @@
 //
 // Choices where DESIGN.md is silent:
 //
-//   - Rate limits: a bucket of burst 1 refilling at cap·(1−SafetyMargin) (4%), so that no
-//     sliding one-second window at the server sees more than the cap despite network jitter.
-//     On a throttling answer the bucket halves (down to cap/32) and climbs back by cap/8
-//     after each quiet second.
+//   - Rate limits: a bucket of burst 1 refilling at cap·(1−SafetyMargin) (1%), and a window
+//     guard: request n+⌊cap⌋ of a bucket is sent only once request n was answered more than
+//     WindowGuard (1 s + 2 ms) ago. The server stamps a request somewhere between our send and
+//     its answer, so no sliding second at the server sees more than the cap, whatever the
+//     jitter (a busy client, a server that answered one request late and the next on time).
+//     Spacing alone would need a margin as large as the worst jitter; the guard costs only the
+//     answer latency. On a throttling answer the bucket halves (down to cap/32) and climbs
+//     back by cap/8 after each quiet second.
+//   - Scheduling: parallelism and maxConcurrent slots, and a gate per bucket of mutating
+//     calls, hand free places out in plan order (lowest step index first), not in goroutine
+//     order. The gate admits ⌈cap⌉ steps of a bucket at a time (about a second of its calls)
+//     to take a parallelism slot, and is left once the call is answered, so steps queueing for
+//     a slow bucket's tokens (kafka's 2/s) never hold the slots that a fast bucket needs. A
+//     step that must wait for a busy instance before its call keeps its gate place.
+//   - Polling: a group is polled only while it has steps queued for a look. A step about to
+//     start (judge, reconcile) is answered by an immediate poll. A started step is checked at
+//     the slow cadence (settings.pollInterval) unless something waits on it: a step waiting
+//     for a parallelism or maxConcurrent slot, or its bucket having no other step ready to
+//     send (canary waves, chains, target dependencies and the end of a bucket's work all look
+//     like this), because only then does completion lag stretch the run. An awaited step is
+//     checked when it is due: at since + d, where d is the shortest time from an accepted
+//     call to a seen completion of the same kind/action (every sample is the duration plus a
+//     lag, so the minimum is closest), then d/4, d/2, d, … after each previous check; polls asked for this way
+//     are at least d/4 apart, so a burst of steps sent over the last d costs about four
+//     polls. Before any completion of that action, checks probe at 0.5 s × 1.25^k after the
+//     call, up to the poll interval. Lag then stays under d/4 where it matters, and polling
+//     stays a few percent of the calls where it does not (bench/RESULTS.md).
+//   - Chained steps (#2 after #1 on one instance) ride along: the poll that follows #1 also
+//     carries #2's watch, and when it shows #1 done and #2 ready, #2 is sent without a look of
+//     its own.
+//   - Progress ETA (Counters.ETA): for every bucket of mutating calls, its unsent calls at the
+//     bucket's current rate plus the duration estimate above (or, once all are sent, what is
+//     left of the last one's), the largest of these; a best case that leaves out dependencies,
+//     slots and polling lag. Before any completion only the rate part is known.
 //   - Refresh: one Observe per (kind, account, region) for every step that can be judged at
 //     once. A step chained after another on the same instance, or whose instance was busy, is
 //     judged right before its call from a fresh batched observation.

@@ -38,7 +38,7 @@ func TestProgressETAFollowsTheRateCapAndTheObservedDuration(t *testing.T) {
 			t.Fatalf("counts %v, want %d succeeded", rec.Counts, n)
 		}
 		// The cap is 2/s (less the safety margin): the first step starts with the other nine
-		// calls still to send, about 9/1.92 s, and nothing is known of the duration yet.
+		// calls still to send, about 9/1.98 s, and nothing is known of the duration yet.
 		first := events[0]
 		if first.Status != StatusRunning {
 			t.Fatalf("first event %+v, want a step running", first)

@@ -19,10 +19,11 @@ const DefaultQPS = 10
 
 // SafetyMargin is the share of a cap the Limiter keeps unused. The clouds (and cloudsim) count
 // accepted requests in a sliding one-second window at arrival; a bucket of burst 1 refilling at
-// cap·(1−SafetyMargin) spaces requests 1/(0.96·cap) apart, so cap+1 consecutive requests span
-// about 1.04 s: the 40 ms of slack absorb the jitter between taking a token and the request
-// reaching the server.
-const SafetyMargin = 0.04
+// cap·(1−SafetyMargin) spaces requests 1/(0.99·cap) apart, so cap+1 consecutive requests span
+// about 1.01 s. Spacing alone cannot absorb the jitter between taking a token and the request
+// being stamped by the server (tens of milliseconds under load); WindowGuard does, so the
+// margin only needs to cover timer granularity, and costs 1% of the cap.
+const SafetyMargin = 0.01
 
 // Retry bounds the retries of one request inside the Limiter (and of a mutating call in a
 // step): exponential backoff with full jitter, sleep = rand(0, min(Cap, Base·2^attempt)).
@@ -106,9 +107,10 @@ type sent struct {
 // they stamp them, which is somewhere between our send and their answer; spacing tokens alone
 // cannot keep a window under the cap when the server stamps one request late (a slow answer,
 // a lock held on the server) and the next ones on time. Measuring from the answer covers any
-// stamp in the round trip; the extra 10 ms covers clock granularity. With answers in a few
+// stamp in the round trip, whatever the offset between the clocks; the extra 2 ms covers
+// timer granularity. With answers in a few
 // milliseconds it never waits longer than the token spacing does.
-const WindowGuard = time.Second + 10*time.Millisecond
+const WindowGuard = time.Second + 2*time.Millisecond
 
 // NewLimiter builds the buckets' rates from the registry's documented caps (DefaultQPS where a
 // cap is not documented) and settings.QPS overrides.

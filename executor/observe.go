@@ -66,7 +66,7 @@ const (
 	// probeStart is the first check of a step whose action has no duration estimate yet;
 	// later checks are probeGrowth times further from the call, up to the poll interval.
 	probeStart  = 500 * time.Millisecond
-	probeGrowth = 1.5
+	probeGrowth = 1.25
 	// dueDivisor: once a step is due, its group is checked every estimate/dueDivisor, and
 	// polls that due steps ask for are at least that far apart.
 	dueDivisor = 4
