@@ -1254,6 +1254,9 @@ func (r *run) counters() Counters {
 // of the estimated duration of the last one sent; the largest of these. Dependencies, polling
 // lag and parallelism are left out, so the run cannot end sooner. Before any step has
 // completed there is no duration estimate, and only the rate part counts.
+// etaFloor is the ETA of work that is due by the estimates but not yet seen done.
+const etaFloor = time.Second
+
 func eta(buckets []etaBucket, now time.Time, rateOf func(account, action string) float64) time.Duration {
 	var best time.Duration
 	for _, b := range buckets {
@@ -1269,8 +1272,12 @@ func eta(buckets []etaBucket, now time.Time, rateOf func(account, action string)
 			}
 		case known && !b.lastSince.IsZero():
 			left = b.lastSince.Add(d).Sub(now)
+		default:
+			continue
 		}
-		best = max(best, left)
+		// Work is left in this bucket: a step past its estimate may end any moment, but it
+		// has not ended; say so rather than "unknown".
+		best = max(best, left, etaFloor)
 	}
 	return best
 }
