@@ -36,6 +36,15 @@ func Apply(ctx context.Context, plan *planner.Plan, opts Options) (*Record, erro
 	if opts.DryRun && opts.Resume {
 		return nil, fmt.Errorf("%w: --dry-run cannot resume a run", ErrNothingAttempted)
 	}
+	if opts.Window != nil {
+		if !opts.Resume {
+			return nil, fmt.Errorf("%w: a window override is for resuming a stopped run; a new run keeps the reviewed plan's window", ErrNothingAttempted)
+		}
+		if !opts.Window.End.After(opts.Window.Start) {
+			return nil, fmt.Errorf("%w: the window's end %s is not after its start %s", ErrNothingAttempted,
+				opts.Window.End.Format(time.RFC3339), opts.Window.Start.Format(time.RFC3339))
+		}
+	}
 	var lock *planLock
 	if opts.PlanPath != "" {
 		l, err := acquireLock(opts.PlanPath + ".lock")
@@ -201,7 +210,7 @@ func newRun(plan *planner.Plan, opts Options, entries []Entry) (*run, error) {
 		gates:     map[string]*slots{},
 		estimates: map[string]*estimate{},
 		stopCh:    make(chan struct{}),
-		segment:   Segment{StartedAt: now, Resumed: opts.Resume, PID: os.Getpid(), Host: host},
+		segment:   Segment{StartedAt: now, Resumed: opts.Resume, PID: os.Getpid(), Host: host, Window: windowOverride(plan, opts)},
 	}
 	r.rec = &Record{
 		Schema:    RecordSchema,
@@ -344,7 +353,7 @@ func (r *run) restore(entries []Entry) {
 				segs[len(segs)-1].FinishedAt = last
 				segs[len(segs)-1].Stop = "killed: the journal has no end record"
 			}
-			segs = append(segs, Segment{StartedAt: e.Time, Resumed: e.Resumed, PID: e.PID, Host: e.Host})
+			segs = append(segs, Segment{StartedAt: e.Time, Resumed: e.Resumed, PID: e.PID, Host: e.Host, Window: e.Window})
 		case EntryEnd:
 			if len(segs) > 0 {
 				segs[len(segs)-1].FinishedAt = e.Time
@@ -421,7 +430,7 @@ func (r *run) restore(entries []Entry) {
 
 func (r *run) execute(ctx context.Context) (*Record, error) {
 	if err := r.journal.write(Entry{Type: EntryBegin, Time: r.segment.StartedAt, Digest: r.plan.Digest,
-		PID: r.segment.PID, Host: r.segment.Host, Resumed: r.opts.Resume, DryRun: r.opts.DryRun}); err != nil {
+		PID: r.segment.PID, Host: r.segment.Host, Resumed: r.opts.Resume, DryRun: r.opts.DryRun, Window: r.segment.Window}); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNothingAttempted, err)
 	}
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
@@ -448,7 +457,7 @@ func (r *run) execute(ctx context.Context) (*Record, error) {
 		case <-work.Done():
 		}
 	}()
-	if w := r.plan.Settings.Window; w != nil {
+	if w := r.window(); w != nil {
 		closeAt := w.End.Add(-time.Duration(w.Cutoff))
 		t := time.AfterFunc(time.Until(closeAt), func() {
 			r.stop(fmt.Sprintf("window cutoff: no step starts after %s (window end %s minus cutoff %s)",
@@ -822,9 +831,29 @@ func (r *run) awaited(s *stepState) bool {
 	return false
 }
 
+// window is the change window of this segment: the operator's override, or the plan's.
+func (r *run) window() *planner.Window {
+	if r.segment.Window != nil {
+		return r.segment.Window
+	}
+	return r.plan.Settings.Window
+}
+
+// windowOverride turns Options.Window into this segment's window, keeping the plan's cutoff.
+func windowOverride(plan *planner.Plan, opts Options) *planner.Window {
+	if opts.Window == nil {
+		return nil
+	}
+	w := *opts.Window
+	if plan.Settings.Window != nil && w.Cutoff == 0 {
+		w.Cutoff = plan.Settings.Window.Cutoff
+	}
+	return &w
+}
+
 // inWindow waits for the window to open and refuses to start after end−cutoff.
 func (r *run) inWindow(ctx context.Context, s *stepState) bool {
-	w := r.plan.Settings.Window
+	w := r.window()
 	if w == nil {
 		return true
 	}

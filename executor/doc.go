@@ -54,8 +54,11 @@
 //   - Failure budget: the run stops starting steps once failures exceed max_failures ("3": the
 //     fourth failure stops; "5%": of the plan's steps, rounded down). It counts the failures of
 //     the current segment, so that a resume, after a person looked at them, finishes the rest.
-//   - Window: no step starts before start (apply waits) or after end−cutoff; a resume after
-//     the window closed starts nothing and exits 3 again.
+//   - Window: no step starts before start (apply waits) or after end−cutoff. The plan's window
+//     is what was reviewed, so a resume after it closed starts nothing and exits 3 again —
+//     unless the operator names the next window (Options.Window, `--resume DIR --window
+//     START/END`), which replaces the plan's for that segment, keeps its cutoff, and is
+//     journaled and recorded in the segment (run.json segments[].window_override).
 //   - Mutating calls: intent journaled (fsync) → call → result journaled (fsync). A 5xx or an
 //     unknown outcome is followed by a fresh observation: a call in progress or done is
 //     followed, never sent again; an untouched instance gets the call again with the same

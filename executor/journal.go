@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/upgradeplan/upgradeplan/planner"
 	"github.com/upgradeplan/upgradeplan/provider"
 )
 
@@ -43,6 +44,8 @@ type Entry struct {
 	Resumed bool   `json:"resumed,omitempty"`
 	DryRun  bool   `json:"dry_run,omitempty"`
 	Stop    string `json:"stop,omitempty"`
+	// Window is a begin record's operator override of the plan's change window.
+	Window *planner.Window `json:"window,omitempty"`
 
 	// intent / result
 	StepID      string          `json:"step_id,omitempty"`

@@ -29,6 +29,12 @@ type Options struct {
 	Resume bool
 	// ExpectDigest, when set, must equal the plan's digest (`--expect-digest`).
 	ExpectDigest string
+	// Window, with Resume only, replaces the plan's change window for this segment
+	// (`apply --resume DIR --window START/END`): a run stopped by the window's cutoff is
+	// finished in a later window without re-planning. The plan's cutoff still applies. The
+	// override is journaled and recorded in the segment, so the audit trail shows who moved
+	// the window and when.
+	Window *planner.Window
 	// Getenv reads secrets and endpoint overrides; nil means os.Getenv.
 	Getenv func(string) string
 	// Hard is closed on the second signal: in-flight steps are abandoned (recorded

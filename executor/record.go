@@ -61,6 +61,9 @@ type Segment struct {
 	Host       string    `json:"host"`
 	// Stop says why this segment ended before finishing the plan ("" when it finished).
 	Stop string `json:"stop,omitempty"`
+	// Window is the change window an operator set for this segment in place of the plan's
+	// (`apply --resume DIR --window START/END`); nil when the plan's window applied.
+	Window *planner.Window `json:"window_override,omitempty"`
 }
 
 // Outcome summarises the run for people and for the exit code.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -39,6 +40,7 @@ func applyCommand() *cli.Command {
 			&cli.BoolFlag{Name: "dry-run", Usage: "read, order and rate-limit everything, send no mutating call"},
 			&cli.StringFlag{Name: "resume", Usage: "continue the run recorded in `DIR`"},
 			&cli.StringFlag{Name: "expect-digest", Usage: "refuse the plan unless its digest is `SHA`"},
+			&cli.StringFlag{Name: "window", Usage: "with --resume: a later change window `START/END` (RFC 3339) in place of the plan's; its cutoff still applies"},
 			&cli.StringFlag{Name: "log-format", Value: reports.LogText, Usage: "progress lines when stderr is not a terminal: text or json"},
 		},
 		Action: applyAction,
@@ -71,6 +73,17 @@ func applyAction(c *cli.Context) error {
 		}
 		out, resume = dir, true
 	}
+	var window *planner.Window
+	if v := c.String("window"); v != "" {
+		if !resume {
+			return exitError(ExitInvalid, usageError{errors.New("apply: --window moves the window of a stopped run: use it with --resume DIR; a new run keeps the reviewed plan's window")})
+		}
+		w, err := parseWindow(v)
+		if err != nil {
+			return exitError(ExitInvalid, usageError{fmt.Errorf("apply: --window %q: %w", v, err)})
+		}
+		window = w
+	}
 	if out == "" {
 		out = filepath.Join("runs", runName(plan.Manifest.Name)+"-"+time.Now().UTC().Format("20060102T150405Z"))
 	}
@@ -91,6 +104,7 @@ func applyAction(c *cli.Context) error {
 		DryRun:       c.Bool("dry-run"),
 		Resume:       resume,
 		ExpectDigest: c.String("expect-digest"),
+		Window:       window,
 		OnEvent:      progress.Event,
 		ToolVersion:  versionString(),
 	}
@@ -201,4 +215,24 @@ func secretValues(p *planner.Plan) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// parseWindow reads "START/END", two RFC 3339 times (an ISO 8601 interval).
+func parseWindow(v string) (*planner.Window, error) {
+	a, b, ok := strings.Cut(v, "/")
+	if !ok {
+		return nil, errors.New("want START/END, e.g. 2026-11-29T01:00:00+08:00/2026-11-29T05:00:00+08:00")
+	}
+	start, err := time.Parse(time.RFC3339, a)
+	if err != nil {
+		return nil, fmt.Errorf("start: %w", err)
+	}
+	end, err := time.Parse(time.RFC3339, b)
+	if err != nil {
+		return nil, fmt.Errorf("end: %w", err)
+	}
+	if !end.After(start) {
+		return nil, errors.New("end must be after start")
+	}
+	return &planner.Window{Start: start, End: end}, nil
 }
