@@ -89,6 +89,10 @@ func markdownDoc(rec *executor.Record, limit int) string {
 			if sg.Resumed {
 				resumed = "yes"
 			}
+			if w := sg.Window; w != nil {
+				// An operator moved the window for this segment: auditors must see it.
+				resumed += fmt.Sprintf(", window moved to %s – %s (cutoff %s)", utc(w.Start), utc(w.End), time.Duration(w.Cutoff))
+			}
 			t.Add(strconv.Itoa(i+1), utc(sg.StartedAt), utc(sg.FinishedAt), resumed, Cell(sg.Host), strconv.Itoa(sg.PID), Cell(sg.Stop))
 		}
 		d.Text("\n")

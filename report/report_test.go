@@ -8,8 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/upgradeplan/upgradeplan/executor"
+	"github.com/upgradeplan/upgradeplan/planner"
 	"github.com/upgradeplan/upgradeplan/provider"
 )
 
@@ -242,5 +244,26 @@ func TestAStepsChangeNamesOnlyTheFieldsThatChange(t *testing.T) {
 				t.Errorf("changeText = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestAMovedWindowIsShownForItsSegment(t *testing.T) {
+	rec := readFixture(t, "run-rich.json")
+	if len(rec.Segments) == 0 {
+		t.Fatal("the rich fixture has no segments")
+	}
+	last := &rec.Segments[len(rec.Segments)-1]
+	last.Window = &planner.Window{
+		Start:  time.Date(2026, 11, 29, 1, 0, 0, 0, time.UTC),
+		End:    time.Date(2026, 11, 29, 5, 0, 0, 0, time.UTC),
+		Cutoff: planner.Duration(30 * time.Minute),
+	}
+	var b bytes.Buffer
+	if err := Markdown(&b, rec); err != nil {
+		t.Fatal(err)
+	}
+	want := "window moved to 2026-11-29T01:00:00Z – 2026-11-29T05:00:00Z (cutoff 30m0s)"
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("report.md does not say the operator moved the window (%q):\n%s", want, b.String())
 	}
 }
