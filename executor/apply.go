@@ -1084,6 +1084,11 @@ func (r *run) reconcileThenSend(ctx context.Context, s *stepState, attempt int) 
 				r.end(s, StatusNotStarted, why+"; the earlier call had not taken effect", nil, nil)
 				return
 			}
+			// A previous segment's call never took effect: resending it starts the change
+			// now, so it keeps to this segment's window like any other start.
+			if s.inDoubt && !r.inWindow(ctx, s) {
+				return
+			}
 			s.inDoubt = false
 			r.send(ctx, s, attempt)
 		case provider.StateFailed:

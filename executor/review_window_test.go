@@ -1,0 +1,65 @@
+package executor
+
+import (
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/upgradeplan/upgradeplan/planner"
+)
+
+// A resume that finds an in-doubt step whose call never took effect sends that call again
+// only inside the change window: the resend is a new upgrade call like any other.
+func TestResumeResendsAnInDoubtCallOnlyInsideTheWindow(t *testing.T) {
+	cases := []struct {
+		name      string
+		window    func(now time.Time) *planner.Window // the segment's window (plan's)
+		wantCalls int
+		want      Status
+	}{
+		{"a window that opens later is waited for before the resend",
+			func(now time.Time) *planner.Window {
+				return &planner.Window{Start: now.Add(time.Hour), End: now.Add(3 * time.Hour), Cutoff: planner.Duration(30 * time.Minute)}
+			}, 1, StatusSucceeded},
+		{"a window past its cutoff gets no resend and the run stops",
+			func(now time.Time) *planner.Window {
+				return &planner.Window{Start: now.Add(-3 * time.Hour), End: now.Add(-time.Hour), Cutoff: planner.Duration(30 * time.Minute)}
+			}, 0, StatusNotStarted},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				cloud := newFakeCloud(30*time.Second, fleetOf(1, "a", "1"))
+				now := time.Now()
+				w := tc.window(now)
+				plan := planOf(t, planner.Settings{Window: w}, []planner.Target{{Name: "t", Kind: fakeKind, Region: "r1"}},
+					[]planner.Step{versionStep("t", "a-1", "1", "2", 0)})
+				dir := t.TempDir()
+				j, err := openJournal(dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				j.write(Entry{Type: EntryBegin, Digest: plan.Digest, PID: 1})
+				j.write(Entry{Type: EntryIntent, StepID: "t/a-1", Attempt: 1, ClientToken: ClientToken(plan, "t/a-1")})
+				j.close()
+				rec, err := runApply(t, t.Context(), plan, cloud.registry(), dir, func(o *Options) { o.Resume = true })
+				if err != nil {
+					t.Fatal(err)
+				}
+				ups := cloud.callsOf("Upgrade")
+				if len(ups) != tc.wantCalls {
+					t.Fatalf("%d upgrade calls on resume, want %d", len(ups), tc.wantCalls)
+				}
+				for _, u := range ups {
+					if u.at.Before(w.Start) || !u.at.Before(w.End.Add(-time.Duration(w.Cutoff))) {
+						t.Errorf("resent at now%+v, outside the window [now%+v, now%+v)", u.at.Sub(now),
+							w.Start.Sub(now), w.End.Add(-time.Duration(w.Cutoff)).Sub(now))
+					}
+				}
+				if s := stepByID(t, rec, "t/a-1"); s.Status != tc.want {
+					t.Errorf("step %s (%s), want %s", s.Status, s.Reason, tc.want)
+				}
+			})
+		})
+	}
+}
