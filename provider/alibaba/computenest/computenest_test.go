@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -598,5 +599,31 @@ func TestEveryRequestGoesThroughTheDoer(t *testing.T) {
 	}
 	if upgrades(t, s, "si-1") != 1 {
 		t.Error("want exactly one real upgrade (the dry runs change nothing)")
+	}
+}
+
+// A wrong AccessKey secret is answered with SignatureDoesNotMatch and the server's string
+// to sign, which holds every request parameter, the resolved password among them: neither
+// the error nor anything it wraps may carry it.
+func TestASignatureRefusalDoesNotEchoTheSecret(t *testing.T) {
+	s := simtest.Start(t, accounts+"computenest:\n"+serviceInstance("si-1", "Deployed", "{env: test}"), sim.Options{}, simcn.New())
+	p := open(t, s.Addr, map[string]string{"T_SK": "not-the-secret-key", "SI_PASSWORD": secret})
+	_, err := p.Apply(context.Background(), provider.Call{Instance: "si-1", Action: ActionUpgrade, ClientToken: "tok-1",
+		Params: map[string]any{"ServiceInstanceId": "si-1", "ServiceVersion": "3",
+			"Parameters": map[string]any{"InstancePassword": map[string]any{"fromEnv": "SI_PASSWORD"}}}})
+	pe, ok := provider.AsError(err)
+	if !ok || pe.Code != "SignatureDoesNotMatch" || pe.Class != provider.ClassPermanent || pe.RequestID == "" {
+		t.Fatalf("Apply with a wrong key secret: %v, want a permanent SignatureDoesNotMatch with a request id", err)
+	}
+	texts := []string{err.Error(), fmt.Sprintf("%+v", err), pe.Message}
+	for e := error(pe); e != nil; e = errors.Unwrap(e) {
+		texts = append(texts, e.Error())
+	}
+	for _, text := range texts {
+		for _, form := range append(secretForms(), "pa55%2520w0rd") {
+			if strings.Contains(text, form) {
+				t.Fatalf("the secret (as %q) leaked into %q", form, text)
+			}
+		}
 	}
 }

@@ -49,7 +49,7 @@ func Classify(err error, mutating bool) *provider.Error {
 			Message:    serverMessage(se),
 			RequestID:  se.RequestId(),
 			HTTPStatus: se.HttpStatus(),
-			Err:        err,
+			Err:        withoutStringToSign(err),
 		}
 	}
 	cause := err
@@ -121,6 +121,25 @@ func serverMessage(se *errors.ServerError) string {
 		m = m[:512] + "…"
 	}
 	return m
+}
+
+// withoutStringToSign returns err, or, when the answer echoed the server's string to sign
+// (SignatureDoesNotMatch), an error with the same text minus that string: it holds every
+// request parameter, which may be a resolved secret, and the ServerError's own text keeps
+// it whole.
+func withoutStringToSign(err error) error {
+	text := err.Error()
+	i := strings.Index(text, errors.MessageContain)
+	if i < 0 {
+		return err
+	}
+	rest := text[i:]
+	if j := strings.IndexByte(rest, '\n'); j >= 0 {
+		rest = rest[j:]
+	} else {
+		rest = ""
+	}
+	return &redactedError{msg: strings.TrimRight(text[:i], " ") + rest}
 }
 
 // classifyServer maps an Alibaba error code and HTTP status to a class.
