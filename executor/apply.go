@@ -683,6 +683,14 @@ func (r *run) runStep(ctx context.Context, s *stepState) {
 	if !r.judge(ctx, s) {
 		return
 	}
+	// judge may have waited for a busy instance past the cutoff, a signal or the budget.
+	if why, ok := r.stopped(); ok {
+		r.end(s, StatusNotStarted, why, nil, nil)
+		return
+	}
+	if !r.inWindow(ctx, s) {
+		return
+	}
 	r.setRunning(s, "")
 	r.send(ctx, s, 1)
 }

@@ -1,6 +1,9 @@
 package executor
 
 import (
+	"context"
+	"errors"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -62,4 +65,56 @@ func TestResumeResendsAnInDoubtCallOnlyInsideTheWindow(t *testing.T) {
 			})
 		})
 	}
+}
+
+// A step that waits for a busy instance must not start once the window's cutoff has passed,
+// even when the look that finds the instance ready was asked for before the cutoff.
+func TestBusyInstanceReadyOnlyAfterTheCutoffIsNotStarted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cloud := newFakeCloud(10*time.Second, fleetOf(1, "m", "1"))
+		start := time.Now()
+		// Polls come every 5 s from the start; the cutoff falls between the poll at 5:00,
+		// which still sees the instance busy, and the one at 5:05, which sees it ready.
+		cloud.busy("m-1", start.Add(5*time.Minute+3*time.Second))
+		w := &planner.Window{Start: start.Add(-time.Minute), End: start.Add(10*time.Minute + 2500*time.Millisecond), Cutoff: planner.Duration(5 * time.Minute)}
+		plan := planOf(t, planner.Settings{Window: w}, []planner.Target{{Name: "t", Kind: fakeKind, Region: "r1"}},
+			[]planner.Step{versionStep("t", "m-1", "1", "2", 0)})
+		rec, err := runApply(t, t.Context(), plan, cloud.registry(), t.TempDir(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ups := cloud.callsOf("Upgrade"); len(ups) != 0 {
+			t.Fatalf("upgrade sent at start%+v, after the cutoff at start+5m2.5s", ups[0].at.Sub(start))
+		}
+		if s := stepByID(t, rec, "t/m-1"); s.Status != StatusNotStarted || !strings.Contains(s.Reason, "window cutoff") {
+			t.Errorf("step %s (%s), want not-started for the window cutoff", s.Status, s.Reason)
+		}
+		if rec.Outcome.ExitCode != ExitStopped {
+			t.Errorf("exit %d, want 3", rec.Outcome.ExitCode)
+		}
+	})
+}
+
+// The same for the first signal: a step still waiting for its busy instance when it arrives
+// does not start afterwards.
+func TestBusyInstanceReadyOnlyAfterTheFirstSignalIsNotStarted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cloud := newFakeCloud(10*time.Second, fleetOf(1, "m", "1"))
+		start := time.Now()
+		cloud.busy("m-1", start.Add(5*time.Minute+3*time.Second))
+		plan := planOf(t, planner.Settings{}, []planner.Target{{Name: "t", Kind: fakeKind, Region: "r1"}},
+			[]planner.Step{versionStep("t", "m-1", "1", "2", 0)})
+		ctx, cancel := context.WithCancelCause(t.Context())
+		time.AfterFunc(5*time.Minute+2500*time.Millisecond, func() { cancel(errors.New("interrupted by terminated")) })
+		rec, err := runApply(t, ctx, plan, cloud.registry(), t.TempDir(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ups := cloud.callsOf("Upgrade"); len(ups) != 0 {
+			t.Fatalf("upgrade sent at start%+v, after the signal at start+5m2.5s", ups[0].at.Sub(start))
+		}
+		if s := stepByID(t, rec, "t/m-1"); s.Status != StatusNotStarted || rec.Outcome.ExitCode != ExitStopped {
+			t.Errorf("step %s (%s), exit %d; want not-started, exit 3", s.Status, s.Reason, rec.Outcome.ExitCode)
+		}
+	})
 }
