@@ -482,7 +482,10 @@ func (r *run) execute(ctx context.Context) (*Record, error) {
 	}
 	periodic := time.NewTicker(10 * time.Second)
 	doneWriting := make(chan struct{})
+	var writer sync.WaitGroup
+	writer.Add(1)
 	go func() {
+		defer writer.Done()
 		for {
 			select {
 			case <-periodic.C:
@@ -500,6 +503,9 @@ func (r *run) execute(ctx context.Context) (*Record, error) {
 	g.Wait()
 	periodic.Stop()
 	close(doneWriting)
+	// A periodic write still under way must not rename its older snapshot over the final
+	// record that finish writes.
+	writer.Wait()
 	stopPollers()
 	pollers.Wait()
 	return r.finish()
