@@ -116,8 +116,12 @@ func (d *decoder) budget(v any) Budget {
 			return Budget{}
 		}
 		p, _ := strconv.ParseFloat(m[1], 64)
-		if p <= 0 || p > 100 {
+		if p <= 0 {
 			d.problem(ptr, "%q is not a percentage between 0 and 100; use 0 (not \"0%%\") to stop at the first failure", x)
+			return Budget{}
+		}
+		if p > 100 {
+			d.problem(ptr, "%q is not a percentage between 0 and 100; write at most \"100%%\"", x)
 			return Budget{}
 		}
 		return Budget{Set: true, Percent: p, IsPercent: true}

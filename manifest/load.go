@@ -67,6 +67,9 @@ func Parse(name string, data []byte) (*Fleet, error) {
 		return nil, append(problems, Problem{Pos: start, Message: err.Error()}).Sort()
 	}
 	for _, sp := range schemaProblems {
+		if !sp.Key && tree.refused(sp.Pointer) {
+			continue
+		}
 		problems = append(problems, tree.problemAt(sp.Pointer, sp.Key, sp.Message))
 	}
 	sum := sha256.Sum256(data)
@@ -111,6 +114,10 @@ func parseYAML(name string, data []byte) (doc *yaml.Node, problems Problems) {
 	if first.Kind != yaml.DocumentNode || len(first.Content) != 1 {
 		return nil, append(problems, Problem{Pos: start, Message: "the file holds no YAML document"})
 	}
+	if root := first.Content[0]; root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" && root.Value == "" {
+		// Only a --- marker and comments: as empty as a file without them.
+		return nil, append(problems, Problem{Pos: start, Message: "the file is empty; a manifest starts with apiVersion: upgradeplan/v1"})
+	}
 	return first.Content[0], problems
 }
 
@@ -120,27 +127,55 @@ func yamlProblem(name string, data []byte, err error) Problem {
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
 		col := 1
-		if strings.Contains(m[2], "tab character") {
-			// yaml.v3 names the line of the enclosing key; point at the tab itself.
-			line, col = findTab(data, line)
+		text := m[2]
+		if hint, ok := parserProblems[text]; ok {
+			// yaml.v3 reports a parser error (unlike a scanner error) with the 0-based line of
+			// the block or flow collection it was reading: count from 1 like every position.
+			line++
+			text += hint
 		}
-		return Problem{Pos: Pos{File: name, Line: line, Col: col}, Message: "invalid YAML: " + m[2]}
+		tabLine, tabCol, tab := findTab(data, line)
+		if tab && (strings.Contains(text, "tab character") ||
+			strings.Contains(text, "cannot start any token") && tabLine == line) {
+			// yaml.v3 names the line of the enclosing key, or says only that a character
+			// "cannot start any token": point at the tab itself and say what to do.
+			line, col = tabLine, tabCol
+			text = "a tab character in the indentation; indent with spaces only"
+		}
+		return Problem{Pos: Pos{File: name, Line: line, Col: col}, Message: "invalid YAML: " + text}
 	}
 	return Problem{Pos: Pos{File: name, Line: 1, Col: 1}, Message: "invalid YAML: " + trimYAMLPrefix(msg)}
 }
 
-// findTab returns the first tab in a line's indentation at or after line, or line itself.
-func findTab(data []byte, line int) (int, int) {
+// parserProblems are the yaml.v3 parser's messages (as opposed to its scanner's), each with
+// what to look at. A block collection's error is almost always an indentation mistake below
+// the line named.
+var parserProblems = map[string]string{
+	"did not find expected ',' or '}'":       " (the { on this line is not closed, or a , is missing)",
+	"did not find expected ',' or ']'":       " (the [ on this line is not closed, or a , is missing)",
+	"did not find expected key":              "; check the indentation from this line on",
+	"did not find expected '-' indicator":    "; check the indentation from this line on",
+	"did not find expected node content":     "",
+	"did not find expected <document start>": "",
+	"found undefined tag handle":             "",
+	"found duplicate %YAML directive":        "",
+	"found duplicate %TAG directive":         "",
+	"found incompatible YAML document":       "",
+	"did not find expected <stream-start>":   "",
+}
+
+// findTab returns the first tab in a line's indentation at or after line.
+func findTab(data []byte, line int) (int, int, bool) {
 	for i, text := range strings.Split(string(data), "\n") {
 		if i+1 < line {
 			continue
 		}
 		indent := text[:len(text)-len(strings.TrimLeft(text, " \t"))]
 		if j := strings.IndexByte(indent, '\t'); j >= 0 {
-			return i + 1, j + 1
+			return i + 1, j + 1, true
 		}
 	}
-	return line, 1
+	return line, 1, false
 }
 
 func trimYAMLPrefix(s string) string {

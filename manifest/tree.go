@@ -26,6 +26,9 @@ type loc struct {
 	value  Pos    // the value
 	key    Pos    // its key in the enclosing mapping (the value's position for list items)
 	quoted bool   // a quoted scalar
+	// refused: the scalar itself could not be read (and was reported); the schema sees it as
+	// null, and its complaint about that would only repeat the problem.
+	refused bool
 }
 
 // tree converts a YAML node tree into plain JSON-like values (map[string]any, []any,
@@ -83,6 +86,9 @@ func (t *tree) at(ptr string) loc {
 		p = p[:strings.LastIndexByte(p, '/')]
 	}
 }
+
+// refused reports whether the scalar at ptr could not be read and was reported already.
+func (t *tree) refused(ptr string) bool { return t.locs[ptr].refused }
 
 // problemAt positions a problem found at a JSON pointer: at the key when onKey.
 func (t *tree) problemAt(ptr string, onKey bool, msg string) Problem {
@@ -146,7 +152,14 @@ func (t *tree) value(n *yaml.Node, ptr, path string, key Pos, depth int, viaAlia
 		}
 		return list
 	case yaml.ScalarNode:
-		return t.scalar(n, path)
+		before := len(t.problems)
+		v := t.scalar(n, path)
+		if len(t.problems) > before {
+			l := t.locs[ptr]
+			l.refused = true
+			t.locs[ptr] = l
+		}
+		return v
 	case yaml.DocumentNode:
 		t.problem(n, path, "unexpected YAML document")
 		return nil
@@ -235,6 +248,12 @@ func (t *tree) scalar(n *yaml.Node, path string) any {
 		}
 		return json.Number(strconv.FormatInt(i, 10))
 	case "!!float":
+		if integerLiteral.MatchString(n.Value) {
+			// yaml.v3 reads an integer beyond 64 bits as a float; as a count or a size it would
+			// silently lose digits (or be dropped), so say what it is.
+			t.problem(n, path, "%s is not an integer that fits in 64 bits", n.Value)
+			return nil
+		}
 		var f float64
 		if err := n.Decode(&f); err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 			t.problem(n, path, "%s is not a finite number", n.Value)
@@ -251,6 +270,9 @@ func (t *tree) scalar(n *yaml.Node, path string) any {
 		return nil
 	}
 }
+
+// integerLiteral is a YAML integer written in decimal (a float tag on one means it overflowed).
+var integerLiteral = regexp.MustCompile(`^[-+]?[0-9][0-9_]*$`)
 
 var jsonNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
 

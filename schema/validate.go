@@ -110,6 +110,9 @@ func (r *renderer) walk(ve *jsonschema.ValidationError) {
 		switch {
 		case secret:
 			r.add(inst, false, "must be {fromEnv: NAME}: a secret is read from the environment when a call is made, never written in the manifest")
+		case loc == "/$defs/duration/type":
+			// Quoting a bare number would not help: "15" is no duration either.
+			r.add(inst, false, "must be a duration with a unit, not %s; write it like 15s, 30m or 1h30m", describe(value))
 		case parentMap["enum"] != nil:
 			enum, _ := parentMap["enum"].([]any)
 			r.add(inst, false, "must be %s, not %s%s", oneOf(enum), describe(value), typeHint(node, value))
