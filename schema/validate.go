@@ -115,7 +115,7 @@ func (r *renderer) walk(ve *jsonschema.ValidationError) {
 			r.add(inst, false, "must be a duration with a unit, not %s; write it like 15s, 30m or 1h30m", describe(value))
 		case parentMap["enum"] != nil:
 			enum, _ := parentMap["enum"].([]any)
-			r.add(inst, false, "must be %s, not %s%s", oneOf(enum), describe(value), typeHint(node, value))
+			r.add(inst, false, "must be %s, not %s%s", oneOf(enum), describe(value), enumHint(enum, value))
 		default:
 			r.add(inst, false, "must be %s, not %s%s", want, describe(value), typeHint(node, value))
 		}
@@ -160,7 +160,7 @@ func (r *renderer) walk(ve *jsonschema.ValidationError) {
 			r.add(inst, true, "unknown key %q; valid keys: %s", unescape(lastSegment(inst)), strings.Join(strs(enum), ", "))
 			return
 		}
-		r.add(inst, false, "must be %s, not %s%s", oneOf(enum), describe(value), typeHint(map[string]any{"type": "string"}, value))
+		r.add(inst, false, "must be %s, not %s%s", oneOf(enum), describe(value), enumHint(enum, value))
 	case "const":
 		r.add(inst, false, "must be %s, not %s", quoteJSON(node), describe(value))
 	case "minProperties":
@@ -333,6 +333,42 @@ func typeHint(t any, value any) string {
 		}
 	}
 	return ""
+}
+
+// enumHint says what to write instead of a value outside enum: the quoted form when YAML read
+// a listed string as a number or a boolean, or the one listed value the text begins (2.2 for
+// "2.2.0"). Telling someone to quote 2.2 would only earn them the next error.
+func enumHint(enum []any, value any) string {
+	var text string
+	switch v := value.(type) {
+	case string:
+		text = v
+	case json.Number, bool:
+		text = fmt.Sprint(v)
+	default:
+		return ""
+	}
+	_, isString := value.(string)
+	var prefixed []string
+	for _, e := range enum {
+		s, ok := e.(string)
+		if !ok {
+			continue
+		}
+		if s == text && !isString {
+			return fmt.Sprintf("; quote it: %q", s)
+		}
+		if text != "" && strings.HasPrefix(s, text) && s != text {
+			prefixed = append(prefixed, s)
+		}
+	}
+	if len(prefixed) != 1 {
+		return ""
+	}
+	if isString {
+		return fmt.Sprintf("; did you mean %q?", prefixed[0])
+	}
+	return fmt.Sprintf("; write %q, in quotes", prefixed[0])
 }
 
 // describe renders a document value for a message. Strings are quoted; mappings and lists
