@@ -945,7 +945,9 @@ func (r *run) judge(ctx context.Context, s *stepState) bool {
 			return false
 		}
 		if err != nil {
-			lastErr = err
+			if time.Now().Before(deadline) { // else stepTimeout ran out while waiting: not a read error
+				lastErr = err
+			}
 			continue
 		}
 		r.mu.Lock()

@@ -118,3 +118,22 @@ func TestBusyInstanceReadyOnlyAfterTheFirstSignalIsNotStarted(t *testing.T) {
 		}
 	})
 }
+
+// A step whose instance stays busy fails at stepTimeout saying so, not blaming the reads
+// (the timeout falls between two polls).
+func TestBusyInstanceTimeoutSaysItWasBusy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cloud := newFakeCloud(10*time.Second, fleetOf(1, "m", "1"))
+		cloud.busy("m-1", time.Now().Add(48*time.Hour))
+		plan := planOf(t, planner.Settings{StepTimeout: planner.Duration(10*time.Minute + 2*time.Second)}, []planner.Target{{Name: "t", Kind: fakeKind, Region: "r1"}},
+			[]planner.Step{versionStep("t", "m-1", "1", "2", 0)})
+		rec, err := runApply(t, t.Context(), plan, cloud.registry(), t.TempDir(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := stepByID(t, rec, "t/m-1")
+		if s.Error == nil || !strings.Contains(s.Error.Message, "still busy") {
+			t.Errorf("error %+v, want it to say the instance was still busy", s.Error)
+		}
+	})
+}
