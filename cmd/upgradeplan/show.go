@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -43,9 +46,24 @@ func showCommand() *cli.Command {
 				return exitError(ExitRefused, fmt.Errorf("show: refusing %s: %w", path, err))
 			}
 			if err != nil {
+				if len(bytes.TrimSpace(file)) == 0 {
+					err = errors.New("the file is empty")
+				}
+				if len(bytes.TrimSpace(file)) == 0 || notAPlan(err) {
+					return exitError(ExitInvalid, fmt.Errorf("show: %s is not a plan file (the JSON that upgradeplan plan -o writes): %w", path, err))
+				}
 				return exitError(ExitInvalid, fmt.Errorf("show: %s: %w", path, err))
 			}
 			return renderPlan(c.App.Writer, p, file, format, path)
 		},
 	}
+}
+
+// notAPlan reports whether a decoding error means the file is no plan at all (YAML, some
+// other JSON, a truncated file) rather than a plan with a bad value.
+func notAPlan(err error) bool {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	return errors.As(err, &syntax) || errors.As(err, &typ) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "json: unknown field")
 }
