@@ -50,6 +50,24 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
+// commandError marks an error as a subcommand's, so that a usage error points at that
+// command's help rather than the whole program's.
+type commandError struct {
+	command string
+	err     error
+}
+
+func (e *commandError) Error() string { return e.err.Error() }
+func (e *commandError) Unwrap() error { return e.err }
+
+// inCommand marks err (nil stays nil) as the error of the subcommand named command.
+func inCommand(command string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &commandError{command: command, err: err}
+}
+
 // printExit prints err to stderr and returns the exit code it maps to.
 func printExit(stderr io.Writer, err error) int {
 	if err == nil {
@@ -82,7 +100,12 @@ func printExit(stderr io.Writer, err error) int {
 		fmt.Fprintf(stderr, "upgradeplan: %s\n", line)
 	}
 	if errors.As(err, &usage) {
-		fmt.Fprintln(stderr, "Run 'upgradeplan --help' for usage.")
+		help := "upgradeplan --help"
+		var cmd *commandError
+		if errors.As(err, &cmd) {
+			help = "upgradeplan " + cmd.command + " --help"
+		}
+		fmt.Fprintf(stderr, "Run '%s' for usage.\n", help)
 	}
 	return code
 }

@@ -43,6 +43,10 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		if c.OnUsageError == nil {
 			c.OnUsageError = usageErrorHandler
 		}
+		if action := c.Action; action != nil {
+			name := c.Name
+			c.Action = func(ctx *cli.Context) error { return inCommand(name, action(ctx)) }
+		}
 	}
 	return &cli.App{
 		Name:                 "upgradeplan",
@@ -65,8 +69,12 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 }
 
 // usageErrorHandler reports a flag that cannot be parsed in one line instead of the help text.
-func usageErrorHandler(_ *cli.Context, err error, _ bool) error {
-	return exitError(ExitInvalid, usageError{err})
+func usageErrorHandler(c *cli.Context, err error, _ bool) error {
+	err = exitError(ExitInvalid, usageError{err})
+	if c != nil && c.Command != nil && c.Command.Name != "" && c.Command.Name != c.App.Name {
+		return inCommand(c.Command.Name, err)
+	}
+	return err
 }
 
 // signals turns SIGINT/SIGTERM into cancellation in two stages, as apply needs them: the first
