@@ -86,7 +86,12 @@ func Apply(ctx context.Context, plan *planner.Plan, opts Options) (*Record, erro
 	}
 	defer j.close()
 	r.journal = j
-	return r.execute(ctx)
+	rec, err := r.execute(ctx)
+	if err == nil && rec != nil && opts.Finish != nil {
+		// Still under the plan's lock (released by the deferred release above).
+		err = opts.Finish(rec)
+	}
+	return rec, err
 }
 
 // run is one apply segment.

@@ -713,3 +713,38 @@ func TestBudgetOf(t *testing.T) {
 		}
 	}
 }
+
+func TestFinishRunsWithTheFinalRecordWhileThePlanIsStillLocked(t *testing.T) {
+	dir := t.TempDir()
+	planPath := filepath.Join(dir, "plan.json")
+	os.WriteFile(planPath, []byte("{}"), 0o644)
+	cloud := newFakeCloud(time.Second, fleetOf(1, "a", "1"))
+	plan := planOf(t, planner.Settings{}, []planner.Target{{Name: "t", Kind: fakeKind, Region: "r1"}}, []planner.Step{versionStep("t", "a-1", "1", "2", 0)})
+	var finished *Record
+	var lockErr error
+	rec, err := runApply(t, t.Context(), plan, cloud.registry(), filepath.Join(dir, "run"), func(o *Options) {
+		o.PlanPath = planPath
+		o.Finish = func(r *Record) error {
+			finished = r
+			// A resume starting now (reports still being written) must be locked out.
+			l, err := acquireLock(planPath + ".lock")
+			if err == nil {
+				l.release()
+			}
+			lockErr = err
+			return nil
+		}
+	})
+	if err != nil || finished != rec || finished.Outcome.Result != "succeeded" {
+		t.Fatalf("Finish saw %+v (err %v), want the final succeeded record", finished, err)
+	}
+	var locked *LockedError
+	if !errors.As(lockErr, &locked) {
+		t.Errorf("taking the plan's lock inside Finish gave %v, want it held by the apply", lockErr)
+	}
+	if l, err := acquireLock(planPath + ".lock"); err != nil {
+		t.Errorf("the lock is still held after Apply returned: %v", err)
+	} else {
+		l.release()
+	}
+}

@@ -43,6 +43,11 @@ type Options struct {
 	// OnEvent receives every step transition (progress display, log lines). It is called
 	// from many goroutines, one call at a time.
 	OnEvent func(Event)
+	// Finish, when set, runs after the final run.json is written and before the plan's lock
+	// is released, so reports rendered from the record (report.md, junit.xml) can never be
+	// overwritten by a resume that started in between. Its error is returned by Apply with
+	// the record.
+	Finish func(*Record) error
 	// ToolVersion is recorded in run.json.
 	ToolVersion string
 	// Seed seeds the backoff jitter; 0 picks one at random.

@@ -127,14 +127,21 @@ func applyAction(c *cli.Context) error {
 		}()
 	}
 
+	// The reports are written while apply still holds the plan's lock, so a resume cannot
+	// interleave its run.json with these reports.
+	var reportErr error
+	opts.Finish = func(rec *executor.Record) error {
+		reportErr = reports.WriteAll(out, rec)
+		return nil
+	}
 	rec, err := executor.Apply(c.Context, plan, opts)
 	progress.Close()
 	code := executor.ExitCode(rec, err)
 	if err != nil {
 		return exitError(code, fmt.Errorf("apply: %w", err))
 	}
-	if werr := reports.WriteAll(out, rec); werr != nil {
-		return exitError(ExitFailed, fmt.Errorf("apply: the run finished (%s) but its reports could not be written: %w", rec.Outcome.Result, werr))
+	if reportErr != nil {
+		return exitError(ExitFailed, fmt.Errorf("apply: the run finished (%s) but its reports could not be written: %w", rec.Outcome.Result, reportErr))
 	}
 	fmt.Fprintf(c.App.Writer, "%s: %s\n", rec.Outcome.Result, summary(rec))
 	fmt.Fprintf(c.App.Writer, "run record: %s\n", filepath.Join(out, executor.RecordFile))
