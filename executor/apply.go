@@ -1395,7 +1395,7 @@ func (r *run) finish() (*Record, error) {
 	rec := r.snapshotRecord()
 	r.journal.write(Entry{Type: EntryEnd, Time: now, Stop: why})
 	if err := WriteRecord(r.opts.Out, rec); err != nil {
-		return rec, err
+		return rec, fmt.Errorf("%w: %w", ErrRecordNotWritten, err)
 	}
 	return rec, nil
 }

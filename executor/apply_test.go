@@ -748,3 +748,28 @@ func TestFinishRunsWithTheFinalRecordWhileThePlanIsStillLocked(t *testing.T) {
 		l.release()
 	}
 }
+
+func TestExitCodeMapsEveryAnswerOfApply(t *testing.T) {
+	ran := func(code int) *Record { return &Record{Outcome: Outcome{Result: "x", ExitCode: code}} }
+	tests := []struct {
+		name string
+		rec  *Record
+		err  error
+		want int
+	}{
+		{"a finished run exits with its own code", ran(ExitStopped), nil, ExitStopped},
+		{"a refused plan exits 4", ran(ExitRefused), fmt.Errorf("%w: digest", ErrRefused), ExitRefused},
+		{"a digest mismatch read from the file exits 4", nil, planner.ErrDigestMismatch, ExitRefused},
+		{"a held lock exits 5", nil, &LockedError{Path: "p.lock"}, ExitLocked},
+		{"nothing attempted exits 1", nil, fmt.Errorf("%w: no journal", ErrNothingAttempted), ExitInvalid},
+		{"a run whose record could not be written keeps its failure code", ran(ExitStopped), fmt.Errorf("%w: disk full", ErrRecordNotWritten), ExitStopped},
+		{"a successful run whose record could not be written is not reported as success or as nothing attempted", ran(ExitOK), fmt.Errorf("%w: disk full", ErrRecordNotWritten), ExitFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ExitCode(tt.rec, tt.err); got != tt.want {
+				t.Errorf("ExitCode = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}

@@ -66,6 +66,11 @@ var ErrRefused = errors.New("plan refused")
 // (exit 1): unreadable run directory, providers that cannot be opened, a failed refresh.
 var ErrNothingAttempted = errors.New("nothing was attempted")
 
+// ErrRecordNotWritten wraps a failure to write the final run.json after steps ran: the
+// journal holds what happened, and the exit code is the run's own (at least 2), never 1,
+// since calls were made.
+var ErrRecordNotWritten = errors.New("the run record could not be written")
+
 // Exit codes of apply (DESIGN.md, "Command line").
 const (
 	ExitOK      = 0
@@ -84,6 +89,8 @@ func ExitCode(rec *Record, err error) int {
 		return ExitLocked
 	case errors.Is(err, ErrRefused), errors.Is(err, planner.ErrDigestMismatch), errors.Is(err, planner.ErrFormatVersion):
 		return ExitRefused
+	case errors.Is(err, ErrRecordNotWritten) && rec != nil:
+		return max(rec.Outcome.ExitCode, ExitFailed)
 	case err != nil:
 		return ExitInvalid
 	case rec == nil:
