@@ -41,8 +41,15 @@
 //     ReplicationFactor 1), which the API documents as unsupported;
 //   - OperationDenied.DBInstanceStatus (403): the instance is not Running;
 //   - OperationDenied.KernelVersion (403): the instance already runs the newest kernel;
-//   - InvalidParameter (400): DescribeDBInstances with a PageSize other than 30, 50, 100 or
-//     a PageNumber below 1.
+//   - InvalidParameter (400): DescribeDBInstances with a PageSize other than 30, 50, 100, a
+//     PageNumber below 1, or a DBInstanceType other than replicate or sharding.
+//
+// # Listing by type
+//
+// DescribeDBInstances lists one DBInstanceType per call, as the API documents: "replicate"
+// (replica sets and standalone instances) or "sharding" (sharded clusters), and a call
+// without DBInstanceType lists replica sets only (the documented default). A client that
+// never sends DBInstanceType therefore never sees a sharded cluster, here as on the cloud.
 package dds
 
 import (
@@ -73,6 +80,7 @@ const (
 	CodeInstanceType   = "OperationDenied.DBInstanceType"
 	CodeInstanceStatus = "OperationDenied.DBInstanceStatus"
 	CodeKernelLatest   = "OperationDenied.KernelVersion"
+	CodeInvalidParam   = "InvalidParameter"
 )
 
 // DefaultUpgradeTime is a kernel upgrade's duration before time scaling.
@@ -285,19 +293,28 @@ func intParam(r *sim.Request, name string, def int) (int, bool) {
 	return n, err == nil
 }
 
-// describeDBInstances pages the region's instances sorted by id, narrowed by DBInstanceId,
-// DBInstanceType, DBInstanceStatus and Tag.N.Key/Value (every tag must match).
+// describeDBInstances pages the region's instances of one DBInstanceType (replicate when
+// absent) sorted by id, narrowed by DBInstanceId, DBInstanceStatus and Tag.N.Key/Value
+// (every tag must match).
 func (p *product) describeDBInstances(r *sim.Request) (any, error) {
 	if err := sim.RequireRegion(r); err != nil {
 		return nil, err
 	}
 	size, ok := intParam(r, "PageSize", 30)
 	if !ok || (size != 30 && size != 50 && size != 100) {
-		return nil, sim.Errorf(http.StatusBadRequest, "InvalidParameter", "The specified parameter PageSize is not valid: use 30, 50 or 100.")
+		return nil, sim.Errorf(http.StatusBadRequest, CodeInvalidParam, "The specified parameter PageSize is not valid: use 30, 50 or 100.")
 	}
 	page, ok := intParam(r, "PageNumber", 1)
 	if !ok || page < 1 {
-		return nil, sim.Errorf(http.StatusBadRequest, "InvalidParameter", "The specified parameter PageNumber is not valid.")
+		return nil, sim.Errorf(http.StatusBadRequest, CodeInvalidParam, "The specified parameter PageNumber is not valid.")
+	}
+	typ := r.Params.Get("DBInstanceType")
+	switch typ {
+	case "":
+		typ = TypeReplicate
+	case TypeReplicate, TypeSharding:
+	default:
+		return nil, sim.Errorf(http.StatusBadRequest, CodeInvalidParam, "The specified parameter DBInstanceType %q is not valid: use replicate or sharding.", typ)
 	}
 	tags := map[string]string{}
 	for i := 1; ; i++ {
@@ -312,11 +329,11 @@ func (p *product) describeDBInstances(r *sim.Request) (any, error) {
 	for k, v := range tags {
 		want = append(want, sim.Tag{Key: k, Value: v})
 	}
-	id, typ, status := r.Params.Get("DBInstanceId"), r.Params.Get("DBInstanceType"), r.Params.Get("DBInstanceStatus")
+	id, status := r.Params.Get("DBInstanceId"), r.Params.Get("DBInstanceStatus")
 	var match []*Instance
 	for _, iid := range p.sortedIDs() {
 		inst, ok := p.visible(r, iid)
-		if !ok || (id != "" && iid != id) || (typ != "" && inst.Type != typ) || (status != "" && inst.Status != status) {
+		if !ok || (id != "" && iid != id) || inst.Type != typ || (status != "" && inst.Status != status) {
 			continue
 		}
 		if !sim.HasTags(inst.Tags, want) {

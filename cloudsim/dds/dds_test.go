@@ -59,23 +59,42 @@ func describe(t *testing.T, c *ddssdk.Client, page, size int, mutate func(*ddssd
 
 func TestDescribeDBInstancesDecodesWhatTheProviderReads(t *testing.T) {
 	_, c, _ := setup(t, state, "")
-	resp := describe(t, c, 1, 30, nil)
-	var lines []string
-	for _, d := range resp.DBInstances.DBInstance {
-		var tags []string
-		for _, tg := range d.Tags.Tag {
-			tags = append(tags, tg.Key+"="+tg.Value)
-		}
-		lines = append(lines, fmt.Sprintf("%s %s %s %s %s rf=%q %v", d.DBInstanceId, d.DBInstanceType, d.DBInstanceStatus, d.EngineVersion, d.CurrentKernelVersion, d.ReplicationFactor, tags))
+	tests := []struct {
+		name      string
+		typ       string
+		want      []string
+		wantTotal int
+	}{
+		{"a call without DBInstanceType lists the replica sets only, the documented default", "", []string{
+			`dds-1 replicate Running 4.4 mongodb_20231123_4.4.25 rf="3" [env=prod]`,
+			`dds-2 replicate Running 4.4 mongodb_20231123_4.4.25 rf="1" []`,
+			`dds-3 replicate Rebooting 4.4 mongodb_20231123_4.4.25 rf="3" []`,
+		}, 3},
+		{"DBInstanceType replicate lists the same replica sets", "replicate", []string{
+			`dds-1 replicate Running 4.4 mongodb_20231123_4.4.25 rf="3" [env=prod]`,
+			`dds-2 replicate Running 4.4 mongodb_20231123_4.4.25 rf="1" []`,
+			`dds-3 replicate Rebooting 4.4 mongodb_20231123_4.4.25 rf="3" []`,
+		}, 3},
+		{"DBInstanceType sharding lists the sharded clusters", "sharding", []string{
+			`dds-4 sharding Running 5.0 mongodb_20240605_5.0.26 rf="" []`,
+		}, 1},
 	}
-	want := strings.Join([]string{
-		`dds-1 replicate Running 4.4 mongodb_20231123_4.4.25 rf="3" [env=prod]`,
-		`dds-2 replicate Running 4.4 mongodb_20231123_4.4.25 rf="1" []`,
-		`dds-3 replicate Rebooting 4.4 mongodb_20231123_4.4.25 rf="3" []`,
-		`dds-4 sharding Running 5.0 mongodb_20240605_5.0.26 rf="" []`,
-	}, "\n")
-	if got := strings.Join(lines, "\n"); got != want || resp.TotalCount != 4 || resp.RequestId == "" {
-		t.Errorf("got (total %d)\n%s\nwant\n%s", resp.TotalCount, got, want)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := describe(t, c, 1, 30, func(r *ddssdk.DescribeDBInstancesRequest) { r.DBInstanceType = tc.typ })
+			var lines []string
+			for _, d := range resp.DBInstances.DBInstance {
+				var tags []string
+				for _, tg := range d.Tags.Tag {
+					tags = append(tags, tg.Key+"="+tg.Value)
+				}
+				lines = append(lines, fmt.Sprintf("%s %s %s %s %s rf=%q %v", d.DBInstanceId, d.DBInstanceType, d.DBInstanceStatus, d.EngineVersion, d.CurrentKernelVersion, d.ReplicationFactor, tags))
+			}
+			got, want := strings.Join(lines, "\n"), strings.Join(tc.want, "\n")
+			if got != want || resp.TotalCount != tc.wantTotal || resp.RequestId == "" {
+				t.Errorf("got (total %d)\n%s\nwant (total %d)\n%s", resp.TotalCount, got, tc.wantTotal, want)
+			}
+		})
 	}
 }
 
@@ -124,6 +143,11 @@ func TestDescribeDBInstancesFiltersAndPageSizes(t *testing.T) {
 		}, "dds-1", ""},
 		{"an instance type narrows the list", 50, func(r *ddssdk.DescribeDBInstancesRequest) { r.DBInstanceType = "sharding" }, "dds-4", ""},
 		{"an id narrows the list", 100, func(r *ddssdk.DescribeDBInstancesRequest) { r.DBInstanceId = "dds-3" }, "dds-3", ""},
+		{"the id of a sharded cluster without DBInstanceType lists nothing", 30, func(r *ddssdk.DescribeDBInstancesRequest) { r.DBInstanceId = "dds-4" }, "", ""},
+		{"the id of a sharded cluster with DBInstanceType sharding lists it", 30, func(r *ddssdk.DescribeDBInstancesRequest) {
+			r.DBInstanceId, r.DBInstanceType = "dds-4", "sharding"
+		}, "dds-4", ""},
+		{"an instance type other than replicate or sharding is refused", 30, func(r *ddssdk.DescribeDBInstancesRequest) { r.DBInstanceType = "serverless" }, "", dds.CodeInvalidParam},
 		{"a page size other than 30, 50 or 100 is refused", 1000, nil, "", "InvalidParameter"},
 	}
 	for _, tc := range tests {
@@ -138,8 +162,8 @@ func TestDescribeDBInstancesFiltersAndPageSizes(t *testing.T) {
 			resp, err := c.DescribeDBInstances(req)
 			if tc.wantCode != "" {
 				se, ok := err.(*errors.ServerError)
-				if !ok || se.ErrorCode() != tc.wantCode {
-					t.Fatalf("got %v, want %s", err, tc.wantCode)
+				if !ok || se.ErrorCode() != tc.wantCode || se.HttpStatus() != 400 || se.RequestId() == "" {
+					t.Fatalf("got %v, want %s (HTTP 400) with a request id", err, tc.wantCode)
 				}
 				return
 			}

@@ -1,7 +1,7 @@
 // Package mongodb is upgradeplan's alibaba.mongodb provider: ApsaraDB for MongoDB (dds
 // 2015-12-01) kernel (minor version) upgrades through UpgradeDBInstanceKernelVersion.
 // It owns what is special about the product: paged reads of a region (DescribeDBInstances,
-// 100 per page), resolving kernelVersion "latest" through DescribeKernelReleaseNotes, the
+// 100 per page, one listing per DBInstanceType), resolving kernelVersion "latest" through DescribeKernelReleaseNotes, the
 // rules (standalone instances cannot upgrade; the instance must be Running, so the executor
 // waits instead of calling early; the instance restarts once), and how completion looks
 // (Running → MinorVersionUpgrading → Running on the planned CurrentKernelVersion). SDK
@@ -38,6 +38,14 @@ const (
 
 // PageSize is DescribeDBInstances' largest page.
 const PageSize = 100
+
+// DBInstanceType values: DescribeDBInstances lists one type per call, and documents
+// TypeReplicate as the default, so a listing that omits DBInstanceType misses every sharded
+// cluster; the provider lists each type in turn.
+const (
+	TypeReplicate = "replicate"
+	TypeSharding  = "sharding"
+)
 
 // Statuses the provider acts on.
 const (
@@ -118,52 +126,58 @@ func fromSDK(d dds.DBInstance) observed {
 	return o
 }
 
-// list pages DescribeDBInstances (100 per page) for the region, narrowed by tags, and by
-// DBInstanceId when exactly one id is wanted (the API takes one id; more are filtered
-// here). Entries without CurrentKernelVersion are completed with DescribeDBInstanceAttribute:
-// the SDK decodes both answers into the same DBInstance struct, and whether the real
-// DescribeDBInstances fills CurrentKernelVersion is not documented, so the provider must not
-// plan from an empty kernel; when the list has it (as the simulator's does), no describe
-// call is made.
+// list pages DescribeDBInstances (100 per page) for the region once per DBInstanceType
+// (replicate, then sharding: a call without the type lists replica sets only), narrowed by
+// tags, and by DBInstanceId when exactly one id is wanted (the API takes one id; more are
+// filtered here). Entries without CurrentKernelVersion are completed with
+// DescribeDBInstanceAttribute: the SDK decodes both answers into the same DBInstance struct,
+// and whether the real DescribeDBInstances fills CurrentKernelVersion is not documented, so
+// the provider must not plan from an empty kernel; when the list has it (as the simulator's
+// does), no describe call is made.
 func (p *Provider) list(ctx context.Context, ids []string, tags map[string]string) ([]observed, error) {
 	want := map[string]bool{}
 	for _, id := range ids {
 		want[id] = true
 	}
 	var out []observed
-	for page := 1; ; page++ {
-		var resp *dds.DescribeDBInstancesResponse
-		err := p.pool.Invoke(ctx, alisdk.Call{Action: ActionList}, func() (requests.AcsRequest, responses.AcsResponse) {
-			req := dds.CreateDescribeDBInstancesRequest()
-			req.RegionId = p.region
-			req.PageSize = requests.NewInteger(PageSize)
-			req.PageNumber = requests.NewInteger(page)
-			if len(ids) == 1 {
-				req.DBInstanceId = ids[0]
-			}
-			if len(tags) > 0 {
-				var ts []dds.DescribeDBInstancesTag
-				for _, k := range slices.Sorted(maps.Keys(tags)) {
-					ts = append(ts, dds.DescribeDBInstancesTag{Key: k, Value: tags[k]})
+	seen := map[string]bool{}
+	for _, typ := range [...]string{TypeReplicate, TypeSharding} {
+		for page := 1; ; page++ {
+			var resp *dds.DescribeDBInstancesResponse
+			err := p.pool.Invoke(ctx, alisdk.Call{Action: ActionList}, func() (requests.AcsRequest, responses.AcsResponse) {
+				req := dds.CreateDescribeDBInstancesRequest()
+				req.RegionId = p.region
+				req.DBInstanceType = typ
+				req.PageSize = requests.NewInteger(PageSize)
+				req.PageNumber = requests.NewInteger(page)
+				if len(ids) == 1 {
+					req.DBInstanceId = ids[0]
 				}
-				req.Tag = &ts
+				if len(tags) > 0 {
+					var ts []dds.DescribeDBInstancesTag
+					for _, k := range slices.Sorted(maps.Keys(tags)) {
+						ts = append(ts, dds.DescribeDBInstancesTag{Key: k, Value: tags[k]})
+					}
+					req.Tag = &ts
+				}
+				resp = dds.CreateDescribeDBInstancesResponse()
+				return req, resp
+			})
+			if err != nil {
+				return nil, fmt.Errorf("mongodb: list %s instances in %s (page %d): %w", typ, p.region, page, err)
 			}
-			resp = dds.CreateDescribeDBInstancesResponse()
-			return req, resp
-		})
-		if err != nil {
-			return nil, fmt.Errorf("mongodb: list instances in %s (page %d): %w", p.region, page, err)
-		}
-		for _, d := range resp.DBInstances.DBInstance {
-			o := fromSDK(d)
-			if (len(ids) > 0 && !want[o.id]) || !provider.HasTags(o.tags, tags) {
-				continue
+			for _, d := range resp.DBInstances.DBInstance {
+				o := fromSDK(d)
+				if seen[o.id] || (len(ids) > 0 && !want[o.id]) || !provider.HasTags(o.tags, tags) {
+					continue
+				}
+				seen[o.id] = true
+				out = append(out, o)
 			}
-			out = append(out, o)
-		}
-		n := len(resp.DBInstances.DBInstance)
-		if n < PageSize || page*PageSize >= resp.TotalCount {
-			break
+			n := len(resp.DBInstances.DBInstance)
+			if n < PageSize || page*PageSize >= resp.TotalCount {
+				break
+			}
 		}
 	}
 	for i := range out {
@@ -200,8 +214,8 @@ func (p *Provider) kernelOf(ctx context.Context, id string) (string, error) {
 	return "", fmt.Errorf("mongodb: DescribeDBInstanceAttribute did not return %s (request id %s)", id, resp.RequestId)
 }
 
-// List returns every instance of the region matching sel, one DescribeDBInstances call per
-// page of 100.
+// List returns every instance of the region matching sel, replica sets and sharded clusters,
+// one DescribeDBInstances call per page of 100 of each DBInstanceType.
 func (p *Provider) List(ctx context.Context, sel provider.Selection) ([]provider.Instance, error) {
 	obs, err := p.list(ctx, sel.IDs, sel.Tags)
 	if err != nil {

@@ -81,58 +81,84 @@ func find(t *testing.T, p *mongodb.Provider, id string) provider.Instance {
 	return insts[0]
 }
 
-func manyInstances(n int) string {
+// manyInstances is a cn-hangzhou region of replicas replica sets (dds-NNNN) and sharded
+// sharded clusters (dds-s-NNNN), every other one tagged env: prod, and one replica set in
+// cn-beijing.
+func manyInstances(replicas, sharded int) string {
 	var b strings.Builder
 	b.WriteString("accounts:\n  - {name: ali, cloud: alibaba, keyId: ak-1, secret: sk-1}\nmongodb:\n")
-	for i := range n {
-		env := "dev"
+	env := func(i int) string {
 		if i%2 == 0 {
-			env = "prod"
+			return "prod"
 		}
-		fmt.Fprintf(&b, "  - {id: dds-%04d, region: cn-hangzhou, engineVersion: \"4.4\", kernelVersion: %s, replicationFactor: 3, tags: {env: %s}}\n", i, oldKernel, env)
+		return "dev"
+	}
+	for i := range replicas {
+		fmt.Fprintf(&b, "  - {id: dds-%04d, region: cn-hangzhou, engineVersion: \"4.4\", kernelVersion: %s, replicationFactor: 3, tags: {env: %s}}\n", i, oldKernel, env(i))
+	}
+	for i := range sharded {
+		fmt.Fprintf(&b, "  - {id: dds-s-%04d, region: cn-hangzhou, type: sharding, engineVersion: \"4.4\", kernelVersion: %s, tags: {env: %s}}\n", i, oldKernel, env(i))
 	}
 	b.WriteString("  - {id: dds-elsewhere, region: cn-beijing, engineVersion: \"4.4\", kernelVersion: " + oldKernel + ", replicationFactor: 3, tags: {env: prod}}\n")
 	return b.String()
 }
 
-func TestListPagesEveryInstanceExactlyOnce(t *testing.T) {
+func TestListPagesEveryInstanceOfBothTypesExactlyOnce(t *testing.T) {
 	tests := []struct {
-		name      string
-		sel       provider.Selection
-		wantCount int
-		wantPages int
+		name        string
+		sel         provider.Selection
+		wantCount   int
+		wantSharded int
+		wantCalls   string // DBInstanceType:PageNumber of each DescribeDBInstances call, in order
 	}{
-		{"the whole region takes three pages of 100", provider.Selection{}, 250, 3},
-		{"a tag filter is applied by the API, so fewer pages are read", provider.Selection{Tags: map[string]string{"env": "prod"}}, 125, 2},
-		{"a single id is one call", provider.Selection{IDs: []string{"dds-0042"}}, 1, 1},
-		{"several ids are filtered from the pages", provider.Selection{IDs: []string{"dds-0001", "dds-0249", "dds-elsewhere"}}, 2, 3},
+		{"the whole region takes three pages of replica sets and two of sharded clusters", provider.Selection{}, 370, 120,
+			"replicate:1 replicate:2 replicate:3 sharding:1 sharding:2"},
+		{"a tag filter is applied by the API, so fewer pages are read", provider.Selection{Tags: map[string]string{"env": "prod"}}, 185, 60,
+			"replicate:1 replicate:2 sharding:1"},
+		{"a single replica set id is one call per type", provider.Selection{IDs: []string{"dds-0042"}}, 1, 0,
+			"replicate:1 sharding:1"},
+		{"a single sharded cluster id is found by the sharding listing", provider.Selection{IDs: []string{"dds-s-0007"}}, 1, 1,
+			"replicate:1 sharding:1"},
+		{"several ids of both types are filtered from the pages", provider.Selection{IDs: []string{"dds-0001", "dds-0249", "dds-s-0100", "dds-elsewhere"}}, 3, 1,
+			"replicate:1 replicate:2 replicate:3 sharding:1 sharding:2"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := start(t, manyInstances(250), "")
+			f := start(t, manyInstances(250, 120), "")
 			p := f.open(t)
 			got, err := p.List(context.Background(), tc.sel)
 			if err != nil {
 				t.Fatal(err)
 			}
 			seen := map[string]bool{}
+			sharded := 0
 			for _, inst := range got {
 				if seen[inst.ID] || inst.Region != "cn-hangzhou" || inst.Values["kernelVersion"] != oldKernel {
 					t.Fatalf("instance %+v is repeated or wrong", inst)
 				}
 				seen[inst.ID] = true
-			}
-			if len(got) != tc.wantCount || !slices.IsSortedFunc(got, func(a, b provider.Instance) int { return strings.Compare(a.ID, b.ID) }) {
-				t.Errorf("%d instances (sorted: %v), want %d sorted", len(got), slices.IsSortedFunc(got, func(a, b provider.Instance) int { return strings.Compare(a.ID, b.ID) }), tc.wantCount)
-			}
-			calls := f.sim.CallsTo("DescribeDBInstances")
-			if len(calls) != tc.wantPages {
-				t.Fatalf("%d DescribeDBInstances calls, want %d", len(calls), tc.wantPages)
-			}
-			for i, c := range calls {
-				if c.Params["PageSize"] != "100" || c.Params["PageNumber"] != fmt.Sprint(i+1) {
-					t.Errorf("call %d asked PageSize %s PageNumber %s", i, c.Params["PageSize"], c.Params["PageNumber"])
+				wantType := "replicate"
+				if strings.HasPrefix(inst.ID, "dds-s-") {
+					wantType = "sharding"
+					sharded++
 				}
+				if inst.Values["dbInstanceType"] != wantType {
+					t.Errorf("%s has dbInstanceType %v, want %s", inst.ID, inst.Values["dbInstanceType"], wantType)
+				}
+			}
+			sorted := slices.IsSortedFunc(got, func(a, b provider.Instance) int { return strings.Compare(a.ID, b.ID) })
+			if len(got) != tc.wantCount || sharded != tc.wantSharded || !sorted {
+				t.Errorf("%d instances, %d of them sharded (sorted: %v); want %d, %d sharded, sorted", len(got), sharded, sorted, tc.wantCount, tc.wantSharded)
+			}
+			var calls []string
+			for _, c := range f.sim.CallsTo("DescribeDBInstances") {
+				if c.Params["PageSize"] != "100" {
+					t.Errorf("a call asked PageSize %s, want 100", c.Params["PageSize"])
+				}
+				calls = append(calls, c.Params["DBInstanceType"]+":"+c.Params["PageNumber"])
+			}
+			if strings.Join(calls, " ") != tc.wantCalls {
+				t.Errorf("DescribeDBInstances calls %v\nwant %s", calls, tc.wantCalls)
 			}
 			if n := f.sim.Count("DescribeDBInstanceAttribute"); n != 0 {
 				t.Errorf("%d describe calls; the list has every kernel version", n)
@@ -354,8 +380,14 @@ func TestObserveBeforeTheCall(t *testing.T) {
 	if !strings.Contains(got[2].Message, "Rebooting") {
 		t.Errorf("waiting message %q should say why", got[2].Message)
 	}
-	if n := f.sim.Count("DescribeDBInstances"); n != 1 {
-		t.Errorf("%d list calls, want 1", n)
+	// One page of replica sets and one of sharded clusters: dds-05, a sharded cluster, is
+	// only seen through the second.
+	var calls []string
+	for _, c := range f.sim.CallsTo("DescribeDBInstances") {
+		calls = append(calls, c.Params["DBInstanceType"]+":"+c.Params["PageNumber"])
+	}
+	if strings.Join(calls, " ") != "replicate:1 sharding:1" {
+		t.Errorf("list calls %v, want one page per type (replicate:1 sharding:1)", calls)
 	}
 }
 
@@ -391,7 +423,7 @@ func TestErrorClassesFromSimulatorFaults(t *testing.T) {
 }
 
 func TestConcurrentPlansShareOneReleaseNotesRead(t *testing.T) {
-	f := start(t, manyInstances(40), "")
+	f := start(t, manyInstances(30, 10), "")
 	p := f.open(t)
 	insts, err := p.List(context.Background(), provider.Selection{})
 	if err != nil {

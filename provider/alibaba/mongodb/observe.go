@@ -14,7 +14,8 @@ import (
 // on the old kernel, which is what this catches once the grace has passed.
 const StartGrace = 2 * time.Minute
 
-// Observe reports every watch from one paged DescribeDBInstances read of the region.
+// Observe reports every watch from one paged DescribeDBInstances read of the region per
+// DBInstanceType (replica sets, then sharded clusters).
 func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]provider.Progress, error) {
 	if len(watches) == 0 {
 		return nil, nil
