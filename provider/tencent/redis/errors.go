@@ -92,12 +92,19 @@ func notSent(msg string) bool {
 	return false
 }
 
-// guard runs an SDK call and turns a panic inside it into a permanent error.
-func guard(action, instance string, call func() error) (err error) {
+// guard runs an SDK call and turns a panic inside it into an error. For the mutating
+// UpgradeInstance the request may already have been sent and accepted, so its outcome is
+// unknown and the executor must re-read the instance before sending it again (as alisdk
+// does for Alibaba); a read that panicked would panic again, so it is permanent.
+func guard(action, instance string, mutating bool, call func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = &provider.Error{Kind: Kind, Action: action, Instance: instance, Class: provider.ClassPermanent,
-				Code: "ClientError.Panic", Message: fmt.Sprintf("the Tencent SDK panicked: %v", r)}
+			class, msg := provider.ClassPermanent, fmt.Sprintf("the Tencent SDK panicked: %v", r)
+			if mutating {
+				class, msg = provider.ClassUnknown, msg+"; the request may have been sent"
+			}
+			err = &provider.Error{Kind: Kind, Action: action, Instance: instance, Class: class,
+				Code: "ClientError.Panic", Message: msg}
 		}
 	}()
 	return call()

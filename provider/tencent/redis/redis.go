@@ -114,7 +114,7 @@ func (p *Provider) do(ctx context.Context, action, instance string, send func(co
 	mutating := action == ActionUpgradeInstance
 	req := provider.Request{Kind: Kind, Account: p.cfg.Account.Name, Region: p.cfg.Region, Action: action, Mutating: mutating, Instance: instance}
 	return p.doer.Do(ctx, req, func(ctx context.Context) error {
-		err := guard(action, instance, func() error { return send(ctx) })
+		err := guard(action, instance, mutating, func() error { return send(ctx) })
 		if err == nil {
 			return nil
 		}
