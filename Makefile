@@ -6,7 +6,7 @@ COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 60s
 
-.PHONY: all build test fmt fmt-check vet demo fuzz bench clean
+.PHONY: all build test fmt fmt-check vet demo fuzz bench release image clean
 
 all: build
 
@@ -45,5 +45,15 @@ bench: build
 	$(GO) run ./bench -bin $(BIN) -out bench/RESULTS.md
 	$(GO) test -run '^$$' -bench . ./planner
 
+# Release: static binaries (CGO_ENABLED=0, -trimpath, version and commit stamped) for linux,
+# darwin and windows on amd64 and arm64, with dist/SHA256SUMS (scripts/release.sh).
+release:
+	VERSION=$(VERSION) COMMIT=$(COMMIT) ./scripts/release.sh
+
+# The OCI image from Containerfile (static binary on an empty base, non-root user, CA
+# certificates), built offline with podman or buildah (scripts/image.sh); IMAGE=name:tag.
+image:
+	VERSION=$(VERSION) COMMIT=$(COMMIT) ./scripts/image.sh
+
 clean:
-	rm -rf bin
+	rm -rf bin dist build/image
