@@ -33,6 +33,7 @@ func commands() []*cli.Command {
 		reportCommand(),
 		applyCommand(),
 		simCommand(),
+		completionCommand(),
 	}
 }
 
