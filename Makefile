@@ -6,7 +6,7 @@ COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 60s
 
-.PHONY: all build test fmt fmt-check vet demo fuzz bench release image clean
+.PHONY: all build test fmt fmt-check vet lint-actions demo fuzz bench release image clean
 
 all: build
 
@@ -14,8 +14,13 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/upgradeplan
 
 # CI: formatting (fails on any unformatted file), vet, and every test with the race detector.
-test: fmt-check vet
+test: fmt-check vet lint-actions
 	$(GO) test -race ./...
+
+# The GitHub Actions workflow in docs/, linted by actionlint at a pinned version.
+ACTIONLINT ?= github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+lint-actions:
+	$(GO) run $(ACTIONLINT) docs/workflows/*.yml
 
 fmt:
 	gofmt -w .
