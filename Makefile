@@ -6,7 +6,7 @@ COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 60s
 
-.PHONY: all build test fmt fmt-check vet lint-actions demo fuzz bench release image clean
+.PHONY: all build test fmt fmt-check vet lint-actions k8s-check demo fuzz bench release image clean
 
 all: build
 
@@ -14,8 +14,13 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/upgradeplan
 
 # CI: formatting (fails on any unformatted file), vet, and every test with the race detector.
-test: fmt-check vet lint-actions
+test: fmt-check vet lint-actions k8s-check
 	$(GO) test -race ./...
+
+# The Kubernetes manifests in docs/ decoded strictly against k8s.io/api (its own module, so
+# the product's go.mod carries no Kubernetes library; -count=1: it reads files outside it).
+k8s-check:
+	cd docs/k8scheck && $(GO) test -count=1 ./...
 
 # The GitHub Actions workflow in docs/, linted by actionlint at a pinned version.
 ACTIONLINT ?= github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
