@@ -188,14 +188,26 @@ func (r Registry) Open(kind string, cfg Config) (Provider, error) {
 type Account struct {
 	Name  string `json:"name,omitempty"`
 	Cloud string `json:"cloud,omitempty"`
-	// KeyID is the AccessKey id (Alibaba) or SecretId (Tencent).
-	KeyID SecretRef `json:"key_id,omitzero"`
+	// KeyID is the AccessKey id (Alibaba) or SecretId (Tencent) when it is read from the
+	// environment; KeyIDLiteral when the manifest writes the id out (a key id is not secret).
+	KeyID        SecretRef `json:"key_id,omitzero"`
+	KeyIDLiteral string    `json:"key_id_literal,omitempty"`
 	// Secret is the AccessKey secret (Alibaba) or SecretKey (Tencent).
 	Secret SecretRef `json:"secret,omitzero"`
 }
 
 // Default reports whether the account is the SDK's default credential chain.
-func (a Account) Default() bool { return a.KeyID.FromEnv == "" && a.Secret.FromEnv == "" }
+func (a Account) Default() bool {
+	return a.KeyID.FromEnv == "" && a.KeyIDLiteral == "" && a.Secret.FromEnv == ""
+}
+
+// ResolveKeyID returns the key id: the literal, or the referenced variable's value.
+func (a Account) ResolveKeyID(getenv func(string) string) (string, error) {
+	if a.KeyIDLiteral != "" {
+		return a.KeyIDLiteral, nil
+	}
+	return a.KeyID.Resolve(getenv)
+}
 
 // Config opens a provider.
 type Config struct {

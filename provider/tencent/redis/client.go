@@ -75,7 +75,7 @@ func credential(cfg provider.Config) (common.CredentialIface, error) {
 		return cred, nil
 	}
 	name := cfg.Account.Name
-	id, err := cfg.Account.KeyID.Resolve(env)
+	id, err := cfg.Account.ResolveKeyID(env)
 	if err != nil {
 		return nil, fmt.Errorf("account %s secretId: %w", name, err)
 	}

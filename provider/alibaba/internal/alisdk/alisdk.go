@@ -203,19 +203,21 @@ func credentialFor(cfg provider.Config) (clientFactory, error) {
 		return defaultChainClient, nil
 	}
 	getenv := cfg.Env()
-	if cfg.Account.KeyID.FromEnv == "" || cfg.Account.Secret.FromEnv == "" {
+	if (cfg.Account.KeyID.FromEnv == "" && cfg.Account.KeyIDLiteral == "") || cfg.Account.Secret.FromEnv == "" {
 		return nil, fmt.Errorf("account %s: both accessKeyId and accessKeySecret must be set", cfg.Account.Name)
 	}
 	// Resolve now so a missing variable is reported before any call; resolve again at
-	// every client creation so a rotated key is picked up by new clients.
-	if _, err := cfg.Account.KeyID.Resolve(getenv); err != nil {
+	// every client creation so a rotated key is picked up by new clients. A key id may be
+	// written out in the manifest (it is not secret); the secret always comes from the
+	// environment.
+	if _, err := cfg.Account.ResolveKeyID(getenv); err != nil {
 		return nil, fmt.Errorf("account %s: accessKeyId: %w", cfg.Account.Name, err)
 	}
 	if _, err := cfg.Account.Secret.Resolve(getenv); err != nil {
 		return nil, fmt.Errorf("account %s: accessKeySecret: %w", cfg.Account.Name, err)
 	}
 	return func(region, scheme string) (*sdk.Client, error) {
-		id, err := cfg.Account.KeyID.Resolve(getenv)
+		id, err := cfg.Account.ResolveKeyID(getenv)
 		if err != nil {
 			return nil, fmt.Errorf("account %s: accessKeyId: %w", cfg.Account.Name, err)
 		}
