@@ -81,9 +81,12 @@ func (d *decoder) settings(s map[string]any) {
 	set.StepTimeout = d.duration(s, "stepTimeout", "/settings/stepTimeout", false)
 	if qps, ok := s["qps"].(map[string]any); ok {
 		set.QPS = make(map[string]float64, len(qps))
-		for k, v := range qps {
-			if n, ok := v.(json.Number); ok {
+		for _, k := range sortedKeys(qps) {
+			if n, ok := qps[k].(json.Number); ok {
 				if f, err := n.Float64(); err == nil {
+					if f > 0 && f < QPSFloor {
+						d.problem("/settings/qps/"+escapePointer(k), "%s is below the floor of one call an hour (%.6f); a lower rate would stall apply", n, QPSFloor)
+					}
 					set.QPS[k] = f
 				}
 			}

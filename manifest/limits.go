@@ -12,6 +12,9 @@ const (
 	MaxValues = 200_000
 	// MaxProblems bounds the problems reported for one file; the rest are counted.
 	MaxProblems = 100
+	// QPSFloor is the lowest settings.qps: one call an hour. A lower rate (1e-300) would make
+	// apply wait for a token for ever; below one call a minute, plan warns.
+	QPSFloor = 1.0 / 3600
 )
 
 // countValues returns an upper bound of the YAML nodes data holds: every token start outside

@@ -168,3 +168,10 @@ func BenchmarkHostileManifest(b *testing.B) {
 		})
 	}
 }
+
+func TestARateBelowTheFloorIsRefused(t *testing.T) {
+	got := problemsOf(t, header+mongo+"settings: {qps: {alibaba.mongodb/DescribeDBInstances: 1e-300}}\n")
+	if len(got) != 1 || !strings.Contains(got[0], `settings.qps["alibaba.mongodb/DescribeDBInstances"]`) || !strings.Contains(got[0], "floor") {
+		t.Fatalf("problems %q; want the rate refused at its key", got)
+	}
+}

@@ -152,6 +152,15 @@ type Spec struct {
 	DryRun bool
 	// New opens the product for one region and account.
 	New func(Config) (Provider, error)
+	// Recheck re-derives a change read back from a plan file from its From and To with the
+	// product's own planning code, without any call, and reports how the recorded action,
+	// parameters, from or to differ (see SameChange). `show` and `apply` run it on every
+	// step, so that a plan edited and re-digested cannot send what the product's rules
+	// would never have planned (a moved RegionId, an injected parameter).
+	Recheck func(region, instance string, c Change) error
+	// ShortestOperation is the least time an upgrade of the product takes: a stepTimeout
+	// below it fails every step, and plan, show and apply warn about it.
+	ShortestOperation time.Duration
 }
 
 // ActionSpec is one API action and its documented rate cap (0: not documented).

@@ -73,6 +73,9 @@ func Spec() provider.Spec {
 		},
 		IdempotencyToken: false,
 		New:              func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
+		Recheck:          Recheck,
+		// Tencent documents no duration; a resize migrates data, which takes minutes.
+		ShortestOperation: provider.DefaultShortestOperation,
 	}
 }
 
