@@ -79,8 +79,8 @@ func Spec() provider.Spec {
 		},
 		IdempotencyToken: true,
 		// UpgradeServiceInstance has a real dry run: `apply --dry-run` sends DryRun=true.
-		DryRun: true,
-		New:    func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
+		DryRun:  true,
+		New:     func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
 		Recheck: Recheck,
 		// An upgrade redeploys the service's resources; no document names a shorter one.
 		ShortestOperation: provider.DefaultShortestOperation,
