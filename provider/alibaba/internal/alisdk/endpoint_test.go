@@ -1,0 +1,95 @@
+package alisdk_test
+
+import (
+	"context"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/upgradeplan/upgradeplan/provider"
+	"github.com/upgradeplan/upgradeplan/provider/alibaba/internal/alisdk"
+)
+
+// blackhole accepts connections and never answers.
+func blackhole(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return l.Addr().String()
+}
+
+// retrying is a Doer that retries what the executor's limiter retries (retryable reads, up
+// to 8 sends), counting the sends.
+type retrying struct{ sends int }
+
+func (r *retrying) Do(ctx context.Context, _ provider.Request, send func(context.Context) error) error {
+	var err error
+	for r.sends = 1; ; r.sends++ {
+		err = send(ctx)
+		if provider.ClassOf(err) != provider.ClassRetryable || r.sends == 8 {
+			return err
+		}
+	}
+}
+
+func TestAnEndpointThatNeverAnswersFailsAfterTwoTimeoutsNamingItsVariable(t *testing.T) {
+	addr := blackhole(t)
+	doer := &retrying{}
+	p, err := alisdk.NewPool(provider.Config{Region: "cn-hangzhou", Doer: doer,
+		Getenv: getenv(map[string]string{alisdk.EndpointEnv: addr, provider.AnswerTimeoutEnv: "100ms", "ALIBABA_CLOUD_ACCESS_KEY_ID": "a"}),
+		Account: provider.Account{Name: "x", KeyIDLiteral: "ak", Secret: provider.SecretRef{FromEnv: "ALIBABA_CLOUD_ACCESS_KEY_ID"}}},
+		alisdk.Options{Kind: "alibaba.kafka", Endpoint: alisdk.Regional("alikafka")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = listCall(p)
+	if provider.ClassOf(err) != provider.ClassPermanent || doer.sends != provider.SilentAttempts {
+		t.Fatalf("after %d sends: %v (class %s); want a permanent error after %d", doer.sends, err, provider.ClassOf(err), provider.SilentAttempts)
+	}
+	for _, want := range []string{addr, alisdk.EndpointEnv, "never answered", "answer timeout 100ms", provider.AnswerTimeoutEnv} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not say %q: %v", want, err)
+		}
+	}
+}
+
+func TestAnUnparsableEndpointOrTimeoutFailsAtOnce(t *testing.T) {
+	for _, env := range []map[string]string{
+		{alisdk.EndpointEnv: "http://127.0.0.1:8080/"},
+		{alisdk.EndpointEnv: "127.0.0.1"},
+		{alisdk.EndpointEnv: "localhost:http"},
+		{alisdk.EndpointEnv: "127.0.0.1:1", provider.AnswerTimeoutEnv: "10"},
+	} {
+		env["AK"], env["SK"] = "a", "b"
+		_, err := alisdk.NewPool(provider.Config{Region: "cn-hangzhou", Getenv: getenv(env),
+			Account: provider.Account{Name: "x", KeyID: provider.SecretRef{FromEnv: "AK"}, Secret: provider.SecretRef{FromEnv: "SK"}}},
+			alisdk.Options{Kind: "alibaba.kafka", Endpoint: alisdk.Regional("alikafka")})
+		if err == nil || !strings.Contains(err.Error(), "UPGRADEPLAN_") {
+			t.Errorf("%v: NewPool = %v; want an error naming the variable", env, err)
+		}
+	}
+}
