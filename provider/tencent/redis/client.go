@@ -17,7 +17,6 @@ import (
 // EndpointEnv redirects every Tencent client to host:port over plain HTTP (the simulator).
 const EndpointEnv = "UPGRADEPLAN_TENCENT_ENDPOINT"
 
-
 // newClient opens one SDK client for cfg.Region: X-TC-Region comes from the client, so a
 // provider (one region) has exactly one. The Tencent client holds no per-call state, so it
 // is shared by concurrent calls; every call builds a fresh request object.

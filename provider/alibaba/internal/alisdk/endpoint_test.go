@@ -1,74 +1,27 @@
 package alisdk_test
 
 import (
-	"context"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/upgradeplan/upgradeplan/provider"
 	"github.com/upgradeplan/upgradeplan/provider/alibaba/internal/alisdk"
+	"github.com/upgradeplan/upgradeplan/provider/internal/providertest"
 )
 
-// blackhole accepts connections and never answers.
-func blackhole(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return l.Addr().String()
-}
-
-// retrying is a Doer that retries what the executor's limiter retries (retryable reads, up
-// to 8 sends), counting the sends.
-type retrying struct{ sends int }
-
-func (r *retrying) Do(ctx context.Context, _ provider.Request, send func(context.Context) error) error {
-	var err error
-	for r.sends = 1; ; r.sends++ {
-		err = send(ctx)
-		if provider.ClassOf(err) != provider.ClassRetryable || r.sends == 8 {
-			return err
-		}
-	}
-}
-
 func TestAnEndpointThatNeverAnswersFailsAfterTwoTimeoutsNamingItsVariable(t *testing.T) {
-	addr := blackhole(t)
-	doer := &retrying{}
+	addr := providertest.Blackhole(t)
+	doer := &providertest.Retrying{}
 	p, err := alisdk.NewPool(provider.Config{Region: "cn-hangzhou", Doer: doer,
-		Getenv: getenv(map[string]string{alisdk.EndpointEnv: addr, provider.AnswerTimeoutEnv: "100ms", "ALIBABA_CLOUD_ACCESS_KEY_ID": "a"}),
+		Getenv:  getenv(map[string]string{alisdk.EndpointEnv: addr, provider.AnswerTimeoutEnv: "100ms", "ALIBABA_CLOUD_ACCESS_KEY_ID": "a"}),
 		Account: provider.Account{Name: "x", KeyIDLiteral: "ak", Secret: provider.SecretRef{FromEnv: "ALIBABA_CLOUD_ACCESS_KEY_ID"}}},
 		alisdk.Options{Kind: "alibaba.kafka", Endpoint: alisdk.Regional("alikafka")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = listCall(p)
-	if provider.ClassOf(err) != provider.ClassPermanent || doer.sends != provider.SilentAttempts {
-		t.Fatalf("after %d sends: %v (class %s); want a permanent error after %d", doer.sends, err, provider.ClassOf(err), provider.SilentAttempts)
+	if provider.ClassOf(err) != provider.ClassPermanent || doer.Sends != provider.SilentAttempts {
+		t.Fatalf("after %d sends: %v (class %s); want a permanent error after %d", doer.Sends, err, provider.ClassOf(err), provider.SilentAttempts)
 	}
 	for _, want := range []string{addr, alisdk.EndpointEnv, "never answered", "answer timeout 100ms", provider.AnswerTimeoutEnv} {
 		if !strings.Contains(err.Error(), want) {
