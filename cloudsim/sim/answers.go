@@ -5,6 +5,8 @@ type Answer struct {
 	Protocol Protocol
 	// Product and Action are as CallRecord names them ("" where the request named none).
 	Product, Action string
+	// Version is the API version of the product that answered, "" when none did.
+	Version string
 	// Status is the HTTP status; Code the error code, "" for success.
 	Status int
 	Code   string

@@ -215,7 +215,11 @@ func (s *Server) handle(ctx context.Context, c *call) answer {
 	}
 	s.calls = append(s.calls, c.rec)
 	if s.answered != nil {
-		s.answered(Answer{Protocol: c.proto, Product: c.rec.Product, Action: c.rec.Action,
+		version := ""
+		if c.entry != nil {
+			version = c.entry.p.Version()
+		}
+		s.answered(Answer{Protocol: c.proto, Product: c.rec.Product, Action: c.rec.Action, Version: version,
 			Status: a.status, Code: a.code, Body: a.body, Fault: c.rec.Fault})
 	}
 	return a
