@@ -90,8 +90,9 @@ func parseACS3Auth(h string) (acs3Auth, bool) {
 }
 
 // acs3StringToSign builds the canonical request of an ACS3 request and returns
-// "ACS3-HMAC-SHA256\n" + hex(SHA-256(canonical request)).
-func acs3StringToSign(r *http.Request, body []byte, signedHeaders []string) string {
+// "ACS3-HMAC-SHA256\n" + hex(SHA-256(canonical request)); payloadHash is the body's
+// hex SHA-256.
+func acs3StringToSign(r *http.Request, payloadHash string, signedHeaders []string) string {
 	query := r.URL.Query()
 	keys := slices.Sorted(func(yield func(string) bool) {
 		for k := range query {
@@ -119,10 +120,10 @@ func acs3StringToSign(r *http.Request, body []byte, signedHeaders []string) stri
 	}
 	path := r.URL.EscapedPath()
 	if path == "" {
-		path = "/"
+		path = "/" // as openapi-util does for an empty pathname
 	}
 	canonical := strings.Join([]string{
-		r.Method, path, strings.Join(pairs, "&"), headers.String(), strings.Join(signedHeaders, ";"), sha256hex(body),
+		r.Method, path, strings.Join(pairs, "&"), headers.String(), strings.Join(signedHeaders, ";"), payloadHash,
 	}, "\n")
 	return acs3Algorithm + "\n" + sha256hex([]byte(canonical))
 }
@@ -188,7 +189,7 @@ func acs3AuthOf(r *http.Request, body []byte) (alibabaAuth, *APIError) {
 		keyID: a.keyID, action: r.Header.Get("x-acs-action"), version: r.Header.Get("x-acs-version"),
 		timestamp: r.Header.Get("x-acs-date"), nonce: r.Header.Get("x-acs-signature-nonce"),
 		verify: func(secret string) (bool, string) {
-			toSign := acs3StringToSign(r, body, a.signedHeaders)
+			toSign := acs3StringToSign(r, sha256hex(body), a.signedHeaders)
 			return hmacEqual(acs3Signature(toSign, secret), a.signature), toSign
 		},
 	}, nil
