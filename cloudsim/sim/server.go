@@ -37,6 +37,9 @@ type Server struct {
 	clock     func() time.Time
 	scale     float64
 	realStart time.Time
+	wall      func() time.Time // the clock request signatures are checked against
+	nonces    *nonceMemory
+	answered  func(Answer)
 
 	accounts  []*Account
 	byKey     map[string]*Account // cloud + "/" + key id
@@ -48,10 +51,6 @@ type Server struct {
 
 	limits *limiter
 	faults *faults
-
-	wall     func() time.Time // the clock request signatures are checked against
-	nonces   *nonceMemory
-	answered func(Answer)
 
 	sched  schedule
 	seq    uint64 // transition scheduling order
