@@ -108,20 +108,6 @@ func (w *widgets) Actions() map[string]sim.Action {
 	}
 }
 
-// RequestParams gives the TC3 test product a request model for Echo, so the server
-// types flattened parameters and refuses unknown ones.
-func (w *widgets) RequestParams(action string) map[string]string {
-	if w.proto != string(sim.TC3) || action != "Echo" {
-		return nil
-	}
-	return map[string]string{
-		"InstanceId": "string", "Limit": "integer", "Flag": "boolean", "Note": "string",
-		"InstanceIds": "array<string>", "InstanceTags": "array<object>",
-		"InstanceTags[].TagKey": "string", "InstanceTags[].TagValue": "string",
-		"Parameters": "string", "LoginPassword": "string",
-	}
-}
-
 func (w *widgets) instance(r *sim.Request) string {
 	if w.proto == string(sim.RPC) {
 		return r.Params.Get("InstanceId")

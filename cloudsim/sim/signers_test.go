@@ -24,6 +24,20 @@ import (
 // published signing specifications (Alibaba's RPC and V3 request signatures, Tencent's
 // signature v1 and v3), independently of the server's code.
 
+// RequestParams gives the TC3 test product a request model for Echo, so the server
+// types flattened parameters and refuses unknown ones.
+func (w *widgets) RequestParams(action string) map[string]string {
+	if w.proto != string(sim.TC3) || action != "Echo" {
+		return nil
+	}
+	return map[string]string{
+		"InstanceId": "string", "Limit": "integer", "Flag": "boolean", "Note": "string",
+		"InstanceIds": "array<string>", "InstanceTags": "array<object>",
+		"InstanceTags[].TagKey": "string", "InstanceTags[].TagValue": "string",
+		"Parameters": "string", "LoginPassword": "string",
+	}
+}
+
 // signing is who signs a request, when, and with which nonce.
 type signing struct {
 	keyID, secret string
