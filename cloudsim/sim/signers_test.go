@@ -18,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/upgradeplan/upgradeplan/cloudsim/sim"
 )
 
 // Hand-built signers for every form the vendors' current SDKs use, written from the
