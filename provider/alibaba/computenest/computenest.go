@@ -6,7 +6,10 @@
 //
 // Reading: ListServiceInstances, 100 per page, with the selection sent as filters: ids as
 // a ServiceInstanceId filter of at most 10 values (so more ids take more calls) and tags as
-// Tag.N. Observe reads the watched ids the same way.
+// Tag.N. Observe reads the watched ids the same way. The list does not say which versions
+// an instance can upgrade to (the current model has no Service.UpgradableServiceVersions
+// there); Plan reads them with one GetServiceInstance for an instance whose desired version
+// differs from its current one, and for no other.
 //
 // Secrets: a parameter may be a {fromEnv} reference. Changes keep it as a reference; Apply
 // resolves it with Config.Env() and sends Parameters as a JSON string. At plan time the
@@ -49,6 +52,7 @@ const ActionUpgrade = "UpgradeServiceInstance"
 
 const (
 	actionList      = "ListServiceInstances"
+	actionGet       = "GetServiceInstance"
 	pageSize        = 100
 	maxFilterValues = 10
 )
@@ -63,9 +67,8 @@ const (
 
 // Observed value names.
 const (
-	valueVersion    = "serviceVersion"
-	valueUpgradable = "upgradableServiceVersions" // comma-separated, oldest first
-	valueServiceID  = "serviceId"
+	valueVersion   = "serviceVersion"
+	valueServiceID = "serviceId"
 )
 
 // Spec describes the product for the registry.
@@ -75,6 +78,7 @@ func Spec() provider.Spec {
 		Cloud: "alibaba",
 		Actions: []provider.ActionSpec{
 			{Name: actionList},
+			{Name: actionGet},
 			{Name: ActionUpgrade, Mutating: true},
 		},
 		IdempotencyToken: true,
@@ -201,19 +205,30 @@ func (p *Provider) fromList(si cn.ServiceInstance) provider.Instance {
 		Phase:  phaseOf(si.Status),
 		Tags:   tags,
 		Values: provider.Values{
-			valueVersion:    si.Service.Version,
-			valueUpgradable: strings.Join(si.Service.UpgradableServiceVersions, ","),
-			valueServiceID:  si.Service.ServiceId,
+			valueVersion:   si.Service.Version,
+			valueServiceID: si.Service.ServiceId,
 		},
 	}
 }
 
-func upgradable(v provider.Values) []string {
-	s, _ := v[valueUpgradable].(string)
-	if s == "" {
-		return nil
+// upgradable reads the versions an instance can upgrade to with GetServiceInstance, the
+// only action whose current model returns them.
+func (p *Provider) upgradable(ctx context.Context, id string) ([]string, error) {
+	var resp *cn.GetServiceInstanceResponse
+	err := p.pool.Invoke(ctx, alisdk.Call{Action: actionGet}, func() (requests.AcsRequest, responses.AcsResponse) {
+		req := cn.CreateGetServiceInstanceRequest()
+		req.RegionId = p.region
+		req.ServiceInstanceId = id
+		resp = cn.CreateGetServiceInstanceResponse()
+		return req, resp
+	})
+	if err != nil {
+		return nil, fmt.Errorf("computenest: read the upgradable versions of %s in %s: %w", id, p.region, err)
 	}
-	return strings.Split(s, ",")
+	if resp.ServiceInstanceId != id {
+		return nil, fmt.Errorf("computenest: GetServiceInstance %s in %s answered for %q (request id %s)", id, p.region, resp.ServiceInstanceId, resp.RequestId)
+	}
+	return resp.Service.UpgradableServiceVersions, nil
 }
 
 // versionString reads serviceVersion as the manifest gives it ("3", or 3 unquoted).
@@ -274,7 +289,10 @@ func (p *Provider) Plan(ctx context.Context, inst provider.Instance, want provid
 	if version == current {
 		return nil, nil
 	}
-	ups := upgradable(inst.Values)
+	ups, err := p.upgradable(ctx, inst.ID)
+	if err != nil {
+		return nil, err
+	}
 	if !contains(ups, version) {
 		list := "none"
 		if len(ups) > 0 {
