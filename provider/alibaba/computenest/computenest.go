@@ -29,7 +29,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"net/url"
 	"slices"
 	"sort"
@@ -129,14 +128,13 @@ func (p *Provider) list(ctx context.Context, ids []string, tags map[string]strin
 	seen := map[string]bool{}
 	var out []provider.Instance
 	for _, group := range groups {
-		token := ""
-		for {
+		err := provider.ReadPages(func(pg provider.Page) (provider.PageAnswer, error) {
 			var resp *cn.ListServiceInstancesResponse
 			err := p.pool.Invoke(ctx, alisdk.Call{Action: actionList}, func() (requests.AcsRequest, responses.AcsResponse) {
 				req := cn.CreateListServiceInstancesRequest()
 				req.RegionId = p.region
 				req.MaxResults = requests.NewInteger(pageSize)
-				req.NextToken = token
+				req.NextToken = pg.Token
 				if len(group) > 0 {
 					values := append([]string(nil), group...)
 					req.Filter = &[]cn.ListServiceInstancesFilter{{Name: "ServiceInstanceId", Value: &values}}
@@ -152,7 +150,7 @@ func (p *Provider) list(ctx context.Context, ids []string, tags map[string]strin
 				return req, resp
 			})
 			if err != nil {
-				return nil, fmt.Errorf("computenest: list service instances in %s: %w", p.region, err)
+				return provider.PageAnswer{}, err
 			}
 			for _, si := range resp.ServiceInstances {
 				if !seen[si.ServiceInstanceId] {
@@ -160,13 +158,10 @@ func (p *Provider) list(ctx context.Context, ids []string, tags map[string]strin
 					out = append(out, p.fromList(si))
 				}
 			}
-			if resp.NextToken == "" {
-				break
-			}
-			if resp.NextToken == token {
-				return nil, fmt.Errorf("computenest: list service instances in %s: the API returned the same NextToken twice", p.region)
-			}
-			token = resp.NextToken
+			return provider.PageAnswer{Items: len(resp.ServiceInstances), Next: resp.NextToken}, nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("computenest: list service instances in %s: %w", p.region, err)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
@@ -233,22 +228,11 @@ func (p *Provider) upgradable(ctx context.Context, id string) ([]string, error) 
 
 // versionString reads serviceVersion as the manifest gives it ("3", or 3 unquoted).
 func versionString(v any) (string, bool) {
-	switch x := v.(type) {
-	case string:
-		return x, x != ""
-	case int64:
-		return strconv.FormatInt(x, 10), true
-	case int:
-		return strconv.Itoa(x), true
-	case float64:
-		if x == math.Trunc(x) {
-			return strconv.FormatInt(int64(x), 10), true
-		}
-		return strconv.FormatFloat(x, 'f', -1, 64), true
-	case json.Number:
-		return x.String(), true
+	if _, isBool := v.(bool); isBool {
+		return "", false
 	}
-	return "", false
+	s, ok := provider.Text(v)
+	return s, ok && s != ""
 }
 
 // Plan checks the version and, with a DryRun, the required parameters.

@@ -89,19 +89,11 @@ func (p *Provider) List(ctx context.Context, sel provider.Selection) ([]provider
 	if err != nil {
 		return nil, err
 	}
-	ids := map[string]bool{}
-	for _, id := range sel.IDs {
-		ids[id] = true
-	}
 	var out []provider.Instance
 	for _, inst := range all {
-		if len(ids) > 0 && !ids[inst.ID] {
-			continue
+		if sel.Selects(inst.ID, inst.Tags) {
+			out = append(out, inst)
 		}
-		if !provider.HasTags(inst.Tags, sel.Tags) {
-			continue
-		}
-		out = append(out, inst)
 	}
 	return out, nil
 }
@@ -110,19 +102,18 @@ func (p *Provider) List(ctx context.Context, sel provider.Selection) ([]provider
 func (p *Provider) listAll(ctx context.Context) ([]provider.Instance, error) {
 	var out []provider.Instance
 	seen := map[string]bool{}
-	token := ""
-	for {
+	err := provider.ReadPages(func(pg provider.Page) (provider.PageAnswer, error) {
 		var resp *amqp.ListInstancesResponse
 		err := p.pool.Invoke(ctx, alisdk.Call{Action: "ListInstances"}, func() (requests.AcsRequest, responses.AcsResponse) {
 			req := amqp.CreateListInstancesRequest()
 			req.RegionId = p.region
 			req.MaxResults = requests.NewInteger(pageSize)
-			req.NextToken = token
+			req.NextToken = pg.Token
 			resp = amqp.CreateListInstancesResponse()
 			return req, resp
 		})
 		if err != nil {
-			return nil, fmt.Errorf("rabbitmq: list instances in %s: %w", p.region, err)
+			return provider.PageAnswer{}, err
 		}
 		for _, vo := range resp.Data.Instances {
 			if !seen[vo.InstanceId] {
@@ -130,14 +121,10 @@ func (p *Provider) listAll(ctx context.Context) ([]provider.Instance, error) {
 				out = append(out, p.fromList(vo))
 			}
 		}
-		next := resp.Data.NextToken
-		if next == "" {
-			break
-		}
-		if next == token {
-			return nil, fmt.Errorf("rabbitmq: list instances in %s: the API returned the same NextToken twice", p.region)
-		}
-		token = next
+		return provider.PageAnswer{Items: len(resp.Data.Instances), Next: resp.Data.NextToken}, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rabbitmq: list instances in %s: %w", p.region, err)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil

@@ -10,11 +10,9 @@ package redis
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -135,29 +133,11 @@ func (p *Provider) List(ctx context.Context, sel provider.Selection) ([]provider
 	}
 	out := make([]provider.Instance, 0, len(set))
 	for _, inst := range set {
-		if selected(inst, sel) {
+		if sel.Selects(inst.ID, inst.Tags) {
 			out = append(out, inst)
 		}
 	}
 	return out, nil
-}
-
-func selected(inst provider.Instance, sel provider.Selection) bool {
-	if len(sel.IDs) > 0 {
-		found := false
-		for _, id := range sel.IDs {
-			found = found || id == inst.ID
-		}
-		if !found {
-			return false
-		}
-	}
-	for k, v := range sel.Tags {
-		if have, ok := inst.Tags[k]; !ok || have != v {
-			return false
-		}
-	}
-	return true
 }
 
 // describe pages through DescribeInstances and returns the instances sorted by id, each once.
@@ -182,10 +162,10 @@ func (p *Provider) describe(ctx context.Context, ids []string, tags map[string]s
 	}
 	sort.Strings(tagKeys)
 	for _, batch := range batches {
-		for offset := uint64(0); ; offset += PageSize {
+		err := provider.ReadPages(func(pg provider.Page) (provider.PageAnswer, error) {
 			req := tcredis.NewDescribeInstancesRequest()
 			req.Limit = ptr(uint64(PageSize))
-			req.Offset = ptr(offset)
+			req.Offset = ptr(uint64(pg.Index) * PageSize)
 			for _, id := range batch {
 				req.InstanceIds = append(req.InstanceIds, ptr(id))
 			}
@@ -199,10 +179,10 @@ func (p *Provider) describe(ctx context.Context, ids []string, tags map[string]s
 				return err
 			})
 			if err != nil {
-				return nil, err
+				return provider.PageAnswer{}, err
 			}
 			if resp == nil || resp.Response == nil {
-				return nil, &provider.Error{Kind: Kind, Action: ActionDescribeInstances, Class: provider.ClassRetryable, Message: "empty answer"}
+				return provider.PageAnswer{}, &provider.Error{Kind: Kind, Action: ActionDescribeInstances, Class: provider.ClassRetryable, Message: "empty answer"}
 			}
 			page := resp.Response.InstanceSet
 			for _, is := range page {
@@ -212,13 +192,10 @@ func (p *Provider) describe(ctx context.Context, ids []string, tags map[string]s
 				inst := p.fromSet(is)
 				seen[inst.ID] = inst
 			}
-			total := int64(0)
-			if resp.Response.TotalCount != nil {
-				total = *resp.Response.TotalCount
-			}
-			if len(page) < PageSize || int64(offset)+int64(len(page)) >= total {
-				break
-			}
+			return provider.PageAnswer{Items: len(page), Size: PageSize, Total: deref(resp.Response.TotalCount)}, nil
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	out := make([]provider.Instance, 0, len(seen))
@@ -298,7 +275,7 @@ func (p *Provider) Plan(_ context.Context, inst provider.Instance, want provider
 	for _, k := range slices.Sorted(maps.Keys(want)) {
 		switch k {
 		case FieldMemSizeMB, FieldShards, FieldReplicas:
-			n, ok := integer(want[k])
+			n, ok := provider.Int(want[k])
 			if !ok {
 				errs = append(errs, &provider.RuleError{Field: k, Message: fmt.Sprintf("%v is not a whole number", show(want[k]))})
 				continue
@@ -398,7 +375,7 @@ func observedSizes(inst provider.Instance) (sizes, error) {
 		name string
 		dst  *int64
 	}{{FieldMemSizeMB, &s.mem}, {FieldShards, &s.shards}, {FieldReplicas, &s.replicas}} {
-		n, ok := integer(inst.Values[f.name])
+		n, ok := provider.Int(inst.Values[f.name])
 		if !ok {
 			return sizes{}, fmt.Errorf("redis: %s: observed %s is missing or not a number (%v)", inst.ID, f.name, inst.Values[f.name])
 		}
@@ -423,7 +400,7 @@ func (p *Provider) Apply(ctx context.Context, call provider.Call) (provider.Rece
 	}
 	var n [3]uint64
 	for i, k := range []string{"MemSize", "RedisShardNum", "RedisReplicasNum"} {
-		v, ok := integer(call.Params[k])
+		v, ok := provider.Int(call.Params[k])
 		if !ok || v < 0 {
 			return provider.Receipt{}, perm(fmt.Sprintf("the planned %s (%v) is not a whole number", k, call.Params[k]))
 		}
@@ -579,33 +556,6 @@ func (p *Provider) dealDetails(ctx context.Context, deals map[string][]int) (map
 		}
 	}
 	return out, nil
-}
-
-// integer reads a whole number from a desired or planned value: int64 from the manifest,
-// float64 or json.Number from a plan file read back.
-func integer(v any) (int64, bool) {
-	switch x := v.(type) {
-	case int:
-		return int64(x), true
-	case int64:
-		return x, true
-	case int32:
-		return int64(x), true
-	case uint64:
-		if x > math.MaxInt64 {
-			return 0, false
-		}
-		return int64(x), true
-	case float64:
-		if x != math.Trunc(x) || math.Abs(x) > 1<<53 {
-			return 0, false
-		}
-		return int64(x), true
-	case json.Number:
-		n, err := x.Int64()
-		return n, err == nil
-	}
-	return 0, false
 }
 
 func show(v any) string {
