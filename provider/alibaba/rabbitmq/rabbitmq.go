@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/responses"
@@ -62,6 +63,7 @@ func Spec() provider.Spec {
 			{Name: ActionUpdate, Mutating: true},
 		},
 		IdempotencyToken: true,
+		StartGrace:       StartGrace,
 		New:              func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
 	}
 }
@@ -70,6 +72,10 @@ func Spec() provider.Spec {
 type Provider struct {
 	region string
 	pool   *alisdk.Pool
+
+	// busy holds the accepted changes (instance/order) whose instance Observe saw busy.
+	busyMu sync.Mutex
+	busy   map[string]bool
 }
 
 var _ provider.Provider = (*Provider)(nil)
@@ -315,9 +321,25 @@ func (p *Provider) Apply(ctx context.Context, call provider.Call) (provider.Rece
 		return req, resp
 	})
 	if err != nil {
-		return provider.Receipt{}, fmt.Errorf("rabbitmq: update instance %s in %s: %w", call.Instance, p.region, err)
+		return provider.Receipt{}, fmt.Errorf("rabbitmq: update instance %s in %s: %w", call.Instance, p.region, busy(err))
 	}
 	return updateReceipt(call.Instance, resp.GetHttpContentBytes())
+}
+
+// codeTopicMigrating is UpdateInstance's refusal while an earlier change still migrates
+// topics (also seen with a lower-case first letter).
+const codeTopicMigrating = "InstanceUpgradeOrDownGradeTopicMigrating"
+
+// busy reclasses the refusal of a change sent while the previous one still migrates: the
+// instance is busy, nothing happened, and the step waits as for a busy instance.
+func busy(err error) error {
+	pe, ok := provider.AsError(err)
+	if !ok || !strings.EqualFold(pe.Code, codeTopicMigrating) {
+		return err
+	}
+	out := *pe
+	out.Class = provider.ClassBusy
+	return &out
 }
 
 // updateReceipt reads UpdateInstance's answer, which the SDK's response type has no fields
@@ -335,9 +357,9 @@ func updateReceipt(id string, body []byte) (provider.Receipt, error) {
 		return provider.Receipt{}, &provider.Error{Class: provider.ClassUnknown, Kind: Kind, Action: ActionUpdate, Instance: id,
 			Message: "the answer cannot be read, so whether the change was accepted is unknown", Err: err}
 	}
-	if s := strings.Trim(string(b.Success), `"`); s == "false" {
-		return provider.Receipt{}, &provider.Error{Class: provider.ClassPermanent, Kind: Kind, Action: ActionUpdate, Instance: id,
-			Code: strings.Trim(string(b.Code), `"`), Message: b.Message, RequestID: b.RequestId, HTTPStatus: 200}
+	if pe := alisdk.CheckSuccess(body); pe != nil {
+		pe.Kind, pe.Action, pe.Instance = Kind, ActionUpdate, id
+		return provider.Receipt{}, busy(pe)
 	}
 	rec := provider.Receipt{RequestID: b.RequestId}
 	data := b.Data
