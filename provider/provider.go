@@ -78,6 +78,9 @@ type Call struct {
 type Receipt struct {
 	RequestID string `json:"request_id,omitempty"`
 	OrderID   string `json:"order_id,omitempty"` // order, deal or task id where the API returns one
+	// OrderName is the order's other handle where the API has two (Tencent's DealName
+	// beside the deprecated DealId), for people and support tickets.
+	OrderName string `json:"order_name,omitempty"`
 }
 
 // Watch asks Observe about one planned step on one instance.

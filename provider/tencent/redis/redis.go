@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"sync"
 
+	tchttp "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/http"
 	tcredis "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/redis/v20180412"
 	"github.com/upgradeplan/upgradeplan/provider"
 )
@@ -35,9 +36,6 @@ const (
 // PageSize is DescribeInstances' largest Limit.
 const PageSize = 1000
 
-// dealBatch bounds DealIds per DescribeInstanceDealDetail call.
-const dealBatch = 100
-
 // Field names, as the manifest's `desired` names them.
 const (
 	FieldMemSizeMB = "memSizeMB"
@@ -51,12 +49,6 @@ const (
 const (
 	statusInWorkflow = 1
 	statusRunning    = 2
-)
-
-// Deal statuses (TradeDealDetail.Status).
-const (
-	dealDelivered = 4
-	dealFailed    = 5
 )
 
 // Spec describes tencent.redis for the registry.
@@ -234,6 +226,15 @@ func (p *Provider) fromSet(is *tcredis.InstanceSet) provider.Instance {
 	if v := deref(is.CurrentRedisVersion); v != "" {
 		inst.Values[FieldRedisVersion] = v
 	}
+	if pt := deref(is.ProductType); pt != "" {
+		inst.Values[factProductType] = pt
+	}
+	if is.Type != nil {
+		inst.Values[factType] = *is.Type
+	}
+	if n := renderNodes(is.NodeSet); n != "" {
+		inst.Values[factNodes] = n
+	}
 	for _, t := range is.InstanceTags {
 		if t == nil || t.TagKey == nil {
 			continue
@@ -308,15 +309,15 @@ func (p *Provider) Plan(_ context.Context, inst provider.Instance, want provider
 		}
 	}
 	if s := fields[FieldShards]; s != nil {
-		if *s < 1 {
-			errs = append(errs, &provider.RuleError{Field: FieldShards, Message: fmt.Sprintf("%d must be at least 1", *s)})
+		if err := checkShards(inst, *s); err != nil {
+			errs = append(errs, err)
 		} else {
 			target.shards = *s
 		}
 	}
 	if r := fields[FieldReplicas]; r != nil {
-		if *r < 0 {
-			errs = append(errs, &provider.RuleError{Field: FieldReplicas, Message: fmt.Sprintf("%d must not be negative", *r)})
+		if err := checkReplicas(inst, *r); err != nil {
+			errs = append(errs, err)
 		} else {
 			target.replicas = *r
 		}
@@ -363,6 +364,10 @@ func (p *Provider) Plan(_ context.Context, inst provider.Instance, want provider
 		if to.shards != from.shards {
 			c.Notes = append(c.Notes, "resharding migrates data between shards")
 		}
+		if set := nodeSet(inst, from.replicas, to.replicas); set != nil {
+			c.Params["NodeSet"] = set
+			c.Notes = append(c.Notes, "multi-AZ instance: NodeSet names the replicas added or removed")
+		}
 		changes = append(changes, c)
 		from = to
 	}
@@ -406,24 +411,31 @@ func (p *Provider) Apply(ctx context.Context, call provider.Call) (provider.Rece
 		}
 		n[i] = uint64(v)
 	}
-	var resp *tcredis.UpgradeInstanceResponse
+	var nodes []*tcredis.RedisNodeInfo
+	if raw, has := call.Params["NodeSet"]; has {
+		var err error
+		if nodes, err = sdkNodeSet(raw); err != nil {
+			return provider.Receipt{}, perm("the planned " + err.Error())
+		}
+	}
+	resp := &upgradeResponse{BaseResponse: &tchttp.BaseResponse{}}
 	err := p.do(ctx, ActionUpgradeInstance, call.Instance, func(ctx context.Context) error {
 		req := tcredis.NewUpgradeInstanceRequest()
 		req.InstanceId = ptr(call.Instance)
 		req.MemSize = ptr(n[0])
 		req.RedisShardNum = ptr(n[1])
 		req.RedisReplicasNum = ptr(n[2])
-		var err error
-		resp, err = p.client.UpgradeInstanceWithContext(ctx, req)
-		return err
+		req.NodeSet = nodes
+		req.SetContext(ctx)
+		return p.client.Send(req, resp)
 	})
 	if err != nil {
 		return provider.Receipt{}, err
 	}
-	if resp == nil || resp.Response == nil {
+	if resp.Response == nil {
 		return provider.Receipt{}, &provider.Error{Kind: Kind, Action: call.Action, Instance: call.Instance, Class: provider.ClassUnknown, Message: "empty answer"}
 	}
-	rc := provider.Receipt{RequestID: deref(resp.Response.RequestId), OrderID: deref(resp.Response.DealId)}
+	rc := receipt(resp)
 	if rc.OrderID != "" {
 		p.mu.Lock()
 		p.deals[call.Instance] = rc.OrderID
@@ -498,13 +510,11 @@ func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]pro
 			continue
 		}
 		for _, i := range idx {
-			switch deref(d.Status) {
-			case dealFailed:
+			// Delivered but at the old sizes: the list has not caught up yet. Unpaid,
+			// delivering or paying: still on the way.
+			if dealEnded(deref(d.Status)) {
 				out[i].State = provider.StateFailed
-				out[i].Message = fmt.Sprintf("%s: deal %s ended with status 5 (delivery failed: %s); the instance is running with its old sizes",
-					out[i].Instance, deal, deref(d.Description))
-			case dealDelivered:
-				// Delivered but the sizes are old: the list has not caught up yet.
+				out[i].Message = dealMessage(out[i].Instance, deal, d)
 			}
 		}
 	}
@@ -520,42 +530,6 @@ func (p *Provider) dealFor(w provider.Watch) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.deals[w.Instance]
-}
-
-func (p *Provider) dealDetails(ctx context.Context, deals map[string][]int) (map[string]*tcredis.TradeDealDetail, error) {
-	ids := make([]string, 0, len(deals))
-	for id := range deals {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	out := map[string]*tcredis.TradeDealDetail{}
-	for len(ids) > 0 {
-		n := min(len(ids), dealBatch)
-		batch := ids[:n]
-		ids = ids[n:]
-		var resp *tcredis.DescribeInstanceDealDetailResponse
-		err := p.do(ctx, ActionDescribeInstanceDealDetail, "", func(ctx context.Context) error {
-			req := tcredis.NewDescribeInstanceDealDetailRequest()
-			for _, id := range batch {
-				req.DealIds = append(req.DealIds, ptr(id))
-			}
-			var err error
-			resp, err = p.client.DescribeInstanceDealDetailWithContext(ctx, req)
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		if resp == nil || resp.Response == nil {
-			continue
-		}
-		for _, d := range resp.Response.DealDetails {
-			if d != nil && d.DealId != nil {
-				out[*d.DealId] = d
-			}
-		}
-	}
-	return out, nil
 }
 
 func show(v any) string {
