@@ -126,7 +126,7 @@ targets:
     kind: tencent.redis
     region: ap-shanghai
     select: {tags: {env: demo}}
-    desired: {memSizeMB: 8192, shards: 4}
+    desired: {memSizeMB: 8192, shards: 5}
     dependsOn: [mongo-hz, rabbit-hz]
 `
 

@@ -160,7 +160,7 @@ func manyInstances(n int) string {
 		if i%10 == 0 {
 			env = "demo"
 		}
-		fmt.Fprintf(&b, "  - {id: crs-%05d, region: ap-shanghai, status: 2, tags: {env: %s}, memSizeMB: 4096, shards: 2, replicas: 1}\n", i, env)
+		fmt.Fprintf(&b, "  - {id: crs-%05d, region: ap-shanghai, status: 2, tags: {env: %s}, memSizeMB: 4096, shards: 3, replicas: 1}\n", i, env)
 	}
 	return b.String()
 }
@@ -380,8 +380,8 @@ func TestDemoStateLoads(t *testing.T) {
 		t.Fatalf("demo instances = [%s]", got)
 	}
 	for _, in := range resp.InstanceSet {
-		if *in.RedisShardSize != 4096 || *in.RedisShardNum != 2 || *in.RedisReplicasNum != 2 {
-			t.Errorf("%s is %d MB × %d, %d replicas; the demo needs 4096 × 2, 2", *in.InstanceId, *in.RedisShardSize, *in.RedisShardNum, *in.RedisReplicasNum)
+		if *in.RedisShardSize != 4096 || *in.RedisShardNum != 3 || *in.RedisReplicasNum != 2 {
+			t.Errorf("%s is %d MB × %d, %d replicas; the demo needs 4096 × 3, 2", *in.InstanceId, *in.RedisShardSize, *in.RedisShardNum, *in.RedisReplicasNum)
 		}
 	}
 }
