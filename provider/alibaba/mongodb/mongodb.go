@@ -66,6 +66,9 @@ func Spec() provider.Spec {
 		},
 		StartGrace: StartGrace,
 		New:        func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
+		Recheck:    Recheck,
+		// A kernel upgrade restarts the instance once; no document names a shorter one.
+		ShortestOperation: provider.DefaultShortestOperation,
 	}
 }
 

@@ -113,19 +113,7 @@ func (p *Provider) Plan(ctx context.Context, inst provider.Instance, want provid
 	if sameKernel(target, current) || compareKernels(target, current) < 0 {
 		return nil, nil
 	}
-	ch := provider.Change{
-		Action: ActionUpgrade,
-		Params: map[string]any{"DBInstanceId": inst.ID, "RegionId": p.region, "SwitchMode": switchNow},
-		From:   provider.Values{FieldKernel: current},
-		To:     provider.Values{FieldKernel: target},
-		Notes:  []string{NoteRestart, NoteRunning},
-	}
-	if inWindow {
-		ch.Params["SwitchMode"] = switchWindow
-		ch.To[FieldMaintenanceWindow] = true
-		ch.Notes = append(ch.Notes, NoteMaintenanceWindow)
-	}
-	return []provider.Change{ch}, nil
+	return []provider.Change{upgradeChange(p.region, inst.ID, current, target, inWindow)}, nil
 }
 
 // kernels returns the kernel versions of an engine version, oldest first, from one cached

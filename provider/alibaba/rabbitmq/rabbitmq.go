@@ -65,6 +65,9 @@ func Spec() provider.Spec {
 		IdempotencyToken: true,
 		StartGrace:       StartGrace,
 		New:              func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
+		Recheck:          Recheck,
+		// UpdateInstance reconfigures the cluster; no document names a shorter operation.
+		ShortestOperation: provider.DefaultShortestOperation,
 	}
 }
 

@@ -49,7 +49,7 @@ redis:
   - {id: crs-a, region: ap-shanghai, status: 2, memSizeMB: 4096, shards: 3, replicas: 2}
 `, sim.Options{}, simredis.New())
 	cfg := provider.Config{Region: "ap-shanghai", Getenv: providertest.Getenv(map[string]string{EndpointEnv: s.Addr})}
-	client, err := newClientWith(cfg, &refreshingCredential{id: pairs[0][0], key: pairs[0][1]})
+	client, _, err := newClientWith(cfg, &refreshingCredential{id: pairs[0][0], key: pairs[0][1]})
 	if err != nil {
 		t.Fatal(err)
 	}
