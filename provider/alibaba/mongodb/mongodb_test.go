@@ -513,6 +513,9 @@ func TestMaintenanceWindowWaitsPastTheStartGrace(t *testing.T) {
 	if c.Params["SwitchMode"] != "1" || !slices.Contains(c.Notes, mongodb.NoteMaintenanceWindow) {
 		t.Fatalf("change %+v, want SwitchMode 1 and the maintenance-window note", c)
 	}
+	if err := mongodb.Recheck("cn-hangzhou", "dds-01", c); err != nil {
+		t.Errorf("apply's re-check refuses the planned change: %v", err)
+	}
 	if _, err := p.Apply(ctx, provider.Call{Instance: "dds-01", Action: c.Action, Params: c.Params}); err != nil {
 		t.Fatal(err)
 	}

@@ -37,6 +37,9 @@ redis:
 	if len(set) != 1 || fmt.Sprint(set[0]) != "map[NodeType:1 ZoneId:100004]" {
 		t.Fatalf("NodeSet %v, want one replica in zone 100004 (ap-shanghai-4, next in the instance's rotation)", changes[0].Params["NodeSet"])
 	}
+	if err := redis.Recheck("ap-shanghai", "crs-maz", changes[0]); err != nil {
+		t.Errorf("apply's re-check refuses the planned change: %v", err)
+	}
 	rc, err := p.Apply(ctx, provider.Call{Instance: "crs-maz", Action: changes[0].Action, Params: changes[0].Params})
 	if err != nil {
 		t.Fatalf("Apply: %v", err)
