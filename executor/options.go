@@ -122,15 +122,13 @@ func CheckPlan(p *planner.Plan, expect string) error {
 }
 
 // ClientToken is the idempotency token of one step: "upgp-" and the first 32 hex digits of
-// SHA-256(digest NUL created_at NUL step id). The digest ignores created_at, so the creation
-// time is mixed in: two plans with the same content made at different times never share a
-// token (the cloud would answer the second with the first's result), while every retry and
-// resume of one plan file sends the same token. 37 ASCII characters, under the 64 allowed.
+// SHA-256(digest NUL step id). It depends only on what the digest covers (created_at
+// included), so every retry and resume of one plan file sends the same token, while two plan
+// files, even of the same content made at different times, never share one (the cloud would
+// answer the second with the first's result). 37 ASCII characters, under the 64 allowed.
 func ClientToken(p *planner.Plan, stepID string) string {
 	h := sha256.New()
 	h.Write([]byte(p.Digest))
-	h.Write([]byte{0})
-	h.Write([]byte(p.CreatedAt.UTC().Format(time.RFC3339Nano)))
 	h.Write([]byte{0})
 	h.Write([]byte(stepID))
 	return "upgp-" + hex.EncodeToString(h.Sum(nil))[:32]
