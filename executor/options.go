@@ -15,9 +15,19 @@ import (
 type Options struct {
 	// Registry opens the providers of the plan's kinds.
 	Registry provider.Registry
-	// PlanPath is the plan file; the apply holds an exclusive flock on PlanPath+".lock".
-	// Empty means no lock (tests of the engine only).
+	// PlanPath is the plan file, as recorded in run.json. Nothing is written next to it.
 	PlanPath string
+	// LockDir holds the plan-digest locks; "" means LockDir(Getenv). The run directory's
+	// lock is Out/lock. A second apply of the same plan (any copy of it) or into the same
+	// run directory gets a *LockedError naming the holder.
+	LockDir string
+	// StopTimeout bounds, after the first signal, how long steps in flight are followed
+	// while every poll of them fails; then they are recorded cancelled, in doubt, for a
+	// resume to reconcile. 0 means DefaultStopTimeout.
+	StopTimeout time.Duration
+	// VisibilityGrace overrides the products' visibility grace (provider.Spec), by kind;
+	// the key "" applies to every kind not named.
+	VisibilityGrace map[string]time.Duration
 	// Out is the run directory: journal.jsonl and run.json live there.
 	Out string
 	// Parallelism overrides settings.parallelism when positive.
@@ -56,6 +66,9 @@ type Options struct {
 	Retry Retry
 	// RequestTimeout bounds one HTTP request (provider.Config.Timeout); 0: the provider's.
 	RequestTimeout time.Duration
+
+	// journalFault, in tests, fails journal writes (a full disk).
+	journalFault func(Entry) error
 }
 
 // ErrRefused wraps every refusal of a plan (exit 4): digest mismatch, unknown format version,
