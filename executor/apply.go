@@ -53,7 +53,7 @@ func Apply(ctx context.Context, plan *planner.Plan, opts Options) (*Record, erro
 	_, statErr := os.Stat(opts.Out)
 	created := errors.Is(statErr, fs.ErrNotExist)
 	if opts.Resume && created {
-		return nil, fmt.Errorf("%w: %s holds no run to resume", ErrNothingAttempted, opts.Out)
+		return nil, fmt.Errorf("%w: %s holds no journal to resume", ErrNothingAttempted, opts.Out)
 	}
 	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("%w: run directory: %w", ErrNothingAttempted, err)

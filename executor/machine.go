@@ -109,13 +109,13 @@ type input struct {
 type act int
 
 const (
-	actAcquire act = iota // take slots and gate (and wait for the window), then look
-	actLook               // look again (fresh, urgent) no earlier than At
-	actSend               // send the call; its intent is the first entry to journal
-	actPoll               // follow completion at the polling cadence
-	actWaitReady          // give back slot and gate; poll until the instance is ready
-	actBackoff            // keep the slots, sleep a backoff, then look
-	actEnd                // final: give everything back
+	actAcquire   act = iota // take slots and gate (and wait for the window), then look
+	actLook                 // look again (fresh, urgent) no earlier than At
+	actSend                 // send the call; its intent is the first entry to journal
+	actPoll                 // follow completion at the polling cadence
+	actWaitReady            // give back slot and gate; poll until the instance is ready
+	actBackoff              // keep the slots, sleep a backoff, then look
+	actEnd                  // final: give everything back
 )
 
 type next struct {
