@@ -526,3 +526,29 @@ func TestFaultsAgainstTheSimulator(t *testing.T) {
 		})
 	}
 }
+
+// The demo fleet (chained Redis steps among them) through the real SDKs: its dry run
+// succeeds with nothing drifted, and re-applying it after it succeeded finds nothing to do.
+func TestTheDemoFleetDryRunsCleanAndReappliesAsNoops(t *testing.T) {
+	s := startSim(t, demoState(t, ""), "")
+	p, path := makePlan(t, "parallelism: 20")
+	rec, err := executor.Apply(context.Background(), p, executor.Options{Registry: registry(), PlanPath: path,
+		Out: filepath.Join(t.TempDir(), "dry"), DryRun: true, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Outcome.ExitCode != executor.ExitOK || rec.Counts[executor.StatusDrifted] != 0 {
+		t.Fatalf("dry run: exit %d:%s", rec.Outcome.ExitCode, statuses(rec))
+	}
+	if rec = apply(t, context.Background(), p, path, filepath.Join(t.TempDir(), "run"), false); rec.Outcome.ExitCode != executor.ExitOK {
+		t.Fatalf("apply: exit %d:%s", rec.Outcome.ExitCode, statuses(rec))
+	}
+	before := len(upgradesPerInstance(s))
+	rec = apply(t, context.Background(), p, path, filepath.Join(t.TempDir(), "again"), false)
+	if rec.Outcome.ExitCode != executor.ExitOK || rec.Counts[executor.StatusNoop] != len(rec.Steps) {
+		t.Errorf("re-apply of a succeeded plan: exit %d:%s", rec.Outcome.ExitCode, statuses(rec))
+	}
+	if after := len(upgradesPerInstance(s)); after != before {
+		t.Errorf("the re-apply made calls: %d instances upgraded before, %d after", before, after)
+	}
+}
