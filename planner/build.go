@@ -97,6 +97,8 @@ func Build(ctx context.Context, fleet *manifest.Fleet, reg provider.Registry, op
 		}
 	}
 
+	problems = append(problems, sharedInstances(fleet, groupOf, matched)...)
+
 	// Diff every matched instance with its provider's rules.
 	type job struct {
 		target int
@@ -332,7 +334,7 @@ func selectInstances(fleet *manifest.Fleet, ti int, g *group, problems Problems)
 		if len(want) > 0 && !want[inst.ID] {
 			continue
 		}
-		if filterTags && !hasTags(inst.Tags, t.Select.Tags) {
+		if filterTags && !provider.HasTags(inst.Tags, t.Select.Tags) {
 			continue
 		}
 		found[inst.ID] = true
@@ -356,15 +358,6 @@ func selectInstances(fleet *manifest.Fleet, ti int, g *group, problems Problems)
 		}
 	}
 	return out, problems
-}
-
-func hasTags(have, want map[string]string) bool {
-	for k, v := range want {
-		if got, ok := have[k]; !ok || got != v {
-			return false
-		}
-	}
-	return true
 }
 
 func describeSelection(s manifest.Selection) string {
@@ -441,10 +434,11 @@ func convertAccounts(in map[string]manifest.Account) map[string]provider.Account
 	out := make(map[string]provider.Account, len(in))
 	for name, a := range in {
 		out[name] = provider.Account{
-			Name:   name,
-			Cloud:  a.Cloud,
-			KeyID:  provider.SecretRef{FromEnv: a.KeyID.FromEnv},
-			Secret: provider.SecretRef{FromEnv: a.Secret.FromEnv},
+			Name:         name,
+			Cloud:        a.Cloud,
+			KeyID:        provider.SecretRef{FromEnv: a.KeyID.FromEnv},
+			KeyIDLiteral: a.KeyIDLiteral,
+			Secret:       provider.SecretRef{FromEnv: a.Secret.FromEnv},
 		}
 	}
 	return out

@@ -78,6 +78,9 @@ type Call struct {
 type Receipt struct {
 	RequestID string `json:"request_id,omitempty"`
 	OrderID   string `json:"order_id,omitempty"` // order, deal or task id where the API returns one
+	// OrderName is the order's other handle where the API has two (Tencent's DealName
+	// beside the deprecated DealId), for people and support tickets.
+	OrderName string `json:"order_name,omitempty"`
 }
 
 // Watch asks Observe about one planned step on one instance.
@@ -158,8 +161,23 @@ type Spec struct {
 	// Each product documents its value; settings may override it. Zero means
 	// DefaultVisibilityGrace.
 	VisibilityGrace time.Duration
+	// StartGrace is how long after an accepted mutating call the instance may still look
+	// untouched (idle at its `from` values) before Observe fails the step as never
+	// started, naming what it observed. The clouds answer before the instance's status
+	// changes, so a product whose upgrade shows no sign at once needs one; zero means the
+	// product tells a change that has not begun by other means (an order, a status).
+	StartGrace time.Duration
 	// New opens the product for one region and account.
 	New func(Config) (Provider, error)
+	// Recheck re-derives a change read back from a plan file from its From and To with the
+	// product's own planning code, without any call, and reports how the recorded action,
+	// parameters, from or to differ (see SameChange). `show` and `apply` run it on every
+	// step, so that a plan edited and re-digested cannot send what the product's rules
+	// would never have planned (a moved RegionId, an injected parameter).
+	Recheck func(region, instance string, c Change) error
+	// ShortestOperation is the least time an upgrade of the product takes: a stepTimeout
+	// below it fails every step, and plan, show and apply warn about it.
+	ShortestOperation time.Duration
 }
 
 // DefaultVisibilityGrace is the visibility grace of a product that declares none.
@@ -199,14 +217,26 @@ func (r Registry) Open(kind string, cfg Config) (Provider, error) {
 type Account struct {
 	Name  string `json:"name,omitempty"`
 	Cloud string `json:"cloud,omitempty"`
-	// KeyID is the AccessKey id (Alibaba) or SecretId (Tencent).
-	KeyID SecretRef `json:"key_id,omitzero"`
+	// KeyID is the AccessKey id (Alibaba) or SecretId (Tencent) when it is read from the
+	// environment; KeyIDLiteral when the manifest writes the id out (a key id is not secret).
+	KeyID        SecretRef `json:"key_id,omitzero"`
+	KeyIDLiteral string    `json:"key_id_literal,omitempty"`
 	// Secret is the AccessKey secret (Alibaba) or SecretKey (Tencent).
 	Secret SecretRef `json:"secret,omitzero"`
 }
 
 // Default reports whether the account is the SDK's default credential chain.
-func (a Account) Default() bool { return a.KeyID.FromEnv == "" && a.Secret.FromEnv == "" }
+func (a Account) Default() bool {
+	return a.KeyID.FromEnv == "" && a.KeyIDLiteral == "" && a.Secret.FromEnv == ""
+}
+
+// ResolveKeyID returns the key id: the literal, or the referenced variable's value.
+func (a Account) ResolveKeyID(getenv func(string) string) (string, error) {
+	if a.KeyIDLiteral != "" {
+		return a.KeyIDLiteral, nil
+	}
+	return a.KeyID.Resolve(getenv)
+}
 
 // Config opens a provider.
 type Config struct {

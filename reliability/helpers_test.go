@@ -192,7 +192,7 @@ func simState(f fleetSize) string {
 	}
 	b.WriteString("redis:\n")
 	for i := range f.redis {
-		fmt.Fprintf(&b, "  - {id: crs-rel-%03d, region: ap-shanghai, account: demo-tc, status: 2, tags: {env: rel}, memSizeMB: 4096, shards: 2, replicas: 2, redisVersion: \"6.2\"}\n", i)
+		fmt.Fprintf(&b, "  - {id: crs-rel-%03d, region: ap-shanghai, account: demo-tc, status: 2, tags: {env: rel}, memSizeMB: 4096, shards: 3, replicas: 2, redisVersion: \"6.2\"}\n", i)
 	}
 	return b.String()
 }
@@ -270,7 +270,7 @@ settings:
     kind: tencent.redis
     region: ap-shanghai
     select: {tags: {env: rel}}
-    desired: {memSizeMB: 8192, shards: 4}
+    desired: {memSizeMB: 8192, shards: 5}
 `)
 		if f.mongo > 0 {
 			b.WriteString("    dependsOn: [mongo-hz]\n")

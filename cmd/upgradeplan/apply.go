@@ -34,7 +34,7 @@ func applyCommand() *cli.Command {
 			"   failure budget) and writes DIR/journal.jsonl, DIR/run.json, DIR/report.md and DIR/junit.xml.\n" +
 			"   Exit 0 all succeeded or had nothing to do, 1 nothing attempted, 2 a step failed or was\n" +
 			"   skipped, 3 stopped early (resume with --resume DIR), 4 plan refused, 5 plan locked.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "out", Usage: "run directory (default runs/<plan name>-<UTC time>)"},
 			&cli.IntFlag{Name: "parallelism", Usage: "steps in flight at once, overriding the plan's settings.parallelism"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "read, order and rate-limit everything, send no mutating call"},
@@ -45,7 +45,8 @@ func applyCommand() *cli.Command {
 			&cli.DurationFlag{Name: "stop-timeout", Value: executor.DefaultStopTimeout, Usage: "after the first signal, how long to follow steps in flight while every poll of them fails, before recording them in doubt for --resume"},
 			&cli.StringFlag{Name: "lock-dir", EnvVars: []string{executor.LockDirEnv}, Usage: "`DIR` of the plan-digest locks (default $XDG_RUNTIME_DIR/upgradeplan/locks, else the user cache dir's upgradeplan/locks); the run directory's lock is DIR/lock"},
 			&cli.StringSliceFlag{Name: "visibility-grace", EnvVars: []string{"UPGRADEPLAN_VISIBILITY_GRACE"}, Usage: "override the products' visibility grace: `[KIND=]DURATION`, repeatable (how long an accepted change may stay invisible; a call whose answer was lost is not resent before the instance was seen untouched that long)"},
-		},
+			maxPlanAgeFlag(),
+		}, timeoutFlags()...),
 		Action: applyAction,
 	}
 }
@@ -62,12 +63,19 @@ func applyAction(c *cli.Context) error {
 		return exitError(ExitInvalid, usageError{err})
 	}
 	planPath := args[0]
-	plan, err := planner.ReadFile(planPath)
+	if err := setTimeouts(c); err != nil {
+		return exitError(ExitInvalid, usageError{err})
+	}
+	reg := products.Registry()
+	plan, _, err := readPlan("apply", planPath, reg)
 	if err != nil {
-		if errors.Is(err, planner.ErrDigestMismatch) || errors.Is(err, planner.ErrFormatVersion) {
-			return exitError(ExitRefused, fmt.Errorf("apply: refused: %w", err))
-		}
-		return exitError(ExitInvalid, fmt.Errorf("apply: %w", err))
+		return err
+	}
+	printWarnings(c, planWarnings(c, plan, reg))
+	// Every secret the plan needs is read before the first call, so a missing one stops
+	// apply with nothing sent instead of failing its steps halfway through the run.
+	if missing := planner.MissingEnv(plan, os.Getenv); len(missing) > 0 {
+		return exitError(ExitInvalid, fmt.Errorf("apply: the plan needs environment variables that are not set: %s; nothing was sent", strings.Join(missing, ", ")))
 	}
 	out, resume := c.String("out"), false
 	if dir := c.String("resume"); dir != "" {
@@ -104,7 +112,7 @@ func applyAction(c *cli.Context) error {
 	progress.Redact(secretValues(plan)...)
 
 	opts := executor.Options{
-		Registry:     products.Registry(),
+		Registry:     reg,
 		PlanPath:     planPath,
 		Out:          out,
 		Parallelism:  c.Int("parallelism"),

@@ -68,8 +68,12 @@ func Spec() provider.Spec {
 			{Name: ActionUpgrade, Mutating: true, QPS: UpgradeQPS},
 		},
 		IdempotencyToken: false, // none: the executor re-reads state before any resend
+		StartGrace:       StartGrace,
 		VisibilityGrace:  VisibilityGrace,
 		New:              func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
+		Recheck:          Recheck,
+		// A major upgrade restarts every broker; no document names a shorter operation.
+		ShortestOperation: provider.DefaultShortestOperation,
 	}
 }
 

@@ -3,6 +3,10 @@ package redis
 import (
 	"fmt"
 	"math"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
@@ -14,23 +18,26 @@ import (
 // EndpointEnv redirects every Tencent client to host:port over plain HTTP (the simulator).
 const EndpointEnv = "UPGRADEPLAN_TENCENT_ENDPOINT"
 
-// DefaultTimeout bounds one HTTP request when the Config does not say.
-const DefaultTimeout = 30 * time.Second
-
 // newClient opens one SDK client for cfg.Region: X-TC-Region comes from the client, so a
 // provider (one region) has exactly one. The Tencent client holds no per-call state, so it
-// is shared by concurrent calls; every call builds a fresh request object.
-func newClient(cfg provider.Config) (*tcredis.Client, error) {
+// is shared by concurrent calls; every call builds a fresh request object, and the
+// credential is wrapped in a lockedCredential.
+func newClient(cfg provider.Config) (*tcredis.Client, *provider.Silence, error) {
 	if cfg.Region == "" {
-		return nil, fmt.Errorf("redis: open client: region is empty")
+		return nil, nil, fmt.Errorf("redis: open client: region is empty")
 	}
 	cred, err := credential(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("redis: open client for %s: %w", cfg.Region, err)
+		return nil, nil, fmt.Errorf("redis: open client for %s: %w", cfg.Region, err)
 	}
-	timeout := cfg.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
+	return newClientWith(cfg, cred)
+}
+
+// newClientWith opens the client with a resolved credential.
+func newClientWith(cfg provider.Config, cred common.CredentialIface) (*tcredis.Client, *provider.Silence, error) {
+	connect, timeout, err := provider.Timeouts(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("redis: open client for %s: %w", cfg.Region, err)
 	}
 	cpf := profile.NewClientProfile()
 	cpf.Language = "en-US"
@@ -41,17 +48,74 @@ func newClient(cfg provider.Config) (*tcredis.Client, error) {
 	cpf.RateLimitExceededMaxRetries = 0
 	cpf.DisableRegionBreaker = true
 	cpf.HttpProfile.ReqTimeout = int(math.Ceil(timeout.Seconds()))
-	if ep := cfg.Env()(EndpointEnv); ep != "" {
+	silence := &provider.Silence{Connect: connect, Answer: timeout, Endpoint: Endpoint(cfg.Region)}
+	if ep := strings.TrimSpace(cfg.Env()(EndpointEnv)); ep != "" {
+		if err := provider.CheckEndpoint(EndpointEnv, ep); err != nil {
+			return nil, nil, fmt.Errorf("redis: open client for %s: %w", cfg.Region, err)
+		}
 		cpf.HttpProfile.Endpoint = ep
 		cpf.HttpProfile.Scheme = "HTTP"
+		silence.Endpoint, silence.Variable = ep, EndpointEnv
 	} else {
+		cpf.HttpProfile.Endpoint = Endpoint(cfg.Region)
 		cpf.HttpProfile.Scheme = "HTTPS"
 	}
-	client, err := tcredis.NewClient(cred, cfg.Region, cpf)
+	client, err := tcredis.NewClient(&lockedCredential{cred: cred}, cfg.Region, cpf)
 	if err != nil {
-		return nil, fmt.Errorf("redis: open client for %s: %w", cfg.Region, err)
+		return nil, nil, fmt.Errorf("redis: open client for %s: %w", cfg.Region, err)
 	}
-	return client, nil
+	// ReqTimeout counts whole seconds; the transport holds the exact connect and answer
+	// timeouts.
+	client.WithHttpTransport(&http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: connect}).DialContext,
+		TLSHandshakeTimeout:   connect,
+		ResponseHeaderTimeout: timeout,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       90 * time.Second,
+	})
+	return client, silence, nil
+}
+
+// Endpoint is the API host for a region: the financial-zone regions (ap-shanghai-fsi,
+// ap-shenzhen-fsi) have their own, redis.<region>.tencentcloudapi.com; every other region
+// is served by redis.tencentcloudapi.com.
+func Endpoint(region string) string {
+	if strings.HasSuffix(region, "-fsi") {
+		return "redis." + region + ".tencentcloudapi.com"
+	}
+	return "redis.tencentcloudapi.com"
+}
+
+// lockedCredential makes a credential safe for the concurrent calls of one shared client:
+// the SDK's CVM-role and role-ARN credentials refresh themselves inside their getters by
+// overwriting the whole struct without a lock, so a call signing during another's refresh
+// could read a torn key pair. Every getter runs under one mutex, and the signer's
+// GetCredential returns id, key and token from one refresh.
+type lockedCredential struct {
+	mu   sync.Mutex
+	cred common.CredentialIface
+}
+
+func (c *lockedCredential) GetCredential() (string, string, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cred.GetCredential()
+}
+
+func (c *lockedCredential) GetSecretId() string {
+	id, _, _ := c.GetCredential()
+	return id
+}
+
+func (c *lockedCredential) GetSecretKey() string {
+	_, key, _ := c.GetCredential()
+	return key
+}
+
+func (c *lockedCredential) GetToken() string {
+	_, _, token := c.GetCredential()
+	return token
 }
 
 // credential resolves the account: the SDK's default chain (TENCENTCLOUD_SECRET_ID/KEY, the
@@ -75,7 +139,7 @@ func credential(cfg provider.Config) (common.CredentialIface, error) {
 		return cred, nil
 	}
 	name := cfg.Account.Name
-	id, err := cfg.Account.KeyID.Resolve(env)
+	id, err := cfg.Account.ResolveKeyID(env)
 	if err != nil {
 		return nil, fmt.Errorf("account %s secretId: %w", name, err)
 	}
