@@ -52,6 +52,8 @@ func Apply(ctx context.Context, plan *planner.Plan, opts Options) (*Record, erro
 	}
 	_, statErr := os.Stat(opts.Out)
 	created := errors.Is(statErr, fs.ErrNotExist)
+	_, journalErr := os.Stat(filepath.Join(opts.Out, JournalFile))
+	hadRun := journalErr == nil
 	if opts.Resume && created {
 		return nil, fmt.Errorf("%w: %s holds no journal to resume", ErrNothingAttempted, opts.Out)
 	}
@@ -70,15 +72,24 @@ func Apply(ctx context.Context, plan *planner.Plan, opts Options) (*Record, erro
 		return nil, err
 	}
 	defer locks.release()
-	rec, err := applyLocked(ctx, plan, opts)
+	ledger := filepath.Join(lockDir, "plan-"+plan.Digest+".run")
+	if !opts.DryRun {
+		if err := checkLedger(ledger, plan, opts.Out); err != nil {
+			return refusedRecord(plan, opts, err), err
+		}
+	}
+	rec, err := applyLocked(ctx, plan, opts, ledger)
 	if err == nil && rec != nil && opts.Finish != nil {
 		// Still under the locks (released by the deferred release above).
 		err = opts.Finish(rec)
 	}
-	if !opts.Resume && rec == nil && errors.Is(err, ErrNothingAttempted) && !errors.Is(err, errRunExists) {
+	if !opts.Resume && rec == nil && errors.Is(err, ErrNothingAttempted) && !hadRun {
 		// Nothing was attempted: leave no run behind, so the same command can run again.
 		os.Remove(filepath.Join(opts.Out, JournalFile))
 		os.Remove(filepath.Join(opts.Out, RecordFile))
+		if !opts.DryRun {
+			os.Remove(ledger)
+		}
 		locks.release()
 		os.Remove(filepath.Join(opts.Out, RunLockFile))
 		if created {
@@ -88,19 +99,34 @@ func Apply(ctx context.Context, plan *planner.Plan, opts Options) (*Record, erro
 	return rec, err
 }
 
-// errRunExists marks the refusal to start a run in a directory that holds one.
-var errRunExists = errors.New("the run directory already holds a run")
+// checkLedger refuses a plan whose digest already has a run in another run directory: a
+// plan is applied once (as Terraform refuses a stale saved plan), so a second run of the
+// same plan file cannot repeat a step that is never a noop (Kafka's latestMinor). The
+// ledger, PLAN-DIGEST.run in the lock directory, names the run directory of the digest's
+// run; it is read and written under the digest's lock.
+func checkLedger(ledger string, plan *planner.Plan, out string) error {
+	b, err := os.ReadFile(ledger)
+	if err != nil {
+		return nil
+	}
+	prior := string(b)
+	here, _ := filepath.Abs(out)
+	if prior == here {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(prior, JournalFile)); err != nil {
+		return nil // that run directory is gone: the plan was never applied from it
+	}
+	return fmt.Errorf("%w: plan %s was already applied in %s; a plan is applied once: continue that run with `upgradeplan apply PLAN --out %s`, or re-plan", ErrRefused, plan.Digest, prior, prior)
+}
 
-func applyLocked(ctx context.Context, plan *planner.Plan, opts Options) (*Record, error) {
+func applyLocked(ctx context.Context, plan *planner.Plan, opts Options, ledger string) (*Record, error) {
 	entries, err := ReadJournal(opts.Out)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNothingAttempted, err)
 	}
-	switch {
-	case opts.Resume && len(entries) == 0:
+	if opts.Resume && len(entries) == 0 {
 		return nil, fmt.Errorf("%w: %s holds no journal to resume", ErrNothingAttempted, opts.Out)
-	case !opts.Resume && len(entries) > 0:
-		return nil, fmt.Errorf("%w: %w: %s already holds a run; continue it with --resume %s or choose another --out", ErrNothingAttempted, errRunExists, opts.Out, opts.Out)
 	}
 	for _, e := range entries {
 		if e.Type == EntryBegin && e.Digest != plan.Digest {
@@ -109,6 +135,20 @@ func applyLocked(ctx context.Context, plan *planner.Plan, opts Options) (*Record
 		}
 		if e.Type == EntryBegin && e.DryRun {
 			return nil, fmt.Errorf("%w: the run in %s was a dry run; start a new run instead of resuming it", ErrNothingAttempted, opts.Out)
+		}
+	}
+	if opts.DryRun && len(entries) > 0 {
+		return nil, fmt.Errorf("%w: %s already holds a run; a dry run needs a run directory of its own", ErrNothingAttempted, opts.Out)
+	}
+	if !opts.Resume && len(entries) > 0 {
+		// Start or continue: the directory holds a run of this very plan, so this is its
+		// next segment.
+		opts.Resume = true
+	}
+	if !opts.DryRun && !opts.Resume {
+		here, _ := filepath.Abs(opts.Out)
+		if err := writeFileAtomic(ledger, []byte(here)); err != nil {
+			return nil, fmt.Errorf("%w: lock directory: %w", ErrNothingAttempted, err)
 		}
 	}
 	r, err := newRun(plan, opts, entries)

@@ -126,6 +126,7 @@ func TestLocksArePerPlanDigestAndRunDirectory(t *testing.T) {
 		apply := func(p *planner.Plan, planDir, out string) (*Record, error) {
 			return runApply(t, t.Context(), p, cloud.registry(), filepath.Join(base, out), func(o *Options) {
 				o.PlanPath = filepath.Join(base, planDir, "plan.json")
+				o.LockDir = filepath.Join(base, "locks")
 			})
 		}
 		done := make(chan error, 1)
@@ -475,6 +476,33 @@ func TestASecondSignalIsRecordedTruthfully(t *testing.T) {
 			if s.Status != StatusCancelled || !strings.Contains(s.Reason, "sent") {
 				t.Errorf("%s %s %q: want cancelled, saying whether its call was sent", s.ID, s.Status, s.Reason)
 			}
+		}
+	})
+}
+
+// A plan is applied once: the same plan file into another run directory is refused (exit
+// 4) naming the run that holds it; the same --out continues that run (a cron job's one
+// command line), all done: exit 0 without a call.
+func TestAPlanIsAppliedOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cloud := newFakeCloud(10*time.Second, fleetOf(1, "a", "1"))
+		plan := planOf(t, planner.Settings{}, oneTarget(), []planner.Step{versionStep("t", "a-1", "1", "2", 0)})
+		base := t.TempDir()
+		first := filepath.Join(base, "run")
+		locks := func(o *Options) { o.LockDir = filepath.Join(base, "locks") }
+		if rec, err := runApply(t, t.Context(), plan, cloud.registry(), first, locks); err != nil || rec.Outcome.ExitCode != ExitOK {
+			t.Fatalf("first apply: %v %+v", err, rec)
+		}
+		rec, err := runApply(t, t.Context(), plan, cloud.registry(), filepath.Join(base, "other"), locks)
+		if ExitCode(rec, err) != ExitRefused || !strings.Contains(fmt.Sprint(err), first) {
+			t.Errorf("the same plan into another run directory: exit %d (%v), want 4 naming %s", ExitCode(rec, err), err, first)
+		}
+		rec, err = runApply(t, t.Context(), plan, cloud.registry(), first, locks)
+		if err != nil || rec.Outcome.ExitCode != ExitOK || len(rec.Segments) != 2 {
+			t.Errorf("the same --out again: %v %+v, want the run continued, exit 0", err, rec)
+		}
+		if n := cloud.sends("a-1"); n != 1 {
+			t.Errorf("a-1 received %d calls", n)
 		}
 	})
 }

@@ -210,7 +210,7 @@ func (p *fakeProvider) Apply(ctx context.Context, call provider.Call) (provider.
 				n++
 			}
 		}
-		rec = provider.Receipt{RequestID: fmt.Sprintf("req-%d", len(c.calls)), OrderID: "order-" + call.Instance}
+		rec = provider.Receipt{RequestID: fmt.Sprintf("req-%d", len(c.calls)), OrderID: "order-" + call.Instance, OrderName: "deal-" + call.Instance}
 		in, ok := c.insts[call.Instance]
 		if !ok {
 			k.err = true

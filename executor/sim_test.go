@@ -540,11 +540,23 @@ func TestTheDemoFleetDryRunsCleanAndReappliesAsNoops(t *testing.T) {
 	if rec.Outcome.ExitCode != executor.ExitOK || rec.Counts[executor.StatusDrifted] != 0 {
 		t.Fatalf("dry run: exit %d:%s", rec.Outcome.ExitCode, statuses(rec))
 	}
-	if rec = apply(t, context.Background(), p, path, filepath.Join(t.TempDir(), "run"), false); rec.Outcome.ExitCode != executor.ExitOK {
+	out := filepath.Join(t.TempDir(), "run")
+	if rec = apply(t, context.Background(), p, path, out, false); rec.Outcome.ExitCode != executor.ExitOK {
 		t.Fatalf("apply: exit %d:%s", rec.Outcome.ExitCode, statuses(rec))
 	}
 	before := len(upgradesPerInstance(s))
-	rec = apply(t, context.Background(), p, path, filepath.Join(t.TempDir(), "again"), false)
+	// A plan is applied once: the same command continues its run, with nothing left to do.
+	if rec = apply(t, context.Background(), p, path, out, false); rec.Outcome.ExitCode != executor.ExitOK {
+		t.Errorf("the same apply again: exit %d:%s", rec.Outcome.ExitCode, statuses(rec))
+	}
+	// Another plan file of the same steps (a cron job's copy made later) finds every chain
+	// done: all noop.
+	again := *p
+	again.CreatedAt = p.CreatedAt.Add(time.Second)
+	if again.Digest, err = planner.ComputeDigest(&again); err != nil {
+		t.Fatal(err)
+	}
+	rec = apply(t, context.Background(), &again, path, filepath.Join(t.TempDir(), "again"), false)
 	if rec.Outcome.ExitCode != executor.ExitOK || rec.Counts[executor.StatusNoop] != len(rec.Steps) {
 		t.Errorf("re-apply of a succeeded plan: exit %d:%s", rec.Outcome.ExitCode, statuses(rec))
 	}
