@@ -169,13 +169,13 @@ func generate() workload {
 			}
 			b := sec("redis")
 			for i := 1; i <= redisChangePer+redisSamePer; i++ {
-				mem, shards, replicas := 4096, 2, 2
+				mem, shards, replicas := 4096, 3, 2
 				if i > redisChangePer {
-					mem, shards, replicas = 8192, 4, 3
+					mem, shards, replicas = 8192, 5, 3
 				}
 				fmt.Fprintf(b, "  - {id: crs-%s-%04d, region: %s, account: %s, status: 2, tags: {fleet: bench}, memSizeMB: %d, shards: %d, replicas: %d, redisVersion: \"6.2\"}\n", tag, i, region, a.name, mem, shards, replicas)
 			}
-			target("cache-"+tag, "tencent.redis", a.name, region, `{memSizeMB: 8192, shards: 4, replicas: 3}`, "")
+			target("cache-"+tag, "tencent.redis", a.name, region, `{memSizeMB: 8192, shards: 5, replicas: 3}`, "")
 			w.byKind["tencent.redis"] += redisChangePer + redisSamePer
 		}
 	}

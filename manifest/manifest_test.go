@@ -235,7 +235,7 @@ func TestTheDemoFleetDecodesIntoTypedValues(t *testing.T) {
 		{"rabbit-hz", "alibaba.rabbitmq", "cn-hangzhou", map[string]any{"maxPrivateTps": int64(5000), "queueCapacity": int64(2000)}, []string{"kafka-hz"}},
 		{"marketplace", "alibaba.computenest", "cn-hangzhou", map[string]any{"serviceVersion": "3", "parameters": map[string]any{
 			"EcsInstanceType": "ecs.g7.large", "InstancePassword": SecretRef{FromEnv: "DEMO_SI_PASSWORD"}}}, nil},
-		{"cache-sh", "tencent.redis", "ap-shanghai", map[string]any{"memSizeMB": int64(8192), "shards": int64(4)}, []string{"mongo-hz"}},
+		{"cache-sh", "tencent.redis", "ap-shanghai", map[string]any{"memSizeMB": int64(8192), "shards": int64(5)}, []string{"mongo-hz"}},
 	}
 	for i, w := range want {
 		got := f.Targets[i]

@@ -77,7 +77,7 @@ func (inst *Instance) vo() instanceVO {
 		MaxTps:          inst.MaxPrivateTps,
 		MaxEipTps:       inst.MaxEipTps,
 		MaxQueue:        inst.QueueCapacity,
-		StorageSize:     inst.StorageSize,
+		StorageSize:     inst.storageSize(),
 		SupportEIP:      inst.SupportEip,
 		MaxVhost:        inst.MaxVhost,
 		PrivateEndpoint: inst.ID + ".mq-amqp." + inst.Region + "-a.aliyuncs.com",
@@ -165,9 +165,15 @@ func (p *Product) updateInstance(r *sim.Request) (any, error) {
 	default:
 		return nil, sim.Errorf(http.StatusBadRequest, "InvalidInstanceStatus", "The instance %s is %s and cannot be changed.", id, inst.Status)
 	}
+	if inst.UpdateDeniedFor(r.Account.Name) {
+		return nil, sim.Errorf(http.StatusForbidden, "UnauthorizedOperation", "The request has failed due to unauthorized operation.")
+	}
 	next, dedicated, err := inst.nextSpec(r.Params, modify)
 	if err != nil {
 		return nil, err
+	}
+	if inst.Overdue && modify == "UPGRADE" {
+		return nil, sim.Errorf(http.StatusBadRequest, "INSUFFICIENT_AVAILABLE_QUOTA", "Your account available limit is less than 0, please recharge before trying to purchase.")
 	}
 
 	inst.Status = StatusDeploying
@@ -177,7 +183,8 @@ func (p *Product) updateInstance(r *sim.Request) (any, error) {
 	fail := r.FailUpgrade(id)
 	r.After(r.Duration(StateKey, DefaultDuration), func(time.Time) {
 		if fail {
-			inst.Status = StatusAbnormal
+			// The change is rolled back: SERVING again with the old spec.
+			inst.Status = StatusServing
 			return
 		}
 		inst.Spec = next

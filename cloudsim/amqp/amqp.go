@@ -13,7 +13,14 @@
 //   - On a dedicated instance, UpdateInstance refuses EncryptedInstance or KmsKeyId in any
 //     form ("do not include these parameters"), with InvalidParameter.EncryptedInstance.
 //   - While a change runs the instance is DEPLOYING (a documented status); a change a fault
-//     fails leaves the old spec and Status ABNORMAL.
+//     fails is rolled back: the instance is SERVING again with the old spec.
+//   - StorageSize is answered as -1 for professional and enterprise instances, to which it
+//     does not apply, as the ListInstances and GetInstance models document.
+//   - Documented refusals of UpdateInstance the state can provoke: an instance with
+//     overdue: true (its account's available limit is below 0) refuses an UPGRADE with
+//     INSUFFICIENT_AVAILABLE_QUOTA (HTTP 400); an account named in the instance's
+//     updateDeniedFor (a RAM identity without the permission) is refused any change with
+//     UnauthorizedOperation (HTTP 403). Reads stay allowed.
 //   - InstanceType is reported upper-case (PROFESSIONAL, as the ListInstances document's
 //     example shows) and accepted in UpdateInstance in lower case.
 package amqp
@@ -69,7 +76,11 @@ type Instance struct {
 	// Edition is "shared" (the default) or "dedicated".
 	Edition  string `yaml:"edition,omitempty" json:"edition"`
 	MaxVhost int64  `yaml:"maxVhost,omitempty" json:"maxVhost,omitempty"`
-	Spec     `yaml:",inline"`
+	// Overdue: the owner's available limit is below 0, so an UPGRADE (a purchase) is refused.
+	Overdue bool `yaml:"overdue,omitempty" json:"overdue,omitempty"`
+	// DeniedFor lists accounts whose UpdateInstance calls lack the permission.
+	DeniedFor []string `yaml:"updateDeniedFor,omitempty" json:"updateDeniedFor,omitempty"`
+	Spec      `yaml:",inline"`
 	// Orders counts accepted UpdateInstance calls.
 	Orders int `yaml:"-" json:"orders"`
 }
@@ -172,3 +183,22 @@ func (p *Product) visible(r *sim.Request, id string) (*Instance, bool) {
 }
 
 func instanceID(inst *Instance) string { return inst.ID }
+
+// UpdateDeniedFor reports whether the account may not change the instance.
+func (inst *Instance) UpdateDeniedFor(account string) bool {
+	for _, a := range inst.DeniedFor {
+		if a == account {
+			return true
+		}
+	}
+	return false
+}
+
+// storageSize is StorageSize as the API answers it: -1 where it does not apply.
+func (inst *Instance) storageSize() int64 {
+	switch inst.InstanceType {
+	case "professional", "enterprise":
+		return -1
+	}
+	return inst.StorageSize
+}

@@ -20,13 +20,32 @@ type tagVO struct {
 	Value string `json:"Value"`
 }
 
-// serviceVO carries the fields of the SDK's computenestsupplier.Service that matter here.
+// serviceVO is a service instance's Service as ListServiceInstances returns it: the
+// current model has no upgradable versions there (only GetServiceInstance does).
 type serviceVO struct {
-	ServiceId                 string   `json:"ServiceId"`
-	Version                   string   `json:"Version"`
-	VersionName               string   `json:"VersionName"`
-	Status                    string   `json:"Status"`
-	UpgradableServiceVersions []string `json:"UpgradableServiceVersions"`
+	ServiceId   string `json:"ServiceId"`
+	Version     string `json:"Version"`
+	VersionName string `json:"VersionName"`
+	Status      string `json:"Status"`
+}
+
+// serviceDetailVO is the Service of GetServiceInstance: serviceVO plus the versions the
+// instance can upgrade to.
+type serviceDetailVO struct {
+	serviceVO
+	UpgradableServiceVersions []string           `json:"UpgradableServiceVersions"`
+	UpgradableServiceInfos    []upgradableInfoVO `json:"UpgradableServiceInfos"`
+}
+
+type upgradableInfoVO struct {
+	Version     string `json:"Version"`
+	VersionName string `json:"VersionName"`
+}
+
+// serviceInstanceDetailVO is GetServiceInstance's answer.
+type serviceInstanceDetailVO struct {
+	serviceInstanceVO
+	Service serviceDetailVO `json:"Service"`
 }
 
 // serviceInstanceVO carries the fields of the SDK's computenestsupplier.ServiceInstance.
@@ -52,10 +71,6 @@ func (inst *Instance) vo() serviceInstanceVO {
 	if inst.Status == StatusUpgrading {
 		progress = 50
 	}
-	upgradable := inst.Upgradable()
-	if upgradable == nil {
-		upgradable = []string{}
-	}
 	return serviceInstanceVO{
 		ServiceInstanceId: inst.ID,
 		Name:              inst.Name,
@@ -64,14 +79,26 @@ func (inst *Instance) vo() serviceInstanceVO {
 		Progress:          progress,
 		Source:            "Supplier",
 		Service: serviceVO{
-			ServiceId:                 inst.ServiceID,
-			Version:                   inst.Version,
-			VersionName:               "v" + inst.Version,
-			Status:                    "Online",
-			UpgradableServiceVersions: upgradable,
+			ServiceId:   inst.ServiceID,
+			Version:     inst.Version,
+			VersionName: "v" + inst.Version,
+			Status:      "Online",
 		},
 		Tags: tags,
 	}
+}
+
+// detailVO is the instance as GetServiceInstance shows it, with its upgradable versions.
+func (inst *Instance) detailVO() serviceInstanceDetailVO {
+	list := inst.vo()
+	d := serviceInstanceDetailVO{serviceInstanceVO: list, Service: serviceDetailVO{serviceVO: list.Service}}
+	d.Service.UpgradableServiceVersions = []string{}
+	d.Service.UpgradableServiceInfos = []upgradableInfoVO{}
+	for _, v := range inst.Upgradable() {
+		d.Service.UpgradableServiceVersions = append(d.Service.UpgradableServiceVersions, v)
+		d.Service.UpgradableServiceInfos = append(d.Service.UpgradableServiceInfos, upgradableInfoVO{Version: v, VersionName: "v" + v})
+	}
+	return d
 }
 
 // filter is one Filter.N of ListServiceInstances.
@@ -227,7 +254,7 @@ func (p *Product) getServiceInstance(r *sim.Request) (any, error) {
 	if !ok {
 		return nil, notFound(id)
 	}
-	return inst.vo(), nil
+	return inst.detailVO(), nil
 }
 
 func notFound(id string) error {

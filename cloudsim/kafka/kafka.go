@@ -24,8 +24,10 @@
 // # Refusals
 //
 // alikafka answers business refusals with HTTP 200 and {"Success": false, "Code", "Message"}
-// (the SDK reads Success and Code from the body). The codes this simulator uses, chosen in
-// the style of the alikafka error center:
+// (the SDK reads Success and Code from the body). Code is a number, as the current model
+// types it (400; 404 for an unknown instance), and the call log records it, so a refusal is
+// not counted as accepted. The Message starts with the reason, chosen in the style of the
+// alikafka error center:
 //
 //   - BIZ_FIELD_CHECK_INVALID: TargetVersion is neither 0.10.2 nor 2.2.0, or InstanceId is empty;
 //   - BIZ_VERSION_DOWNGRADE_NOT_SUPPORT: 2.2.0 → 0.10.2, which the transition table lacks;
@@ -33,6 +35,7 @@
 //   - BIZ_INSTANCE_NOT_FOUND: no such instance in the region for this account.
 //
 // A missing RegionId is the gateway's MissingRegionId (HTTP 400), as for every RPC product.
+// Over its rate cap alikafka answers ONS_SYSTEM_FLOW_CONTROL (see sim.throttledFor).
 package kafka
 
 import (
@@ -164,12 +167,21 @@ func (p *product) visible(r *sim.Request, id string) (*Instance, bool) {
 // refusal is alikafka's HTTP 200 answer to a request it will not carry out.
 type refusal struct {
 	Success bool   `json:"Success"`
-	Code    string `json:"Code"`
+	Code    int    `json:"Code"`
 	Message string `json:"Message"`
 }
 
-func refuse(code, format string, args ...any) (any, error) {
-	return refusal{Success: false, Code: code, Message: fmt.Sprintf(format, args...)}, nil
+// RefusalCode is the body's Code, for the call log.
+func (r refusal) RefusalCode() string { return strconv.Itoa(r.Code) }
+
+// refuse answers HTTP 200 Success:false with Code 400 (404 for an unknown instance) and
+// the reason first in the Message.
+func refuse(reason, format string, args ...any) (any, error) {
+	code := http.StatusBadRequest
+	if reason == CodeInstanceNotFound {
+		code = http.StatusNotFound
+	}
+	return refusal{Success: false, Code: code, Message: reason + ": " + fmt.Sprintf(format, args...)}, nil
 }
 
 type tagVO struct {

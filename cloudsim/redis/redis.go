@@ -31,11 +31,13 @@ const (
 	StatusRunning    int64 = 2
 )
 
-// Deal statuses as DescribeInstanceDealDetail reports them.
+// Deal statuses as DescribeInstanceDealDetail reports them (1 unpaid ... 12 paying; the
+// simulator uses these).
 const (
 	DealDelivering int64 = 3
 	DealDelivered  int64 = 4
 	DealFailed     int64 = 5
+	DealRefunded   int64 = 6
 )
 
 // Limits of a spec, as the simulator enforces them.
@@ -44,8 +46,8 @@ const (
 	defaultLimit = 20
 	minMemSizeMB = 1024
 	maxMemSizeMB = 65536
-	maxShards    = 128
 	maxReplicas  = 5
+	maxDealIDs   = 10 // DescribeInstanceDealDetail: "数组最大长度限制为10"
 )
 
 // DefaultDuration is how long a spec change takes before time scaling, unless the state
@@ -64,6 +66,15 @@ type Instance struct {
 	Shards    int64  `yaml:"shards" json:"shards"`
 	Replicas  int64  `yaml:"replicas" json:"replicas"`
 	Version   string `yaml:"redisVersion,omitempty" json:"redisVersion,omitempty"`
+	// ProductType is "cluster" (the default) or "standalone" (the standard architecture).
+	ProductType string `yaml:"productType,omitempty" json:"productType"`
+	// Type is InstanceSet.Type; 0 derives it from the version and ProductType.
+	Type int64 `yaml:"type,omitempty" json:"type,omitempty"`
+	// Zones are the nodes' zones, the primary's first; more than one zone is multi-AZ.
+	Zones []string `yaml:"zones,omitempty" json:"zones,omitempty"`
+	// FailDealStatus is the deal status a change that faults fail ends with: 5 (delivery
+	// failed) by default, or 6-11 (refunded, closed, expired, invalid, ...).
+	FailDealStatus int64 `yaml:"failDealStatus,omitempty" json:"failDealStatus,omitempty"`
 }
 
 type deal struct {
@@ -117,6 +128,12 @@ func (p *product) Load(node *yaml.Node) error {
 		}
 		if _, dup := p.instances[inst.ID]; dup {
 			return fmt.Errorf("redis: %s: duplicate instance id", inst.ID)
+		}
+		if inst.ProductType == "" {
+			inst.ProductType = ProductCluster
+		}
+		if inst.ProductType != ProductCluster && inst.ProductType != ProductStandalone {
+			return fmt.Errorf("redis: %s: productType %q is not cluster or standalone", inst.ID, inst.ProductType)
 		}
 		if inst.Status == 0 {
 			inst.Status = StatusRunning
@@ -175,16 +192,19 @@ type describeInstancesRequest struct {
 }
 
 type instanceSet struct {
-	InstanceId          string    `json:"InstanceId"`
-	InstanceName        string    `json:"InstanceName"`
-	Region              string    `json:"Region"`
-	Status              int64     `json:"Status"`
-	Size                float64   `json:"Size"`
-	RedisShardSize      int64     `json:"RedisShardSize"`
-	RedisShardNum       int64     `json:"RedisShardNum"`
-	RedisReplicasNum    int64     `json:"RedisReplicasNum"`
-	CurrentRedisVersion string    `json:"CurrentRedisVersion,omitempty"`
-	InstanceTags        []tagInfo `json:"InstanceTags"`
+	InstanceId          string          `json:"InstanceId"`
+	InstanceName        string          `json:"InstanceName"`
+	Region              string          `json:"Region"`
+	Status              int64           `json:"Status"`
+	Size                float64         `json:"Size"`
+	RedisShardSize      int64           `json:"RedisShardSize"`
+	RedisShardNum       int64           `json:"RedisShardNum"`
+	RedisReplicasNum    int64           `json:"RedisReplicasNum"`
+	CurrentRedisVersion string          `json:"CurrentRedisVersion,omitempty"`
+	InstanceTags        []tagInfo       `json:"InstanceTags"`
+	ProductType         string          `json:"ProductType"`
+	Type                int64           `json:"Type"`
+	NodeSet             []redisNodeInfo `json:"NodeSet"`
 }
 
 func (p *product) describeInstances(r *sim.Request) (any, error) {
@@ -273,16 +293,21 @@ func toSet(inst *Instance) instanceSet {
 		RedisReplicasNum:    inst.Replicas,
 		CurrentRedisVersion: inst.Version,
 		InstanceTags:        tags,
+		ProductType:         inst.ProductType,
+		Type:                inst.typeOf(),
+		NodeSet:             inst.nodes(),
 	}
 }
 
 func ptr[T any](v T) *T { return &v }
 
 type upgradeInstanceRequest struct {
-	InstanceId       *string `json:"InstanceId"`
-	MemSize          *int64  `json:"MemSize"`
-	RedisShardNum    *int64  `json:"RedisShardNum"`
-	RedisReplicasNum *int64  `json:"RedisReplicasNum"`
+	InstanceId       *string         `json:"InstanceId"`
+	MemSize          *int64          `json:"MemSize"`
+	RedisShardNum    *int64          `json:"RedisShardNum"`
+	RedisReplicasNum *int64          `json:"RedisReplicasNum"`
+	NodeSet          []redisNodeInfo `json:"NodeSet"`
+	SwitchOption     *int64          `json:"SwitchOption"`
 }
 
 func (p *product) upgradeInstance(r *sim.Request) (any, error) {
@@ -323,9 +348,8 @@ func (p *product) upgradeInstance(r *sim.Request) (any, error) {
 		return nil, sim.Errorf(http.StatusOK, "InvalidParameterValue.ReduceCapacityNotAllowed",
 			"The request capacity %d MB is smaller than the current %d MB. Capacity reduction is not supported.", mem, inst.MemSizeMB)
 	}
-	if shards < 1 || shards > maxShards || replicas < 0 || replicas > maxReplicas {
-		return nil, sim.Errorf(http.StatusOK, "InvalidParameterValue.SpecNotExist",
-			"No specification has %d shards and %d replicas (shards 1-%d, replicas 0-%d).", shards, replicas, maxShards, maxReplicas)
+	if err := inst.checkSpec(shards, replicas); err != nil {
+		return nil, err
 	}
 	var changed []string
 	if mem != inst.MemSizeMB {
@@ -346,6 +370,9 @@ func (p *product) upgradeInstance(r *sim.Request) (any, error) {
 		return nil, sim.Errorf(http.StatusOK, "InvalidParameter.InvalidParameter",
 			"Only one of MemSize, RedisShardNum and RedisReplicasNum may change per call; this call changes %s.", strings.Join(changed, " and "))
 	}
+	if err := inst.checkNodeSet(replicas, req.NodeSet); err != nil {
+		return nil, err
+	}
 
 	p.nextDeal++
 	d := &deal{id: strconv.FormatInt(p.nextDeal, 10), account: r.Account.Name, instance: inst.ID, status: DealDelivering, created: r.Now}
@@ -357,12 +384,15 @@ func (p *product) upgradeInstance(r *sim.Request) (any, error) {
 		d.ended = now
 		if fail {
 			d.status = DealFailed
+			if inst.FailDealStatus != 0 {
+				d.status = inst.FailDealStatus
+			}
 			return
 		}
 		inst.MemSizeMB, inst.Shards, inst.Replicas = mem, shards, replicas
 		d.status = DealDelivered
 	})
-	return struct{ DealId string }{d.id}, nil
+	return struct{ DealId, DealName string }{d.id, dealName(d.id)}, nil
 }
 
 type tradeDealDetail struct {
@@ -383,28 +413,49 @@ var dealDescriptions = map[int64]string{
 	DealDelivering: "delivering",
 	DealDelivered:  "delivered",
 	DealFailed:     "delivery failed",
+	DealRefunded:   "refunded",
+	7:              "order closed",
+	8:              "order expired",
+	9:              "order invalid",
+	10:             "product invalid",
+	11:             "proxy payment refused",
 }
 
 func (p *product) describeInstanceDealDetail(r *sim.Request) (any, error) {
 	var req struct {
-		DealIds []string `json:"DealIds"`
+		DealIds  []string `json:"DealIds"`
+		DealName *string  `json:"DealName"`
 	}
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	if len(req.DealIds) == 0 {
-		return nil, sim.Errorf(http.StatusOK, "MissingParameter", "The request is missing a required parameter `DealIds`.")
+	ids := req.DealIds
+	if req.DealName != nil && *req.DealName != "" {
+		for id := range p.deals {
+			if dealName(id) == *req.DealName {
+				ids = append(ids, id)
+			}
+		}
+		if len(ids) == len(req.DealIds) {
+			ids = append(ids, "") // an unknown name finds nothing
+		}
+	}
+	switch {
+	case len(ids) == 0:
+		return nil, sim.Errorf(http.StatusOK, "MissingParameter", "The request is missing a required parameter `DealName` (or the deprecated `DealIds`).")
+	case len(req.DealIds) > maxDealIDs:
+		return nil, sim.Errorf(http.StatusOK, "InvalidParameter.InvalidParameter", "DealIds takes at most %d ids, got %d.", maxDealIDs, len(req.DealIds))
 	}
 	const layout = "2006-01-02 15:04:05"
 	details := []tradeDealDetail{}
-	for _, id := range req.DealIds {
+	for _, id := range ids {
 		d, ok := p.deals[id]
 		if !ok || (d.account != "" && d.account != r.Account.Name) {
 			continue
 		}
 		dt := tradeDealDetail{
 			DealId:      d.id,
-			DealName:    "2026" + d.id,
+			DealName:    dealName(d.id),
 			GoodsNum:    1,
 			Creater:     d.account,
 			CreatTime:   d.created.UTC().Format(layout),

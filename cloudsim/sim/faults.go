@@ -42,6 +42,8 @@ type faultRule struct {
 	Fault    FaultKind     `yaml:"fault"`
 	Latency  time.Duration `yaml:"latency"`
 	Times    int           `yaml:"times"` // fire at most this many times; 0 = no limit
+	// errorFault holds code, status, message and after (fault: error; faults_errors.go).
+	errorFault `yaml:",inline"`
 
 	fired int
 }
@@ -73,7 +75,11 @@ func parseFaults(src []byte) (*faults, error) {
 	f.rng = rand.New(rand.NewPCG(file.Seed, file.Seed^0x9e3779b97f4a7c15))
 	for i := range file.Rules {
 		r := &file.Rules[i]
+		if err := r.validateError(i); err != nil {
+			return nil, err
+		}
 		switch r.Fault {
+		case FaultError:
 		case FaultInternalError, FaultUnavailable, FaultThrottle, FaultDrop:
 			if r.Latency != 0 {
 				return nil, fmt.Errorf("sim: faults: rules[%d]: latency is only for fault: latency", i)
@@ -83,9 +89,9 @@ func parseFaults(src []byte) (*faults, error) {
 				return nil, fmt.Errorf("sim: faults: rules[%d]: fault latency needs a positive latency like 200ms", i)
 			}
 		case "":
-			return nil, fmt.Errorf("sim: faults: rules[%d]: fault is missing (internal-error, unavailable, throttle, latency or drop)", i)
+			return nil, fmt.Errorf("sim: faults: rules[%d]: fault is missing (internal-error, unavailable, throttle, latency, drop or error)", i)
 		default:
-			return nil, fmt.Errorf("sim: faults: rules[%d]: unknown fault %q (internal-error, unavailable, throttle, latency or drop)", i, r.Fault)
+			return nil, fmt.Errorf("sim: faults: rules[%d]: unknown fault %q (internal-error, unavailable, throttle, latency, drop or error)", i, r.Fault)
 		}
 		if r.Rate != nil && (*r.Rate < 0 || *r.Rate > 1) {
 			return nil, fmt.Errorf("sim: faults: rules[%d]: rate %v is not between 0 and 1", i, *r.Rate)

@@ -235,7 +235,7 @@ func (s *Server) decide(ctx context.Context, c *call) answer {
 	}
 	productAction := c.rec.Product + "/" + c.rec.Action
 	if !s.limits.allow(c.rec.Account, productAction, c.rec.Time) {
-		return s.errorAnswer(c, throttled(c.proto))
+		return s.errorAnswer(c, throttledFor(c.proto, c.rec.Product))
 	}
 	latency, hit := s.faults.draw(c.rec.Product, c.rec.Action, c.rec.Instance)
 	if latency > 0 {
@@ -260,7 +260,11 @@ func (s *Server) decide(ctx context.Context, c *call) answer {
 			a.status = http.StatusServiceUnavailable // TC3 too: a gateway failure, not an API error
 			return a
 		case FaultThrottle:
-			return s.errorAnswer(c, throttled(c.proto))
+			return s.errorAnswer(c, throttledFor(c.proto, c.rec.Product))
+		case FaultError:
+			if !hit.acceptFirst() {
+				return s.errorAnswerFor(c, hit)
+			}
 		}
 	}
 	c.req.RequestID = c.rec.RequestID
@@ -278,6 +282,9 @@ func (s *Server) decide(ctx context.Context, c *call) answer {
 	}
 	if hit != nil && hit.Fault == FaultDrop {
 		a.drop = true
+	}
+	if hit != nil && hit.acceptFirst() {
+		a = s.errorAnswerFor(c, hit)
 	}
 	return a
 }
@@ -318,7 +325,7 @@ func (s *Server) successAnswer(c *call, out any) answer {
 	if c.proto == TC3 {
 		body = append(append([]byte(`{"Response":`), body...), '}')
 	}
-	return answer{status: http.StatusOK, body: body}
+	return answer{status: http.StatusOK, body: body, code: refusalCode(out)}
 }
 
 // withRequestID marshals out (a JSON object, or nil) with RequestId added.

@@ -14,7 +14,7 @@ import (
 // stopTimeout is apply's default --stop-timeout: after SIGTERM it follows the steps in
 // flight for at most this long, then writes the record and exits. The pod's grace period
 // must be longer, or the kubelet's SIGKILL cuts the record short.
-const stopTimeout = 5 * time.Minute
+const stopTimeout = 3 * time.Minute
 
 // yamlBlocks returns the ```yaml blocks of a Markdown file.
 func yamlBlocks(t *testing.T, path string) []string {
