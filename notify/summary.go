@@ -100,6 +100,7 @@ func (s Summary) headline() string {
 		"failed":    "finished with failures",
 		"stopped":   "stopped before finishing",
 		"refused":   "refused the plan",
+		"error":     "did not run",
 	}[s.Result]
 	if what == "" {
 		what = s.Result

@@ -38,6 +38,7 @@ type Progress struct {
 	w       io.Writer
 	tty     bool
 	handler slog.Handler
+	json    bool // log mode writes JSON lines
 	redact  *strings.Replacer
 	drawn   bool      // a live line is on screen
 	lastAt  time.Time // event time of the last redraw
@@ -55,6 +56,7 @@ func NewProgress(w io.Writer, tty bool, format string) *Progress {
 	if !tty {
 		opts := &slog.HandlerOptions{Level: slog.LevelDebug}
 		if format == LogJSON {
+			p.json = true
 			p.handler = slog.NewJSONHandler(w, opts)
 		} else {
 			p.handler = slog.NewTextHandler(w, opts)
@@ -120,9 +122,16 @@ func (p *Progress) Tick(now time.Time) {
 }
 
 // Notice prints a message people must see now, such as what happens after a first
-// interrupt: a permanent line above the live line on a terminal, a warning log line
-// otherwise.
+// interrupt or a warning: a permanent line above the live line on a terminal, a JSON warning
+// line with --log-format json, and a plain "upgradeplan: MSG" line in text log mode (as every
+// other command prints its warnings).
 func (p *Progress) Notice(msg string, attrs ...slog.Attr) {
+	if !p.tty && !p.json {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		fmt.Fprintf(p.w, "upgradeplan: %s\n", oneLine(p.clean(msg)))
+		return
+	}
 	p.Log(slog.LevelWarn, msg, attrs...)
 }
 
