@@ -49,7 +49,7 @@ fuzz:
 	$(GO) test ./manifest -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./planner -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
 
-# Benchmarks (targets in DESIGN.md): the 10,000-instance plan and apply against the simulator
+# Benchmarks (targets in docs/design.md): the 10,000-instance plan and apply against the simulator
 # (bench/, writes bench/RESULTS.md), then the Go micro-benchmarks.
 bench: build
 	$(GO) run ./bench -bin $(BIN) -out bench/RESULTS.md

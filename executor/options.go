@@ -88,7 +88,7 @@ var ErrNothingAttempted = errors.New("nothing was attempted")
 // since calls were made.
 var ErrRecordNotWritten = errors.New("the run record could not be written")
 
-// Exit codes of apply (DESIGN.md, "Command line").
+// Exit codes of apply (docs/design.md, "Exit codes").
 const (
 	ExitOK      = 0
 	ExitInvalid = 1

@@ -57,7 +57,7 @@ func applyCommand() *cli.Command {
 }
 
 func applyAction(c *cli.Context) error {
-	args, err := interspersedArgs(c) // `apply PLAN --out DIR` as DESIGN.md writes it
+	args, err := interspersedArgs(c) // `apply PLAN --out DIR`, flags after the plan
 	if err != nil {
 		return exitError(ExitInvalid, usageError{fmt.Errorf("apply: %w", err)})
 	}
