@@ -123,6 +123,7 @@ func runStep(t *testing.T, st workflowStep, workspace string, env map[string]str
 }
 
 func TestGitHubActionsWorkflowStepsAgainstTheSimulator(t *testing.T) {
+	t.Parallel() // its commands' environment is their own, not the test process's
 	steps, wfEnv := actionsJob(t)
 	s := q4Sim(t)
 	env := q4Env(t, s)

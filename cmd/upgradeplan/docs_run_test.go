@@ -38,6 +38,7 @@ import (
 const docPort = "40123"
 
 func TestDocsRunAsWritten(t *testing.T) {
+	t.Parallel() // its commands' environment is their own, not the test process's
 	if _, err := exec.LookPath("bash"); err != nil {
 		t.Skip("bash is not installed")
 	}
@@ -146,6 +147,8 @@ func freePort(t *testing.T) string {
 // docRunnerFuncs is the top of every document's script: how a command is checked, and how a
 // simulator is started and stopped. $DOCRUN is a directory of the runner's own.
 const docRunnerFuncs = `set -u
+__t0=${EPOCHREALTIME/./}
+__step() { printf '+ %6.1fs %s\n' "$(( (${EPOCHREALTIME/./} - __t0) / 1000 ))e-3" "$1"; } # the time since the start, the command
 __fail() { printf '%s: %s\n' "$1" "$2" | tee "$DOCRUN/failure" >&2; exit 1; }
 __exit() { # POS WANT GOT COMMAND
 	[ "$3" -eq "$2" ] && return
@@ -205,7 +208,7 @@ func docScript(blocks []mdBlock, port string) (string, error) {
 		}
 		for i, c := range cmds {
 			text := strings.ReplaceAll(c.Text, docPort, port)
-			fmt.Fprintf(&s, "\nprintf '%%s\\n' %s\n", shellQuote("+ "+c.Pos+": "+c.Text))
+			fmt.Fprintf(&s, "\n__step %s\n", shellQuote(c.Pos+": "+c.Text))
 			switch {
 			case i == 0 && isShell(b.Lang) && strings.HasPrefix(text, "upgradeplan sim "):
 				fmt.Fprintf(&s, "__sim_start %s %s\n", shellQuote(c.Pos), shellQuote(text))

@@ -115,6 +115,7 @@ func imageCommand(t *testing.T) (program string, env map[string]string) {
 }
 
 func TestScheduledApplyCronJobFiresTwiceWithAReadOnlyPlanVolume(t *testing.T) {
+	t.Parallel() // its commands' environment is their own, not the test process's
 	block := docBlock(t, scheduledDoc, "Kubernetes CronJob", "yaml")
 	var cj cronJob
 	if err := yaml.Unmarshal([]byte(strings.Join(block.Lines, "\n")), &cj); err != nil {
@@ -247,6 +248,7 @@ func TestScheduledApplyCronJobFiresTwiceWithAReadOnlyPlanVolume(t *testing.T) {
 }
 
 func TestScheduledApplyCronLineFiresTwice(t *testing.T) {
+	t.Parallel() // its commands' environment is their own, not the test process's
 	block := docBlock(t, scheduledDoc, "cron", "")
 	var entry string
 	var line int
