@@ -177,9 +177,13 @@ type run struct {
 	// polls fail.
 	stopTimeout time.Duration
 
-	steps     []*stepState
-	observers map[groupKey]*observer
-	provs     map[groupKey]provider.Provider
+	steps    []*stepState
+	barriers []*barrier
+	// work is the steps' context; stepsRunning counts their goroutines.
+	work         context.Context
+	stepsRunning sync.WaitGroup
+	observers    map[groupKey]*observer
+	provs        map[groupKey]provider.Provider
 
 	global    *slots
 	targetSem map[string]*slots
@@ -194,6 +198,7 @@ type run struct {
 	estimates map[string]*estimate
 	// buckets lists the steps' buckets of mutating calls; stepState.bi indexes it (ETA).
 	buckets []etaBucket
+	tally   tally
 
 	segment  Segment
 	prior    []BucketStats
@@ -227,15 +232,23 @@ type dep struct {
 
 // stepState is one step in this run: its plan entry, scheduling links, and its machine.
 type stepState struct {
-	step  *planner.Step
-	rec   *StepRecord
-	done  chan struct{}
-	deps  []dep
-	prev  *stepState // the step before this one on the same instance
-	next  *stepState // the step chained after this one on the same instance
-	group groupKey
-	spec  provider.Spec
-	cfg   machineConfig
+	step *planner.Step
+	rec  *StepRecord
+	done chan struct{}
+	deps []dep
+	// waits are the barriers (waves, target dependsOn) the step waits for; member is the
+	// barrier of its own wave.
+	waits  []waitOn
+	member *barrier
+	// dependents are the steps whose dependsOn names this one; blockers (guarded by run.mu)
+	// counts the deps and waits not finished: the step's goroutine starts at zero.
+	dependents []*stepState
+	blockers   int
+	prev       *stepState // the step before this one on the same instance
+	next       *stepState // the step chained after this one on the same instance
+	group      groupKey
+	spec       provider.Spec
+	cfg        machineConfig
 	// bucket is the (account, kind/action) of the step's mutating call.
 	bucket string
 	bi     int // index in run.buckets
@@ -251,6 +264,7 @@ type stepState struct {
 	gateHeld  bool // holds a place in its bucket's gate
 	slotHeld  bool // holds its global (and target) slot
 	intent    *Entry
+	counted   countClass // what the step adds to run.tally and its bucket's counts
 	// Driver goroutine only:
 	lastOK time.Time // the last observation that answered about the step
 }
@@ -309,6 +323,9 @@ func newRun(plan *planner.Plan, opts Options, entries []Entry) (*run, error) {
 		return nil, err
 	}
 	r.restore(entries)
+	for _, s := range r.steps {
+		r.recount(s)
+	}
 	return r, nil
 }
 
@@ -392,11 +409,21 @@ func (r *run) execute(ctx context.Context) (*Record, error) {
 		}
 	}()
 
-	var g errgroup.Group
+	// A step's goroutine starts once its dependencies finished (stepDone), so steps waiting
+	// for other targets and waves cost no goroutine.
+	r.work = work
+	var initial []*stepState
+	r.mu.Lock()
 	for _, s := range r.steps {
-		g.Go(func() error { r.runStep(work, s); return nil })
+		if s.blockers == 0 {
+			initial = append(initial, s)
+		}
 	}
-	g.Wait()
+	r.mu.Unlock()
+	for _, s := range initial {
+		r.startStep(s)
+	}
+	r.stepsRunning.Wait()
 	periodic.Stop()
 	close(doneWriting)
 	// A periodic write still under way must not rename its older snapshot over the final
@@ -405,6 +432,15 @@ func (r *run) execute(ctx context.Context) (*Record, error) {
 	stopPollers()
 	pollers.Wait()
 	return r.finish()
+}
+
+// startStep runs the step's goroutine; called once, when its dependencies finished.
+func (r *run) startStep(s *stepState) {
+	r.stepsRunning.Add(1)
+	go func() {
+		defer r.stepsRunning.Done()
+		r.runStep(r.work, s)
+	}()
 }
 
 // open opens one provider and one observer per (kind, account, region).

@@ -8,95 +8,11 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"strings"
 	"sync/atomic"
 
 	"github.com/upgradeplan/upgradeplan/planner"
 	"github.com/upgradeplan/upgradeplan/provider"
 )
-
-// linkSteps expands the plan's dependencies into step edges and finds chains.
-func (r *run) linkSteps(byID map[string]*stepState, byTarget map[string][]*stepState, targets map[string]*planner.Target) error {
-	for _, s := range r.steps {
-		seen := map[*stepState]bool{}
-		add := func(d *stepState, k depKind) {
-			if d != s && !seen[d] {
-				seen[d] = true
-				s.deps = append(s.deps, dep{d, k})
-			}
-		}
-		for _, id := range s.step.DependsOn {
-			d, ok := byID[id]
-			if !ok {
-				return fmt.Errorf("plan: step %s depends on unknown step %s", s.step.ID, id)
-			}
-			add(d, depStep)
-			if d.step.Instance == s.step.Instance && d.step.Kind == s.step.Kind && d.step.Region == s.step.Region {
-				s.prev = d
-				if d.next == nil {
-					d.next = s
-				}
-			}
-		}
-		if t := targets[s.step.Target]; t != nil {
-			for _, tn := range t.DependsOn {
-				for _, d := range byTarget[tn] {
-					add(d, depTarget)
-				}
-			}
-		}
-		for _, d := range byTarget[s.step.Target] {
-			if d.step.Wave < s.step.Wave {
-				add(d, depWave)
-			}
-		}
-	}
-	if cyc := findCycle(r.steps); cyc != "" {
-		return fmt.Errorf("plan: steps depend on each other in a cycle: %s", cyc)
-	}
-	return nil
-}
-
-// depVerdict says whether a step can start after its dependencies finished.
-func (r *run) depVerdict(s *stepState) (Status, string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var notRun string
-	for _, d := range s.deps {
-		st := d.s.rec.Status
-		what := d.s.step.ID
-		switch d.kind {
-		case depTarget:
-			what = "target " + d.s.step.Target + " (step " + d.s.step.ID + ")"
-		case depWave:
-			what = fmt.Sprintf("wave %d of target %s (step %s)", d.s.step.Wave, d.s.step.Target, d.s.step.ID)
-		}
-		switch st {
-		case StatusSucceeded, StatusNoop:
-		case StatusFailed, StatusSkipped:
-			return StatusSkipped, "depends on " + what + ", which " + pastTense(st)
-		case StatusDrifted:
-			// A drifted dependency was not applied: what this step was planned after did not
-			// happen, so it is skipped like after a failure; re-plan to go on.
-			return StatusSkipped, "depends on " + what + ", which drifted and was not applied"
-		default:
-			if notRun == "" {
-				notRun = "depends on " + what + ", which did not run (" + string(st) + ")"
-			}
-		}
-	}
-	if notRun != "" {
-		return StatusNotStarted, notRun
-	}
-	return "", ""
-}
-
-func pastTense(st Status) string {
-	if st == StatusFailed {
-		return "failed"
-	}
-	return "was skipped"
-}
 
 // acquire takes what the step does not hold yet of: its target slot (maxConcurrent), a
 // place in its bucket's gate (not for a step whose call was already sent) and a global slot
@@ -222,53 +138,6 @@ func (r *run) awaited(s *stepState) bool {
 		return true
 	}
 	return false
-}
-
-// findCycle returns a dependency cycle among the steps ("a → b → a"), or "".
-func findCycle(steps []*stepState) string {
-	const (
-		white = iota
-		grey
-		black
-	)
-	color := map[*stepState]int{}
-	var stack []*stepState
-	var found string
-	var visit func(s *stepState) bool
-	visit = func(s *stepState) bool {
-		color[s] = grey
-		stack = append(stack, s)
-		for _, d := range s.deps {
-			switch color[d.s] {
-			case grey:
-				var ids []string
-				start := 0
-				for i, x := range stack {
-					if x == d.s {
-						start = i
-					}
-				}
-				for _, x := range stack[start:] {
-					ids = append(ids, x.step.ID)
-				}
-				found = strings.Join(append(ids, d.s.step.ID), " → ")
-				return true
-			case white:
-				if visit(d.s) {
-					return true
-				}
-			}
-		}
-		stack = stack[:len(stack)-1]
-		color[s] = black
-		return false
-	}
-	for _, s := range steps {
-		if color[s] == white && visit(s) {
-			return found
-		}
-	}
-	return ""
 }
 
 // buildSteps makes a stepState per plan step and links dependencies, chains and buckets.
