@@ -182,6 +182,7 @@ type run struct {
 	// work is the steps' context; stepsRunning counts their goroutines.
 	work         context.Context
 	stepsRunning sync.WaitGroup
+	admission    *admission
 	observers    map[groupKey]*observer
 	provs        map[groupKey]provider.Provider
 
@@ -265,6 +266,7 @@ type stepState struct {
 	slotHeld  bool // holds its global (and target) slot
 	intent    *Entry
 	counted   countClass // what the step adds to run.tally and its bucket's counts
+	admitted  bool       // guarded by admission.mu: holds an admission
 	// Driver goroutine only:
 	lastOK time.Time // the last observation that answered about the step
 }
@@ -309,6 +311,8 @@ func newRun(plan *planner.Plan, opts Options, entries []Entry) (*run, error) {
 		segment:     Segment{StartedAt: now, Resumed: opts.Resume, PID: os.Getpid(), Host: host, Window: windowOverride(plan, opts)},
 	}
 	r.stopCtx, r.stopCancel = context.WithCancel(context.Background())
+	r.admission = &admission{limit: admitLimit(par), start: r.goStep}
+	r.admission.queue.less = func(a, b *stepState) bool { return a.pos < b.pos }
 	r.rec = &Record{
 		Schema:    RecordSchema,
 		Tool:      opts.ToolVersion,
@@ -393,7 +397,10 @@ func (r *run) execute(ctx context.Context) (*Record, error) {
 		pollers.Add(1)
 		go func() { defer pollers.Done(); o.run(pollCtx) }()
 	}
-	periodic := time.NewTicker(10 * time.Second)
+	// run.json is rewritten every recordEvery, or 20 times as long as the last write took
+	// (a record of 100,000 steps costs a few hundred milliseconds), so that keeping it
+	// current stays a small share of the run whatever its size.
+	periodic := time.NewTimer(recordEvery)
 	doneWriting := make(chan struct{})
 	var writer sync.WaitGroup
 	writer.Add(1)
@@ -402,7 +409,9 @@ func (r *run) execute(ctx context.Context) (*Record, error) {
 		for {
 			select {
 			case <-periodic.C:
+				start := time.Now()
 				r.writeRecord()
+				periodic.Reset(max(recordEvery, 20*time.Since(start)))
 			case <-doneWriting:
 				return
 			}
@@ -434,11 +443,20 @@ func (r *run) execute(ctx context.Context) (*Record, error) {
 	return r.finish()
 }
 
-// startStep runs the step's goroutine; called once, when its dependencies finished.
+// recordEvery is the shortest interval between two periodic writes of run.json.
+const recordEvery = 10 * time.Second
+
+// startStep queues a step whose dependencies finished for a goroutine (admission.go).
 func (r *run) startStep(s *stepState) {
 	r.stepsRunning.Add(1)
+	r.admission.add(s)
+}
+
+// goStep runs an admitted step's goroutine.
+func (r *run) goStep(s *stepState) {
 	go func() {
 		defer r.stepsRunning.Done()
+		defer r.admission.done(s)
 		r.runStep(r.work, s)
 	}()
 }

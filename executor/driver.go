@@ -75,6 +75,7 @@ func (r *run) runStep(ctx context.Context, s *stepState) {
 			}
 			r.markReady(s)
 			ok, _ := r.acquire(ctx, s, false)
+			r.admission.done(s) // holding its slot: the next ready step may wait in its place
 			if !ok {
 				nx = r.feed(s, r.stopInput(ctx))
 				continue

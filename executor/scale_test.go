@@ -140,7 +140,7 @@ func scalePlan(tb testing.TB, n int) (*planner.Plan, *scaleCloud) {
 }
 
 // memPeak is the largest heap and goroutine-stack use seen while sampling.
-type memPeak struct{ heap, stack uint64 }
+type memPeak struct{ heap, stack, goroutines uint64 }
 
 func sampleMem(p *memPeak) (stop func()) {
 	done := make(chan struct{})
@@ -160,6 +160,7 @@ func sampleMem(p *memPeak) (stop func()) {
 				}
 			}
 			p.heap, p.stack = max(p.heap, ms.HeapInuse), max(p.stack, ms.StackInuse)
+			p.goroutines = max(p.goroutines, uint64(runtime.NumGoroutine()))
 			select {
 			case <-t.C:
 			case <-done:
@@ -215,6 +216,7 @@ func BenchmarkApplyScale(b *testing.B) {
 			b.ReportMetric(float64(polls)/float64(b.N), "polls/op")
 			b.ReportMetric(float64(peak.heap)/(1<<20), "heap-MB")
 			b.ReportMetric(float64(peak.stack)/(1<<20), "stacks-MB")
+			b.ReportMetric(float64(peak.goroutines), "goroutines")
 		})
 	}
 }
