@@ -44,6 +44,7 @@ fuzz:
 bench: build
 	$(GO) run ./bench -bin $(BIN) -out bench/RESULTS.md
 	$(GO) test -run '^$$' -bench . ./planner
+	$(GO) test -run '^$$' -bench 'BenchmarkApplyScale|BenchmarkJournal' -benchtime 1x ./executor
 
 clean:
 	rm -rf bin

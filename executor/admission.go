@@ -4,36 +4,16 @@ package executor
 // here; at most admitLimit queued steps at a time get a goroutine to wait for their slots,
 // so 100,000 ready steps cost 100,000 queue entries, not 100,000 goroutine stacks. A step
 // gives its admission back once it holds its parallelism slot (or ends); admission follows
-// the order the slots hand out (priority, then plan order), so it never reorders them.
+// the order the slots hand out (classQueue), so it never reorders them.
 
-import (
-	"container/heap"
-	"sync"
-)
+import "sync"
 
 type admission struct {
 	mu     sync.Mutex
-	queue  stepHeap
+	queue  classQueue
 	active int
 	limit  int
 	start  func(*stepState)
-	less   func(a, b *stepState) bool
-}
-
-type stepHeap struct {
-	items []*stepState
-	less  func(a, b *stepState) bool
-}
-
-func (h stepHeap) Len() int           { return len(h.items) }
-func (h stepHeap) Less(i, j int) bool { return h.less(h.items[i], h.items[j]) }
-func (h stepHeap) Swap(i, j int)      { h.items[i], h.items[j] = h.items[j], h.items[i] }
-func (h *stepHeap) Push(x any)        { h.items = append(h.items, x.(*stepState)) }
-func (h *stepHeap) Pop() any {
-	n := len(h.items) - 1
-	s := h.items[n]
-	h.items = h.items[:n]
-	return s
 }
 
 // admitLimit is how many steps may wait for slots with a goroutine of their own.
@@ -42,7 +22,7 @@ func admitLimit(parallelism int) int { return max(256, 2*parallelism) }
 // add queues a ready step and starts what the limit allows.
 func (a *admission) add(s *stepState) {
 	a.mu.Lock()
-	heap.Push(&a.queue, s)
+	a.queue.push(waiterOf(s))
 	a.mu.Unlock()
 	a.admit()
 }
@@ -50,11 +30,11 @@ func (a *admission) add(s *stepState) {
 func (a *admission) admit() {
 	for {
 		a.mu.Lock()
-		if a.active >= a.limit || a.queue.Len() == 0 {
+		if a.active >= a.limit || a.queue.n == 0 {
 			a.mu.Unlock()
 			return
 		}
-		s := heap.Pop(&a.queue).(*stepState)
+		s := a.queue.pop().step
 		a.active++
 		s.admitted = true
 		a.mu.Unlock()

@@ -200,6 +200,10 @@ type run struct {
 	// buckets lists the steps' buckets of mutating calls; stepState.bi indexes it (ETA).
 	buckets []etaBucket
 	tally   tally
+	// unsentNow mirrors every bucket's unsent count for the slots (read without run.mu);
+	// bucketRate is its configured rate.
+	unsentNow  []atomic.Int64
+	bucketRate []float64
 
 	segment  Segment
 	prior    []BucketStats
@@ -265,6 +269,7 @@ type stepState struct {
 	gateHeld  bool // holds a place in its bucket's gate
 	slotHeld  bool // holds its global (and target) slot
 	intent    *Entry
+	rank      float64    // remaining chain from this step, seconds (rankSteps)
 	counted   countClass // what the step adds to run.tally and its bucket's counts
 	admitted  bool       // guarded by admission.mu: holds an admission
 	// Driver goroutine only:
@@ -302,17 +307,17 @@ func newRun(plan *planner.Plan, opts Options, entries []Entry) (*run, error) {
 		limiter:     NewLimiter(opts.Registry, plan.Settings, LimiterOptions{Retry: opts.Retry, Seed: opts.Seed}),
 		observers:   map[groupKey]*observer{},
 		provs:       map[groupKey]provider.Provider{},
-		global:      newSlots(par),
-		targetSem:   map[string]*slots{},
-		ready:       map[string]*atomic.Int64{},
-		gates:       map[string]*slots{},
-		estimates:   map[string]*estimate{},
-		stopCh:      make(chan struct{}),
-		segment:     Segment{StartedAt: now, Resumed: opts.Resume, PID: os.Getpid(), Host: host, Window: windowOverride(plan, opts)},
+
+		targetSem: map[string]*slots{},
+		ready:     map[string]*atomic.Int64{},
+		gates:     map[string]*slots{},
+		estimates: map[string]*estimate{},
+		stopCh:    make(chan struct{}),
+		segment:   Segment{StartedAt: now, Resumed: opts.Resume, PID: os.Getpid(), Host: host, Window: windowOverride(plan, opts)},
 	}
 	r.stopCtx, r.stopCancel = context.WithCancel(context.Background())
-	r.admission = &admission{limit: admitLimit(par), start: r.goStep}
-	r.admission.queue.less = func(a, b *stepState) bool { return a.pos < b.pos }
+	r.global = newSlots(par, r.remaining)
+	r.admission = &admission{limit: admitLimit(par), start: r.goStep, queue: classQueue{weight: r.remaining}}
 	r.rec = &Record{
 		Schema:    RecordSchema,
 		Tool:      opts.ToolVersion,

@@ -68,6 +68,7 @@ func (r *run) recount(s *stepState) {
 	b := &r.buckets[s.bi]
 	r.tally.add(b, s.counted, -1)
 	r.tally.add(b, c, 1)
+	r.unsentNow[s.bi].Store(int64(b.unsent))
 	if c == cAccepted && s.m.Since.After(b.lastSince) {
 		b.lastSince = s.m.Since
 	}

@@ -28,7 +28,7 @@ func (r *run) acquire(ctx context.Context, s *stepState, inFlight bool) (ok, wai
 	r.mu.Unlock()
 	if needSlot {
 		if sem := r.targetSem[s.step.Target]; sem != nil {
-			got, w := sem.acquire(ctx, s.pos, stop)
+			got, w := sem.acquire(ctx, s, stop)
 			waited = waited || w
 			if !got {
 				return false, waited
@@ -36,7 +36,7 @@ func (r *run) acquire(ctx context.Context, s *stepState, inFlight bool) (ok, wai
 		}
 	}
 	if needGate {
-		got, w := r.gates[s.bucket].acquire(ctx, s.pos, stop)
+		got, w := r.gates[s.bucket].acquire(ctx, s, stop)
 		waited = waited || w
 		if !got {
 			if needSlot {
@@ -49,7 +49,7 @@ func (r *run) acquire(ctx context.Context, s *stepState, inFlight bool) (ok, wai
 		r.mu.Unlock()
 	}
 	if needSlot {
-		got, w := r.global.acquire(ctx, s.pos, stop)
+		got, w := r.global.acquire(ctx, s, stop)
 		waited = waited || w
 		if !got {
 			r.releaseGate(s)
@@ -154,7 +154,7 @@ func (r *run) buildSteps() error {
 		t := &plan.Targets[i]
 		targets[t.Name] = t
 		if t.MaxConcurrent > 0 {
-			r.targetSem[t.Name] = newSlots(t.MaxConcurrent)
+			r.targetSem[t.Name] = newSlots(t.MaxConcurrent, r.remaining)
 			r.targetSem[t.Name].onWaiting = wakeOnWait
 		}
 	}
@@ -186,7 +186,7 @@ func (r *run) buildSteps() error {
 			InPlace: inPlace(st.From, st.To), ChainTo: st.To, DryRun: opts.DryRun, APIDryRun: spec.DryRun}
 		if r.ready[s.bucket] == nil {
 			r.ready[s.bucket] = &atomic.Int64{}
-			r.gates[s.bucket] = newSlots(max(1, int(math.Ceil(r.limiter.Rate(st.Kind+"/"+st.Action)))))
+			r.gates[s.bucket] = newSlots(max(1, int(math.Ceil(r.limiter.Rate(st.Kind+"/"+st.Action)))), nil)
 			bucketIndex[s.bucket] = len(r.buckets)
 			r.buckets = append(r.buckets, etaBucket{account: st.Account, action: st.Kind + "/" + st.Action})
 		}
@@ -202,6 +202,12 @@ func (r *run) buildSteps() error {
 	if err := r.linkSteps(byID, byTarget, targets); err != nil {
 		return err
 	}
+	r.unsentNow = make([]atomic.Int64, len(r.buckets))
+	r.bucketRate = make([]float64, len(r.buckets))
+	for i, b := range r.buckets {
+		r.bucketRate[i] = r.limiter.Rate(b.action)
+	}
+	r.rankSteps()
 	// A chain's steps learn what the instance shows once the whole chain is done.
 	for i := len(r.steps) - 1; i >= 0; i-- {
 		s := r.steps[i]
@@ -238,4 +244,67 @@ func mergeValues(a, b provider.Values) provider.Values {
 		out[k] = v
 	}
 	return out
+}
+
+// remaining is the rate-limited time left in bucket c: its unsent calls at its rate, in
+// seconds. The slots weigh their waiters' buckets by it.
+func (r *run) remaining(c int) float64 {
+	if c >= len(r.unsentNow) || r.bucketRate[c] <= 0 {
+		return 0
+	}
+	return float64(r.unsentNow[c].Load()) / r.bucketRate[c]
+}
+
+// rankSteps sets every step's rank: the longest chain of work from it to the end of the
+// plan (its own upgrade, then whatever waits for it: the next step on the instance, later
+// waves, dependent targets), in seconds of each product's ShortestOperation.
+func (r *run) rankSteps() {
+	const unknown = -1
+	tail := make([]float64, len(r.steps))
+	btail := make([]float64, len(r.barriers))
+	for i := range tail {
+		tail[i] = unknown
+	}
+	for i := range btail {
+		btail[i] = unknown
+	}
+	var stepTail func(s *stepState) float64
+	var barrierTail func(b *barrier) float64
+	barrierTail = func(b *barrier) float64 {
+		if btail[b.idx] != unknown {
+			return btail[b.idx]
+		}
+		btail[b.idx] = 0
+		best := 0.0
+		for _, w := range b.waiters {
+			best = max(best, stepTail(w))
+		}
+		if b.next != nil {
+			best = max(best, barrierTail(b.next))
+		}
+		btail[b.idx] = best
+		return best
+	}
+	stepTail = func(s *stepState) float64 {
+		if tail[s.pos] != unknown {
+			return tail[s.pos]
+		}
+		tail[s.pos] = 0
+		best := 0.0
+		for _, d := range s.dependents {
+			best = max(best, stepTail(d))
+		}
+		if s.member != nil {
+			best = max(best, barrierTail(s.member))
+		}
+		d := s.spec.ShortestOperation
+		if d <= 0 {
+			d = provider.DefaultShortestOperation
+		}
+		tail[s.pos] = d.Seconds() + best
+		return tail[s.pos]
+	}
+	for _, s := range r.steps {
+		s.rank = stepTail(s)
+	}
 }
