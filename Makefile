@@ -44,7 +44,8 @@ fuzz:
 bench: build
 	$(GO) run ./bench -bin $(BIN) -out bench/RESULTS.md
 	$(GO) test -run '^$$' -bench . ./planner
-	$(GO) test -run '^$$' -bench 'BenchmarkApplyScale|BenchmarkJournal' -benchtime 1x ./executor
+	$(GO) test -run '^$$' -bench 'BenchmarkApplyScale' -benchtime 1x ./executor
+	$(GO) test -run '^$$' -bench 'BenchmarkJournal' -benchtime 20000x ./executor
 
 clean:
 	rm -rf bin
