@@ -250,3 +250,17 @@ func TestLagsAndActorsAreValidated(t *testing.T) {
 		})
 	}
 }
+
+func TestActAtSchedulesAnActorWhileTheServerRuns(t *testing.T) {
+	s, clock := lagSim(t, "", "", 1)
+	if err := s.ActAt("late", s.Now().Add(time.Minute), "g-1", map[string]any{"version": "9.0"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ActAt("nobody", s.Now(), "x-1", map[string]any{"version": "9.0"}); err == nil {
+		t.Error("an actor of an unknown instance was scheduled")
+	}
+	clock.Advance(time.Minute)
+	if v := gadget(t, s, "g-1"); v != "9.0" {
+		t.Errorf("after the actor's time: %s, want 9.0", v)
+	}
+}
