@@ -150,9 +150,20 @@ type Spec struct {
 	// DryRun is true where the mutating API has a real dry run: `apply --dry-run` sends the
 	// call with Call.DryRun set instead of skipping it.
 	DryRun bool
+	// VisibilityGrace is how long a change the API accepted may stay invisible in the
+	// product's lists and describes (the cloud is eventually consistent). A call whose
+	// outcome is unknown is never sent again before the instance was observed untouched
+	// for this long after the call, and a change that shows nothing new when done (a
+	// restart in place) counts as done only once it was seen busy or this long has passed.
+	// Each product documents its value; settings may override it. Zero means
+	// DefaultVisibilityGrace.
+	VisibilityGrace time.Duration
 	// New opens the product for one region and account.
 	New func(Config) (Provider, error)
 }
+
+// DefaultVisibilityGrace is the visibility grace of a product that declares none.
+const DefaultVisibilityGrace = time.Minute
 
 // ActionSpec is one API action and its documented rate cap (0: not documented).
 type ActionSpec struct {

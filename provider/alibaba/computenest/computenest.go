@@ -32,6 +32,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/responses"
@@ -68,6 +69,11 @@ const (
 	valueServiceID  = "serviceId"
 )
 
+// VisibilityGrace is how long an accepted upgrade may stay invisible in ListServiceInstances (status
+// and values unchanged) before the executor takes an untouched instance as a call that never
+// took effect. The API documents no figure; this bounds the lag the clouds show in practice.
+const VisibilityGrace = time.Minute
+
 // Spec describes the product for the registry.
 func Spec() provider.Spec {
 	return provider.Spec{
@@ -79,8 +85,9 @@ func Spec() provider.Spec {
 		},
 		IdempotencyToken: true,
 		// UpgradeServiceInstance has a real dry run: `apply --dry-run` sends DryRun=true.
-		DryRun: true,
-		New:    func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
+		DryRun:          true,
+		VisibilityGrace: VisibilityGrace,
+		New:             func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
 	}
 }
 

@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/responses"
@@ -51,6 +52,11 @@ const (
 	statusDeploying = "DEPLOYING"
 )
 
+// VisibilityGrace is how long an accepted upgrade may stay invisible in amqp-open's ListInstances and GetInstance (status
+// and values unchanged) before the executor takes an untouched instance as a call that never
+// took effect. The API documents no figure; this bounds the lag the clouds show in practice.
+const VisibilityGrace = time.Minute
+
 // Spec describes the product for the registry.
 func Spec() provider.Spec {
 	return provider.Spec{
@@ -62,6 +68,7 @@ func Spec() provider.Spec {
 			{Name: ActionUpdate, Mutating: true},
 		},
 		IdempotencyToken: true,
+		VisibilityGrace:  VisibilityGrace,
 		New:              func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"time"
 
 	tcredis "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/redis/v20180412"
 	"github.com/upgradeplan/upgradeplan/provider"
@@ -61,6 +62,11 @@ const (
 	dealFailed    = 5
 )
 
+// VisibilityGrace is how long an accepted upgrade may stay invisible in DescribeInstances (status
+// and values unchanged) before the executor takes an untouched instance as a call that never
+// took effect. The API documents no figure; this bounds the lag the clouds show in practice.
+const VisibilityGrace = time.Minute
+
 // Spec describes tencent.redis for the registry.
 func Spec() provider.Spec {
 	return provider.Spec{
@@ -72,6 +78,7 @@ func Spec() provider.Spec {
 			{Name: ActionDescribeInstanceDealDetail},
 		},
 		IdempotencyToken: false,
+		VisibilityGrace:  VisibilityGrace,
 		New:              func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
 	}
 }
