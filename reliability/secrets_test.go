@@ -79,7 +79,7 @@ func sentSecret(calls []sim.CallRecord, dryRuns bool) int {
 			continue
 		}
 		var params map[string]any
-		if json.Unmarshal([]byte(c.Params["Parameters"]), &params) == nil && params["InstancePassword"] == secretValue {
+		if json.Unmarshal([]byte(c.Unmasked("Parameters")), &params) == nil && params["InstancePassword"] == secretValue {
 			n++
 		}
 	}

@@ -52,9 +52,10 @@ type instanceVO struct {
 // instanceDetail is GetInstance's Data: the list fields plus the ones only GetInstance has.
 type instanceDetail struct {
 	instanceVO
-	MaxConnections       int64  `json:"MaxConnections"`
-	SupportTracing       bool   `json:"SupportTracing"`
-	TracingStorageTime   int64  `json:"TracingStorageTime"`
+	MaxConnections int64 `json:"MaxConnections"`
+	SupportTracing bool  `json:"SupportTracing"`
+	// Absent while tracing is off: the model's values are 3, 7 and 15 days only.
+	TracingStorageTime   int64  `json:"TracingStorageTime,omitempty"`
 	EncryptedInstance    bool   `json:"EncryptedInstance"`
 	KmsKeyId             string `json:"KmsKeyId"`
 	Edition              string `json:"Edition"`

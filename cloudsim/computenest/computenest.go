@@ -193,10 +193,7 @@ func compareVersions(a, b string) int {
 }
 
 // secretName reports whether a parameter must never be echoed.
-func secretName(name string) bool {
-	n := strings.ToLower(name)
-	return strings.Contains(n, "password") || strings.Contains(n, "secret")
-}
+func secretName(name string) bool { return sim.IsSecretName(name) }
 
 func maskedParameters(params map[string]any) map[string]any {
 	out := make(map[string]any, len(params))

@@ -25,7 +25,8 @@ type CallRecord struct {
 	Instance string `json:"instance,omitempty"`
 	// Params are the RPC parameters without the signature and credential ones (first
 	// value of each), or the TC3 body's top-level fields (strings as they are, anything
-	// else as compact JSON).
+	// else as compact JSON), with every secret masked (IsSecretName: the parameter
+	// itself, or a key inside a JSON-valued parameter).
 	Params map[string]string `json:"parameters"`
 	// Status is the HTTP status answered; 0 when the connection was dropped.
 	Status int `json:"status"`
@@ -36,8 +37,14 @@ type CallRecord struct {
 	// "unavailable", "throttle", "latency", "drop"), "" for none.
 	Fault string `json:"fault,omitempty"`
 
-	host string
+	host     string
+	unmasked map[string]string // Params before masking; never served
 }
+
+// Unmasked returns a parameter as it was received, secrets included. It is for tests in
+// the same process that must prove a secret reached the cloud; nothing the simulator
+// serves or logs shows it.
+func (c CallRecord) Unmasked(name string) string { return c.unmasked[name] }
 
 // OK reports whether the call was answered with success (a dropped connection after a
 // successful action counts as OK: the change was made).
@@ -52,6 +59,7 @@ func (s *Server) Calls() []CallRecord {
 	copy(out, s.calls)
 	for i := range out {
 		out[i].Params = clone(out[i].Params)
+		out[i].unmasked = clone(out[i].unmasked)
 	}
 	return out
 }

@@ -1,5 +1,6 @@
-// Package sim is the simulator's core: one HTTP server that authenticates Alibaba RPC
-// (HMAC-SHA1) and Tencent API 3.0 (TC3-HMAC-SHA256) requests, routes them to products,
+// Package sim is the simulator's core: one HTTP server that authenticates Alibaba
+// (RPC HMAC-SHA1, ACS3-HMAC-SHA256) and Tencent API 3.0 (TC3-HMAC-SHA256, signature v1)
+// requests, refuses stale and replayed ones, routes them to products,
 // enforces per-(account, action) rate caps over a sliding one-second window, injects faults,
 // runs lifecycle transitions on a scaled clock, and records every call. Products live in
 // sibling packages. It must not import either cloud SDK.
@@ -54,24 +55,37 @@
 //
 // # Wire protocols
 //
-// A request with an X-TC-Action header or a "TC3-" Authorization is Tencent API 3.0: POST
-// / with a JSON body, routed by the credential scope's service (the product Name), the
-// X-TC-Version header and X-TC-Action. Its answers are HTTP 200
-// {"Response": {..., "RequestId"}} or {"Response": {"Error": {"Code", "Message"},
-// "RequestId"}}. The signature may cover "host:port" (the Go SDK) or the host alone (the
-// Node SDK). Anything else is Alibaba RPC: parameters from the query and a form body alike,
-// GET or POST, the signature computed over the request's own method, SignatureType present
-// (even empty) or absent; routed by Version and Action. Its answers are HTTP 200 with the
-// action's object plus RequestId, or a non-2xx {"RequestId", "HostId", "Code", "Message"}
-// whose Code is always a string. Timestamps are not checked against the clock.
+// Every signing form the vendors' current SDKs use is accepted (auth_alibaba.go,
+// auth_tencent.go say how each is computed):
 //
-// Refusals: unknown key → InvalidAccessKeyId.NotFound (HTTP 404) /
-// AuthFailure.SecretIdNotFound; wrong signature → SignatureDoesNotMatch (HTTP 400, with
-// the server's string to sign, as Alibaba does) / AuthFailure.SignatureFailure; unknown
+//   - Alibaba RPC HMAC-SHA1: parameters from the query and a form body alike, GET or
+//     POST, the signature over the request's own method, SignatureType present (even
+//     empty) or absent. ACS3-HMAC-SHA256 (the Tea SDKs): x-acs-* headers and an
+//     Authorization header over the canonical request. Both routed by Version and Action.
+//     Answers: HTTP 200 with the action's object plus RequestId, or a non-2xx
+//     {"RequestId", "HostId", "Code", "Message", "Recommend"} whose Code is always a
+//     string and whose Recommend is the troubleshooting link.
+//   - Tencent API 3.0, TC3-HMAC-SHA256 over POST with a JSON body or over GET with the
+//     parameters flattened in the query, routed by the credential scope's service (the
+//     product Name), X-TC-Version and X-TC-Action; the signature may cover "host:port"
+//     (the Go SDK) or the host alone (the Node SDK). Signature v1 (HmacSHA256 or
+//     HmacSHA1) over GET or a POST form, routed by the host's service or, on a bare
+//     address, by Version and Action. Answers: HTTP 200 {"Response": {..., "RequestId"}}
+//     or {"Response": {"Error": {"Code", "Message"}, "RequestId"}}, whatever went wrong.
+//     A product that implements RequestModel has unknown parameters refused
+//     (UnknownParameter) and flattened ones typed before its action sees them as JSON.
+//
+// Refusals: missing common parameter → MissingParameter; unknown key →
+// InvalidAccessKeyId.NotFound (HTTP 404) / AuthFailure.SecretIdNotFound; wrong signature
+// → SignatureDoesNotMatch (HTTP 400, with the server's string to sign, as Alibaba does) /
+// AuthFailure.SignatureFailure; a Timestamp (x-acs-date, X-TC-Timestamp) more than 15
+// minutes (Alibaba) or 5 minutes (Tencent, as documented) from time.Now →
+// InvalidTimeStamp.Expired (HTTP 400) / AuthFailure.SignatureExpire; an Alibaba
+// SignatureNonce already used by the account → SignatureNonceUsed (HTTP 400); unknown
 // action → InvalidApi.NotFound (HTTP 404) / InvalidAction; unknown RPC version →
-// InvalidVersion; over a rate cap → Throttling.User (HTTP 400) / RequestLimitExceeded. An
-// action's *APIError is answered as it is; any other error or a panic as InternalError
-// (HTTP 500).
+// InvalidVersion; over a rate cap → Throttling.User (HTTP 400) / RequestLimitExceeded.
+// An action's *APIError is answered as it is; any other error or a panic as
+// InternalError (HTTP 500).
 //
 // # Order of a call
 //
@@ -90,9 +104,10 @@
 //
 // # Introspection
 //
-// GET /_sim/calls lists every API call (CallRecord; code "" means success), GET
-// /_sim/state returns {"accounts": [...], "time": simulated now, <state key>: Snapshot()},
-// and GET /_sim/applied every change applied (AppliedChange: which accepted call or actor
-// changed which instance from what to what, the request id, and whether the answer was
-// lost), the ground truth a checker compares a tool's record with.
+// GET /_sim/calls lists every API call (CallRecord; code "" means success; secret
+// parameters masked as everywhere else), GET /_sim/state returns {"accounts": [...],
+// "time": simulated now, <state key>: Snapshot()}, and GET /_sim/applied every change
+// applied (AppliedChange: which accepted call or actor changed which instance from what
+// to what, the request id, and whether the answer was lost), the ground truth a checker
+// compares a tool's record with.
 package sim

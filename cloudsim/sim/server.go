@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -21,8 +20,13 @@ type Options struct {
 	Faults []byte
 	// Now is the real clock, time.Now when nil. Rate-limit windows and CallRecord.Time
 	// use it directly; the simulated clock is its elapsed time times TimeScale. Tests pass
-	// a fake clock to make rate limits and lifecycles exact.
+	// a fake clock to make rate limits and lifecycles exact. Request signatures' times
+	// are checked against time.Now, the clock the SDKs sign with, whatever Now is.
 	Now func() time.Time
+	// Answered, when set, receives every answer the server sends (refusals included),
+	// under the server's lock: it must be quick and must not call the server. Tests use
+	// it to check answers against the vendors' API models (package cloudsim/contract).
+	Answered func(Answer)
 }
 
 // Server is the simulated cloud: an http.Handler answering Alibaba RPC and Tencent TC3
@@ -33,6 +37,9 @@ type Server struct {
 	clock     func() time.Time
 	scale     float64
 	realStart time.Time
+	wall      func() time.Time // the clock request signatures are checked against
+	nonces    *nonceMemory
+	answered  func(Answer)
 
 	accounts  []*Account
 	byKey     map[string]*Account // cloud + "/" + key id
@@ -68,6 +75,10 @@ func NewServer(stateYAML []byte, opts Options, products ...Product) (*Server, er
 		byKey: map[string]*Account{},
 		rpc:   map[string][]*productEntry{},
 		tc3:   map[string]*productEntry{},
+
+		wall:     time.Now,
+		nonces:   newNonceMemory(alibabaSkew),
+		answered: opts.Answered,
 	}
 	if s.clock == nil {
 		s.clock = time.Now
@@ -171,11 +182,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveIntrospection(w, r)
 		return
 	}
+	in := readIncoming(r)
 	var c *call
-	if r.Header.Get("X-TC-Action") != "" || strings.HasPrefix(r.Header.Get("Authorization"), "TC3-") {
-		c = s.parseTC3(r)
+	if isTencent(r, in) {
+		c = s.parseTencent(r, in)
 	} else {
-		c = s.parseRPC(r)
+		c = s.parseAlibaba(r, in)
 	}
 	a := s.handle(r.Context(), c)
 	if a.drop {
@@ -210,6 +222,14 @@ func (s *Server) handle(ctx context.Context, c *call) answer {
 		c.rec.Status = 0
 	}
 	s.calls = append(s.calls, c.rec)
+	if s.answered != nil {
+		version := ""
+		if c.entry != nil {
+			version = c.entry.p.Version()
+		}
+		s.answered(Answer{Protocol: c.proto, Product: c.rec.Product, Action: c.rec.Action, Version: version,
+			Status: a.status, Code: a.code, Body: a.body, Fault: c.rec.Fault})
+	}
 	return a
 }
 
@@ -366,12 +386,19 @@ func (s *Server) errorAnswer(c *call, e *APIError) answer {
 		HostID    string `json:"HostId"`
 		Code      string `json:"Code"` // always a string: a number makes the Alibaba SDK panic
 		Message   string `json:"Message"`
-	}{c.rec.RequestID, c.rec.host, e.Code, e.Message})
+		Recommend string `json:"Recommend"`
+	}{c.rec.RequestID, c.rec.host, e.Code, e.Message, recommend(e.Code, c.rec.Product, c.rec.RequestID)})
 	status := e.Status
 	if status < 300 {
 		status = http.StatusBadRequest
 	}
 	return answer{status: status, body: body, code: e.Code}
+}
+
+// recommend is the troubleshooting link Alibaba puts in every error answer.
+func recommend(code, product, requestID string) string {
+	q := url.Values{"q": {code}, "product": {product}, "requestId": {requestID}}
+	return "https://api.aliyun.com/troubleshoot?" + q.Encode()
 }
 
 // requestID makes the n-th request id in the cloud's style: upper-case UUID-like for
@@ -403,150 +430,4 @@ func dropConnection(w http.ResponseWriter) {
 		panic(http.ErrAbortHandler)
 	}
 	_ = conn.Close()
-}
-
-// rpcCommon are the RPC parameters the server consumes; products never see them.
-var rpcCommon = map[string]bool{
-	"AccessKeyId": true, "Signature": true, "SignatureMethod": true, "SignatureVersion": true,
-	"SignatureNonce": true, "SignatureType": true, "Timestamp": true, "Version": true,
-	"Action": true, "Format": true, "SecurityToken": true, "BearerToken": true,
-}
-
-// idParams are the parameters that name the instance a call targets, for fault rules and
-// CallRecord.Instance.
-var idParams = []string{"InstanceId", "DBInstanceId", "ServiceInstanceId"}
-
-func (s *Server) parseRPC(r *http.Request) *call {
-	c := &call{proto: RPC}
-	c.rec.host = r.Host
-	c.rec.Protocol = RPC
-	params := r.URL.Query()
-	if r.Method == http.MethodPost || r.Method == http.MethodPut {
-		if err := r.ParseForm(); err != nil {
-			c.refusal = Errorf(http.StatusBadRequest, "InvalidParameter", "the form body cannot be parsed: %v", err)
-			return c
-		}
-		for k, vs := range r.PostForm {
-			params[k] = append(params[k], vs...)
-		}
-	}
-	c.rec.Action = params.Get("Action")
-	c.rec.Region = params.Get("RegionId")
-	productParams := url.Values{}
-	c.rec.Params = map[string]string{}
-	for k, vs := range params {
-		if !rpcCommon[k] {
-			productParams[k] = vs
-			c.rec.Params[k] = vs[0]
-		}
-	}
-	for _, k := range idParams {
-		if v := params.Get(k); v != "" {
-			c.rec.Instance = v
-			break
-		}
-	}
-	// Name the product before authenticating, so refused calls are logged against it.
-	version := params.Get("Version")
-	entries := s.rpc[version]
-	for _, e := range entries {
-		if act := e.actions[c.rec.Action]; act != nil {
-			c.entry, c.action = e, act
-			break
-		}
-	}
-	if c.entry != nil {
-		c.rec.Product = c.entry.p.Name()
-	} else if len(entries) > 0 {
-		c.rec.Product = entries[0].p.Name()
-	}
-	for _, k := range []string{"AccessKeyId", "Signature", "Action", "Version"} {
-		if params.Get(k) == "" {
-			c.refusal = Errorf(http.StatusBadRequest, "MissingParameter", "The input parameter %q that is mandatory for processing this request is not supplied.", k)
-			return c
-		}
-	}
-	acct := s.byKey["alibaba/"+params.Get("AccessKeyId")]
-	if acct == nil {
-		c.refusal = Errorf(http.StatusNotFound, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
-		return c
-	}
-	c.rec.Account = acct.Name
-	toSign := rpcStringToSign(r.Method, params)
-	if !hmacEqual(rpcSignature(toSign, acct.Secret), params.Get("Signature")) {
-		c.refusal = Errorf(http.StatusBadRequest, "SignatureDoesNotMatch", "Specified signature is not matched with our calculation. server string to sign is:%s", toSign)
-		return c
-	}
-	if len(entries) == 0 {
-		c.refusal = Errorf(http.StatusBadRequest, "InvalidVersion", "Specified parameter Version is not valid.")
-		return c
-	}
-	if c.entry == nil {
-		c.refusal = Errorf(http.StatusNotFound, "InvalidApi.NotFound", "Specified api is not found, please check your url and method.")
-		return c
-	}
-	c.req = &Request{Action: c.rec.Action, Account: acct, Region: c.rec.Region, Params: productParams}
-	return c
-}
-
-func (s *Server) parseTC3(r *http.Request) *call {
-	c := &call{proto: TC3}
-	c.rec.host = r.Host
-	c.rec.Protocol = TC3
-	c.rec.Action = r.Header.Get("X-TC-Action")
-	c.rec.Region = r.Header.Get("X-TC-Region")
-	body, err := io.ReadAll(io.LimitReader(r.Body, 10<<20))
-	if err != nil {
-		c.refusal = Errorf(http.StatusBadRequest, "InvalidParameter", "the request body cannot be read: %v", err)
-		return c
-	}
-	c.rec.Params = map[string]string{}
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(body, &fields) == nil {
-		for k, raw := range fields {
-			var str string
-			if json.Unmarshal(raw, &str) == nil {
-				c.rec.Params[k] = str
-			} else {
-				c.rec.Params[k] = string(raw)
-			}
-		}
-	}
-	c.rec.Instance = c.rec.Params["InstanceId"]
-	if r.Method != http.MethodPost {
-		c.refusal = Errorf(http.StatusOK, "UnsupportedProtocol", "The simulator takes TC3 requests as POST with a JSON body.")
-		return c
-	}
-	auth, ok := parseTC3Auth(r.Header.Get("Authorization"))
-	if !ok {
-		c.refusal = Errorf(http.StatusOK, "AuthFailure.InvalidAuthorization", "Check the Authorization header: it must be TC3-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=....")
-		return c
-	}
-	c.rec.Product = auth.service
-	acct := s.byKey["tencent/"+auth.secretID]
-	if acct == nil {
-		c.refusal = Errorf(http.StatusOK, "AuthFailure.SecretIdNotFound", "The SecretId is not found, please ensure that your SecretId is correct.")
-		return c
-	}
-	c.rec.Account = acct.Name
-	if !tc3Verify(r, body, auth, acct.Secret) {
-		c.refusal = Errorf(http.StatusOK, "AuthFailure.SignatureFailure", "The provided credentials could not be validated. Please check your signature is correct.")
-		return c
-	}
-	if c.rec.Action == "" {
-		c.refusal = Errorf(http.StatusOK, "MissingParameter", "The X-TC-Action header is missing.")
-		return c
-	}
-	e := s.tc3[auth.service+"/"+r.Header.Get("X-TC-Version")]
-	if e == nil {
-		c.refusal = Errorf(http.StatusOK, "NoSuchVersion", "The API version %q of service %q does not exist.", r.Header.Get("X-TC-Version"), auth.service)
-		return c
-	}
-	c.entry, c.action = e, e.actions[c.rec.Action]
-	if c.action == nil {
-		c.refusal = Errorf(http.StatusOK, "InvalidAction", "The API %s does not exist.", c.rec.Action)
-		return c
-	}
-	c.req = &Request{Action: c.rec.Action, Account: acct, Region: c.rec.Region, Params: url.Values{}, Body: body}
-	return c
 }

@@ -7,8 +7,10 @@ package simtest
 import (
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/upgradeplan/upgradeplan/cloudsim/contract"
 	"github.com/upgradeplan/upgradeplan/cloudsim/sim"
 )
 
@@ -22,9 +24,12 @@ type Sim struct {
 }
 
 // Start builds a server from the state YAML and the products and serves it on
-// 127.0.0.1 until the test ends. A bad state or faults file fails the test.
+// 127.0.0.1 until the test ends. A bad state or faults file fails the test. When the
+// test ends, every answer the server sent is checked against the vendors' current API
+// models (package contract), and each difference fails the test.
 func Start(t testing.TB, state string, opts sim.Options, products ...sim.Product) *Sim {
 	t.Helper()
+	checkAnswers(t, &opts)
 	srv, err := sim.NewServer([]byte(state), opts, products...)
 	if err != nil {
 		t.Fatalf("simtest: %v", err)
@@ -89,4 +94,34 @@ func (s *Sim) CountCode(action, code string) int {
 		}
 	}
 	return n
+}
+
+// checkAnswers makes opts record every answer (after any hook the test set) and checks
+// them once the server has stopped. A difference is reported once per action and path.
+func checkAnswers(t testing.TB, opts *sim.Options) {
+	var mu sync.Mutex
+	var answers []sim.Answer
+	next := opts.Answered
+	opts.Answered = func(a sim.Answer) {
+		mu.Lock()
+		answers = append(answers, a)
+		mu.Unlock()
+		if next != nil {
+			next(a)
+		}
+	}
+	t.Cleanup(func() { // registered before the server's Close, so it runs after it
+		mu.Lock()
+		defer mu.Unlock()
+		seen := map[string]bool{}
+		for _, a := range answers {
+			for _, v := range contract.Check(a) {
+				key := v.Product + "/" + v.Action + " " + v.Path
+				if !seen[key] {
+					seen[key] = true
+					t.Errorf("simulator answer differs from the current API model: %s", v)
+				}
+			}
+		}
+	})
 }

@@ -2,8 +2,10 @@ package simtest_test
 
 import (
 	"net/http"
+	"net/url"
 	"slices"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -32,7 +34,9 @@ func TestStartServesOnLoopbackAndCountsCallsByAction(t *testing.T) {
 	}
 	// Unsigned calls: refused, but logged under their action.
 	for _, action := range []string{"Ping", "Ping", "Pong"} {
-		resp, err := http.Get(s.URL + "/?Action=" + action + "&Version=2000-01-01&AccessKeyId=k&Signature=x")
+		q := url.Values{"Action": {action}, "Version": {"2000-01-01"}, "AccessKeyId": {"k"}, "Signature": {"x"},
+			"Timestamp": {time.Now().UTC().Format("2006-01-02T15:04:05Z")}, "SignatureNonce": {"n-" + action}}
+		resp, err := http.Get(s.URL + "/?" + q.Encode())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -243,7 +243,7 @@ func TestPlanSendsADryRunThatChangesNothing(t *testing.T) {
 		t.Fatalf("upgrade calls %+v, want one DryRun=true without a ClientToken", calls)
 	}
 	var sent map[string]string
-	if err := json.Unmarshal([]byte(calls[0].Params["Parameters"]), &sent); err != nil || sent["InstancePassword"] != secret {
+	if err := json.Unmarshal([]byte(calls[0].Unmasked("Parameters")), &sent); err != nil || sent["InstancePassword"] != secret {
 		t.Errorf("the dry run carried Parameters %q, want the resolved password", calls[0].Params["Parameters"])
 	}
 	if got := one(t, p, "si-1"); got.Status != "Deployed" || got.Values["serviceVersion"] != "2" {
@@ -322,7 +322,7 @@ func TestUpgradeSendsTheSecretAndLeaksItNowhere(t *testing.T) {
 	calls := s.CallsTo("UpgradeServiceInstance")
 	sent := calls[len(calls)-1].Params
 	var sentParams map[string]string
-	if err := json.Unmarshal([]byte(sent["Parameters"]), &sentParams); err != nil || sentParams["InstancePassword"] != secret || sentParams["EcsInstanceType"] != "ecs.g7.large" {
+	if err := json.Unmarshal([]byte(calls[len(calls)-1].Unmasked("Parameters")), &sentParams); err != nil || sentParams["InstancePassword"] != secret || sentParams["EcsInstanceType"] != "ecs.g7.large" {
 		t.Errorf("the simulator received Parameters %q, want the manifest's parameters with the password resolved", sent["Parameters"])
 	}
 	if sent["ServiceVersion"] != "3" || sent["ServiceInstanceId"] != "si-1" || sent["DryRun"] != "false" || sent["ClientToken"] != call.ClientToken {
