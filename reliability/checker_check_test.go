@@ -236,7 +236,7 @@ func (c *checker) recordAgrees(label string, rec *runRecord, second bool, last s
 			ids = append(ids, r.Error.RequestID)
 		}
 		for _, a := range made {
-			if !a.Dropped && !slices.Contains(ids, a.RequestID) {
+			if !a.Dropped && !slices.Contains(ids, a.RequestID) && !c.answeredToTheKilled(a.RequestID) {
 				v = append(v, fmt.Sprintf("%s: %s: the cloud answered request %s with success, the record names %v", label, r.ID, a.RequestID, r.RequestIDs))
 			}
 		}
@@ -259,6 +259,22 @@ func (c *checker) recordAgrees(label string, rec *runRecord, second bool, last s
 		v = append(v, fmt.Sprintf("%s exited 0 with steps not succeeded or noop", label))
 	}
 	return v
+}
+
+// answeredToTheKilled says whether the call with this request id came from a segment that
+// was then killed: its answer may have died with the process before it was journaled.
+func (c *checker) answeredToTheKilled(requestID string) bool {
+	for _, call := range c.h.calls {
+		if call.RequestID != requestID {
+			continue
+		}
+		for _, seg := range c.h.segments {
+			if seg.killed && !call.Time.Before(seg.start) && !call.Time.After(seg.end) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // noCallAfterStops checks the mutating calls of the apply against the stops.
