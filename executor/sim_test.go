@@ -41,6 +41,10 @@ durations: {kafka: 60s, mongodb: 60s, rabbitmq: 60s, computenest: 60s, redis: 60
 `
 )
 
+// simGrace is the visibility grace of the integration tests: a second of wall clock, ten
+// simulated minutes at timeScale.
+var simGrace = map[string]time.Duration{"": time.Second}
+
 func registry() provider.Registry {
 	return provider.Registry{
 		kafka.Kind:       kafka.Spec(),
@@ -155,7 +159,7 @@ func makePlan(t *testing.T, settings string) (*planner.Plan, string) {
 
 func apply(t *testing.T, ctx context.Context, p *planner.Plan, planPath, out string, resume bool) *executor.Record {
 	t.Helper()
-	rec, err := executor.Apply(ctx, p, executor.Options{Registry: registry(), PlanPath: planPath, Out: out, Resume: resume,
+	rec, err := executor.Apply(ctx, p, executor.Options{Registry: registry(), PlanPath: planPath, Out: out, VisibilityGrace: simGrace, Resume: resume,
 		Seed: 1, RequestTimeout: 5 * time.Second, Retry: executor.Retry{Base: 20 * time.Millisecond, Cap: 500 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
@@ -264,7 +268,7 @@ func childApply() int {
 		fmt.Fprintln(os.Stderr, err)
 		return executor.ExitCode(nil, err)
 	}
-	rec, err := executor.Apply(context.Background(), p, executor.Options{Registry: registry(), PlanPath: path, Out: out,
+	rec, err := executor.Apply(context.Background(), p, executor.Options{Registry: registry(), PlanPath: path, Out: out, VisibilityGrace: simGrace,
 		Resume: os.Getenv("CHILD_RESUME") == "1", RequestTimeout: 5 * time.Second,
 		Retry: executor.Retry{Base: 20 * time.Millisecond, Cap: 500 * time.Millisecond}})
 	if err != nil {

@@ -45,8 +45,9 @@ type Plan struct {
 	Accounts map[string]provider.Account `json:"accounts,omitempty"`
 	Targets  []Target                    `json:"targets"`
 	Steps    []Step                      `json:"steps"`
-	// Digest is the SHA-256 of the canonical plan without Digest and CreatedAt (see
-	// ComputeDigest), so two plans of the same inputs carry the same digest.
+	// Digest is the SHA-256 of the canonical plan without Digest (see ComputeDigest). It
+	// covers CreatedAt: two plans of the same inputs made at different times differ only in
+	// created_at and digest.
 	Digest string `json:"digest"`
 }
 
@@ -133,11 +134,12 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 }
 
 // ComputeDigest returns the hex SHA-256 of the plan's canonical JSON (compact, this package's
-// field order, sorted map keys) with Digest and CreatedAt cleared.
+// field order, sorted map keys) with Digest cleared. CreatedAt is covered: every plan file is
+// its own reviewed object, so a re-plan of the same inputs is another plan (another digest,
+// other ClientTokens), and `apply --resume` continues a run only with the very file it began.
 func ComputeDigest(p *Plan) (string, error) {
 	c := *p
 	c.Digest = ""
-	c.CreatedAt = time.Time{}
 	b, err := json.Marshal(&c)
 	if err != nil {
 		return "", fmt.Errorf("plan: encode for digest: %w", err)

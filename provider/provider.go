@@ -159,6 +159,14 @@ type Spec struct {
 	// changes, so a product whose upgrade shows no sign at once needs one; zero means the
 	// product tells a change that has not begun by other means (an order, a status).
 	StartGrace time.Duration
+	// VisibilityGrace is how long a change the API accepted may stay invisible in the
+	// product's lists and describes (the cloud is eventually consistent). A call whose
+	// outcome is unknown is never sent again before the instance was observed untouched
+	// for this long after the call, and a change that shows nothing new when done (a
+	// restart in place) counts as done only once it was seen busy or this long has passed.
+	// Each product documents its value; settings may override it. Zero means
+	// DefaultVisibilityGrace.
+	VisibilityGrace time.Duration
 	// New opens the product for one region and account.
 	New func(Config) (Provider, error)
 	// Recheck re-derives a change read back from a plan file from its From and To with the
@@ -171,6 +179,9 @@ type Spec struct {
 	// below it fails every step, and plan, show and apply warn about it.
 	ShortestOperation time.Duration
 }
+
+// DefaultVisibilityGrace is the visibility grace of a product that declares none.
+const DefaultVisibilityGrace = time.Minute
 
 // ActionSpec is one API action and its documented rate cap (0: not documented).
 type ActionSpec struct {

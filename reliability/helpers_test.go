@@ -303,6 +303,9 @@ func cliEnv(s *simtest.Sim, extra ...string) []string {
 		"ALIBABA_CLOUD_ACCESS_KEY_ID=demo-ak", "ALIBABA_CLOUD_ACCESS_KEY_SECRET=demo-sk",
 		"TENCENTCLOUD_SECRET_ID=demo-id", "TENCENTCLOUD_SECRET_KEY=demo-key",
 		"REL_SI_PASSWORD=rel-Pa55-word",
+		// The simulator runs faster than the clock: a lost answer is reconciled after a
+		// second of wall clock (the products' own grace is a minute or two).
+		"UPGRADEPLAN_VISIBILITY_GRACE=1s",
 		// A race-enabled binary waits a second at exit for late reports; races it finds
 		// still fail the command (exit 66, the report on stderr).
 		"GORACE=atexit_sleep_ms=20")

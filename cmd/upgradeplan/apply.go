@@ -42,6 +42,9 @@ func applyCommand() *cli.Command {
 			&cli.StringFlag{Name: "expect-digest", Usage: "refuse the plan unless its digest is `SHA`"},
 			&cli.StringFlag{Name: "window", Usage: "with --resume: a later change window `START/END` (RFC 3339) in place of the plan's; its cutoff still applies"},
 			&cli.StringFlag{Name: "log-format", Value: reports.LogText, Usage: "progress lines when stderr is not a terminal: text or json"},
+			&cli.DurationFlag{Name: "stop-timeout", Value: executor.DefaultStopTimeout, Usage: "after the first signal, how long to follow steps in flight while every poll of them fails, before recording them in doubt for --resume"},
+			&cli.StringFlag{Name: "lock-dir", EnvVars: []string{executor.LockDirEnv}, Usage: "`DIR` of the plan-digest locks (default $XDG_RUNTIME_DIR/upgradeplan/locks, else the user cache dir's upgradeplan/locks); the run directory's lock is DIR/lock"},
+			&cli.StringSliceFlag{Name: "visibility-grace", EnvVars: []string{"UPGRADEPLAN_VISIBILITY_GRACE"}, Usage: "override the products' visibility grace: `[KIND=]DURATION`, repeatable (how long an accepted change may stay invisible; a call whose answer was lost is not resent before the instance was seen untouched that long)"},
 			maxPlanAgeFlag(),
 		}, timeoutFlags()...),
 		Action: applyAction,
@@ -92,6 +95,10 @@ func applyAction(c *cli.Context) error {
 		}
 		window = w
 	}
+	grace, err := parseGrace(c.StringSlice("visibility-grace"))
+	if err != nil {
+		return exitError(ExitInvalid, usageError{fmt.Errorf("apply: --visibility-grace: %w", err)})
+	}
 	if out == "" {
 		out = filepath.Join("runs", runName(plan.Manifest.Name)+"-"+time.Now().UTC().Format("20060102T150405Z"))
 	}
@@ -115,6 +122,10 @@ func applyAction(c *cli.Context) error {
 		Window:       window,
 		OnEvent:      progress.Event,
 		ToolVersion:  versionString(),
+		LockDir:      c.String("lock-dir"),
+		StopTimeout:  c.Duration("stop-timeout"),
+		// The grace overrides, by kind ("" for every kind).
+		VisibilityGrace: grace,
 	}
 	if sig := signalsFrom(c.Context); sig != nil {
 		opts.Hard = sig.Second()
@@ -250,4 +261,24 @@ func parseWindow(v string) (*planner.Window, error) {
 		return nil, errors.New("end must be after start")
 	}
 	return &planner.Window{Start: start, End: end}, nil
+}
+
+// parseGrace reads --visibility-grace values: "DURATION" for every kind, or "KIND=DURATION".
+func parseGrace(values []string) (map[string]time.Duration, error) {
+	if len(values) == 0 {
+		return nil, nil
+	}
+	out := map[string]time.Duration{}
+	for _, v := range values {
+		kind, d, ok := strings.Cut(v, "=")
+		if !ok {
+			kind, d = "", v
+		}
+		dur, err := time.ParseDuration(d)
+		if err != nil || dur <= 0 {
+			return nil, fmt.Errorf("%q: want DURATION or KIND=DURATION, e.g. 90s or alibaba.kafka=2m", v)
+		}
+		out[kind] = dur
+	}
+	return out, nil
 }

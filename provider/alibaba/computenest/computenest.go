@@ -34,6 +34,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/responses"
@@ -70,6 +71,11 @@ const (
 	valueServiceID = "serviceId"
 )
 
+// VisibilityGrace is how long an accepted upgrade may stay invisible in ListServiceInstances (status
+// and values unchanged) before the executor takes an untouched instance as a call that never
+// took effect. The API documents no figure; this bounds the lag the clouds show in practice.
+const VisibilityGrace = time.Minute
+
 // Spec describes the product for the registry.
 func Spec() provider.Spec {
 	return provider.Spec{
@@ -82,9 +88,10 @@ func Spec() provider.Spec {
 		},
 		IdempotencyToken: true,
 		// UpgradeServiceInstance has a real dry run: `apply --dry-run` sends DryRun=true.
-		DryRun:  true,
-		New:     func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
-		Recheck: Recheck,
+		DryRun:          true,
+		VisibilityGrace: VisibilityGrace,
+		New:             func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
+		Recheck:         Recheck,
 		// An upgrade redeploys the service's resources; no document names a shorter one.
 		ShortestOperation: provider.DefaultShortestOperation,
 	}

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/responses"
@@ -53,6 +54,11 @@ const (
 	StatusUpgrading = "MinorVersionUpgrading"
 )
 
+// VisibilityGrace is how long an accepted upgrade may stay invisible in dds's DescribeDBInstances (status
+// and values unchanged) before the executor takes an untouched instance as a call that never
+// took effect. The API documents no figure; this bounds the lag the clouds show in practice.
+const VisibilityGrace = time.Minute
+
 // Spec describes alibaba.mongodb for the registry. dds documents no rate caps.
 func Spec() provider.Spec {
 	return provider.Spec{
@@ -64,9 +70,10 @@ func Spec() provider.Spec {
 			{Name: ActionReleaseNotes},
 			{Name: ActionUpgrade, Mutating: true},
 		},
-		StartGrace: StartGrace,
-		New:        func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
-		Recheck:    Recheck,
+		StartGrace:      StartGrace,
+		VisibilityGrace: VisibilityGrace,
+		New:             func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
+		Recheck:         Recheck,
 		// A kernel upgrade restarts the instance once; no document names a shorter one.
 		ShortestOperation: provider.DefaultShortestOperation,
 	}

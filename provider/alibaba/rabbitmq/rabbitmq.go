@@ -31,6 +31,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/responses"
@@ -52,6 +53,11 @@ const (
 	statusDeploying = "DEPLOYING"
 )
 
+// VisibilityGrace is how long an accepted upgrade may stay invisible in amqp-open's ListInstances and GetInstance (status
+// and values unchanged) before the executor takes an untouched instance as a call that never
+// took effect. The API documents no figure; this bounds the lag the clouds show in practice.
+const VisibilityGrace = time.Minute
+
 // Spec describes the product for the registry.
 func Spec() provider.Spec {
 	return provider.Spec{
@@ -64,6 +70,7 @@ func Spec() provider.Spec {
 		},
 		IdempotencyToken: true,
 		StartGrace:       StartGrace,
+		VisibilityGrace:  VisibilityGrace,
 		New:              func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
 		Recheck:          Recheck,
 		// UpdateInstance reconfigures the cluster; no document names a shorter operation.

@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"time"
 
 	tcerr "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/errors"
 	tchttp "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/http"
@@ -52,6 +53,11 @@ const (
 	statusRunning    = 2
 )
 
+// VisibilityGrace is how long an accepted upgrade may stay invisible in DescribeInstances (status
+// and values unchanged) before the executor takes an untouched instance as a call that never
+// took effect. The API documents no figure; this bounds the lag the clouds show in practice.
+const VisibilityGrace = time.Minute
+
 // Spec describes tencent.redis for the registry.
 func Spec() provider.Spec {
 	return provider.Spec{
@@ -63,6 +69,7 @@ func Spec() provider.Spec {
 			{Name: ActionDescribeInstanceDealDetail},
 		},
 		IdempotencyToken: false,
+		VisibilityGrace:  VisibilityGrace,
 		New:              func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
 		Recheck:          Recheck,
 		// Tencent documents no duration; a resize migrates data, which takes minutes.
