@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -52,8 +51,10 @@ func Apply(ctx context.Context, plan *planner.Plan, opts Options) (*Record, erro
 	}
 	_, statErr := os.Stat(opts.Out)
 	created := errors.Is(statErr, fs.ErrNotExist)
+	_, journalErr := os.Stat(filepath.Join(opts.Out, JournalFile))
+	hadRun := journalErr == nil
 	if opts.Resume && created {
-		return nil, fmt.Errorf("%w: %s holds no run to resume", ErrNothingAttempted, opts.Out)
+		return nil, fmt.Errorf("%w: %s holds no journal to resume", ErrNothingAttempted, opts.Out)
 	}
 	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("%w: run directory: %w", ErrNothingAttempted, err)
@@ -70,15 +71,24 @@ func Apply(ctx context.Context, plan *planner.Plan, opts Options) (*Record, erro
 		return nil, err
 	}
 	defer locks.release()
-	rec, err := applyLocked(ctx, plan, opts)
+	ledger := filepath.Join(lockDir, "plan-"+plan.Digest+".run")
+	if !opts.DryRun {
+		if err := checkLedger(ledger, plan, opts.Out); err != nil {
+			return refusedRecord(plan, opts, err), err
+		}
+	}
+	rec, err := applyLocked(ctx, plan, opts, ledger)
 	if err == nil && rec != nil && opts.Finish != nil {
 		// Still under the locks (released by the deferred release above).
 		err = opts.Finish(rec)
 	}
-	if !opts.Resume && rec == nil && errors.Is(err, ErrNothingAttempted) && !errors.Is(err, errRunExists) {
+	if !opts.Resume && rec == nil && errors.Is(err, ErrNothingAttempted) && !hadRun {
 		// Nothing was attempted: leave no run behind, so the same command can run again.
 		os.Remove(filepath.Join(opts.Out, JournalFile))
 		os.Remove(filepath.Join(opts.Out, RecordFile))
+		if !opts.DryRun {
+			os.Remove(ledger)
+		}
 		locks.release()
 		os.Remove(filepath.Join(opts.Out, RunLockFile))
 		if created {
@@ -88,19 +98,34 @@ func Apply(ctx context.Context, plan *planner.Plan, opts Options) (*Record, erro
 	return rec, err
 }
 
-// errRunExists marks the refusal to start a run in a directory that holds one.
-var errRunExists = errors.New("the run directory already holds a run")
+// checkLedger refuses a plan whose digest already has a run in another run directory: a
+// plan is applied once (as Terraform refuses a stale saved plan), so a second run of the
+// same plan file cannot repeat a step that is never a noop (Kafka's latestMinor). The
+// ledger, PLAN-DIGEST.run in the lock directory, names the run directory of the digest's
+// run; it is read and written under the digest's lock.
+func checkLedger(ledger string, plan *planner.Plan, out string) error {
+	b, err := os.ReadFile(ledger)
+	if err != nil {
+		return nil
+	}
+	prior := string(b)
+	here, _ := filepath.Abs(out)
+	if prior == here {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(prior, JournalFile)); err != nil {
+		return nil // that run directory is gone: the plan was never applied from it
+	}
+	return fmt.Errorf("%w: plan %s was already applied in %s; a plan is applied once: continue that run with `upgradeplan apply PLAN --out %s`, or re-plan", ErrRefused, plan.Digest, prior, prior)
+}
 
-func applyLocked(ctx context.Context, plan *planner.Plan, opts Options) (*Record, error) {
+func applyLocked(ctx context.Context, plan *planner.Plan, opts Options, ledger string) (*Record, error) {
 	entries, err := ReadJournal(opts.Out)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNothingAttempted, err)
 	}
-	switch {
-	case opts.Resume && len(entries) == 0:
+	if opts.Resume && len(entries) == 0 {
 		return nil, fmt.Errorf("%w: %s holds no journal to resume", ErrNothingAttempted, opts.Out)
-	case !opts.Resume && len(entries) > 0:
-		return nil, fmt.Errorf("%w: %w: %s already holds a run; continue it with --resume %s or choose another --out", ErrNothingAttempted, errRunExists, opts.Out, opts.Out)
 	}
 	for _, e := range entries {
 		if e.Type == EntryBegin && e.Digest != plan.Digest {
@@ -109,6 +134,20 @@ func applyLocked(ctx context.Context, plan *planner.Plan, opts Options) (*Record
 		}
 		if e.Type == EntryBegin && e.DryRun {
 			return nil, fmt.Errorf("%w: the run in %s was a dry run; start a new run instead of resuming it", ErrNothingAttempted, opts.Out)
+		}
+	}
+	if opts.DryRun && len(entries) > 0 {
+		return nil, fmt.Errorf("%w: %s already holds a run; a dry run needs a run directory of its own", ErrNothingAttempted, opts.Out)
+	}
+	if !opts.Resume && len(entries) > 0 {
+		// Start or continue: the directory holds a run of this very plan, so this is its
+		// next segment.
+		opts.Resume = true
+	}
+	if !opts.DryRun && !opts.Resume {
+		here, _ := filepath.Abs(opts.Out)
+		if err := writeFileAtomic(ledger, []byte(here)); err != nil {
+			return nil, fmt.Errorf("%w: lock directory: %w", ErrNothingAttempted, err)
 		}
 	}
 	r, err := newRun(plan, opts, entries)
@@ -472,104 +511,4 @@ func (s *stepState) watch(started bool) provider.Watch {
 func (r *run) abort(err error) (*Record, error) {
 	r.journal.write(Entry{Type: EntryEnd, Stop: "error: " + err.Error()})
 	return nil, fmt.Errorf("%w: %w", ErrNothingAttempted, err)
-}
-
-// buildSteps makes a stepState per plan step and links dependencies, chains and buckets.
-func (r *run) buildSteps() error {
-	plan, opts := r.plan, r.opts
-	wakeOnWait := func(n int) {
-		if n == 1 {
-			r.pokeObservers()
-		}
-	}
-	r.global.onWaiting = wakeOnWait
-	targets := map[string]*planner.Target{}
-	for i := range plan.Targets {
-		t := &plan.Targets[i]
-		targets[t.Name] = t
-		if t.MaxConcurrent > 0 {
-			r.targetSem[t.Name] = newSlots(t.MaxConcurrent)
-			r.targetSem[t.Name].onWaiting = wakeOnWait
-		}
-	}
-	byID := map[string]*stepState{}
-	byTarget := map[string][]*stepState{}
-	bucketIndex := map[string]int{}
-	maxAttempts := opts.Retry.withDefaults().Attempts
-	for i := range plan.Steps {
-		st := &plan.Steps[i]
-		if _, dup := byID[st.ID]; dup {
-			return fmt.Errorf("plan: step %s appears twice", st.ID)
-		}
-		spec, ok := opts.Registry[st.Kind]
-		if !ok {
-			return fmt.Errorf("plan: step %s: unknown kind %q", st.ID, st.Kind)
-		}
-		r.rec.Steps[i] = StepRecord{
-			ID: st.ID, Target: st.Target, Kind: st.Kind, Region: st.Region, Account: st.Account,
-			Instance: st.Instance, Action: st.Action, Wave: st.Wave, DependsOn: st.DependsOn,
-			Notes: st.Notes, Status: StatusPending, From: st.From, To: st.To,
-		}
-		if spec.IdempotencyToken {
-			r.rec.Steps[i].ClientToken = ClientToken(plan, st.ID)
-		}
-		s := &stepState{step: st, rec: &r.rec.Steps[i], done: make(chan struct{}), spec: spec, pos: i,
-			group: groupKey{st.Kind, st.Account, st.Region}, bucket: st.Account + "\x00" + st.Kind + "/" + st.Action,
-			m: machine{Phase: PhasePending}}
-		s.cfg = machineConfig{Timeout: r.timeout, Grace: r.grace(spec), MaxAttempts: maxAttempts,
-			InPlace: inPlace(st.From, st.To), ChainTo: st.To, DryRun: opts.DryRun, APIDryRun: spec.DryRun}
-		if r.ready[s.bucket] == nil {
-			r.ready[s.bucket] = &atomic.Int64{}
-			r.gates[s.bucket] = newSlots(max(1, int(math.Ceil(r.limiter.Rate(st.Kind+"/"+st.Action)))))
-			bucketIndex[s.bucket] = len(r.buckets)
-			r.buckets = append(r.buckets, etaBucket{account: st.Account, action: st.Kind + "/" + st.Action})
-		}
-		s.bi = bucketIndex[s.bucket]
-		if r.estimates[st.Kind+"/"+st.Action] == nil {
-			r.estimates[st.Kind+"/"+st.Action] = &estimate{}
-		}
-		r.buckets[s.bi].est = r.estimates[st.Kind+"/"+st.Action]
-		r.steps = append(r.steps, s)
-		byID[st.ID] = s
-		byTarget[st.Target] = append(byTarget[st.Target], s)
-	}
-	if err := r.linkSteps(byID, byTarget, targets); err != nil {
-		return err
-	}
-	// A chain's steps learn what the instance shows once the whole chain is done.
-	for i := len(r.steps) - 1; i >= 0; i-- {
-		s := r.steps[i]
-		if s.next != nil {
-			s.cfg.ChainTo = mergeValues(s.step.To, s.next.cfg.ChainTo)
-		}
-	}
-	return nil
-}
-
-// inPlace reports whether a change shows nothing its `from` does not: every field `to`
-// shares with `from` keeps its value (a restart in place, such as Kafka's latestMinor).
-func inPlace(from, to provider.Values) bool {
-	shared := 0
-	for k, v := range from {
-		w, ok := to[k]
-		if !ok {
-			continue
-		}
-		shared++
-		if !provider.SameValue(v, w) {
-			return false
-		}
-	}
-	return shared > 0
-}
-
-func mergeValues(a, b provider.Values) provider.Values {
-	out := provider.Values{}
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		out[k] = v
-	}
-	return out
 }

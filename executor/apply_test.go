@@ -24,7 +24,7 @@ func fleetOf(n int, prefix, version string) map[string]provider.Values {
 
 func runApply(t *testing.T, ctx context.Context, plan *planner.Plan, reg provider.Registry, dir string, mod func(*Options)) (*Record, error) {
 	t.Helper()
-	opts := Options{Registry: reg, Out: dir, Seed: 1, LockDir: filepath.Join(filepath.Dir(dir), "locks")}
+	opts := Options{Registry: reg, Out: dir, Seed: 1, LockDir: dir + ".locks"}
 	if mod != nil {
 		mod(&opts)
 	}
@@ -119,7 +119,7 @@ func TestApplyRunsTheFleetInOrderWithinTheCaps(t *testing.T) {
 				t.Errorf("list bucket %+v: polls must be counted apart from the refresh", b)
 			}
 		}
-		if s := stepByID(t, rec, "tb/b-1"); s.ClientToken != ClientToken(plan, "tb/b-1") || s.After["version"] != "2" || s.Before["version"] != "1" || s.RequestIDs == nil || s.OrderID == "" {
+		if s := stepByID(t, rec, "tb/b-1"); s.ClientToken != ClientToken(plan, "tb/b-1") || s.After["version"] != "2" || s.Before["version"] != "1" || s.RequestIDs == nil || s.OrderID == "" || s.OrderName != "deal-b-1" {
 			t.Errorf("step record lacks token, before/after, request ids or order id: %+v", s)
 		}
 		if len(events) < 18 || events[len(events)-1].Progress.Done != 9 {

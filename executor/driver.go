@@ -80,7 +80,7 @@ func (r *run) runStep(ctx context.Context, s *stepState) {
 					continue
 				}
 			}
-			nx = r.observe(ctx, s, false, true)
+			nx = r.observe(ctx, s, false, !nx.Cadence)
 		case actSend:
 			nx = r.send(ctx, s)
 		case actPoll:
@@ -362,6 +362,9 @@ func (r *run) send(ctx context.Context, s *stepState) next {
 	}
 	if receipt.OrderID != "" {
 		s.rec.OrderID = receipt.OrderID
+	}
+	if receipt.OrderName != "" {
+		s.rec.OrderName = receipt.OrderName
 	}
 	r.mu.Unlock()
 	return r.feed(s, input{Kind: inAnswer, Receipt: receipt, Err: err})

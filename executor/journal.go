@@ -54,6 +54,7 @@ type Entry struct {
 	Params      map[string]any  `json:"params,omitempty"` // as planned: secrets stay references
 	RequestID   string          `json:"request_id,omitempty"`
 	OrderID     string          `json:"order_id,omitempty"`
+	OrderName   string          `json:"order_name,omitempty"`
 	Error       *StepError      `json:"error,omitempty"`
 	Class       provider.Class  `json:"class,omitempty"`
 	Step        *StepRecord     `json:"step,omitempty"`

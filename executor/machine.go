@@ -109,18 +109,21 @@ type input struct {
 type act int
 
 const (
-	actAcquire act = iota // take slots and gate (and wait for the window), then look
-	actLook               // look again (fresh, urgent) no earlier than At
-	actSend               // send the call; its intent is the first entry to journal
-	actPoll               // follow completion at the polling cadence
-	actWaitReady          // give back slot and gate; poll until the instance is ready
-	actBackoff            // keep the slots, sleep a backoff, then look
-	actEnd                // final: give everything back
+	actAcquire   act = iota // take slots and gate (and wait for the window), then look
+	actLook                 // look again (fresh, urgent) no earlier than At
+	actSend                 // send the call; its intent is the first entry to journal
+	actPoll                 // follow completion at the polling cadence
+	actWaitReady            // give back slot and gate; poll until the instance is ready
+	actBackoff              // keep the slots, sleep a backoff, then look
+	actEnd                  // final: give everything back
 )
 
 type next struct {
 	Act act
 	At  time.Time // actLook: not before
+	// Cadence: actLook joins the group's next poll at the polling cadence instead of
+	// asking for one at once.
+	Cadence bool
 }
 
 // advance is the step machine.
@@ -254,6 +257,12 @@ func sending(m machine, c machineConfig, in input) (machine, []Entry, next) {
 			// A throttled first send did nothing; the resend did not go out.
 			entries = []Entry{{Type: EntryResult, Attempt: m.Attempt, Class: provider.ClassThrottled,
 				Error: &StepError{Class: provider.ClassThrottled, Message: "not resent: " + in.Why}}}
+		} else {
+			m.Attempt-- // its intent never reached the journal
+		}
+		if m.MaySent {
+			// An earlier attempt may have reached the cloud: the record must say so.
+			return final(m, StatusCancelled, fmt.Sprintf("in doubt: call attempt %d may have been sent (its answer was lost); the next attempt was not sent (%s): resume reconciles it", m.Attempt, in.Why), nil), entries, next{Act: actEnd}
 		}
 		return final(m, StatusNotStarted, in.Why, nil), entries, next{Act: actEnd}
 	case inAnswer:
@@ -266,7 +275,7 @@ func sending(m machine, c machineConfig, in input) (machine, []Entry, next) {
 		}
 		return final(m, StatusSucceeded, "dry run: the API's own dry run accepted the call", nil), nil, next{Act: actEnd}
 	}
-	res := Entry{Type: EntryResult, Attempt: m.Attempt, RequestID: in.Receipt.RequestID, OrderID: in.Receipt.OrderID}
+	res := Entry{Type: EntryResult, Attempt: m.Attempt, RequestID: in.Receipt.RequestID, OrderID: in.Receipt.OrderID, OrderName: in.Receipt.OrderName}
 	if in.Err == nil {
 		m.Phase, m.MaySent, m.Since = PhaseAccepted, true, in.At
 		return m, []Entry{res}, next{Act: actPoll}
@@ -315,10 +324,13 @@ func maybeSent(m machine, c machineConfig, in input) (machine, []Entry, next) {
 	switch {
 	case untouched:
 		if in.At.Sub(m.CallAt) < c.Grace {
-			return m, nil, next{Act: actLook, At: m.CallAt.Add(c.Grace)}
+			// Watched at the polling cadence: a short busy spell (a restart in place, an
+			// upgrade that rolls back) is a sign of the change too.
+			return m, nil, next{Act: actLook, Cadence: true}
 		}
 		if in.Stopping {
-			return final(m, StatusNotStarted, fmt.Sprintf("%s; call attempt %d showed no effect within the visibility grace %s and was not sent again", in.Why, m.Attempt, c.Grace), nil), nil, next{Act: actEnd}
+			m = final(m, StatusCancelled, fmt.Sprintf("in doubt: call attempt %d was sent, its answer lost, and showed no effect within the visibility grace %s; not sent again (%s): resume reconciles it", m.Attempt, c.Grace, in.Why), m.Error)
+			return m, nil, next{Act: actEnd}
 		}
 		if m.Attempt >= c.MaxAttempts {
 			return final(m, StatusFailed, fmt.Sprintf("gave up after %d attempts; none took effect within the visibility grace", m.Attempt), m.Error), nil, next{Act: actEnd}

@@ -96,4 +96,3 @@ func eta(buckets []etaBucket, now time.Time, rateOf func(account, action string)
 	}
 	return best
 }
-

@@ -19,6 +19,7 @@ type trail struct {
 	attempts   int
 	requestIDs []string
 	orderID    string
+	orderName  string
 	// last is the outcome of the last intent: "" (no intent), "open" (no result),
 	// "accepted", or the error class of its result.
 	last     string
@@ -75,6 +76,9 @@ func (r *run) restore(entries []Entry) {
 				if e.OrderID != "" {
 					t.orderID = e.OrderID
 				}
+				if e.OrderName != "" {
+					t.orderName = e.OrderName
+				}
 				continue
 			}
 			t.last = string(e.Error.Class)
@@ -114,6 +118,9 @@ func restoreStep(rec *StepRecord, t *trail) machine {
 	rec.RequestIDs = t.requestIDs
 	if t.orderID != "" {
 		rec.OrderID = t.orderID
+	}
+	if t.orderName != "" {
+		rec.OrderName = t.orderName
 	}
 	m := machine{Phase: PhasePending, Attempt: t.attempts, MaySent: t.maySent || t.last == "open",
 		CallAt: t.callAt, Before: rec.Before}

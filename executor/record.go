@@ -107,6 +107,7 @@ type StepRecord struct {
 	Attempts    int      `json:"attempts"`
 	RequestIDs  []string `json:"request_ids,omitempty"` // every request id of the mutating call's attempts
 	OrderID     string   `json:"order_id,omitempty"`
+	OrderName   string   `json:"order_name,omitempty"` // the order's other handle (Tencent DealName)
 	ClientToken string   `json:"client_token,omitempty"`
 
 	Error *StepError `json:"error,omitempty"`

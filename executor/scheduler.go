@@ -7,9 +7,12 @@ package executor
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
+	"sync/atomic"
 
 	"github.com/upgradeplan/upgradeplan/planner"
+	"github.com/upgradeplan/upgradeplan/provider"
 )
 
 // linkSteps expands the plan's dependencies into step edges and finds chains.
@@ -266,4 +269,104 @@ func findCycle(steps []*stepState) string {
 		}
 	}
 	return ""
+}
+
+// buildSteps makes a stepState per plan step and links dependencies, chains and buckets.
+func (r *run) buildSteps() error {
+	plan, opts := r.plan, r.opts
+	wakeOnWait := func(n int) {
+		if n == 1 {
+			r.pokeObservers()
+		}
+	}
+	r.global.onWaiting = wakeOnWait
+	targets := map[string]*planner.Target{}
+	for i := range plan.Targets {
+		t := &plan.Targets[i]
+		targets[t.Name] = t
+		if t.MaxConcurrent > 0 {
+			r.targetSem[t.Name] = newSlots(t.MaxConcurrent)
+			r.targetSem[t.Name].onWaiting = wakeOnWait
+		}
+	}
+	byID := map[string]*stepState{}
+	byTarget := map[string][]*stepState{}
+	bucketIndex := map[string]int{}
+	maxAttempts := opts.Retry.withDefaults().Attempts
+	for i := range plan.Steps {
+		st := &plan.Steps[i]
+		if _, dup := byID[st.ID]; dup {
+			return fmt.Errorf("plan: step %s appears twice", st.ID)
+		}
+		spec, ok := opts.Registry[st.Kind]
+		if !ok {
+			return fmt.Errorf("plan: step %s: unknown kind %q", st.ID, st.Kind)
+		}
+		r.rec.Steps[i] = StepRecord{
+			ID: st.ID, Target: st.Target, Kind: st.Kind, Region: st.Region, Account: st.Account,
+			Instance: st.Instance, Action: st.Action, Wave: st.Wave, DependsOn: st.DependsOn,
+			Notes: st.Notes, Status: StatusPending, From: st.From, To: st.To,
+		}
+		if spec.IdempotencyToken {
+			r.rec.Steps[i].ClientToken = ClientToken(plan, st.ID)
+		}
+		s := &stepState{step: st, rec: &r.rec.Steps[i], done: make(chan struct{}), spec: spec, pos: i,
+			group: groupKey{st.Kind, st.Account, st.Region}, bucket: st.Account + "\x00" + st.Kind + "/" + st.Action,
+			m: machine{Phase: PhasePending}}
+		s.cfg = machineConfig{Timeout: r.timeout, Grace: r.grace(spec), MaxAttempts: maxAttempts,
+			InPlace: inPlace(st.From, st.To), ChainTo: st.To, DryRun: opts.DryRun, APIDryRun: spec.DryRun}
+		if r.ready[s.bucket] == nil {
+			r.ready[s.bucket] = &atomic.Int64{}
+			r.gates[s.bucket] = newSlots(max(1, int(math.Ceil(r.limiter.Rate(st.Kind+"/"+st.Action)))))
+			bucketIndex[s.bucket] = len(r.buckets)
+			r.buckets = append(r.buckets, etaBucket{account: st.Account, action: st.Kind + "/" + st.Action})
+		}
+		s.bi = bucketIndex[s.bucket]
+		if r.estimates[st.Kind+"/"+st.Action] == nil {
+			r.estimates[st.Kind+"/"+st.Action] = &estimate{}
+		}
+		r.buckets[s.bi].est = r.estimates[st.Kind+"/"+st.Action]
+		r.steps = append(r.steps, s)
+		byID[st.ID] = s
+		byTarget[st.Target] = append(byTarget[st.Target], s)
+	}
+	if err := r.linkSteps(byID, byTarget, targets); err != nil {
+		return err
+	}
+	// A chain's steps learn what the instance shows once the whole chain is done.
+	for i := len(r.steps) - 1; i >= 0; i-- {
+		s := r.steps[i]
+		if s.next != nil {
+			s.cfg.ChainTo = mergeValues(s.step.To, s.next.cfg.ChainTo)
+		}
+	}
+	return nil
+}
+
+// inPlace reports whether a change shows nothing its `from` does not: every field `to`
+// shares with `from` keeps its value (a restart in place, such as Kafka's latestMinor).
+func inPlace(from, to provider.Values) bool {
+	shared := 0
+	for k, v := range from {
+		w, ok := to[k]
+		if !ok {
+			continue
+		}
+		shared++
+		if !provider.SameValue(v, w) {
+			return false
+		}
+	}
+	return shared > 0
+}
+
+func mergeValues(a, b provider.Values) provider.Values {
+	out := provider.Values{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
 }

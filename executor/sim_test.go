@@ -526,3 +526,41 @@ func TestFaultsAgainstTheSimulator(t *testing.T) {
 		})
 	}
 }
+
+// The demo fleet (chained Redis steps among them) through the real SDKs: its dry run
+// succeeds with nothing drifted, and re-applying it after it succeeded finds nothing to do.
+func TestTheDemoFleetDryRunsCleanAndReappliesAsNoops(t *testing.T) {
+	s := startSim(t, demoState(t, ""), "")
+	p, path := makePlan(t, "parallelism: 20")
+	rec, err := executor.Apply(context.Background(), p, executor.Options{Registry: registry(), PlanPath: path,
+		Out: filepath.Join(t.TempDir(), "dry"), DryRun: true, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Outcome.ExitCode != executor.ExitOK || rec.Counts[executor.StatusDrifted] != 0 {
+		t.Fatalf("dry run: exit %d:%s", rec.Outcome.ExitCode, statuses(rec))
+	}
+	out := filepath.Join(t.TempDir(), "run")
+	if rec = apply(t, context.Background(), p, path, out, false); rec.Outcome.ExitCode != executor.ExitOK {
+		t.Fatalf("apply: exit %d:%s", rec.Outcome.ExitCode, statuses(rec))
+	}
+	before := len(upgradesPerInstance(s))
+	// A plan is applied once: the same command continues its run, with nothing left to do.
+	if rec = apply(t, context.Background(), p, path, out, false); rec.Outcome.ExitCode != executor.ExitOK {
+		t.Errorf("the same apply again: exit %d:%s", rec.Outcome.ExitCode, statuses(rec))
+	}
+	// Another plan file of the same steps (a cron job's copy made later) finds every chain
+	// done: all noop.
+	again := *p
+	again.CreatedAt = p.CreatedAt.Add(time.Second)
+	if again.Digest, err = planner.ComputeDigest(&again); err != nil {
+		t.Fatal(err)
+	}
+	rec = apply(t, context.Background(), &again, path, filepath.Join(t.TempDir(), "again"), false)
+	if rec.Outcome.ExitCode != executor.ExitOK || rec.Counts[executor.StatusNoop] != len(rec.Steps) {
+		t.Errorf("re-apply of a succeeded plan: exit %d:%s", rec.Outcome.ExitCode, statuses(rec))
+	}
+	if after := len(upgradesPerInstance(s)); after != before {
+		t.Errorf("the re-apply made calls: %d instances upgraded before, %d after", before, after)
+	}
+}

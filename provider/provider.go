@@ -153,12 +153,6 @@ type Spec struct {
 	// DryRun is true where the mutating API has a real dry run: `apply --dry-run` sends the
 	// call with Call.DryRun set instead of skipping it.
 	DryRun bool
-	// StartGrace is how long after an accepted mutating call the instance may still look
-	// untouched (idle at its `from` values) before Observe fails the step as never
-	// started, naming what it observed. The clouds answer before the instance's status
-	// changes, so a product whose upgrade shows no sign at once needs one; zero means the
-	// product tells a change that has not begun by other means (an order, a status).
-	StartGrace time.Duration
 	// VisibilityGrace is how long a change the API accepted may stay invisible in the
 	// product's lists and describes (the cloud is eventually consistent). A call whose
 	// outcome is unknown is never sent again before the instance was observed untouched
@@ -167,6 +161,12 @@ type Spec struct {
 	// Each product documents its value; settings may override it. Zero means
 	// DefaultVisibilityGrace.
 	VisibilityGrace time.Duration
+	// StartGrace is how long after an accepted mutating call the instance may still look
+	// untouched (idle at its `from` values) before Observe fails the step as never
+	// started, naming what it observed. The clouds answer before the instance's status
+	// changes, so a product whose upgrade shows no sign at once needs one; zero means the
+	// product tells a change that has not begun by other means (an order, a status).
+	StartGrace time.Duration
 	// New opens the product for one region and account.
 	New func(Config) (Provider, error)
 	// Recheck re-derives a change read back from a plan file from its From and To with the

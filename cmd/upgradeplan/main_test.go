@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -28,6 +29,8 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			// The examples, as a user runs them from the repository root.
 			env.Setenv("EXAMPLES", mustAbs("../../examples"))
+			// Plan locks and the applied-once ledger stay inside each script's work directory.
+			env.Setenv("UPGRADEPLAN_LOCK_DIR", filepath.Join(env.WorkDir, ".locks"))
 			return nil
 		},
 	})
