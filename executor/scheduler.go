@@ -260,14 +260,14 @@ func (r *run) remaining(c int) float64 {
 // waves, dependent targets), in seconds of each product's ShortestOperation.
 func (r *run) rankSteps() {
 	const unknown = -1
-	tail := make([]float64, len(r.steps))
-	btail := make([]float64, len(r.barriers))
-	for i := range tail {
-		tail[i] = unknown
+	unknowns := func(n int) []float64 {
+		out := make([]float64, n)
+		for i := range out {
+			out[i] = unknown
+		}
+		return out
 	}
-	for i := range btail {
-		btail[i] = unknown
-	}
+	tail, btail := unknowns(len(r.steps)), unknowns(len(r.barriers))
 	var stepTail func(s *stepState) float64
 	var barrierTail func(b *barrier) float64
 	barrierTail = func(b *barrier) float64 {
