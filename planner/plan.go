@@ -68,6 +68,15 @@ type Settings struct {
 	QPS          map[string]float64 `json:"qps,omitempty"` // "kind/Action" → requests per second
 	PollInterval Duration           `json:"poll_interval"`
 	StepTimeout  Duration           `json:"step_timeout"`
+	// Notify are the webhooks apply tells when it ends or stops (settings.notify); each URL
+	// is a reference to an environment variable, never the URL.
+	Notify []Notify `json:"notify,omitempty"`
+}
+
+// Notify is one webhook of settings.notify.
+type Notify struct {
+	Format string             `json:"format,omitempty"`
+	URL    provider.SecretRef `json:"url"`
 }
 
 // Window is the change window: no step starts before Start or after End-Cutoff.

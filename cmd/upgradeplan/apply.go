@@ -105,6 +105,21 @@ func applyAction(c *cli.Context) error {
 		return err
 	}
 	progress.Redact(secretValues(plan)...)
+	// The plan's settings.notify, besides --notify: the URLs come from the environment,
+	// which MissingEnv below has checked.
+	for _, n := range plan.Settings.Notify {
+		spec := "env:" + n.URL.FromEnv
+		if n.Format != "" {
+			spec = n.Format + "=" + spec
+		}
+		t, err := notify.ParseTarget(spec, os.Getenv)
+		if err != nil && os.Getenv(n.URL.FromEnv) != "" {
+			return fail(ExitInvalid, fmt.Errorf("apply: settings.notify: %w", err))
+		}
+		if err == nil {
+			targets = append(targets, t)
+		}
+	}
 	for _, w := range planWarnings(c, plan, reg) {
 		progress.Notice("warning: " + w)
 	}
