@@ -4,6 +4,7 @@ package executor
 // change is journaled, and the outcome says truthfully how the segment ended.
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -57,7 +58,7 @@ func (r *run) snapshot(s *stepState) {
 	r.mu.Lock()
 	c := cloneStep(*s.rec)
 	r.mu.Unlock()
-	if err := r.journal.write(Entry{Type: EntryStep, StepID: c.ID, Step: &c}); err != nil {
+	if err := r.write(Entry{Type: EntryStep, StepID: c.ID, Step: &c}); err != nil {
 		r.journalFailed(err)
 	}
 }
@@ -74,7 +75,7 @@ func cloneStep(c StepRecord) StepRecord {
 // writeRecord writes run.json as it stands.
 func (r *run) writeRecord() error {
 	rec := r.snapshotRecord()
-	return WriteRecord(r.opts.Out, rec)
+	return r.state.WriteRecord(context.Background(), rec)
 }
 
 func (r *run) snapshotRecord() *Record {
@@ -134,8 +135,8 @@ func (r *run) finish() (*Record, error) {
 	r.rec.FinishedAt = now
 	r.mu.Unlock()
 	rec := r.snapshotRecord()
-	r.journal.write(Entry{Type: EntryEnd, Time: now, Stop: why})
-	if err := WriteRecord(r.opts.Out, rec); err != nil {
+	r.write(Entry{Type: EntryEnd, Time: now, Stop: why})
+	if err := r.state.WriteRecord(context.Background(), rec); err != nil {
 		return rec, fmt.Errorf("%w: %w", ErrRecordNotWritten, err)
 	}
 	return rec, nil
