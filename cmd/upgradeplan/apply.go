@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/upgradeplan/upgradeplan/executor"
+	"github.com/upgradeplan/upgradeplan/executor/pgstate"
 	"github.com/upgradeplan/upgradeplan/planner"
 	"github.com/upgradeplan/upgradeplan/provider"
 	"github.com/upgradeplan/upgradeplan/provider/products"
@@ -44,6 +45,7 @@ func applyCommand() *cli.Command {
 			&cli.StringFlag{Name: "log-format", Value: reports.LogText, Usage: "progress lines when stderr is not a terminal: text or json"},
 			&cli.DurationFlag{Name: "stop-timeout", Value: executor.DefaultStopTimeout, Usage: "after the first signal, how long to follow steps in flight while every poll of them fails, before recording them in doubt for --resume"},
 			&cli.StringFlag{Name: "lock-dir", EnvVars: []string{executor.LockDirEnv}, Usage: "`DIR` of the plan-digest locks (default $XDG_RUNTIME_DIR/upgradeplan/locks, else the user cache dir's upgradeplan/locks); the run directory's lock is DIR/lock"},
+			&cli.StringFlag{Name: "state", EnvVars: []string{pgstate.Env}, Usage: "keep the run's journal, record, locks and instance leases in PostgreSQL: `postgres://USER@HOST:PORT/DB` (password from PGPASSWORD or a PGPASSFILE, never in the URL); any machine continues the run with the same command; --out then only receives the reports"},
 			&cli.StringSliceFlag{Name: "visibility-grace", EnvVars: []string{"UPGRADEPLAN_VISIBILITY_GRACE"}, Usage: "override the products' visibility grace: `[KIND=]DURATION`, repeatable (how long an accepted change may stay invisible; a call whose answer was lost is not resent before the instance was seen untouched that long)"},
 			maxPlanAgeFlag(),
 		}, timeoutFlags()...),
@@ -102,6 +104,15 @@ func applyAction(c *cli.Context) error {
 	if out == "" {
 		out = filepath.Join("runs", runName(plan.Manifest.Name)+"-"+time.Now().UTC().Format("20060102T150405Z"))
 	}
+	state, closeState, err := openState(c, resume)
+	if err != nil {
+		return err
+	}
+	defer closeState()
+	continueHint := "--resume " + out
+	if state != nil {
+		continueHint = "--state " + c.String("state")
+	}
 
 	stderr := c.App.ErrWriter
 	tty := false
@@ -126,6 +137,7 @@ func applyAction(c *cli.Context) error {
 		StopTimeout:  c.Duration("stop-timeout"),
 		// The grace overrides, by kind ("" for every kind).
 		VisibilityGrace: grace,
+		State:           state,
 	}
 	if sig := signalsFrom(c.Context); sig != nil {
 		opts.Hard = sig.Second()
@@ -139,7 +151,7 @@ func applyAction(c *cli.Context) error {
 			}
 			select {
 			case <-time.After(hardExitGrace):
-				fmt.Fprintln(stderr, "upgradeplan: second signal: exiting now; the journal is intact, resume with --resume "+out)
+				fmt.Fprintln(stderr, "upgradeplan: second signal: exiting now; the journal is intact, resume with "+continueHint)
 				os.Exit(ExitStopped)
 			case <-finished:
 			}
@@ -172,9 +184,28 @@ func applyAction(c *cli.Context) error {
 		msg += ": " + rec.Outcome.Reason
 	}
 	if code == ExitStopped {
-		msg += "; continue with: upgradeplan apply " + planPath + " --resume " + out
+		msg += "; continue with: upgradeplan apply " + planPath + " " + continueHint
 	}
 	return exitError(code, errors.New(msg))
+}
+
+// openState opens the --state backend; nil (the run directory) when none is named.
+func openState(c *cli.Context, resume bool) (executor.State, func(), error) {
+	url := c.String("state")
+	if url == "" {
+		return nil, func() {}, nil
+	}
+	if !pgstate.IsURL(url) {
+		return nil, nil, exitError(ExitInvalid, usageError{errors.New("apply: --state must be a postgres:// URL (the default state is the run directory)")})
+	}
+	if resume {
+		return nil, nil, exitError(ExitInvalid, usageError{errors.New("apply: --resume DIR continues a run directory; with --state the same `apply PLAN --state URL` continues the run")})
+	}
+	st, err := pgstate.Open(c.Context, url)
+	if err != nil {
+		return nil, nil, exitError(ExitInvalid, fmt.Errorf("apply: --state: %w", err))
+	}
+	return st, st.Close, nil
 }
 
 // summary is "3 succeeded, 1 failed, 2 not-started" in a fixed order.
