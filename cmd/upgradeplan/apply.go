@@ -162,7 +162,9 @@ func applyAction(c *cli.Context) error {
 	// interleave its run.json with these reports.
 	var reportErr error
 	opts.Finish = func(rec *executor.Record) error {
-		reportErr = reports.WriteAll(out, rec)
+		if reportErr = os.MkdirAll(out, 0o755); reportErr == nil { // with --state nothing else made it
+			reportErr = reports.WriteAll(out, rec)
+		}
 		return nil
 	}
 	rec, err := executor.Apply(c.Context, plan, opts)
