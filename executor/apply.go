@@ -218,6 +218,8 @@ type stepState struct {
 	// Driver goroutine only:
 	lastOK time.Time // the last observation that answered about the step
 	lease  func()    // releases the step's instance lease
+	// foreign: the step is another shard's (Options.Shard); followForeign ends it.
+	foreign bool
 }
 
 func newRun(plan *planner.Plan, opts Options, st RunState, entries []Entry) (*run, error) {
@@ -272,6 +274,9 @@ func newRun(plan *planner.Plan, opts Options, st RunState, entries []Entry) (*ru
 		Steps:     make([]StepRecord, len(plan.Steps)),
 	}
 	if err := r.buildSteps(); err != nil {
+		return nil, err
+	}
+	if err := r.markForeign(); err != nil {
 		return nil, err
 	}
 	r.restore(entries)
@@ -359,10 +364,16 @@ func (r *run) execute(ctx context.Context) (*Record, error) {
 	}()
 
 	var g errgroup.Group
+	foreign, stopForeign := context.WithCancel(work)
+	defer stopForeign()
+	go r.followForeign(foreign)
 	for _, s := range r.steps {
-		g.Go(func() error { r.runStep(work, s); return nil })
+		if !s.foreign {
+			g.Go(func() error { r.runStep(work, s); return nil })
+		}
 	}
 	g.Wait()
+	stopForeign()
 	periodic.Stop()
 	close(doneWriting)
 	// A periodic write still under way must not rename its older snapshot over the final
@@ -377,7 +388,7 @@ func (r *run) execute(ctx context.Context) (*Record, error) {
 func (r *run) open() error {
 	for _, s := range r.steps {
 		k := s.group
-		if _, ok := r.provs[k]; ok {
+		if _, ok := r.provs[k]; ok || s.foreign {
 			continue
 		}
 		acct := provider.Account{}

@@ -23,6 +23,13 @@ func (r *run) runStep(ctx context.Context, s *stepState) {
 	defer r.releaseSlots(s)
 	defer r.unready(s)
 	for _, d := range s.deps {
+		if d.s.foreign {
+			select {
+			case <-d.s.done:
+			default:
+				r.emit(s, StatusPending, "waiting for "+d.s.step.ID+", a step of another shard")
+			}
+		}
 		select {
 		case <-d.s.done:
 		case <-ctx.Done():

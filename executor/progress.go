@@ -27,11 +27,15 @@ type etaBucket struct {
 func (r *run) counters() Counters {
 	now := time.Now()
 	r.mu.Lock()
-	c := Counters{Total: len(r.rec.Steps), Throttled: r.limiter.Throttles()}
+	c := Counters{Throttled: r.limiter.Throttles()}
 	for i := range r.buckets {
 		r.buckets[i].unsent, r.buckets[i].lastSince = 0, time.Time{}
 	}
 	for i := range r.rec.Steps {
+		if r.steps[i].foreign {
+			continue
+		}
+		c.Total++
 		st := r.rec.Steps[i].Status
 		switch {
 		case isFinal(st):

@@ -89,8 +89,10 @@ func (r *run) snapshotRecord() *Record {
 	seg := r.segment
 	rec.Segments = append(append([]Segment(nil), r.rec.Segments...), seg)
 	rec.Counts = map[Status]int{}
-	for _, s := range rec.Steps {
-		rec.Counts[s.Status]++
+	for i, s := range rec.Steps {
+		if !r.steps[i].foreign {
+			rec.Counts[s.Status]++
+		}
 	}
 	rec.Buckets = mergeBuckets(r.prior, r.limiter.Stats())
 	return &rec
@@ -102,7 +104,10 @@ func (r *run) finish() (*Record, error) {
 	why, stoppedEarly := r.stopped()
 	r.mu.Lock()
 	notRun, bad, cancelled, sent := 0, 0, 0, 0
-	for _, s := range r.rec.Steps {
+	for i, s := range r.rec.Steps {
+		if r.steps[i].foreign {
+			continue
+		}
 		switch s.Status {
 		case StatusCancelled:
 			cancelled++

@@ -6,10 +6,13 @@ package reliability
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/upgradeplan/upgradeplan/cloudsim/sim"
+	"github.com/upgradeplan/upgradeplan/executor"
 	"github.com/upgradeplan/upgradeplan/internal/pgtest"
 )
 
@@ -196,4 +200,179 @@ func TestPostgresStateTwoPlansOverSharedInstancesNeverUpgradeOneTwice(t *testing
 		}
 	}
 	checkOneUpgradePerChange(t, p, s.Calls())
+}
+
+// shardFleet is a fleet over four accounts (three Alibaba, one Tencent), one target each,
+// rabbit after kafka and redis after mongo: dealt over four shards, every shard has one
+// account and two of them wait for another shard's target.
+func shardFleet(n int) (state, manifest string, env []string) {
+	var b strings.Builder
+	b.WriteString(`accounts:
+  - {name: a1, cloud: alibaba, keyId: ak1, secret: sk1}
+  - {name: a2, cloud: alibaba, keyId: ak2, secret: sk2}
+  - {name: a3, cloud: alibaba, keyId: ak3, secret: sk3}
+  - {name: t1, cloud: tencent, keyId: id1, secret: key1}
+qps: {alikafka/UpgradeInstanceVersion: 0, redis/UpgradeInstance: 0, redis/DescribeInstances: 0}
+durations: {kafka: 20s, mongodb: 20s, rabbitmq: 20s, computenest: 20s, redis: 20s}
+`)
+	full := simState(each(n))
+	for _, kind := range []string{"kafka", "mongodb", "rabbitmq", "redis"} {
+		acct := map[string]string{"kafka": "a1", "mongodb": "a2", "rabbitmq": "a3", "redis": "t1"}[kind]
+		b.WriteString(kind + ":\n")
+		_, rest, _ := strings.Cut(full, "\n"+kind+":\n")
+		for _, line := range strings.Split(rest, "\n") {
+			if !strings.HasPrefix(line, "  - ") {
+				break
+			}
+			line = strings.Replace(line, "account: demo-ali", "account: "+acct, 1)
+			b.WriteString(strings.Replace(line, "account: demo-tc", "account: "+acct, 1) + "\n")
+		}
+	}
+	manifest = `apiVersion: upgradeplan/v1
+kind: Fleet
+metadata: {name: shards, owner: sre}
+accounts:
+  a1: {cloud: alibaba, accessKeyId: {fromEnv: A1_AK}, accessKeySecret: {fromEnv: A1_SK}}
+  a2: {cloud: alibaba, accessKeyId: {fromEnv: A2_AK}, accessKeySecret: {fromEnv: A2_SK}}
+  a3: {cloud: alibaba, accessKeyId: {fromEnv: A3_AK}, accessKeySecret: {fromEnv: A3_SK}}
+  t1: {cloud: tencent, secretId: {fromEnv: T1_ID}, secretKey: {fromEnv: T1_KEY}}
+settings: {parallelism: 8, pollInterval: 50ms, stepTimeout: 2m}
+targets:
+  - {name: kafka-a1, kind: alibaba.kafka, account: a1, region: cn-hangzhou, select: {tags: {env: rel}}, desired: {version: "2.2.0"}, canary: 1}
+  - {name: mongo-a2, kind: alibaba.mongodb, account: a2, region: cn-hangzhou, select: {tags: {env: rel}}, desired: {kernelVersion: latest}}
+  - {name: rabbit-a3, kind: alibaba.rabbitmq, account: a3, region: cn-hangzhou, select: {tags: {env: rel}}, desired: {maxPrivateTps: 5000, queueCapacity: 2000}, dependsOn: [kafka-a1]}
+  - {name: redis-t1, kind: tencent.redis, account: t1, region: ap-shanghai, select: {tags: {env: rel}}, desired: {memSizeMB: 8192, shards: 5}, dependsOn: [mongo-a2]}
+`
+	env = []string{"A1_AK=ak1", "A1_SK=sk1", "A2_AK=ak2", "A2_SK=sk2", "A3_AK=ak3", "A3_SK=sk3", "T1_ID=id1", "T1_KEY=key1"}
+	return b.String(), manifest, env
+}
+
+// comparable strips from a record what differs between two runs of one plan however they
+// ran: times, processes, request ids, poll counts.
+func comparable(rec *executor.Record) *executor.Record {
+	c := *rec
+	c.StartedAt, c.FinishedAt, c.Segments, c.Tool, c.Plan.Path = time.Time{}, time.Time{}, nil, "", ""
+	c.Buckets = nil
+	for _, b := range rec.Buckets {
+		if b.Mutating {
+			c.Buckets = append(c.Buckets, executor.BucketStats{Account: b.Account, Action: b.Action, Calls: b.Calls, Mutating: true})
+		}
+	}
+	c.Steps = append([]executor.StepRecord(nil), rec.Steps...)
+	for i := range c.Steps {
+		s := &c.Steps[i]
+		s.StartedAt, s.FinishedAt, s.DurationSeconds, s.RequestIDs, s.OrderID, s.OrderName = nil, nil, 0, nil, "", ""
+	}
+	return &c
+}
+
+// A plan applied by four shards at once (a Kubernetes Indexed Job's four pods), each in a
+// working directory of its own, ends as the same plan applied by one runner: `report
+// --state --run` merges the shards' records into the record one runner writes (steps,
+// counts, outcome, calls), and every instance is upgraded once. Two of the shards wait for
+// a target of another shard.
+func TestPostgresStateFourShardsApplyAPlanAsOneRunnerDoes(t *testing.T) {
+	state, manifest, accts := shardFleet(6)
+	srv := pgtest.Start(t)
+	one, four := srv.NewDatabase(t), srv.NewDatabase(t)
+	pass := "PGPASSWORD=" + srv.Password
+
+	simOne := startSim(t, state, "", 100)
+	envOne := cliEnv(simOne, append(accts, pass)...)
+	planPath, p := planFleet(t, t.TempDir(), envOne, manifest)
+	r := cli(t, runnerDir(t, planPath), envOne, "apply", "plan.json", "--state", srv.URL(one), "--out", "reports")
+	if r.code != 0 {
+		t.Fatalf("one runner: %s", r)
+	}
+
+	simFour := startSim(t, state, "", 100)
+	envFour := cliEnv(simFour, append(accts, pass)...)
+	var wg sync.WaitGroup
+	results := make([]result, 4)
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = cli(t, runnerDir(t, planPath), envFour, "apply", "plan.json", "--state", srv.URL(four), "--shard", strconv.Itoa(i)+"/4", "--out", "reports")
+		}()
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r.code != 0 {
+			t.Errorf("shard %d/4: %s", i, r)
+		}
+	}
+	checkOneUpgradePerChange(t, p, simFour.Calls())
+	// Across shards, a target waits for the targets it depends on: no RabbitMQ (shard of
+	// a3) or Redis (t1) upgrade before the last Kafka (a1) or MongoDB (a2) upgrade was sent.
+	last := map[string]time.Time{}
+	first := map[string]time.Time{}
+	for _, c := range simFour.Calls() {
+		if !isUpgrade(c) {
+			continue
+		}
+		if c.Time.After(last[c.Action]) {
+			last[c.Action] = c.Time
+		}
+		if f, ok := first[c.Action]; !ok || c.Time.Before(f) {
+			first[c.Action] = c.Time
+		}
+	}
+	if !first["UpdateInstance"].After(last["UpgradeInstanceVersion"]) || !first["UpgradeInstance"].After(last["UpgradeDBInstanceKernelVersion"]) {
+		t.Errorf("a shard did not wait for another shard's target: first rabbit %s, last kafka %s; first redis %s, last mongo %s",
+			first["UpdateInstance"], last["UpgradeInstanceVersion"], first["UpgradeInstance"], last["UpgradeDBInstanceKernelVersion"])
+	}
+
+	reportOf := func(db, format string) string {
+		r := cli(t, t.TempDir(), envFour, "report", "--state", srv.URL(db), "--run", p.Digest[:16], "--format", format)
+		if r.code != 0 {
+			t.Fatalf("report --state --run --format %s: %s", format, r)
+		}
+		return r.stdout
+	}
+	var single, merged executor.Record
+	if err := json.Unmarshal([]byte(reportOf(one, "json")), &single); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(reportOf(four, "json")), &merged); err != nil {
+		t.Fatal(err)
+	}
+	if len(merged.Segments) != 4 {
+		t.Errorf("the merged record has %d segments, want one per shard", len(merged.Segments))
+	}
+	a, _ := json.MarshalIndent(comparable(&single), "", " ")
+	b, _ := json.MarshalIndent(comparable(&merged), "", " ")
+	if !bytes.Equal(a, b) {
+		t.Errorf("the four shards' merged record differs from one runner's:\n%s", lineDiff(string(a), string(b)))
+	}
+	// junit.xml and report.md render from the merged record as from one runner's.
+	junit := reportOf(four, "junit")
+	for _, st := range p.Steps {
+		if !strings.Contains(junit, st.ID) {
+			t.Errorf("the merged junit.xml does not name step %s", st.ID)
+			break
+		}
+	}
+	if md := reportOf(four, "markdown"); !strings.Contains(md, p.Manifest.Name) {
+		t.Errorf("the merged report.md does not name the plan %s", p.Manifest.Name)
+	}
+}
+
+// lineDiff lists the lines where a and b differ (the first few).
+func lineDiff(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	var out []string
+	for i := 0; i < max(len(al), len(bl)) && len(out) < 20; i++ {
+		var x, y string
+		if i < len(al) {
+			x = al[i]
+		}
+		if i < len(bl) {
+			y = bl[i]
+		}
+		if x != y {
+			out = append(out, fmt.Sprintf("line %d: one runner %q, four shards %q", i+1, x, y))
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -46,6 +46,7 @@ func applyCommand() *cli.Command {
 			&cli.DurationFlag{Name: "stop-timeout", Value: executor.DefaultStopTimeout, Usage: "after the first signal, how long to follow steps in flight while every poll of them fails, before recording them in doubt for --resume"},
 			&cli.StringFlag{Name: "lock-dir", EnvVars: []string{executor.LockDirEnv}, Usage: "`DIR` of the plan-digest locks (default $XDG_RUNTIME_DIR/upgradeplan/locks, else the user cache dir's upgradeplan/locks); the run directory's lock is DIR/lock"},
 			&cli.StringFlag{Name: "state", EnvVars: []string{pgstate.Env}, Usage: "keep the run's journal, record, locks and instance leases in PostgreSQL: `postgres://USER@HOST:PORT/DB` (password from PGPASSWORD or a PGPASSFILE, never in the URL); any machine continues the run with the same command; --out then only receives the reports"},
+			&cli.StringFlag{Name: "shard", Usage: "with --state: run only the steps of the accounts dealt to shard `I/N` (0 <= I < N; a Kubernetes Indexed Job's $JOB_COMPLETION_INDEX/N); other shards' steps are waited for through the state; `report --state URL --run DIGEST` merges the shards"},
 			&cli.StringSliceFlag{Name: "visibility-grace", EnvVars: []string{"UPGRADEPLAN_VISIBILITY_GRACE"}, Usage: "override the products' visibility grace: `[KIND=]DURATION`, repeatable (how long an accepted change may stay invisible; a call whose answer was lost is not resent before the instance was seen untouched that long)"},
 			maxPlanAgeFlag(),
 		}, timeoutFlags()...),
@@ -104,7 +105,7 @@ func applyAction(c *cli.Context) error {
 	if out == "" {
 		out = filepath.Join("runs", runName(plan.Manifest.Name)+"-"+time.Now().UTC().Format("20060102T150405Z"))
 	}
-	state, closeState, err := openState(c, resume)
+	state, shard, closeState, err := openState(c, resume)
 	if err != nil {
 		return err
 	}
@@ -138,6 +139,7 @@ func applyAction(c *cli.Context) error {
 		// The grace overrides, by kind ("" for every kind).
 		VisibilityGrace: grace,
 		State:           state,
+		Shard:           shard,
 	}
 	if sig := signalsFrom(c.Context); sig != nil {
 		opts.Hard = sig.Second()
@@ -192,22 +194,46 @@ func applyAction(c *cli.Context) error {
 }
 
 // openState opens the --state backend; nil (the run directory) when none is named.
-func openState(c *cli.Context, resume bool) (executor.State, func(), error) {
+func openState(c *cli.Context, resume bool) (executor.State, *executor.Shard, func(), error) {
 	url := c.String("state")
-	if url == "" {
-		return nil, func() {}, nil
+	var shard *executor.Shard
+	if v := c.String("shard"); v != "" {
+		if url == "" {
+			return nil, nil, nil, exitError(ExitInvalid, usageError{errors.New("apply: --shard needs --state: the shards of a run meet in its state database")})
+		}
+		sh, err := executor.ParseShard(v)
+		if err != nil {
+			return nil, nil, nil, exitError(ExitInvalid, usageError{fmt.Errorf("apply: --%w", err)})
+		}
+		shard = &sh
 	}
-	if !pgstate.IsURL(url) {
-		return nil, nil, exitError(ExitInvalid, usageError{errors.New("apply: --state must be a postgres:// URL (the default state is the run directory)")})
+	if url == "" {
+		return nil, nil, func() {}, nil
 	}
 	if resume {
-		return nil, nil, exitError(ExitInvalid, usageError{errors.New("apply: --resume DIR continues a run directory; with --state the same `apply PLAN --state URL` continues the run")})
+		return nil, nil, nil, exitError(ExitInvalid, usageError{errors.New("apply: --resume DIR continues a run directory; with --state the same `apply PLAN --state URL` continues the run")})
+	}
+	st, err := openStateURL(c, "apply", url)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if shard != nil {
+		return st.WithShard(shard.String()), shard, st.Close, nil
+	}
+	return st, nil, st.Close, nil
+}
+
+// openStateURL opens a --state URL (exit 1 when it is not one, carries a password, or the
+// database cannot be reached).
+func openStateURL(c *cli.Context, cmd, url string) (*pgstate.State, error) {
+	if !pgstate.IsURL(url) {
+		return nil, exitError(ExitInvalid, usageError{fmt.Errorf("%s: --state must be a postgres:// URL (the default state is the run directory)", cmd)})
 	}
 	st, err := pgstate.Open(c.Context, url)
 	if err != nil {
-		return nil, nil, exitError(ExitInvalid, fmt.Errorf("apply: --state: %w", err))
+		return nil, exitError(ExitInvalid, fmt.Errorf("%s: --state: %w", cmd, err))
 	}
-	return st, st.Close, nil
+	return st, nil
 }
 
 // summary is "3 succeeded, 1 failed, 2 not-started" in a fixed order.

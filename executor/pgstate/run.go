@@ -238,3 +238,81 @@ func (r *runState) Discard(context.Context) {
 		r.s.pool.Exec(c, "DELETE FROM upgradeplan.runs WHERE digest = $1 AND NOT EXISTS (SELECT 1 FROM upgradeplan.journal WHERE digest = $1)", r.digest)
 	}
 }
+
+// StepRecords returns the latest journaled record of every step of the run, in any shard.
+func (r *runState) StepRecords(ctx context.Context) (map[string]executor.StepRecord, error) {
+	c, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	rows, err := r.s.pool.Query(c, `SELECT DISTINCT ON (step_id) entry->'step' FROM upgradeplan.journal
+WHERE digest = $1 AND type = 'step' ORDER BY step_id, id DESC`, r.digest)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]executor.StepRecord{}
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, err
+		}
+		var s executor.StepRecord
+		if err := json.Unmarshal(b, &s); err == nil {
+			out[s.ID] = s
+		}
+	}
+	return out, rows.Err()
+}
+
+// Records returns the run record of every shard of the digest's run (one, unsharded, for
+// a run without shards).
+func (s *State) Records(ctx context.Context, digest string) ([]*executor.Record, error) {
+	c, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	rows, err := s.pool.Query(c, "SELECT record FROM upgradeplan.records WHERE digest = $1 ORDER BY shard", digest)
+	if err != nil {
+		return nil, fmt.Errorf("run records: %s: %w", s.where, err)
+	}
+	var out []*executor.Record
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, err
+		}
+		var rec executor.Record
+		if err := json.Unmarshal(b, &rec); err != nil {
+			return nil, fmt.Errorf("run records: %s: %w", s.where, err)
+		}
+		out = append(out, &rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("run records: %s holds no run %s: %w", s.where, digest, ErrNoRecord)
+	}
+	return out, nil
+}
+
+// ResolveRun turns a run id (the plan's digest or a unique prefix of it) into the digest.
+func (s *State) ResolveRun(ctx context.Context, id string) (string, error) {
+	c, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	rows, err := s.pool.Query(c, "SELECT DISTINCT digest FROM upgradeplan.records WHERE starts_with(digest, $1) LIMIT 2", id)
+	if err != nil {
+		return "", fmt.Errorf("runs: %s: %w", s.where, err)
+	}
+	var found []string
+	for rows.Next() {
+		var d string
+		rows.Scan(&d)
+		found = append(found, d)
+	}
+	switch {
+	case rows.Err() != nil:
+		return "", rows.Err()
+	case len(found) == 0:
+		return "", fmt.Errorf("%s holds no run %s: %w", s.where, id, ErrNoRecord)
+	case len(found) > 1:
+		return "", fmt.Errorf("run id %s names more than one run in %s: give more of the digest", id, s.where)
+	}
+	return found[0], nil
+}
