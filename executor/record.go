@@ -41,8 +41,8 @@ type Record struct {
 	Steps      []StepRecord     `json:"steps"`
 	// Shard is "I/N" in the record of one shard of a sharded run (`apply --shard`), whose
 	// steps of other shards are as that shard last saw them; MergeShards makes the run's.
-	Shard string `json:"shard,omitempty"`
-	Buckets    []BucketStats    `json:"buckets"`
+	Shard   string        `json:"shard,omitempty"`
+	Buckets []BucketStats `json:"buckets"`
 }
 
 // PlanRef identifies the applied plan.
