@@ -13,7 +13,7 @@
 // run-state backend (journal, record, locks, ledger, leases) that statedir.go keeps in a
 // local directory and executor/pgstate in PostgreSQL; lease.go the instance leases.
 //
-// Choices where DESIGN.md is silent:
+// Choices where docs/design.md is silent:
 //
 //   - Rate limits: a bucket of burst 1 refilling at cap·(1−SafetyMargin) (1%), and a window
 //     guard: request n+⌊cap⌋ of a bucket is sent only once request n was answered more than
