@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ import (
 	"github.com/upgradeplan/upgradeplan/cloudsim/sim"
 	"github.com/upgradeplan/upgradeplan/executor"
 	"github.com/upgradeplan/upgradeplan/internal/pgtest"
+	"github.com/upgradeplan/upgradeplan/planner"
 )
 
 // pgState starts (or reuses) the test server and returns a fresh database's state URL
@@ -355,6 +357,51 @@ func TestPostgresStateFourShardsApplyAPlanAsOneRunnerDoes(t *testing.T) {
 	}
 	if md := reportOf(four, "markdown"); !strings.Contains(md, p.Manifest.Name) {
 		t.Errorf("the merged report.md does not name the plan %s", p.Manifest.Name)
+	}
+	checkAuditViews(t, srv.URLWithPassword(four), p)
+}
+
+// checkAuditViews checks the auditors' views after a run in which every step succeeded with
+// one call, and runs every SQL example of docs/postgres-state.md.
+func checkAuditViews(t *testing.T, url string, p *planner.Plan) {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if n := count(t, conn, "SELECT count(*) FROM upgradeplan.steps WHERE run = $1 AND status = 'succeeded' AND runner_host <> ''", p.Digest); n != len(p.Steps) {
+		t.Errorf("upgradeplan.steps: %d succeeded steps, want %d", n, len(p.Steps))
+	}
+	if n := count(t, conn, "SELECT count(*) FROM upgradeplan.calls WHERE run = $1 AND status = 'accepted' AND request_id <> '' AND instance <> ''", p.Digest); n != len(p.Steps) {
+		t.Errorf("upgradeplan.calls: %d accepted calls with a request id and an instance, want %d", n, len(p.Steps))
+	}
+	if n := count(t, conn, "SELECT count(*) FROM upgradeplan.segments WHERE run = $1 AND stop = ''", p.Digest); n != 4 {
+		t.Errorf("upgradeplan.segments: %d finished segments, want 4", n)
+	}
+	inst := p.Steps[0].Instance
+	if n := count(t, conn, "SELECT count(*) FROM upgradeplan.calls WHERE instance = $1", inst); n != 1 {
+		t.Errorf("every call made to %s: %d rows, want 1", inst, n)
+	}
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "postgres-state.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := regexp.MustCompile("(?s)```sql\n(.*?)```").FindAllStringSubmatch(string(doc), -1)
+	if len(blocks) < 2 {
+		t.Fatalf("docs/postgres-state.md has %d SQL examples", len(blocks))
+	}
+	for _, b := range blocks {
+		rows, err := conn.Query(t.Context(), b[1])
+		if err == nil {
+			for rows.Next() {
+			}
+			err = rows.Err()
+			rows.Close()
+		}
+		if err != nil {
+			t.Errorf("the example SQL of docs/postgres-state.md fails: %v\n%s", err, b[1])
+		}
 	}
 }
 

@@ -108,7 +108,8 @@ func TestThePlanLockNamesItsHolderAndDiesWithItsConnection(t *testing.T) {
 	}
 	// The connection dies (as with a killed runner): PostgreSQL releases the lock.
 	a.(*runState).lock.Close(ctx)
-	c, err := st.Open(ctx, "d1", "")
+	var c executor.RunState
+	untilServerCaughtUp(func() bool { c, err = st.Open(ctx, "d1", ""); return err == nil })
 	if err != nil {
 		t.Fatalf("after the holder's connection died: %v", err)
 	}
@@ -192,8 +193,16 @@ func TestInstanceLeasesKeepRunsApart(t *testing.T) {
 		t.Fatal("retake")
 	}
 	a.(*runState).lock.Close(ctx)
-	rel, holder, err = b.Lease(ctx, k, "u/i-1")
+	untilServerCaughtUp(func() bool { rel, holder, err = b.Lease(ctx, k, "u/i-1"); return rel != nil })
 	if err != nil || rel == nil {
 		t.Fatalf("a dead runner's lease was not taken over: holder %q, %v", holder, err)
+	}
+}
+
+// untilServerCaughtUp retries f while the server has not yet ended the backend of a closed
+// connection (it does so asynchronously), for at most ten seconds.
+func untilServerCaughtUp(f func() bool) {
+	for deadline := time.Now().Add(10 * time.Second); !f() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
 	}
 }
