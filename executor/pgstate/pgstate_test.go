@@ -21,7 +21,7 @@ func TestMain(m *testing.M) {
 }
 
 // openTest opens a fresh database's state with the password in PGPASSWORD.
-func openTest(t *testing.T) (*State, *pgtest.Server, string) {
+func openTest(t testing.TB) (*State, *pgtest.Server, string) {
 	t.Helper()
 	srv := pgtest.Start(t)
 	db := srv.NewDatabase(t)
