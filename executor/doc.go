@@ -104,6 +104,13 @@
 //     saying who holds it, without a slot; once it waited for stepTimeout it fails
 //     (InstanceLeased, nothing sent). The local directory grants every lease (it knows no
 //     other run); the PostgreSQL state keeps runs that share a database apart.
+//   - Shards (Options.Shard, a state runners share): a runner runs the steps of the
+//     accounts dealt to its shard (ShardOf: sorted accounts, round-robin, so an account's
+//     rate limits stay with one runner); another shard's step is followed through the state
+//     (ShardedRunState.StepRecords, every second) and ends a dependency once final there.
+//     Each shard has its own journal, record and plan lock; MergeShards makes the run's
+//     record. A step whose lease came from a shared state is judged afresh (no verdict
+//     ridden in before the lease), since another run may have changed the instance.
 //   - Nothing attempted (exit 1) in a new run leaves no journal, record or directory behind.
 //   - Dry run: steps end `succeeded` with reason "dry run: not sent" (or "dry run: the API's
 //     own dry run accepted the call" where Spec.DryRun); a chained step is judged as if its

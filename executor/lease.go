@@ -44,8 +44,12 @@ func (r *run) waitLease(ctx context.Context, s *stepState, inFlight bool) (bool,
 		release, holder, err := r.state.Lease(ctx, key, s.step.ID)
 		if err == nil && release != nil {
 			s.lease = release
+			if _, local := r.state.(*dirRun); !local || shown != "" {
+				// Another run may have changed the instance since that verdict, even
+				// within verdictFreshness (a fast change between two leases): look again.
+				r.takePreJudged(s)
+			}
 			if shown != "" {
-				r.takePreJudged(s) // judged before the other run's change: look again
 				r.emit(s, r.statusOf(s), "instance "+key.String()+" leased after waiting "+time.Since(began).Round(time.Second).String())
 			}
 			return true, input{}
