@@ -6,7 +6,7 @@ COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 60s
 
-.PHONY: all build test fmt fmt-check vet lint-actions k8s-check demo fuzz bench release image clean
+.PHONY: all build test fmt fmt-check vet lint-actions k8s-check demo fuzz bench soak release image clean
 
 all: build
 
@@ -49,11 +49,21 @@ fuzz:
 	$(GO) test ./manifest -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./planner -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
 
+# The randomized checker of reliability/ (kill -9 and resume, lost answers, 5xx, throttles,
+# visibility lag, other actors, a concurrent second apply, stops), run for SOAK instead of
+# the few scenarios of `make test`; a failing scenario prints its seed and the command that
+# replays it (-checker.seed=N).
+SOAK ?= 30m
+soak:
+	$(GO) test -race ./reliability -run '^TestRandomizedChecker$$' -soak.duration $(SOAK) -timeout 0 -v
+
 # Benchmarks (targets in docs/design.md): the 10,000-instance plan and apply against the simulator
 # (bench/, writes bench/RESULTS.md), then the Go micro-benchmarks.
 bench: build
 	$(GO) run ./bench -bin $(BIN) -out bench/RESULTS.md
 	$(GO) test -run '^$$' -bench . ./planner
+	$(GO) test -run '^$$' -bench 'BenchmarkApplyScale' -benchtime 1x ./executor
+	$(GO) test -run '^$$' -bench 'BenchmarkJournal' -benchtime 20000x ./executor
 
 # Release: static binaries (CGO_ENABLED=0, -trimpath, version and commit stamped) for linux,
 # darwin and windows on amd64 and arm64, with dist/SHA256SUMS (scripts/release.sh).

@@ -142,9 +142,14 @@ type run struct {
 	// polls fail.
 	stopTimeout time.Duration
 
-	steps     []*stepState
-	observers map[groupKey]*observer
-	provs     map[groupKey]provider.Provider
+	steps    []*stepState
+	barriers []*barrier
+	// work is the steps' context; stepsRunning counts their goroutines.
+	work         context.Context
+	stepsRunning sync.WaitGroup
+	admission    *admission
+	observers    map[groupKey]*observer
+	provs        map[groupKey]provider.Provider
 
 	global    *slots
 	targetSem map[string]*slots
@@ -159,6 +164,13 @@ type run struct {
 	estimates map[string]*estimate
 	// buckets lists the steps' buckets of mutating calls; stepState.bi indexes it (ETA).
 	buckets []etaBucket
+	tally   tally
+	// ownSteps counts the steps this runner runs (all but other shards').
+	ownSteps int
+	// unsentNow mirrors every bucket's unsent count for the slots (read without run.mu);
+	// bucketRate is its configured rate.
+	unsentNow  []atomic.Int64
+	bucketRate []float64
 
 	segment  Segment
 	prior    []BucketStats
@@ -192,15 +204,23 @@ type dep struct {
 
 // stepState is one step in this run: its plan entry, scheduling links, and its machine.
 type stepState struct {
-	step  *planner.Step
-	rec   *StepRecord
-	done  chan struct{}
-	deps  []dep
-	prev  *stepState // the step before this one on the same instance
-	next  *stepState // the step chained after this one on the same instance
-	group groupKey
-	spec  provider.Spec
-	cfg   machineConfig
+	step *planner.Step
+	rec  *StepRecord
+	done chan struct{}
+	deps []dep
+	// waits are the barriers (waves, target dependsOn) the step waits for; member is the
+	// barrier of its own wave.
+	waits  []waitOn
+	member *barrier
+	// dependents are the steps whose dependsOn names this one; blockers (guarded by run.mu)
+	// counts the deps and waits not finished: the step's goroutine starts at zero.
+	dependents []*stepState
+	blockers   int
+	prev       *stepState // the step before this one on the same instance
+	next       *stepState // the step chained after this one on the same instance
+	group      groupKey
+	spec       provider.Spec
+	cfg        machineConfig
 	// bucket is the (account, kind/action) of the step's mutating call.
 	bucket string
 	bi     int // index in run.buckets
@@ -216,6 +236,9 @@ type stepState struct {
 	gateHeld  bool // holds a place in its bucket's gate
 	slotHeld  bool // holds its global (and target) slot
 	intent    *Entry
+	rank      float64    // remaining chain from this step, seconds (rankSteps)
+	counted   countClass // what the step adds to run.tally and its bucket's counts
+	admitted  bool       // guarded by admission.mu: holds an admission
 	// Driver goroutine only:
 	lastOK time.Time // the last observation that answered about the step
 	lease  func()    // releases the step's instance lease
@@ -255,15 +278,17 @@ func newRun(plan *planner.Plan, opts Options, st RunState, entries []Entry) (*ru
 		limiter:     NewLimiter(opts.Registry, plan.Settings, LimiterOptions{Retry: opts.Retry, Seed: opts.Seed}),
 		observers:   map[groupKey]*observer{},
 		provs:       map[groupKey]provider.Provider{},
-		global:      newSlots(par),
-		targetSem:   map[string]*slots{},
-		ready:       map[string]*atomic.Int64{},
-		gates:       map[string]*slots{},
-		estimates:   map[string]*estimate{},
-		stopCh:      make(chan struct{}),
-		segment:     Segment{StartedAt: now, Resumed: opts.Resume, PID: os.Getpid(), Host: host, Window: windowOverride(plan, opts)},
+
+		targetSem: map[string]*slots{},
+		ready:     map[string]*atomic.Int64{},
+		gates:     map[string]*slots{},
+		estimates: map[string]*estimate{},
+		stopCh:    make(chan struct{}),
+		segment:   Segment{StartedAt: now, Resumed: opts.Resume, PID: os.Getpid(), Host: host, Window: windowOverride(plan, opts)},
 	}
 	r.stopCtx, r.stopCancel = context.WithCancel(context.Background())
+	r.global = newSlots(par, r.remaining)
+	r.admission = &admission{limit: admitLimit(par), start: r.goStep, queue: classQueue{weight: r.remaining}}
 	r.rec = &Record{
 		Schema:    RecordSchema,
 		Tool:      opts.ToolVersion,
@@ -281,6 +306,9 @@ func newRun(plan *planner.Plan, opts Options, st RunState, entries []Entry) (*ru
 		return nil, err
 	}
 	r.restore(entries)
+	for _, s := range r.steps {
+		r.recount(s)
+	}
 	return r, nil
 }
 
@@ -348,7 +376,10 @@ func (r *run) execute(ctx context.Context) (*Record, error) {
 		pollers.Add(1)
 		go func() { defer pollers.Done(); o.run(pollCtx) }()
 	}
-	periodic := time.NewTicker(10 * time.Second)
+	// run.json is rewritten every recordEvery, or 20 times as long as the last write took
+	// (a record of 100,000 steps costs a few hundred milliseconds), so that keeping it
+	// current stays a small share of the run whatever its size.
+	periodic := time.NewTimer(recordEvery)
 	doneWriting := make(chan struct{})
 	var writer sync.WaitGroup
 	writer.Add(1)
@@ -357,24 +388,31 @@ func (r *run) execute(ctx context.Context) (*Record, error) {
 		for {
 			select {
 			case <-periodic.C:
+				start := time.Now()
 				r.writeRecord()
+				periodic.Reset(max(recordEvery, 20*time.Since(start)))
 			case <-doneWriting:
 				return
 			}
 		}
 	}()
 
-	var g errgroup.Group
-	foreign, stopForeign := context.WithCancel(work)
-	defer stopForeign()
-	go r.followForeign(foreign)
+	// A step's goroutine starts once its dependencies finished (stepDone), so steps waiting
+	// for other targets and waves cost no goroutine.
+	r.work = work
+	var initial []*stepState
+	r.mu.Lock()
 	for _, s := range r.steps {
-		if !s.foreign {
-			g.Go(func() error { r.runStep(work, s); return nil })
+		if s.blockers == 0 {
+			initial = append(initial, s)
 		}
 	}
-	g.Wait()
-	stopForeign()
+	r.mu.Unlock()
+	r.followForeign(work) // holds stepsRunning while this shard's steps wait for another's
+	for _, s := range initial {
+		r.startStep(s)
+	}
+	r.stepsRunning.Wait()
 	periodic.Stop()
 	close(doneWriting)
 	// A periodic write still under way must not rename its older snapshot over the final
@@ -383,6 +421,28 @@ func (r *run) execute(ctx context.Context) (*Record, error) {
 	stopPollers()
 	pollers.Wait()
 	return r.finish()
+}
+
+// recordEvery is the shortest interval between two periodic writes of run.json.
+const recordEvery = 10 * time.Second
+
+// startStep queues a step whose dependencies finished for a goroutine (admission.go).
+// Another shard's step is ended by followForeign instead.
+func (r *run) startStep(s *stepState) {
+	if s.foreign {
+		return
+	}
+	r.stepsRunning.Add(1)
+	r.admission.add(s)
+}
+
+// goStep runs an admitted step's goroutine.
+func (r *run) goStep(s *stepState) {
+	go func() {
+		defer r.stepsRunning.Done()
+		defer r.admission.done(s)
+		r.runStep(r.work, s)
+	}()
 }
 
 // open opens one provider and one observer per (kind, account, region).

@@ -16,16 +16,25 @@
 // Choices where docs/design.md is silent:
 //
 //   - Rate limits: a bucket of burst 1 refilling at cap·(1−SafetyMargin) (1%), and a window
-//     guard: request n+⌊cap⌋ of a bucket is sent only once request n was answered more than
-//     WindowGuard (1 s + 2 ms) ago. The server stamps a request somewhere between our send and
-//     its answer, so no sliding second at the server sees more than the cap, whatever the
-//     jitter (a busy client, a server that answered one request late and the next on time).
-//     Spacing alone would need a margin as large as the worst jitter; the guard costs only the
-//     answer latency. On a throttling answer the bucket halves (down to cap/32) and climbs
+//     guard: request n+⌊cap⌋ of a bucket is sent only once request n was sent more than
+//     WindowGuard (1 s + 2 ms) plus its jitter ago, its jitter being how much longer its
+//     round trip was than the bucket's fastest (the whole round trip until 16 were
+//     measured). The server stamps a request somewhere between our send and its answer,
+//     and the fixed part of a round trip delays every stamp alike, so no sliding second at
+//     the server sees more than the cap under jittered latency (limiter_latency_test.go:
+//     50–300 ms, 0 throttles), while a long constant latency costs nothing: the rate does
+//     not depend on the round trip (the guard used to count from the answer: 1.25× slower
+//     at +250 ms). On a throttling answer the bucket halves (down to cap/32) and climbs
 //     back by cap/8 after each quiet second.
-//   - Scheduling: parallelism and maxConcurrent slots, and a gate per bucket of mutating
-//     calls, hand free places out in plan order (lowest step index first), not in goroutine
-//     order. The gate admits ⌈cap⌉ steps of a bucket at a time (about a second of its calls)
+//   - Scheduling: parallelism and maxConcurrent slots hand a free place to the work that
+//     bounds the makespan: the bucket with the most rate-limited time left (unsent calls at
+//     its rate), plus the waiter's remaining chain (its own upgrade and all that waits for
+//     it: next steps, later waves, dependent targets, in ShortestOperation units); within a
+//     bucket the longest chain, then plan order (slots.go). Plan order ran accounts one
+//     after another. Waves and target dependsOn are barriers that count their unfinished
+//     steps (barrier.go), never pairs of steps; a step gets a goroutine once its
+//     dependencies finished, and at most 2×parallelism ready steps wait for slots with one
+//     (admission.go). The gate per bucket of mutating calls hands out in chain order. The gate admits ⌈cap⌉ steps of a bucket at a time (about a second of its calls)
 //     to take a parallelism slot, and is left once the call is answered, so steps queueing for
 //     a slow bucket's tokens (kafka's 2/s) never hold the slots that a fast bucket needs. A
 //     step whose instance is busy gives back its slot and gate place while it waits (polled

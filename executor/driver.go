@@ -8,6 +8,7 @@ package executor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/upgradeplan/upgradeplan/provider"
@@ -15,7 +16,10 @@ import (
 
 // runStep takes one step from waiting on its dependencies to the end of this segment.
 func (r *run) runStep(ctx context.Context, s *stepState) {
-	defer close(s.done)
+	defer func() {
+		close(s.done)
+		r.stepDone(s)
+	}()
 	if r.phase(s) == PhaseFinal {
 		return
 	}
@@ -23,17 +27,18 @@ func (r *run) runStep(ctx context.Context, s *stepState) {
 	defer r.releaseSlots(s)
 	defer r.unready(s)
 	for _, d := range s.deps {
-		if d.s.foreign {
-			select {
-			case <-d.s.done:
-			default:
-				r.emit(s, StatusPending, "waiting for "+d.s.step.ID+", a step of another shard")
-			}
-		}
 		select {
 		case <-d.s.done:
 		case <-ctx.Done():
 			r.feed(s, input{Kind: inStop, Why: "the run ended before " + d.s.step.ID + " finished"})
+			return
+		}
+	}
+	for _, w := range s.waits {
+		select {
+		case <-w.b.done:
+		case <-ctx.Done():
+			r.feed(s, input{Kind: inStop, Why: fmt.Sprintf("the run ended before wave %d of target %s finished", w.b.wave, w.b.target)})
 			return
 		}
 	}
@@ -84,6 +89,7 @@ func (r *run) runStep(ctx context.Context, s *stepState) {
 			}
 			r.markReady(s)
 			ok, _ := r.acquire(ctx, s, false)
+			r.admission.done(s) // holding its slot: the next ready step may wait in its place
 			if !ok {
 				nx = r.feed(s, r.stopInput(ctx))
 				continue

@@ -50,6 +50,7 @@ func (r *run) syncRecord(s *stepState) bool {
 		rec.FinishedAt = &now
 		rec.DurationSeconds = now.Sub(*rec.StartedAt).Seconds()
 	}
+	r.recount(s)
 	return changed
 }
 

@@ -66,6 +66,7 @@ func accountsOf(steps []StepRecord) []string {
 // markForeign marks the steps of other shards: this runner does not run them; it waits for
 // them through the state where its own steps depend on them.
 func (r *run) markForeign() error {
+	r.ownSteps = len(r.steps)
 	sh := r.opts.Shard
 	if sh == nil {
 		return nil
@@ -78,6 +79,7 @@ func (r *run) markForeign() error {
 		if ShardOf(accounts, s.step.Account, sh.Count) != sh.Index {
 			s.foreign = true
 			s.m = machine{Phase: PhaseFinal, Status: StatusPending}
+			r.ownSteps--
 		}
 	}
 	r.rec.Shard = sh.String()
@@ -87,50 +89,93 @@ func (r *run) markForeign() error {
 // foreignPoll is how often a runner reads how the other shards' steps stand.
 var foreignPoll = time.Second
 
-// followForeign closes each foreign step's done once the state shows it ended (its record
-// copied in), and at the stop marks the rest not-started for this segment.
-func (r *run) followForeign(ctx context.Context) {
-	var left []*stepState
+// neededForeign lists the other shards' steps this shard waits for: those its steps name in
+// dependsOn, and every step of a target its steps wait for (a target's waves are one
+// shard's, since a target has one account).
+func (r *run) neededForeign() []*stepState {
+	targets := map[string]bool{}
+	direct := map[*stepState]bool{}
 	for _, s := range r.steps {
 		if s.foreign {
-			left = append(left, s)
+			continue
+		}
+		for _, d := range s.deps {
+			if d.s.foreign {
+				direct[d.s] = true
+			}
+		}
+		for _, w := range s.waits {
+			if len(w.b.members) > 0 && w.b.members[0].foreign {
+				targets[w.b.target] = true
+			}
 		}
 	}
+	var out []*stepState
+	for _, s := range r.steps {
+		if s.foreign && (direct[s] || targets[s.step.Target]) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// followForeign ends, as the state shows them ending, the other shards' steps this shard
+// waits for (their records copied in, stepDone releasing what waits for them), and at the
+// stop ends the rest not-started for this segment. It holds stepsRunning meanwhile, so the
+// run does not end while its steps still wait for another shard.
+func (r *run) followForeign(ctx context.Context) {
 	ss, _ := r.state.(ShardedRunState)
-	for len(left) > 0 && ss != nil {
-		if recs, err := ss.StepRecords(ctx); err == nil {
-			keep := left[:0]
-			for _, s := range left {
-				rec, ok := recs[s.step.ID]
-				if ok && isFinal(rec.Status) {
-					r.mu.Lock()
-					*s.rec = rec
-					r.mu.Unlock()
-					close(s.done)
-					continue
+	left := r.neededForeign()
+	if len(left) == 0 || ss == nil {
+		return
+	}
+	for _, s := range left {
+		r.emit(s, StatusPending, "this shard waits for "+s.step.ID+", a step of another shard")
+	}
+	end := func(s *stepState) { close(s.done); r.stepDone(s) }
+	r.stepsRunning.Add(1)
+	go func() {
+		defer r.stepsRunning.Done()
+		for {
+			if recs, err := ss.StepRecords(ctx); err == nil {
+				keep := left[:0]
+				var ended []*stepState
+				for _, s := range left {
+					if rec, ok := recs[s.step.ID]; ok && isFinal(rec.Status) {
+						r.mu.Lock()
+						*s.rec = rec
+						r.mu.Unlock()
+						ended = append(ended, s)
+						continue
+					}
+					keep = append(keep, s)
 				}
-				keep = append(keep, s)
+				left = keep
+				for _, s := range ended {
+					end(s)
+				}
 			}
-			left = keep
-		}
-		if len(left) == 0 {
-			return
-		}
-		select {
-		case <-time.After(foreignPoll):
-		case <-r.stopCh:
+			if len(left) == 0 {
+				return
+			}
+			select {
+			case <-time.After(foreignPoll):
+				continue
+			case <-r.stopCh:
+			case <-ctx.Done():
+			}
 			r.mu.Lock()
 			for _, s := range left {
 				s.rec.Status = StatusNotStarted
 				s.rec.Reason = "its shard had not finished it when this runner stopped"
-				close(s.done)
 			}
 			r.mu.Unlock()
-			return
-		case <-ctx.Done():
+			for _, s := range left {
+				end(s)
+			}
 			return
 		}
-	}
+	}()
 }
 
 // MergeShards puts the records of a sharded run's shards together into the record a single

@@ -3,7 +3,6 @@ package amqp
 import (
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -63,11 +62,7 @@ type instanceDetail struct {
 }
 
 func (inst *Instance) vo() instanceVO {
-	tags := make([]tagVO, 0, len(inst.Tags))
-	for k, v := range inst.Tags {
-		tags = append(tags, tagVO{Key: k, Value: v})
-	}
-	sort.Slice(tags, func(i, j int) bool { return tags[i].Key < tags[j].Key })
+	tags := sim.SortedTags(inst.Tags, func(k, v string) tagVO { return tagVO{Key: k, Value: v} })
 	return instanceVO{
 		InstanceId:      inst.ID,
 		InstanceName:    inst.Name,
@@ -98,13 +93,7 @@ func (p *Product) listInstances(r *sim.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var visible []*Instance
-	for _, inst := range p.instances {
-		if r.Sees(inst.Region, inst.Account) {
-			visible = append(visible, inst)
-		}
-	}
-	insts, next := sim.PageAfter(visible, instanceID, after, maxResults)
+	insts, next := sim.PageAfter(p.instances.List(r, nil, nil), after, maxResults)
 	page := make([]instanceVO, 0, len(insts))
 	for _, inst := range insts {
 		page = append(page, inst.vo())
@@ -117,7 +106,7 @@ func (p *Product) getInstance(r *sim.Request) (any, error) {
 	if id == "" {
 		return nil, sim.Errorf(http.StatusBadRequest, "MissingParameter", "InstanceId is mandatory for this action.")
 	}
-	inst, ok := p.visible(r, id)
+	inst, ok := p.instances.Visible(r, id)
 	if !ok {
 		return nil, sim.Errorf(http.StatusNotFound, "InstanceNotExist", "The instance %s does not exist.", id)
 	}
@@ -154,7 +143,7 @@ func (p *Product) updateInstance(r *sim.Request) (any, error) {
 	if answer, seen, err := p.tokens.Replay(r, tok); seen || err != nil {
 		return answer, err
 	}
-	inst, ok := p.visible(r, id)
+	inst, ok := p.instances.Visible(r, id)
 	if !ok {
 		return nil, sim.Errorf(http.StatusNotFound, "InstanceNotExist", "The instance %s does not exist.", id)
 	}
@@ -176,22 +165,25 @@ func (p *Product) updateInstance(r *sim.Request) (any, error) {
 		return nil, sim.Errorf(http.StatusBadRequest, "INSUFFICIENT_AVAILABLE_QUOTA", "Your account available limit is less than 0, please recharge before trying to purchase.")
 	}
 
-	inst.Status = StatusDeploying
 	inst.Orders++
 	p.nextOrder++
 	order := p.nextOrder
 	fail := r.FailUpgrade(id)
-	r.After(r.Duration(StateKey, DefaultDuration), func(time.Time) {
-		if fail {
-			// The change is rolled back: SERVING again with the old spec.
+	d := r.Duration(StateKey, DefaultDuration)
+	r.Apply(sim.Diff(id, inst.Spec, next), func(time.Time) {
+		inst.Status = StatusDeploying
+		r.After(d, func(time.Time) {
+			if fail {
+				// The change is rolled back: SERVING again with the old spec.
+				inst.Status = StatusServing
+				return
+			}
+			inst.Spec = next
+			if dedicated {
+				inst.Edition = "dedicated"
+			}
 			inst.Status = StatusServing
-			return
-		}
-		inst.Spec = next
-		if dedicated {
-			inst.Edition = "dedicated"
-		}
-		inst.Status = StatusServing
+		})
 	})
 	answer := map[string]any{
 		"Code":       200,
@@ -359,4 +351,10 @@ func param(params url.Values, name string) (string, bool) {
 		return "", false
 	}
 	return vs[0], true
+}
+
+// Act is another actor's change of a RabbitMQ instance's spec (the desired field names)
+// while it serves.
+func (p *Product) Act(id string, set map[string]any) (sim.Change, func(time.Time), error) {
+	return p.instances.Act(id, set, func(inst *Instance) string { return sim.NotReady(inst.Status, StatusServing) })
 }

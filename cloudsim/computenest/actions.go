@@ -2,6 +2,7 @@ package computenest
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
@@ -61,11 +62,7 @@ type serviceInstanceVO struct {
 }
 
 func (inst *Instance) vo() serviceInstanceVO {
-	tags := make([]tagVO, 0, len(inst.Tags))
-	for k, v := range inst.Tags {
-		tags = append(tags, tagVO{Key: k, Value: v})
-	}
-	sort.Slice(tags, func(i, j int) bool { return tags[i].Key < tags[j].Key })
+	tags := sim.SortedTags(inst.Tags, func(k, v string) tagVO { return tagVO{Key: k, Value: v} })
 	params, _ := json.Marshal(maskedParameters(inst.Parameters))
 	progress := int64(100)
 	if inst.Status == StatusUpgrading {
@@ -219,20 +216,15 @@ func (p *Product) listServiceInstances(r *sim.Request) (any, error) {
 		tags = append(tags, sim.Tag{Key: first(g["Key"]), Value: first(g["Value"])})
 	}
 
-	var matched []*Instance
-	for _, inst := range p.instances {
-		if !r.Sees(inst.Region, inst.Account) {
-			continue
-		}
-		ok := sim.HasTags(inst.Tags, tags)
+	matched := p.instances.List(r, tags, func(inst *Instance) bool {
 		for _, f := range filters {
-			ok = ok && f.match(inst)
+			if !f.match(inst) {
+				return false
+			}
 		}
-		if ok {
-			matched = append(matched, inst)
-		}
-	}
-	insts, next := sim.PageAfter(matched, instanceID, after, maxResults)
+		return true
+	})
+	insts, next := sim.PageAfter(matched, after, maxResults)
 	page := []serviceInstanceVO{}
 	for _, inst := range insts {
 		page = append(page, inst.vo())
@@ -250,7 +242,7 @@ func (p *Product) getServiceInstance(r *sim.Request) (any, error) {
 	if id == "" {
 		return nil, sim.Errorf(http.StatusBadRequest, "MissingParameter", "ServiceInstanceId is mandatory for this action.")
 	}
-	inst, ok := p.visible(r, id)
+	inst, ok := p.instances.Visible(r, id)
 	if !ok {
 		return nil, notFound(id)
 	}
@@ -259,14 +251,6 @@ func (p *Product) getServiceInstance(r *sim.Request) (any, error) {
 
 func notFound(id string) error {
 	return sim.Errorf(http.StatusNotFound, "EntityNotExist.ServiceInstance", "The service instance %s does not exist.", id)
-}
-
-func (p *Product) visible(r *sim.Request, id string) (*Instance, bool) {
-	inst, ok := p.byID[id]
-	if !ok || !r.Sees(inst.Region, inst.Account) {
-		return nil, false
-	}
-	return inst, true
 }
 
 func (p *Product) upgradeServiceInstance(r *sim.Request) (any, error) {
@@ -292,7 +276,7 @@ func (p *Product) upgradeServiceInstance(r *sim.Request) (any, error) {
 			return answer, err
 		}
 	}
-	inst, ok := p.visible(r, id)
+	inst, ok := p.instances.Visible(r, id)
 	if !ok {
 		return nil, notFound(id)
 	}
@@ -330,13 +314,18 @@ func (p *Product) upgradeServiceInstance(r *sim.Request) (any, error) {
 		return nil, sim.Errorf(http.StatusBadRequest, "MissingParameter.Parameters", "The parameters required by service version %s are missing: %s.", version, strings.Join(missing, ", "))
 	}
 
-	inst.Status = StatusUpgrading
 	inst.Upgrades++
 	d := r.Duration(StateKey, DefaultDuration)
-	if r.FailUpgrade(id) {
-		r.After(d, func(time.Time) { inst.Status = StatusUpgradeRollbacking })
-		r.After(d+d/2, func(time.Time) { inst.Status = StatusDeployedFailed })
-	} else {
+	fail := r.FailUpgrade(id)
+	// Parameters stay out of the applied record: they may hold passwords.
+	ch := sim.Change{Instance: id, From: map[string]any{fieldServiceVersion: inst.Version}, To: map[string]any{fieldServiceVersion: version}}
+	r.Apply(ch, func(time.Time) {
+		inst.Status = StatusUpgrading
+		if fail {
+			r.After(d, func(time.Time) { inst.Status = StatusUpgradeRollbacking })
+			r.After(d+d/2, func(time.Time) { inst.Status = StatusDeployedFailed })
+			return
+		}
 		r.After(d, func(time.Time) {
 			for k, v := range supplied {
 				inst.Parameters[k] = v
@@ -344,7 +333,7 @@ func (p *Product) upgradeServiceInstance(r *sim.Request) (any, error) {
 			inst.Version = version
 			inst.Status = StatusDeployed
 		})
-	}
+	})
 	answer := map[string]any{"ServiceInstanceId": id, "Status": StatusUpgrading, "UpgradeRequiredParameters": required}
 	p.tokens.Remember(r, tok, answer)
 	return answer, nil
@@ -357,4 +346,25 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// fieldServiceVersion is the plan's name of an instance's service version.
+const fieldServiceVersion = "serviceVersion"
+
+// Act is another actor's upgrade of a service instance to another service version (set:
+// {serviceVersion: "3"}) while it is deployed.
+func (p *Product) Act(id string, set map[string]any) (sim.Change, func(time.Time), error) {
+	inst, ok := p.instances.Get(id)
+	if !ok {
+		return sim.Change{}, nil, sim.ErrUnknownInstance
+	}
+	v, isString := set[fieldServiceVersion].(string)
+	if len(set) > 0 && (len(set) != 1 || !isString) {
+		return sim.Change{}, nil, fmt.Errorf("%s: an actor sets only %s (a string)", id, fieldServiceVersion)
+	}
+	if inst.Status != StatusDeployed {
+		return sim.Change{}, nil, fmt.Errorf("%w: %s is %s", sim.ErrBusy, id, inst.Status)
+	}
+	ch := sim.Change{Instance: id, From: map[string]any{fieldServiceVersion: inst.Version}, To: map[string]any{fieldServiceVersion: v}}
+	return ch, func(time.Time) { inst.Version = v }, nil
 }
