@@ -9,7 +9,9 @@
 // driver.go runs one goroutine per step that persists each transition and then acts;
 // scheduler.go holds dependencies, slots and gates; reconcile.go rebuilds the machines on
 // resume; window.go the window, budget and stop; runrecord.go run.json; progress.go the ETA;
-// limiter.go the buckets; observe.go the batched polls; lock.go the locks.
+// limiter.go the buckets; observe.go the batched polls; lock.go the locks; state.go the
+// run-state backend (journal, record, locks, ledger, leases) that statedir.go keeps in a
+// local directory and executor/pgstate in PostgreSQL; lease.go the instance leases.
 //
 // Choices where docs/design.md is silent:
 //
@@ -105,6 +107,19 @@
 //     upgradeplan/locks; `apply --lock-dir`) and one per run directory (DIR/lock), through
 //     gofrs/flock; nothing is written next to the plan. A second apply gets *LockedError
 //     (exit 5) naming the holder's pid, host and start time.
+//   - Instance leases: before a step judges its instance for its call (and before a resumed
+//     step follows its call), it takes the state's lease on (cloud, region, instance), held
+//     until the step ends in this segment. While another run holds it the step waits,
+//     saying who holds it, without a slot; once it waited for stepTimeout it fails
+//     (InstanceLeased, nothing sent). The local directory grants every lease (it knows no
+//     other run); the PostgreSQL state keeps runs that share a database apart.
+//   - Shards (Options.Shard, a state runners share): a runner runs the steps of the
+//     accounts dealt to its shard (ShardOf: sorted accounts, round-robin, so an account's
+//     rate limits stay with one runner); another shard's step is followed through the state
+//     (ShardedRunState.StepRecords, every second) and ends a dependency once final there.
+//     Each shard has its own journal, record and plan lock; MergeShards makes the run's
+//     record. A step whose lease came from a shared state is judged afresh (no verdict
+//     ridden in before the lease), since another run may have changed the instance.
 //   - Nothing attempted (exit 1) in a new run leaves no journal, record or directory behind.
 //   - Dry run: steps end `succeeded` with reason "dry run: not sent" (or "dry run: the API's
 //     own dry run accepted the call" where Spec.DryRun); a chained step is judged as if its

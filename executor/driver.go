@@ -23,6 +23,7 @@ func (r *run) runStep(ctx context.Context, s *stepState) {
 	if r.phase(s) == PhaseFinal {
 		return
 	}
+	defer r.releaseLease(s)
 	defer r.releaseSlots(s)
 	defer r.unready(s)
 	for _, d := range s.deps {
@@ -51,6 +52,12 @@ func (r *run) runStep(ctx context.Context, s *stepState) {
 	nx := resumeAct(r.machineOf(s))
 	if ph := r.phase(s); ph == PhaseAccepted || ph == PhaseMaybeSent {
 		// A call of an earlier segment: follow it in a slot, whatever the stop says.
+		if ok, in := r.takeLease(ctx, s, true); !ok {
+			if r.phase(s) != PhaseFinal {
+				r.feed(s, in)
+			}
+			return
+		}
 		if ok, _ := r.acquire(ctx, s, true); !ok {
 			r.feed(s, input{Kind: inHard})
 			return
@@ -71,6 +78,13 @@ func (r *run) runStep(ctx context.Context, s *stepState) {
 		case actAcquire:
 			if why, ok := r.stopped(); ok {
 				nx = r.feed(s, input{Kind: inStop, Why: why})
+				continue
+			}
+			if ok, in := r.takeLease(ctx, s, false); !ok {
+				if r.phase(s) == PhaseFinal {
+					return
+				}
+				nx = r.feed(s, in)
 				continue
 			}
 			r.markReady(s)
@@ -335,7 +349,7 @@ func (r *run) send(ctx context.Context, s *stepState) next {
 		}
 		e := *intent
 		e.StepID, e.ClientToken, e.Params = s.step.ID, call.ClientToken, call.Params
-		if err := r.journal.write(e); err != nil {
+		if err := r.write(e); err != nil {
 			r.journalFailed(err)
 			return &notSentError{why: "the journal could not record the call's intent: " + err.Error()}
 		}
@@ -416,7 +430,7 @@ func (r *run) persist(s *stepState, before machine, entries []Entry) {
 			continue
 		}
 		e.StepID = s.step.ID
-		if err := r.journal.write(e); err != nil {
+		if err := r.write(e); err != nil {
 			r.journalFailed(err)
 		}
 	}

@@ -19,11 +19,10 @@ import (
 
 // journal appends fsynced entries.
 type journal struct {
-	mu    sync.Mutex
-	cond  *sync.Cond
-	f     *os.File
-	path  string
-	fault func(Entry) error // tests: a full disk
+	mu   sync.Mutex
+	cond *sync.Cond
+	f    *os.File
+	path string
 
 	batch   []byte // lines gathered for the next sync
 	batchN  uint64 // sequence number of the batch being gathered
@@ -66,11 +65,6 @@ func (j *journal) write(e Entry) error {
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.fault != nil {
-		if err := j.fault(e); err != nil {
-			return fmt.Errorf("journal: write %s: %w", j.path, err)
-		}
-	}
 	j.batch = append(append(j.batch, b...), '\n')
 	mine := j.batchN
 	j.waiting[mine]++

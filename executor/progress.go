@@ -61,6 +61,9 @@ type tally struct{ done, failed, inFlight int }
 // recount moves the step's share of the counters to its current status and phase (caller
 // holds r.mu): O(1) per transition.
 func (r *run) recount(s *stepState) {
+	if s.foreign {
+		return // another shard's
+	}
 	c := classOf(s.rec.Status, s.m.Phase)
 	if c == s.counted {
 		return
@@ -96,7 +99,7 @@ func (t *tally) add(b *etaBucket, cl countClass, sign int) {
 func (r *run) counters() Counters {
 	now := time.Now()
 	r.mu.Lock()
-	c := Counters{Total: len(r.rec.Steps), Throttled: r.limiter.Throttles(),
+	c := Counters{Total: r.ownSteps, Throttled: r.limiter.Throttles(),
 		Done: r.tally.done, Failed: r.tally.failed, InFlight: r.tally.inFlight}
 	buckets := append([]etaBucket(nil), r.buckets...)
 	r.mu.Unlock()
