@@ -6,7 +6,9 @@
 //
 // Reading: ListServiceInstances, 100 per page, with the selection sent as filters: ids as
 // a ServiceInstanceId filter of at most 10 values (so more ids take more calls) and tags as
-// Tag.N. Observe reads the watched ids the same way. The list does not say which versions
+// Tag.N. Observe reads the watched ids the same way, ceil(k/10) calls for k instances,
+// unless the region's pages (100 per call, from the size its last unfiltered list
+// recorded) are fewer: then it pages the region. The list does not say which versions
 // an instance can upgrade to (the current model has no Service.UpgradableServiceVersions
 // there); Plan reads them with one GetServiceInstance for an instance whose desired version
 // differs from its current one, and for no other.
@@ -102,6 +104,10 @@ type Provider struct {
 	region string
 	getenv func(string) string
 	pool   *alisdk.Pool
+
+	// size is the region's instance count from its last unfiltered list, for Observe's
+	// choice between ServiceInstanceId filters and the region's pages.
+	size provider.RegionSize
 }
 
 var _ provider.Provider = (*Provider)(nil)
@@ -173,6 +179,9 @@ func (p *Provider) list(ctx context.Context, ids []string, tags map[string]strin
 		if err != nil {
 			return nil, fmt.Errorf("computenest: list service instances in %s: %w", p.region, err)
 		}
+	}
+	if len(ids) == 0 && len(tags) == 0 {
+		p.size.Record(len(out))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
