@@ -2,7 +2,9 @@
 // alibaba.computenest, computenestsupplier 2021-05-21, UpgradeServiceInstance). It owns the
 // product's rules: the desired serviceVersion must be one of the instance's
 // UpgradableServiceVersions, and the parameters the new version requires must be in the
-// manifest, which Plan checks by sending UpgradeServiceInstance with DryRun=true.
+// manifest, which Plan checks by sending UpgradeServiceInstance with DryRun=true: one DryRun
+// per distinct (service, from version, to version, parameter names), and one per instance
+// only for an instance that is not Deployed (dryrun.go says why).
 //
 // Reading: ListServiceInstances, 100 per page, with the selection sent as filters: ids as
 // a ServiceInstanceId filter of at most 10 values (so more ids take more calls) and tags as
@@ -108,6 +110,9 @@ type Provider struct {
 	// size is the region's instance count from its last unfiltered list, for Observe's
 	// choice between ServiceInstanceId filters and the region's pages.
 	size provider.RegionSize
+
+	// dry holds Plan's DryRun answers, shared by instances the API answers alike (dryrun.go).
+	dry dryRuns
 }
 
 var _ provider.Provider = (*Provider)(nil)
@@ -309,7 +314,7 @@ func (p *Provider) Plan(ctx context.Context, inst provider.Instance, want provid
 			"%q is not an upgradable version of %s (at version %q; upgradable: %s)", version, inst.ID, current, list)}
 	}
 
-	required, err := p.dryRun(ctx, inst.ID, version, params)
+	required, err := p.requiredFor(ctx, inst, version, params)
 	if err != nil {
 		return nil, err
 	}
