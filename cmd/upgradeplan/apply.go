@@ -163,6 +163,9 @@ func applyAction(c *cli.Context) error {
 		onEvent = func(ev executor.Event) { progress.Event(ev); metrics.event(ev) }
 	}
 
+	// A digest file ends in a newline, and a ConfigMap key read into the environment keeps
+	// it ($(PLAN_DIGEST) in docs/scheduled-apply.md): it is no part of the digest.
+	expect := strings.TrimSpace(c.String("expect-digest"))
 	opts := executor.Options{
 		Registry:     reg,
 		PlanPath:     planPath,
@@ -170,7 +173,7 @@ func applyAction(c *cli.Context) error {
 		Parallelism:  c.Int("parallelism"),
 		DryRun:       c.Bool("dry-run"),
 		Resume:       resume,
-		ExpectDigest: c.String("expect-digest"),
+		ExpectDigest: expect,
 		Window:       window,
 		OnEvent:      onEvent,
 		ToolVersion:  versionString(),
