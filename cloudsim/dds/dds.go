@@ -414,14 +414,27 @@ func (p *product) upgradeKernel(r *sim.Request) (any, error) {
 	if newest == "" || newest == inst.KernelVersion {
 		return nil, sim.Errorf(http.StatusForbidden, CodeKernelLatest, "The kernel version %s of %s is already the latest.", inst.KernelVersion, inst.ID)
 	}
-	inst.Status = StatusUpgrading
 	inst.Upgrades++
 	fail := r.FailUpgrade(inst.ID)
-	r.After(r.Duration(stateKey, DefaultUpgradeTime), func(time.Time) {
-		inst.Status = StatusRunning
-		if !fail {
-			inst.KernelVersion = newest
-		}
+	d := r.Duration(stateKey, DefaultUpgradeTime)
+	ch := sim.Change{Instance: inst.ID, From: map[string]any{"kernelVersion": inst.KernelVersion}, To: map[string]any{"kernelVersion": newest}}
+	r.Apply(ch, func(time.Time) {
+		inst.Status = StatusUpgrading
+		r.After(d, func(time.Time) {
+			inst.Status = StatusRunning
+			if !fail {
+				inst.KernelVersion = newest
+			}
+		})
 	})
 	return nil, nil
+}
+
+// Act is another actor's change of a MongoDB instance (kernelVersion) while it runs.
+func (p *product) Act(id string, set map[string]any) (sim.Change, func(time.Time), error) {
+	inst, busy := p.instances[id], ""
+	if inst != nil && inst.Status != StatusRunning {
+		busy = inst.Status
+	}
+	return sim.ActOn(inst, id, set, busy)
 }

@@ -271,3 +271,25 @@ func TestUpgradeLifecycle(t *testing.T) {
 		})
 	}
 }
+
+func TestAnAcceptedKernelUpgradeDescribesAsBeforeUntilTheVisibilityLagPasses(t *testing.T) {
+	_, c, clk := setup(t, state+"visibilityLag: {mongodb: 30s}\n", "")
+	if err := upgrade(c, "dds-1"); err != nil {
+		t.Fatal(err)
+	}
+	one := func() string {
+		d := describe(t, c, 1, 30, func(r *ddssdk.DescribeDBInstancesRequest) { r.DBInstanceId = "dds-1" }).DBInstances.DBInstance[0]
+		return d.DBInstanceStatus + " " + d.CurrentKernelVersion
+	}
+	if got := one(); got != "Running mongodb_20231123_4.4.25" {
+		t.Errorf("right after the accepted call: %s, want the old state", got)
+	}
+	clk.Advance(30 * time.Second)
+	if got := one(); got != dds.StatusUpgrading+" mongodb_20231123_4.4.25" {
+		t.Errorf("after the lag: %s, want upgrading", got)
+	}
+	clk.Advance(15 * time.Minute)
+	if got := one(); got != "Running "+dds.NewestKernel("4.4") {
+		t.Errorf("after the lag and the upgrade: %s", got)
+	}
+}
