@@ -89,6 +89,8 @@
 //
 // # Order of a call
 //
+// Before the lock: the faults file's latencies (spread.go) draw the request's latency;
+// its inbound share is slept before the server sees the call, the rest after the answer.
 // Under the server's one lock: due lifecycle transitions run; authentication and routing
 // refusals are answered; the rate cap is checked (only accepted calls enter the window);
 // fault rules are drawn; latency is slept with the lock released; the action runs; the
