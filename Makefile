@@ -6,7 +6,7 @@ COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 60s
 
-.PHONY: all build test fmt fmt-check vet demo fuzz bench clean
+.PHONY: all build test fmt fmt-check vet demo fuzz bench bench-scale clean
 
 all: build
 
@@ -39,11 +39,19 @@ fuzz:
 	$(GO) test ./manifest -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./planner -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
 
-# Benchmarks (targets in DESIGN.md): the 10,000-instance plan and apply against the simulator
-# (bench/, writes bench/RESULTS.md), then the Go micro-benchmarks.
+# Benchmarks (targets in DESIGN.md): the named profiles' plan and apply against the simulator
+# and the Terraform-style baseline beside them (bench/, writes bench/RESULTS.md; how long each
+# takes is there), then the Go micro-benchmarks. PROFILES picks profiles, BASELINE=false skips
+# the baseline, BENCHFLAGS=-strict exits 1 on a missed target.
+PROFILES ?= ideal,realistic,large
+BASELINE ?= true
 bench: build
-	$(GO) run ./bench -bin $(BIN) -out bench/RESULTS.md
+	$(GO) run ./bench -bin $(BIN) -out bench/RESULTS.md -profiles $(PROFILES) -baseline=$(BASELINE) $(BENCHFLAGS)
 	$(GO) test -run '^$$' -bench . ./planner
+
+# The scale curve (1k, 10k, 50k, 100k instances) into bench/RESULTS.md; about 40 minutes.
+bench-scale: build
+	$(GO) run ./bench -bin $(BIN) -out bench/RESULTS.md -scale 1000,10000,50000,100000 $(BENCHFLAGS)
 
 clean:
 	rm -rf bin
