@@ -48,6 +48,7 @@ func check(f *Fleet, t *tree) Problems {
 		}
 	}
 	cycles(f, index, add)
+	checkSecretSources(f, add)
 	return problems
 }
 

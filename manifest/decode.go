@@ -3,6 +3,7 @@ package manifest
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"regexp"
 	"sort"
 	"strconv"
@@ -72,9 +73,7 @@ func decodeAccount(v any) Account {
 
 func (d *decoder) settings(s map[string]any) {
 	set := &d.fleet.Settings
-	if n, ok := asInt(s["parallelism"]); ok {
-		set.Parallelism = n
-	}
+	set.Parallelism = d.integer(s, "parallelism", "/settings/parallelism")
 	if v, ok := s["maxFailures"]; ok {
 		set.MaxFailures = d.budget(v)
 	}
@@ -82,9 +81,12 @@ func (d *decoder) settings(s map[string]any) {
 	set.StepTimeout = d.duration(s, "stepTimeout", "/settings/stepTimeout", false)
 	if qps, ok := s["qps"].(map[string]any); ok {
 		set.QPS = make(map[string]float64, len(qps))
-		for k, v := range qps {
-			if n, ok := v.(json.Number); ok {
+		for _, k := range sortedKeys(qps) {
+			if n, ok := qps[k].(json.Number); ok {
 				if f, err := n.Float64(); err == nil {
+					if f > 0 && f < QPSFloor {
+						d.problem("/settings/qps/"+escapePointer(k), "%s is below the floor of one call an hour (%.6f); a lower rate would stall apply", n, QPSFloor)
+					}
 					set.QPS[k] = f
 				}
 			}
@@ -102,7 +104,7 @@ func (d *decoder) budget(v any) Budget {
 	const ptr = "/settings/maxFailures"
 	switch x := v.(type) {
 	case json.Number:
-		if n, err := strconv.Atoi(x.String()); err == nil && n >= 0 {
+		if n := d.integer(map[string]any{"maxFailures": x}, "maxFailures", ptr); n >= 0 {
 			return Budget{Set: true, Count: n}
 		}
 	case string:
@@ -215,8 +217,8 @@ func (d *decoder) target(i int, m map[string]any) Target {
 			}
 		}
 	}
-	t.Canary, _ = asInt(m["canary"])
-	t.MaxConcurrent, _ = asInt(m["maxConcurrent"])
+	t.Canary = d.integer(m, "canary", fmt.Sprintf("/targets/%d/canary", i))
+	t.MaxConcurrent = d.integer(m, "maxConcurrent", fmt.Sprintf("/targets/%d/maxConcurrent", i))
 	return t
 }
 
@@ -233,7 +235,7 @@ func desiredMap(m map[string]any) map[string]any {
 func desiredValue(v any) any {
 	switch x := v.(type) {
 	case json.Number:
-		if i, err := x.Int64(); err == nil {
+		if i, ok := wholeNumber(x); ok {
 			return i
 		}
 		f, _ := x.Float64()
@@ -261,13 +263,43 @@ func asSecretRef(m map[string]any) (SecretRef, bool) {
 	return SecretRef{FromEnv: name}, ok
 }
 
-func asInt(v any) (int, bool) {
-	n, ok := v.(json.Number)
-	if !ok {
+// maxExactInteger is the largest whole number a float64 holds exactly (2^53): a whole number
+// written as a float (1e15, 3.0) is taken as an integer up to it.
+const maxExactInteger = 1 << 53
+
+// wholeNumber reads n as an integer in any spelling YAML allows for a whole number: 3, 3.0,
+// 3e0, 0.3e1. It is false for a fraction or a float beyond maxExactInteger.
+func wholeNumber(n json.Number) (int64, bool) {
+	if i, err := n.Int64(); err == nil {
+		return i, true
+	}
+	f, err := n.Float64()
+	if err != nil || f != math.Trunc(f) || math.Abs(f) > maxExactInteger {
 		return 0, false
 	}
-	i, err := strconv.Atoi(n.String())
-	return i, err == nil
+	return int64(f), true
+}
+
+// integer reads the count m[key] (the schema checked that it is a whole number): its value,
+// 0 when it is absent, -1 when it is no usable whole number. A whole number the field cannot hold is reported, not dropped.
+func (d *decoder) integer(m map[string]any, key, ptr string) int {
+	n, ok := m[key].(json.Number)
+	if !ok {
+		return 0
+	}
+	i, whole := wholeNumber(n)
+	if !whole {
+		if f, err := n.Float64(); err == nil && f == math.Trunc(f) {
+			d.problem(ptr, "%s is too large; write a whole number below %d", n, int64(maxExactInteger))
+		}
+		// A fraction: the schema said so.
+		return -1
+	}
+	if i > math.MaxInt32 {
+		d.problem(ptr, "%s is too large; write a whole number below %d", n, int64(math.MaxInt32))
+		return -1
+	}
+	return int(i)
 }
 
 func sortedKeys[V any](m map[string]V) []string {

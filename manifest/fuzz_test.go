@@ -49,6 +49,11 @@ func FuzzParse(f *testing.F) {
 		"\xef\xbb\xbfapiVersion: upgradeplan/v1\n",
 		"settings: {window: {start: 2026-11-28T01:00:00Z, end: 2026-11-28T02:00:00Z, cutoff: 2h}}\n",
 		"targets: [{name: a, dependsOn: [a]}, {name: a}]\n",
+		// issue 13: whole numbers as floats, empty selections, secrets, credential variables
+		header + "  - {name: k, kind: alibaba.kafka, region: cn-hangzhou, select: {tags: {env: prod}}, desired: {version: \"2.2.0\"}, canary: 1.0, maxConcurrent: 2.0}\nsettings: {parallelism: 3.0, maxFailures: 1e0, qps: {alibaba.kafka/UpgradeInstanceVersion: 1e-300}}\n",
+		header + "  - {name: m, kind: alibaba.mongodb, region: cn-hangzhou, select: {tags: {}}, desired: {kernelVersion: latest}}\nsettings: {parallelism: 1e20, stepTimeout: 1ns}\n",
+		header + computeNest + "        InstancePassword: hunter2secret\n        Token: {fromEnv: ALIBABA_CLOUD_ACCESS_KEY_SECRET}\n",
+		header + mongo + "junk: [\"a # b\", 'it''s', x, - , ? , {a, b}]\n",
 	} {
 		f.Add([]byte(seed))
 	}

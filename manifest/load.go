@@ -52,6 +52,10 @@ func Parse(name string, data []byte) (*Fleet, error) {
 	if len(data) > MaxFileSize {
 		return nil, Problems{{Pos: start, Message: fmt.Sprintf("the file is larger than %d MiB; a manifest must be smaller", MaxFileSize>>20)}}
 	}
+	if n, line := countValues(data, MaxValues); n > MaxValues {
+		return nil, Problems{{Pos: Pos{File: name, Line: line, Col: 1},
+			Message: fmt.Sprintf("the file holds more than %d values (counted up to this line); a manifest must hold fewer: select instances by tags rather than listing them", MaxValues)}}
+	}
 	doc, problems := parseYAML(name, data)
 	if doc == nil {
 		return nil, problems.Sort()
@@ -60,7 +64,7 @@ func Parse(name string, data []byte) (*Fleet, error) {
 	value, ok := tree.convert(doc)
 	problems = append(problems, tree.problems...)
 	if !ok {
-		return nil, problems.Sort()
+		return nil, limitProblems(problems.Sort())
 	}
 	schemaProblems, err := schema.Validate(value)
 	if err != nil {
@@ -79,7 +83,7 @@ func Parse(name string, data []byte) (*Fleet, error) {
 	problems = append(problems, d.problems...)
 	problems = append(problems, check(fleet, tree)...)
 	if len(problems) > 0 {
-		return nil, problems.Sort()
+		return nil, limitProblems(problems.Sort())
 	}
 	return fleet, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // Problem is one thing wrong in a manifest, where it stands, and what to change.
@@ -15,14 +16,32 @@ type Problem struct {
 }
 
 func (p Problem) String() string {
+	msg := CutMessage(p.Message)
 	if p.Line == 0 {
 		// The file as a whole (it cannot be read): no position to give.
-		return fmt.Sprintf("%s: %s", p.File, p.Message)
+		return fmt.Sprintf("%s: %s", p.File, msg)
 	}
 	if p.Path == "" {
-		return fmt.Sprintf("%s: %s", p.Pos, p.Message)
+		return fmt.Sprintf("%s: %s", p.Pos, msg)
 	}
-	return fmt.Sprintf("%s: %s: %s", p.Pos, p.Path, p.Message)
+	return fmt.Sprintf("%s: %s: %s", p.Pos, CutMessage(p.Path), msg)
+}
+
+// MaxMessageLength bounds the message of one printed problem: a hostile manifest (a list of
+// a million ids, a megabyte key) must not print a megabyte line. What is cut is counted.
+const MaxMessageLength = 1000
+
+// CutMessage shortens s to about MaxMessageLength bytes (at a rune boundary), saying how
+// many characters were left out.
+func CutMessage(s string) string {
+	if len(s) <= MaxMessageLength {
+		return s
+	}
+	cut := MaxMessageLength
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d more characters)", s[:cut], utf8.RuneCountInString(s[cut:]))
 }
 
 // Problems is the error Load and Parse return: every problem of a file, sorted by position.

@@ -97,6 +97,8 @@ func Build(ctx context.Context, fleet *manifest.Fleet, reg provider.Registry, op
 		}
 	}
 
+	problems = append(problems, sharedInstances(fleet, groupOf, matched)...)
+
 	// Diff every matched instance with its provider's rules.
 	type job struct {
 		target int
@@ -441,10 +443,11 @@ func convertAccounts(in map[string]manifest.Account) map[string]provider.Account
 	out := make(map[string]provider.Account, len(in))
 	for name, a := range in {
 		out[name] = provider.Account{
-			Name:   name,
-			Cloud:  a.Cloud,
-			KeyID:  provider.SecretRef{FromEnv: a.KeyID.FromEnv},
-			Secret: provider.SecretRef{FromEnv: a.Secret.FromEnv},
+			Name:         name,
+			Cloud:        a.Cloud,
+			KeyID:        provider.SecretRef{FromEnv: a.KeyID.FromEnv},
+			KeyIDLiteral: a.KeyIDLiteral,
+			Secret:       provider.SecretRef{FromEnv: a.Secret.FromEnv},
 		}
 	}
 	return out

@@ -291,13 +291,13 @@ func TestCanaryWaves(t *testing.T) {
 func TestBuildReadsOncePerKindAccountAndRegion(t *testing.T) {
 	cloud := &fakeCloud{instances: map[string][]provider.Instance{
 		"r1": {inst("c-1", 1024, 1, "env", "prod"), inst("c-2", 1024, 1, "env", "prod"), inst("c-3", 1024, 1, "env", "dev")},
-		"r2": {inst("c-9", 1024, 1, "env", "prod")},
+		"r2": {inst("c-8", 1024, 1, "env", "prod"), inst("c-9", 1024, 1, "env", "prod")},
 	}}
 	fleet := fleetOf(
 		manifest.Target{Name: "a", Select: manifest.Selection{IDs: []string{"c-1"}}, Desired: map[string]any{"count": int64(2)}},
 		manifest.Target{Name: "b", Select: manifest.Selection{IDs: []string{"c-2", "c-3"}}, Desired: map[string]any{"count": int64(2)}},
 		manifest.Target{Name: "c", Select: manifest.Selection{Tags: map[string]string{"env": "dev"}}, Desired: map[string]any{"count": int64(3)}, Kind: "fake.queue"},
-		manifest.Target{Name: "d", Region: "r2", Select: manifest.Selection{Tags: map[string]string{"env": "prod"}}, Desired: map[string]any{"count": int64(3)}},
+		manifest.Target{Name: "d", Region: "r2", Select: manifest.Selection{Tags: map[string]string{"env": "prod"}, IDs: []string{"c-8"}}, Desired: map[string]any{"count": int64(3)}},
 		manifest.Target{Name: "e", Region: "r2", Select: manifest.Selection{Tags: map[string]string{"env": "prod"}, IDs: []string{"c-9"}}, Desired: map[string]any{"count": int64(3)}},
 	)
 	fleet.Accounts = map[string]manifest.Account{}
@@ -306,9 +306,9 @@ func TestBuildReadsOncePerKindAccountAndRegion(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		`fake.cache r1 "" ids=[c-1 c-2 c-3] tags=map[]`, // a and b: the union of their ids
-		`fake.queue r1 "" ids=[] tags=map[env:dev]`,     // another kind: its own read
-		`fake.cache r2 "" ids=[] tags=map[env:prod]`,    // d and e share tags; e's ids are filtered here
+		`fake.cache r1 "" ids=[c-1 c-2 c-3] tags=map[]`,     // a and b: the union of their ids
+		`fake.queue r1 "" ids=[] tags=map[env:dev]`,         // another kind: its own read
+		`fake.cache r2 "" ids=[c-8 c-9] tags=map[env:prod]`, // d and e share tags: ids and tags both sent
 	}
 	slices.Sort(cloud.lists)
 	slices.Sort(want)
@@ -322,7 +322,7 @@ func TestBuildReadsOncePerKindAccountAndRegion(t *testing.T) {
 	for _, tg := range p.Targets {
 		got[tg.Name] = tg.Instances
 	}
-	wantInst := map[string][]string{"a": {"c-1"}, "b": {"c-2", "c-3"}, "c": {"c-3"}, "d": {"c-9"}, "e": {"c-9"}}
+	wantInst := map[string][]string{"a": {"c-1"}, "b": {"c-2", "c-3"}, "c": {"c-3"}, "d": {"c-8"}, "e": {"c-9"}}
 	for name, w := range wantInst {
 		if !slices.Equal(got[name], w) {
 			t.Errorf("target %s matched %q, want %q", name, got[name], w)
@@ -332,7 +332,7 @@ func TestBuildReadsOncePerKindAccountAndRegion(t *testing.T) {
 
 func TestBuildFiltersMixedSelectionsOfOneRegionFromOneRead(t *testing.T) {
 	cloud := &fakeCloud{instances: map[string][]provider.Instance{
-		"r1": {inst("c-1", 1024, 1, "env", "prod"), inst("c-2", 1024, 1, "env", "prod", "team", "x"), inst("c-3", 1024, 1, "env", "dev")},
+		"r1": {inst("c-1", 1024, 1, "env", "prod"), inst("c-2", 1024, 1, "env", "staging", "team", "x"), inst("c-3", 1024, 1, "env", "dev")},
 	}}
 	fleet := fleetOf(
 		manifest.Target{Name: "prod", Select: manifest.Selection{Tags: map[string]string{"env": "prod"}}, Desired: map[string]any{"count": int64(2)}},
@@ -346,7 +346,7 @@ func TestBuildFiltersMixedSelectionsOfOneRegionFromOneRead(t *testing.T) {
 	if want := []string{`fake.cache r1 "" ids=[] tags=map[]`}; !slices.Equal(cloud.lists, want) {
 		t.Errorf("list calls %q, want one read of the whole region %q", cloud.lists, want)
 	}
-	want := map[string][]string{"prod": {"c-1", "c-2"}, "team-x": {"c-2"}, "one": {"c-3"}}
+	want := map[string][]string{"prod": {"c-1"}, "team-x": {"c-2"}, "one": {"c-3"}}
 	for _, tg := range p.Targets {
 		if !slices.Equal(tg.Instances, want[tg.Name]) {
 			t.Errorf("target %s matched %q, want %q (ids ∩ tags)", tg.Name, tg.Instances, want[tg.Name])
@@ -356,12 +356,12 @@ func TestBuildFiltersMixedSelectionsOfOneRegionFromOneRead(t *testing.T) {
 
 func TestBuildReportsEveryProblemWithItsPosition(t *testing.T) {
 	cloud := &fakeCloud{instances: map[string][]provider.Instance{
-		"r1": {inst("c-1", 4096, 1, "env", "prod"), inst("c-2", 4096, 1, "env", "prod")},
+		"r1": {inst("c-1", 4096, 1, "env", "prod"), inst("c-2", 4096, 1, "env", "prod"), inst("c-3", 4096, 1)},
 	}}
 	fleet := fleetOf(
 		manifest.Target{Name: "sizes", Select: manifest.Selection{Tags: map[string]string{"env": "prod"}}, Desired: map[string]any{"size": int64(3000)}},
 		manifest.Target{Name: "typo", Select: manifest.Selection{Tags: map[string]string{"env": "prdo"}}, Desired: map[string]any{"count": int64(2)}},
-		manifest.Target{Name: "shrink", Select: manifest.Selection{IDs: []string{"c-2", "c-7"}}, Desired: map[string]any{"size": int64(1024)}},
+		manifest.Target{Name: "shrink", Select: manifest.Selection{IDs: []string{"c-3", "c-7"}}, Desired: map[string]any{"size": int64(1024)}},
 		manifest.Target{Name: "unreadable", Region: "broken-region", Select: manifest.Selection{IDs: []string{"x-1"}}, Desired: map[string]any{"count": int64(2)}},
 	)
 	_, err := build(t, cloud, fleet)
@@ -374,7 +374,7 @@ func TestBuildReportsEveryProblemWithItsPosition(t *testing.T) {
 		"fleet.yaml:13:7: targets[0].desired.size: sizes/c-2: 3000 is not a multiple of 1024",
 		`fleet.yaml:21:13: targets[1].select: typo: no fake.cache instance in r1 matches tags {env: prdo}; check the ids and tags (an empty selection is an error so that a typo cannot plan "no changes")`,
 		`fleet.yaml:31:30: targets[2].select.ids[1]: shrink: no fake.cache instance "c-7" in r1`,
-		"fleet.yaml:33:7: targets[2].desired.size: shrink/c-2: 1024 is less than the current 4096; size cannot shrink",
+		"fleet.yaml:33:7: targets[2].desired.size: shrink/c-3: 1024 is less than the current 4096; size cannot shrink",
 		"fleet.yaml:41:13: targets[3].select: unreadable: list fake.cache in broken-region: fake.cache List: InvalidAccessKeyId.NotFound: Specified access key is not found. (request id req-1)",
 	}
 	if got := strings.Split(problems.Error(), "\n"); !slices.Equal(got, want) {

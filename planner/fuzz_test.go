@@ -32,6 +32,11 @@ func FuzzDecode(f *testing.F) {
 		f.Add(bytes.Replace(data, []byte(`"poll_interval": "15s"`), []byte(`"poll_interval": 15`), 1))
 		f.Add(bytes.Replace(data, []byte(`"wave": 0`), []byte(`"wave": 1e400`), 1))
 		f.Add(append(append([]byte{}, data...), data...)) // two documents
+		// issue 13: case-variant and duplicate keys, trailing data
+		f.Add(bytes.Replace(data, []byte("\n}\n"), []byte(",\n  \"Steps\": []\n}\n"), 1))
+		f.Add(bytes.Replace(data, []byte(`"action"`), []byte(`"ACTION"`), 1))
+		f.Add(bytes.Replace(data, []byte(`"format_version": 1,`), []byte(`"format_version": 1, "format_version": 1,`), 1))
+		f.Add(append(append([]byte{}, data...), " x"...))
 	}
 	for _, seed := range []string{
 		"", "null", "{}", "[]", `"plan"`, "{", `{"format_version":1}`,
@@ -56,6 +61,11 @@ func FuzzDecode(f *testing.F) {
 			if want, err := ComputeDigest(p); err != nil || p.Digest != want {
 				t.Fatalf("Decode accepted digest %s for content hashing to %s (%v)", p.Digest, want, err)
 			}
+		case errors.Is(err, ErrNotStrict):
+			if p != nil {
+				t.Fatal("a plan file that is not strict must not be returned")
+			}
+			return
 		case errors.Is(err, ErrDigestMismatch), errors.Is(err, ErrFormatVersion):
 			if p == nil {
 				t.Fatalf("a refusal (%v) must still return the plan it read, for the message", err)

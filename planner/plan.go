@@ -179,12 +179,25 @@ var (
 // Decode reads a plan and checks its format version and digest. A mismatch is an error
 // wrapping ErrDigestMismatch or ErrFormatVersion; the plan is still returned with it so
 // that callers can report what it claims.
+//
+// The reader is strict (see ErrNotStrict): a key in another case, twice, unknown, or data
+// after the plan is refused, so that every tool reads a plan file the same way.
 func Decode(r io.Reader) (*Plan, error) {
-	dec := json.NewDecoder(r)
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("plan: read: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	dec.DisallowUnknownFields()
 	var p Plan
 	if err := dec.Decode(&p); err != nil {
+		if strictErr := checkStrict(data); errors.Is(strictErr, ErrNotStrict) {
+			return nil, fmt.Errorf("plan: read: %w", strictErr)
+		}
+		return nil, fmt.Errorf("plan: read: %w", err)
+	}
+	if err := checkStrict(data); err != nil {
 		return nil, fmt.Errorf("plan: read: %w", err)
 	}
 	if p.FormatVersion != FormatVersion {

@@ -152,6 +152,15 @@ type Spec struct {
 	DryRun bool
 	// New opens the product for one region and account.
 	New func(Config) (Provider, error)
+	// Recheck re-derives a change read back from a plan file from its From and To with the
+	// product's own planning code, without any call, and reports how the recorded action,
+	// parameters, from or to differ (see SameChange). `show` and `apply` run it on every
+	// step, so that a plan edited and re-digested cannot send what the product's rules
+	// would never have planned (a moved RegionId, an injected parameter).
+	Recheck func(region, instance string, c Change) error
+	// ShortestOperation is the least time an upgrade of the product takes: a stepTimeout
+	// below it fails every step, and plan, show and apply warn about it.
+	ShortestOperation time.Duration
 }
 
 // ActionSpec is one API action and its documented rate cap (0: not documented).
@@ -188,14 +197,26 @@ func (r Registry) Open(kind string, cfg Config) (Provider, error) {
 type Account struct {
 	Name  string `json:"name,omitempty"`
 	Cloud string `json:"cloud,omitempty"`
-	// KeyID is the AccessKey id (Alibaba) or SecretId (Tencent).
-	KeyID SecretRef `json:"key_id,omitzero"`
+	// KeyID is the AccessKey id (Alibaba) or SecretId (Tencent) when it is read from the
+	// environment; KeyIDLiteral when the manifest writes the id out (a key id is not secret).
+	KeyID        SecretRef `json:"key_id,omitzero"`
+	KeyIDLiteral string    `json:"key_id_literal,omitempty"`
 	// Secret is the AccessKey secret (Alibaba) or SecretKey (Tencent).
 	Secret SecretRef `json:"secret,omitzero"`
 }
 
 // Default reports whether the account is the SDK's default credential chain.
-func (a Account) Default() bool { return a.KeyID.FromEnv == "" && a.Secret.FromEnv == "" }
+func (a Account) Default() bool {
+	return a.KeyID.FromEnv == "" && a.KeyIDLiteral == "" && a.Secret.FromEnv == ""
+}
+
+// ResolveKeyID returns the key id: the literal, or the referenced variable's value.
+func (a Account) ResolveKeyID(getenv func(string) string) (string, error) {
+	if a.KeyIDLiteral != "" {
+		return a.KeyIDLiteral, nil
+	}
+	return a.KeyID.Resolve(getenv)
+}
 
 // Config opens a provider.
 type Config struct {

@@ -34,7 +34,7 @@ func applyCommand() *cli.Command {
 			"   failure budget) and writes DIR/journal.jsonl, DIR/run.json, DIR/report.md and DIR/junit.xml.\n" +
 			"   Exit 0 all succeeded or had nothing to do, 1 nothing attempted, 2 a step failed or was\n" +
 			"   skipped, 3 stopped early (resume with --resume DIR), 4 plan refused, 5 plan locked.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "out", Usage: "run directory (default runs/<plan name>-<UTC time>)"},
 			&cli.IntFlag{Name: "parallelism", Usage: "steps in flight at once, overriding the plan's settings.parallelism"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "read, order and rate-limit everything, send no mutating call"},
@@ -42,7 +42,8 @@ func applyCommand() *cli.Command {
 			&cli.StringFlag{Name: "expect-digest", Usage: "refuse the plan unless its digest is `SHA`"},
 			&cli.StringFlag{Name: "window", Usage: "with --resume: a later change window `START/END` (RFC 3339) in place of the plan's; its cutoff still applies"},
 			&cli.StringFlag{Name: "log-format", Value: reports.LogText, Usage: "progress lines when stderr is not a terminal: text or json"},
-		},
+			maxPlanAgeFlag(),
+		}, timeoutFlags()...),
 		Action: applyAction,
 	}
 }
@@ -59,12 +60,19 @@ func applyAction(c *cli.Context) error {
 		return exitError(ExitInvalid, usageError{err})
 	}
 	planPath := args[0]
-	plan, err := planner.ReadFile(planPath)
+	if err := setTimeouts(c); err != nil {
+		return exitError(ExitInvalid, usageError{err})
+	}
+	reg := products.Registry()
+	plan, _, err := readPlan("apply", planPath, reg)
 	if err != nil {
-		if errors.Is(err, planner.ErrDigestMismatch) || errors.Is(err, planner.ErrFormatVersion) {
-			return exitError(ExitRefused, fmt.Errorf("apply: refused: %w", err))
-		}
-		return exitError(ExitInvalid, fmt.Errorf("apply: %w", err))
+		return err
+	}
+	printWarnings(c, planWarnings(c, plan, reg))
+	// Every secret the plan needs is read before the first call, so a missing one stops
+	// apply with nothing sent instead of failing its steps halfway through the run.
+	if missing := planner.MissingEnv(plan, os.Getenv); len(missing) > 0 {
+		return exitError(ExitInvalid, fmt.Errorf("apply: the plan needs environment variables that are not set: %s; nothing was sent", strings.Join(missing, ", ")))
 	}
 	out, resume := c.String("out"), false
 	if dir := c.String("resume"); dir != "" {
@@ -97,7 +105,7 @@ func applyAction(c *cli.Context) error {
 	progress.Redact(secretValues(plan)...)
 
 	opts := executor.Options{
-		Registry:     products.Registry(),
+		Registry:     reg,
 		PlanPath:     planPath,
 		Out:          out,
 		Parallelism:  c.Int("parallelism"),

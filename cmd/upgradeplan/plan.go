@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/upgradeplan/upgradeplan/executor"
-	"github.com/upgradeplan/upgradeplan/manifest"
 	"github.com/upgradeplan/upgradeplan/planner"
 	"github.com/upgradeplan/upgradeplan/provider/products"
 	render "github.com/upgradeplan/upgradeplan/report"
@@ -32,11 +32,11 @@ func planCommand() *cli.Command {
 			"   Every problem of the manifest is reported at once, one per line as\n" +
 			"   FILE:LINE:COL: PATH: TARGET/INSTANCE: MESSAGE, with exit 1.\n" +
 			"   --detailed-exitcode: exit 0 when there is nothing to do, 2 when there are changes.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write the plan file to `FILE` (not saved without it)"},
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "stdout rendering: text, markdown or json"},
 			&cli.BoolFlag{Name: "detailed-exitcode", Usage: "exit 0 for no changes, 1 for an error, 2 for changes (as Terraform)"},
-		},
+		}, timeoutFlags()...),
 		Action: func(c *cli.Context) error {
 			args, err := interspersedArgs(c)
 			if err != nil {
@@ -49,7 +49,14 @@ func planCommand() *cli.Command {
 			if err := checkPlanFormat(format); err != nil {
 				return exitError(ExitInvalid, usageError{err})
 			}
-			fleet, err := manifest.Load(args[0])
+			out := c.String("out")
+			if err := checkPlanOut(out, args[0]); err != nil {
+				return exitError(ExitInvalid, usageError{err})
+			}
+			if err := setTimeouts(c); err != nil {
+				return exitError(ExitInvalid, usageError{err})
+			}
+			fleet, err := loadManifest(c, args[0])
 			if err != nil {
 				return exitError(ExitInvalid, err)
 			}
@@ -75,7 +82,6 @@ func planCommand() *cli.Command {
 			if err := planner.Encode(&file, p); err != nil {
 				return exitError(ExitInvalid, err)
 			}
-			out := c.String("out")
 			if out != "" {
 				if err := planner.WriteFile(out, p); err != nil {
 					return exitError(ExitInvalid, fmt.Errorf("plan: write %s: %w", out, err))
@@ -86,12 +92,42 @@ func planCommand() *cli.Command {
 			if err := renderPlan(c.App.Writer, p, file.Bytes(), format, out); err != nil {
 				return exitError(ExitInvalid, err)
 			}
+			printWarnings(c, planner.Warnings(p, reg, time.Now(), 0))
 			if c.Bool("detailed-exitcode") && len(p.Steps) > 0 {
 				return exitError(ExitFailed, nil)
 			}
 			return nil
 		},
 	}
+}
+
+// checkPlanOut refuses an -o that would overwrite the manifest being read, or that is a
+// format word (`plan -o json`, a kubectl habit, would save a plan file named json).
+func checkPlanOut(out, manifestPath string) error {
+	if out == "" {
+		return nil
+	}
+	for _, f := range planFormats {
+		if out == f {
+			return fmt.Errorf("plan: -o %s would write a plan file named %q; -o names the file to save, --format %s picks what is printed", out, out, out)
+		}
+	}
+	if sameFile(out, manifestPath) {
+		return fmt.Errorf("plan: -o %s is the manifest plan reads; writing the plan there would overwrite it: name another file, e.g. -o plan.json", out)
+	}
+	return nil
+}
+
+// sameFile reports whether a and b name one file (the same path, or the same inode).
+func sameFile(a, b string) bool {
+	if absA, errA := filepath.Abs(a); errA == nil {
+		if absB, errB := filepath.Abs(b); errB == nil && absA == absB {
+			return true
+		}
+	}
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
 }
 
 func checkPlanFormat(format string) error {

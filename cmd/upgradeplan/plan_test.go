@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"net/http/httptest"
 	"os"
@@ -18,6 +20,7 @@ import (
 	"github.com/upgradeplan/upgradeplan/cloudsim/kafka"
 	"github.com/upgradeplan/upgradeplan/cloudsim/redis"
 	"github.com/upgradeplan/upgradeplan/cloudsim/sim"
+	"github.com/upgradeplan/upgradeplan/planner"
 )
 
 // TestPlanScripts runs testdata/script/plan_sim/*.txtar against a simulator: a script with a
@@ -26,6 +29,7 @@ import (
 //
 //	exits N PROGRAM ARGS...   run PROGRAM and require exit status N (plan's 0/1/2, show's 4)
 //	replace FILE OLD NEW      replace the first OLD in FILE with NEW (to tamper with a plan)
+//	redigest FILE             give an edited plan a fresh digest
 func TestPlanScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script/plan_sim",
@@ -87,6 +91,21 @@ func TestPlanScripts(t *testing.T) {
 					ts.Fatalf("%s does not contain %q", args[0], args[1])
 				}
 				ts.Check(os.WriteFile(path, []byte(strings.Replace(string(data), args[1], args[2], 1)), 0o644))
+			},
+			// redigest FILE: give an edited plan a fresh digest, as anyone who edits a plan
+			// can, so that only the meaning of its content can refuse it.
+			"redigest": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 1 {
+					ts.Fatalf("usage: redigest FILE")
+				}
+				path := ts.MkAbs(args[0])
+				data, err := os.ReadFile(path)
+				ts.Check(err)
+				var p planner.Plan
+				dec := json.NewDecoder(bytes.NewReader(data))
+				dec.UseNumber()
+				ts.Check(dec.Decode(&p))
+				ts.Check(planner.WriteFile(path, &p))
 			},
 		},
 	})

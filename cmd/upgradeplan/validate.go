@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
+	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -13,19 +15,22 @@ func validateCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "validate",
 		Usage:     "check fleet manifests against the schema and the rules between fields",
-		ArgsUsage: "FLEET.yaml...",
+		ArgsUsage: "FLEET.yaml... (- reads standard input)",
 		Description: "Reports every problem of every file at once, sorted by position, one per line as\n" +
 			"   FILE:LINE:COL: PATH: MESSAGE\n" +
-			"and prints \"FILE: valid\" for each valid file. Exit 0 when all are valid, 1 otherwise.",
+			"and prints \"FILE: valid\" for each valid file. Exit 0 when all are valid, 1 otherwise.\n" +
+			"   - reads a manifest from standard input (named <stdin> in positions).",
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
 				return exitError(ExitInvalid, usageError{errors.New("validate: name at least one manifest file")})
 			}
 			var all manifest.Problems
 			for _, file := range c.Args().Slice() {
-				_, err := manifest.Load(file)
+				_, err := loadManifest(c, file)
 				var problems manifest.Problems
 				switch {
+				case err == nil && file == "-":
+					fmt.Fprintf(c.App.Writer, "%s: valid\n", stdinName)
 				case err == nil:
 					fmt.Fprintf(c.App.Writer, "%s: valid\n", file)
 				case errors.As(err, &problems):
@@ -40,6 +45,49 @@ func validateCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// stdinName is the file name of a manifest read from standard input (`validate -`).
+const stdinName = "<stdin>"
+
+// loadManifest reads the manifest at path ("-": standard input), refusing a file of another
+// kind by name (a plan file, a run record, a simulator state) instead of listing the schema
+// errors such a file makes.
+func loadManifest(c *cli.Context, path string) (*manifest.Fleet, error) {
+	var data []byte
+	var err error
+	if path == "-" {
+		path = stdinName
+		data, err = io.ReadAll(io.LimitReader(c.App.Reader, manifest.MaxFileSize+1))
+	} else {
+		data, err = readLimited(path, manifest.MaxFileSize+1)
+	}
+	if err != nil {
+		return nil, manifest.Problems{{Pos: manifest.Pos{File: path}, Message: "cannot read: " + unwrapPath(err).Error()}}
+	}
+	if msg := kindMismatch(path, data, kindManifest); msg != "" {
+		return nil, manifest.Problems{{Pos: manifest.Pos{File: path}, Message: msg}}
+	}
+	return manifest.Parse(path, data)
+}
+
+// readLimited reads at most limit bytes of path, so /dev/zero or a huge file is never read
+// whole.
+func readLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, limit))
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 func errTooManyArgs(c *cli.Context) error {

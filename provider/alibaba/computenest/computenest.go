@@ -79,8 +79,11 @@ func Spec() provider.Spec {
 		},
 		IdempotencyToken: true,
 		// UpgradeServiceInstance has a real dry run: `apply --dry-run` sends DryRun=true.
-		DryRun: true,
-		New:    func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
+		DryRun:  true,
+		New:     func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
+		Recheck: Recheck,
+		// An upgrade redeploys the service's resources; no document names a shorter one.
+		ShortestOperation: provider.DefaultShortestOperation,
 	}
 }
 
@@ -259,6 +262,10 @@ func (p *Provider) Plan(ctx context.Context, inst provider.Instance, want provid
 				params[k] = ref
 				continue
 			}
+			if SecretName(k) {
+				errs = append(errs, &provider.RuleError{Field: "parameters." + k, Message: secretMessage})
+				continue
+			}
 			switch v.(type) {
 			case string, bool, int64, int, float64, json.Number:
 				params[k] = v
@@ -300,15 +307,7 @@ func (p *Provider) Plan(ctx context.Context, inst provider.Instance, want provid
 			version, inst.ID, plural(missing), strings.Join(missing, ", "))}
 	}
 
-	ch := provider.Change{
-		Action: ActionUpgrade,
-		Params: map[string]any{"ServiceInstanceId": inst.ID, "ServiceVersion": version},
-		From:   provider.Values{valueVersion: current},
-		To:     provider.Values{valueVersion: version},
-	}
-	if len(params) > 0 {
-		ch.Params["Parameters"] = params
-	}
+	ch := upgradeChange(inst.ID, current, version, params)
 	var secrets []string
 	for _, k := range slices.Sorted(maps.Keys(params)) {
 		if ref, ok := params[k].(provider.SecretRef); ok {

@@ -63,6 +63,9 @@ func Spec() provider.Spec {
 		},
 		IdempotencyToken: false, // none: the executor re-reads state before any resend
 		New:              func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
+		Recheck:          Recheck,
+		// A major upgrade restarts every broker; no document names a shorter operation.
+		ShortestOperation: provider.DefaultShortestOperation,
 	}
 }
 

@@ -64,7 +64,10 @@ func Spec() provider.Spec {
 			{Name: ActionReleaseNotes},
 			{Name: ActionUpgrade, Mutating: true},
 		},
-		New: func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
+		New:     func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
+		Recheck: Recheck,
+		// A kernel upgrade restarts the instance once; no document names a shorter one.
+		ShortestOperation: provider.DefaultShortestOperation,
 	}
 }
 

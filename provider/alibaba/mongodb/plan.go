@@ -82,13 +82,7 @@ func (p *Provider) Plan(ctx context.Context, inst provider.Instance, want provid
 	if target == current {
 		return nil, nil
 	}
-	return []provider.Change{{
-		Action: ActionUpgrade,
-		Params: map[string]any{"DBInstanceId": inst.ID, "RegionId": p.region},
-		From:   provider.Values{"kernelVersion": current},
-		To:     provider.Values{"kernelVersion": target},
-		Notes:  []string{NoteRestart, NoteRunning},
-	}}, nil
+	return []provider.Change{upgradeChange(p.region, inst.ID, current, target)}, nil
 }
 
 func replicationFactor(v any) int64 {

@@ -63,6 +63,9 @@ func Spec() provider.Spec {
 		},
 		IdempotencyToken: true,
 		New:              func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
+		Recheck:          Recheck,
+		// UpdateInstance reconfigures the cluster; no document names a shorter operation.
+		ShortestOperation: provider.DefaultShortestOperation,
 	}
 }
 

@@ -1,11 +1,14 @@
 // Package providertest holds the test setup the provider packages share: a Doer that
-// records the requests it passes on, and a Getenv over a fixed map. It owns no provider
+// records the requests it passes on, one that retries like the executor's limiter, a Getenv
+// over a fixed map, and an endpoint that never answers. It owns no provider
 // logic and is imported by _test files only.
 package providertest
 
 import (
 	"context"
+	"net"
 	"sync"
+	"testing"
 
 	"github.com/upgradeplan/upgradeplan/provider"
 )
@@ -38,4 +41,48 @@ func (r *Recorder) Requests() []provider.Request {
 // Getenv returns a Config.Getenv that reads only kv.
 func Getenv(kv map[string]string) func(string) string {
 	return func(k string) string { return kv[k] }
+}
+
+// Blackhole listens on loopback, accepts every connection and never answers: an endpoint
+// that hangs. It returns host:port; the listener and connections close with the test.
+func Blackhole(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return l.Addr().String()
+}
+
+// Retrying is a Doer that retries what the executor's limiter retries (retryable errors, up
+// to 8 sends) at once, and counts the sends.
+type Retrying struct{ Sends int }
+
+func (r *Retrying) Do(ctx context.Context, _ provider.Request, send func(context.Context) error) error {
+	for r.Sends = 1; ; r.Sends++ {
+		if err := send(ctx); provider.ClassOf(err) != provider.ClassRetryable || r.Sends == 8 {
+			return err
+		}
+	}
 }

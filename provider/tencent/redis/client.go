@@ -3,6 +3,9 @@ package redis
 import (
 	"fmt"
 	"math"
+	"net"
+	"net/http"
+	"strings"
 	"time"
 
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
@@ -14,23 +17,20 @@ import (
 // EndpointEnv redirects every Tencent client to host:port over plain HTTP (the simulator).
 const EndpointEnv = "UPGRADEPLAN_TENCENT_ENDPOINT"
 
-// DefaultTimeout bounds one HTTP request when the Config does not say.
-const DefaultTimeout = 30 * time.Second
-
 // newClient opens one SDK client for cfg.Region: X-TC-Region comes from the client, so a
 // provider (one region) has exactly one. The Tencent client holds no per-call state, so it
 // is shared by concurrent calls; every call builds a fresh request object.
-func newClient(cfg provider.Config) (*tcredis.Client, error) {
+func newClient(cfg provider.Config) (*tcredis.Client, *provider.Silence, error) {
 	if cfg.Region == "" {
-		return nil, fmt.Errorf("redis: open client: region is empty")
+		return nil, nil, fmt.Errorf("redis: open client: region is empty")
 	}
 	cred, err := credential(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("redis: open client for %s: %w", cfg.Region, err)
+		return nil, nil, fmt.Errorf("redis: open client for %s: %w", cfg.Region, err)
 	}
-	timeout := cfg.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
+	connect, timeout, err := provider.Timeouts(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("redis: open client for %s: %w", cfg.Region, err)
 	}
 	cpf := profile.NewClientProfile()
 	cpf.Language = "en-US"
@@ -41,17 +41,32 @@ func newClient(cfg provider.Config) (*tcredis.Client, error) {
 	cpf.RateLimitExceededMaxRetries = 0
 	cpf.DisableRegionBreaker = true
 	cpf.HttpProfile.ReqTimeout = int(math.Ceil(timeout.Seconds()))
-	if ep := cfg.Env()(EndpointEnv); ep != "" {
+	silence := &provider.Silence{Connect: connect, Answer: timeout, Endpoint: "redis.tencentcloudapi.com"}
+	if ep := strings.TrimSpace(cfg.Env()(EndpointEnv)); ep != "" {
+		if err := provider.CheckEndpoint(EndpointEnv, ep); err != nil {
+			return nil, nil, fmt.Errorf("redis: open client for %s: %w", cfg.Region, err)
+		}
 		cpf.HttpProfile.Endpoint = ep
 		cpf.HttpProfile.Scheme = "HTTP"
+		silence.Endpoint, silence.Variable = ep, EndpointEnv
 	} else {
 		cpf.HttpProfile.Scheme = "HTTPS"
 	}
 	client, err := tcredis.NewClient(cred, cfg.Region, cpf)
 	if err != nil {
-		return nil, fmt.Errorf("redis: open client for %s: %w", cfg.Region, err)
+		return nil, nil, fmt.Errorf("redis: open client for %s: %w", cfg.Region, err)
 	}
-	return client, nil
+	// ReqTimeout counts whole seconds; the transport holds the exact connect and answer
+	// timeouts.
+	client.WithHttpTransport(&http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: connect}).DialContext,
+		TLSHandshakeTimeout:   connect,
+		ResponseHeaderTimeout: timeout,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       90 * time.Second,
+	})
+	return client, silence, nil
 }
 
 // credential resolves the account: the SDK's default chain (TENCENTCLOUD_SECRET_ID/KEY, the
@@ -75,7 +90,7 @@ func credential(cfg provider.Config) (common.CredentialIface, error) {
 		return cred, nil
 	}
 	name := cfg.Account.Name
-	id, err := cfg.Account.KeyID.Resolve(env)
+	id, err := cfg.Account.ResolveKeyID(env)
 	if err != nil {
 		return nil, fmt.Errorf("account %s secretId: %w", name, err)
 	}

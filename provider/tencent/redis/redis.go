@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"sync"
 
+	tcerr "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/errors"
 	tcredis "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/redis/v20180412"
 	"github.com/upgradeplan/upgradeplan/provider"
 )
@@ -73,6 +74,9 @@ func Spec() provider.Spec {
 		},
 		IdempotencyToken: false,
 		New:              func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
+		Recheck:          Recheck,
+		// Tencent documents no duration; a resize migrates data, which takes minutes.
+		ShortestOperation: provider.DefaultShortestOperation,
 	}
 }
 
@@ -81,6 +85,8 @@ type Provider struct {
 	cfg    provider.Config
 	doer   provider.Doer
 	client *tcredis.Client
+	// silence gives up on an endpoint that never answered (see provider.Silence).
+	silence *provider.Silence
 
 	mu sync.Mutex
 	// deals remembers the DealId of the last accepted UpgradeInstance per instance, so
@@ -92,7 +98,7 @@ var _ provider.Provider = (*Provider)(nil)
 
 // New opens the provider for cfg.Region and cfg.Account.
 func New(cfg provider.Config) (*Provider, error) {
-	client, err := newClient(cfg)
+	client, silence, err := newClient(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +106,7 @@ func New(cfg provider.Config) (*Provider, error) {
 	if doer == nil {
 		doer = provider.Direct
 	}
-	return &Provider{cfg: cfg, doer: doer, client: client, deals: map[string]string{}}, nil
+	return &Provider{cfg: cfg, doer: doer, client: client, silence: silence, deals: map[string]string{}}, nil
 }
 
 // sizes are the three dimensions UpgradeInstance changes.
@@ -115,6 +121,14 @@ func (p *Provider) do(ctx context.Context, action, instance string, send func(co
 	req := provider.Request{Kind: Kind, Account: p.cfg.Account.Name, Region: p.cfg.Region, Action: action, Mutating: mutating, Instance: instance}
 	return p.doer.Do(ctx, req, func(ctx context.Context) error {
 		err := guard(action, instance, mutating, func() error { return send(ctx) })
+		if ctx.Err() == nil && p.silence != nil {
+			var sdk *tcerr.TencentCloudSDKError
+			answered := err == nil || (errors.As(err, &sdk) && sdk.Code != "ClientError.NetworkError")
+			if giveUp := p.silence.Record(answered, !answered && provider.IsTimeout(err)); giveUp != nil {
+				return &provider.Error{Kind: Kind, Action: action, Instance: instance, Class: provider.ClassPermanent,
+					Code: "ClientError.NetworkError", Message: giveUp.Error(), Err: err}
+			}
+		}
 		if err == nil {
 			return nil
 		}

@@ -542,6 +542,17 @@ func TestCredentials(t *testing.T) {
 			t.Fatalf("error = %v", pe)
 		}
 	})
+	t.Run("a SecretId written out in the manifest works; only the key comes from the environment", func(t *testing.T) {
+		acct := provider.Account{Name: "tc", Cloud: "tencent", KeyIDLiteral: "tc-id", Secret: provider.SecretRef{FromEnv: "TC_KEY"}}
+		cfg := provider.Config{Region: "ap-shanghai", Account: acct,
+			Getenv: providertest.Getenv(map[string]string{redis.EndpointEnv: s.Addr, "TC_KEY": "tc-key"})}
+		if err := list(cfg); err != nil {
+			t.Fatal(err)
+		}
+		if c := s.CallsTo("DescribeInstances"); c[len(c)-1].Account != "tc" {
+			t.Errorf("the call was made as %q, want tc", c[len(c)-1].Account)
+		}
+	})
 	t.Run("an unset secret variable is named, not guessed", func(t *testing.T) {
 		cfg := provider.Config{Region: "ap-shanghai", Account: tcAccount(), Getenv: providertest.Getenv(map[string]string{"TC_ID": "tc-id"})}
 		err := list(cfg)

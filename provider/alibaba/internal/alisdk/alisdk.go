@@ -51,12 +51,9 @@ import (
 // EndpointEnv redirects every Alibaba client to host:port over plain HTTP (the simulator).
 const EndpointEnv = "UPGRADEPLAN_ALIBABA_ENDPOINT"
 
-// Defaults for Options.
-const (
-	DefaultClients        = 8
-	DefaultConnectTimeout = 5 * time.Second
-	DefaultReadTimeout    = 30 * time.Second
-)
+// DefaultClients is Options.Clients' default. Timeouts are provider.Timeouts: connect 5s,
+// answer 10s, or UPGRADEPLAN_CONNECT_TIMEOUT and UPGRADEPLAN_ANSWER_TIMEOUT.
+const DefaultClients = 8
 
 // Options describe one product for NewPool.
 type Options struct {
@@ -68,8 +65,8 @@ type Options struct {
 	// Clients caps how many SDK clients the pool creates (default DefaultClients). Calls
 	// beyond it wait for a client to come back.
 	Clients int
-	// ConnectTimeout bounds dialing (default DefaultConnectTimeout); the read timeout is
-	// provider.Config.Timeout, else DefaultReadTimeout.
+	// ConnectTimeout bounds dialing (default: provider.Timeouts); the answer timeout is
+	// provider.Timeouts (provider.Config.Timeout, the environment, 10s).
 	ConnectTimeout time.Duration
 }
 
@@ -97,6 +94,8 @@ type Pool struct {
 	domain  string // host[:port] stamped on every request
 	scheme  string // "HTTP" for the simulator, "HTTPS" for real endpoints
 	create  func() (*sdk.Client, error)
+	// silence gives up on an endpoint that never answered (see provider.Silence).
+	silence *provider.Silence
 
 	idle  chan *sdk.Client
 	slots chan struct{} // one token per client created
@@ -116,13 +115,12 @@ func NewPool(cfg provider.Config, opt Options) (*Pool, error) {
 	if n <= 0 {
 		n = DefaultClients
 	}
-	connect := opt.ConnectTimeout
-	if connect <= 0 {
-		connect = DefaultConnectTimeout
+	connect, read, err := provider.Timeouts(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", opt.Kind, err)
 	}
-	read := cfg.Timeout
-	if read <= 0 {
-		read = DefaultReadTimeout
+	if opt.ConnectTimeout > 0 {
+		connect = opt.ConnectTimeout
 	}
 	doer := cfg.Doer
 	if doer == nil {
@@ -136,14 +134,20 @@ func NewPool(cfg provider.Config, opt Options) (*Pool, error) {
 		idle:    make(chan *sdk.Client, n),
 		slots:   make(chan struct{}, n),
 	}
+	p.silence = &provider.Silence{Connect: connect, Answer: read}
 	if ep := strings.TrimSpace(cfg.Env()(EndpointEnv)); ep != "" {
+		if err := provider.CheckEndpoint(EndpointEnv, ep); err != nil {
+			return nil, fmt.Errorf("%s: %w", opt.Kind, err)
+		}
 		p.domain, p.scheme = ep, "HTTP"
+		p.silence.Variable = EndpointEnv
 	} else {
 		if opt.Endpoint == nil {
 			return nil, fmt.Errorf("%s: no endpoint for region %s", opt.Kind, cfg.Region)
 		}
 		p.domain, p.scheme = opt.Endpoint(cfg.Region), "HTTPS"
 	}
+	p.silence.Endpoint = p.domain
 
 	newCredential, err := credentialFor(cfg)
 	if err != nil {
@@ -203,19 +207,21 @@ func credentialFor(cfg provider.Config) (clientFactory, error) {
 		return defaultChainClient, nil
 	}
 	getenv := cfg.Env()
-	if cfg.Account.KeyID.FromEnv == "" || cfg.Account.Secret.FromEnv == "" {
+	if (cfg.Account.KeyID.FromEnv == "" && cfg.Account.KeyIDLiteral == "") || cfg.Account.Secret.FromEnv == "" {
 		return nil, fmt.Errorf("account %s: both accessKeyId and accessKeySecret must be set", cfg.Account.Name)
 	}
 	// Resolve now so a missing variable is reported before any call; resolve again at
-	// every client creation so a rotated key is picked up by new clients.
-	if _, err := cfg.Account.KeyID.Resolve(getenv); err != nil {
+	// every client creation so a rotated key is picked up by new clients. A key id may be
+	// written out in the manifest (it is not secret); the secret always comes from the
+	// environment.
+	if _, err := cfg.Account.ResolveKeyID(getenv); err != nil {
 		return nil, fmt.Errorf("account %s: accessKeyId: %w", cfg.Account.Name, err)
 	}
 	if _, err := cfg.Account.Secret.Resolve(getenv); err != nil {
 		return nil, fmt.Errorf("account %s: accessKeySecret: %w", cfg.Account.Name, err)
 	}
 	return func(region, scheme string) (*sdk.Client, error) {
-		id, err := cfg.Account.KeyID.Resolve(getenv)
+		id, err := cfg.Account.ResolveKeyID(getenv)
 		if err != nil {
 			return nil, fmt.Errorf("account %s: accessKeyId: %w", cfg.Account.Name, err)
 		}
@@ -344,6 +350,12 @@ func (p *Pool) send(ctx context.Context, call Call, attempt Attempt) (err error)
 	req.SetScheme(p.scheme)
 	sdkErr := c.DoAction(req, resp)
 	healthy = true
+	if ctx.Err() == nil {
+		answered := sdkErr == nil || resp.GetHttpStatus() != 0 || Classify(sdkErr, false).HTTPStatus != 0
+		if giveUp := p.silence.Record(answered, !answered && provider.IsTimeout(sdkErr)); giveUp != nil {
+			return p.wrap(call, &provider.Error{Class: provider.ClassPermanent, Code: CodeNetwork, Message: giveUp.Error(), Err: sdkErr})
+		}
+	}
 	// Check the body before the SDK's error: a refusal whose Code is a string cannot be
 	// decoded into the SDK's numeric Code field, and the body says more than that failure.
 	if call.CheckSuccess && resp.GetHttpStatus() == 200 {

@@ -308,6 +308,27 @@ func TestCredentials(t *testing.T) {
 			t.Errorf("server saw AccessKeyId %v, want chain-ak", gotKey.Load())
 		}
 	})
+	t.Run("a key id written out in the manifest is sent as is, the secret read from the environment", func(t *testing.T) {
+		var gotKey atomic.Value
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			gotKey.Store(r.URL.Query().Get("AccessKeyId"))
+			answer(200, `{"RequestId":"R","Success":true}`)(w, r)
+		}))
+		defer srv.Close()
+		p, err := alisdk.NewPool(provider.Config{Region: "cn-hangzhou",
+			Account: provider.Account{Name: "prod", KeyIDLiteral: "LTAIexample", Secret: provider.SecretRef{FromEnv: "PROD_SK"}},
+			Getenv:  getenv(map[string]string{alisdk.EndpointEnv: srv.Listener.Addr().String(), "PROD_SK": "sk"})},
+			alisdk.Options{Kind: "alibaba.kafka", Endpoint: alisdk.Regional("alikafka")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := listCall(p); err != nil {
+			t.Fatal(err)
+		}
+		if gotKey.Load() != "LTAIexample" {
+			t.Errorf("server saw AccessKeyId %v, want LTAIexample", gotKey.Load())
+		}
+	})
 	t.Run("an account whose secret variable is unset is refused by name, before any call", func(t *testing.T) {
 		_, err := alisdk.NewPool(provider.Config{Region: "cn-hangzhou",
 			Account: provider.Account{Name: "prod", KeyID: provider.SecretRef{FromEnv: "PROD_AK"}, Secret: provider.SecretRef{FromEnv: "PROD_SK"}},
