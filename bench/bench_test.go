@@ -119,3 +119,35 @@ func TestAResultsFileKeepsTheSectionsNotRun(t *testing.T) {
 		t.Error("RESULTS.md kept the realistic section a later run replaced")
 	}
 }
+
+func TestAppliedCheckCountsEveryInstanceOffItsPlannedChanges(t *testing.T) {
+	plan := &planner.Plan{Steps: []planner.Step{
+		{Kind: "tencent.redis", Instance: "crs-1"}, {Kind: "tencent.redis", Instance: "crs-1"}, {Kind: "tencent.redis", Instance: "crs-1"},
+		{Kind: "alibaba.kafka", Instance: "k-1"}, {Kind: "alibaba.kafka", Instance: "k-2"},
+	}}
+	app := func(specs ...string) []applied {
+		var out []applied
+		for _, s := range specs {
+			p, i, _ := strings.Cut(s, "/")
+			out = append(out, applied{Product: p, Instance: i})
+		}
+		return out
+	}
+	exact := app("redis/crs-1", "redis/crs-1", "redis/crs-1", "alikafka/k-1", "alikafka/k-2")
+	for _, tc := range []struct {
+		name string
+		app  []applied
+		ok   bool
+	}{
+		{"exactly once", exact, true},
+		{"one missing, one twice: the total still matches", app("redis/crs-1", "redis/crs-1", "redis/crs-1", "alikafka/k-1", "alikafka/k-1"), false},
+		{"a chain step short", exact[1:], false},
+		{"an actor's change does not count", append(exact, applied{Product: "alikafka", Instance: "k-1", Actor: "oncall"}), true},
+		{"an unplanned instance", append(exact[:4:4], applied{Product: "alikafka", Instance: "k-9"}), false},
+	} {
+		r := appliedCheck(result{steps: len(plan.Steps)}, plan, tc.app)
+		if r.appliedOK() != tc.ok {
+			t.Errorf("%s: ok = %v (%s), want %v", tc.name, r.appliedOK(), appliedString(r), tc.ok)
+		}
+	}
+}

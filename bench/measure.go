@@ -37,7 +37,7 @@ type result struct {
 	applyCalls, mutating, polls          int
 	throttles, planThrottles             int
 	faults                               int // calls that met an injected error or drop
-	appliedMin, appliedMax, appliedTotal int
+	appliedTotal, appliedOff             int // appliedOff: planned instances with more or fewer applied changes than planned
 	appliedDropped, appliedExtra         int
 
 	rows []row
@@ -277,22 +277,17 @@ func appliedCheck(r result, plan *planner.Plan, app []applied) result {
 			r.appliedExtra++
 		}
 	}
-	r.appliedMin, r.appliedMax = -1, 0
+	r.appliedOff = 0
 	for inst, n := range planned {
-		per := got[inst] / n // 1 when every change was applied exactly once
-		if got[inst]%n != 0 {
-			per = -1
+		if got[inst] != n {
+			r.appliedOff++
 		}
-		if r.appliedMin < 0 || per < r.appliedMin {
-			r.appliedMin = per
-		}
-		r.appliedMax = max(r.appliedMax, per)
 	}
 	return r
 }
 
 func (r result) appliedOK() bool {
-	return r.appliedMin == 1 && r.appliedMax == 1 && r.appliedTotal == r.steps && r.appliedExtra == 0
+	return r.appliedOff == 0 && r.appliedTotal == r.steps && r.appliedExtra == 0
 }
 
 func productOf(kind string) string {
@@ -356,10 +351,10 @@ func (r result) table() []row {
 
 func appliedString(r result) string {
 	s := fmt.Sprintf("%d applied / %d planned", r.appliedTotal, r.steps)
-	if r.appliedMin == r.appliedMax {
-		s += fmt.Sprintf(", every instance %d per change", r.appliedMin)
+	if r.appliedOff == 0 {
+		s += ", every instance exactly its planned changes"
 	} else {
-		s += fmt.Sprintf(", per instance %d to %d (-1: not a multiple)", r.appliedMin, r.appliedMax)
+		s += fmt.Sprintf(", %d instances with more or fewer than planned", r.appliedOff)
 	}
 	if r.appliedDropped > 0 {
 		s += fmt.Sprintf(", %d with the answer lost", r.appliedDropped)
