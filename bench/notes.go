@@ -8,12 +8,13 @@ const header = "# `make bench` results\n\n" +
 	"prints the tables and exits 0 whatever it measured). `make bench-scale` runs the scale curve.\n" +
 	"Each section below says when and on which commit it was measured; a run rewrites only the\n" +
 	"sections it ran.\n\n" +
-	"How long each takes on a 2-core machine (wall time, plan + apply + reading the logs):\n" +
-	"`ideal` about 2 minutes; `realistic` about 4–5 minutes with today's executor (it is\n" +
-	"parallelism-bound at 50); the baseline comparison about 3–4 minutes (most of it the\n" +
-	"Terraform-style executor); `large` 15–25 minutes (60,600 steps: the apply and the simulator\n" +
-	"share the two cores, so its makespan measures the machine as much as the executor);\n" +
-	"`make bench-scale` (1k, 10k, 50k, 100k) about 40 minutes.\n\n"
+	"How long each takes on this 2-core machine (wall time, plan + apply + reading the logs, as\n" +
+	"measured with today's executor while other work shared the machine): `ideal` 1m50s;\n" +
+	"`realistic` 3m46s (45 s of it the plan's 400 Compute Nest DryRuns; the apply is\n" +
+	"parallelism-bound at 50); the baseline comparison 3m39s (3 of it the Terraform-style\n" +
+	"executor); `large` 6m50s (60,600 steps: the apply and the simulator share the two cores, so\n" +
+	"its makespan measures the machine as much as the executor). All of `make bench`: 16m13s.\n" +
+	"`make bench-scale` (1k, 10k, 50k, 100k): about 15 minutes.\n\n"
 
 // notes is the explanation RESULTS.md carries under the sections.
 const notes = `## Workloads
