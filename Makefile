@@ -6,7 +6,7 @@ COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 60s
 
-.PHONY: all build test fmt fmt-check vet demo fuzz bench bench-scale clean
+.PHONY: all build test fmt fmt-check vet lint-actions k8s-check demo fuzz bench bench-scale soak release image clean
 
 all: build
 
@@ -14,8 +14,18 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/upgradeplan
 
 # CI: formatting (fails on any unformatted file), vet, and every test with the race detector.
-test: fmt-check vet
+test: fmt-check vet lint-actions k8s-check
 	$(GO) test -race ./...
+
+# The Kubernetes manifests in docs/ decoded strictly against k8s.io/api (its own module, so
+# the product's go.mod carries no Kubernetes library; -count=1: it reads files outside it).
+k8s-check:
+	cd docs/k8scheck && $(GO) test -count=1 ./...
+
+# The GitHub Actions workflow in docs/, linted by actionlint at a pinned version.
+ACTIONLINT ?= github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+lint-actions:
+	$(GO) run $(ACTIONLINT) docs/workflows/*.yml
 
 fmt:
 	gofmt -w .
@@ -39,7 +49,15 @@ fuzz:
 	$(GO) test ./manifest -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./planner -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
 
-# Benchmarks (targets in DESIGN.md): the named profiles' plan and apply against the simulator
+# The randomized checker of reliability/ (kill -9 and resume, lost answers, 5xx, throttles,
+# visibility lag, other actors, a concurrent second apply, stops), run for SOAK instead of
+# the few scenarios of `make test`; a failing scenario prints its seed and the command that
+# replays it (-checker.seed=N).
+SOAK ?= 30m
+soak:
+	$(GO) test -race ./reliability -run '^TestRandomizedChecker$$' -soak.duration $(SOAK) -timeout 0 -v
+
+# Benchmarks (targets in docs/design.md): the named profiles' plan and apply against the simulator
 # and the Terraform-style baseline beside them (bench/, writes bench/RESULTS.md; how long each
 # takes is there), then the Go micro-benchmarks. PROFILES picks profiles, BASELINE=false skips
 # the baseline, BENCHFLAGS=-strict exits 1 on a missed target.
@@ -49,9 +67,19 @@ bench: build
 	$(GO) run ./bench -bin $(BIN) -out bench/RESULTS.md -profiles $(PROFILES) -baseline=$(BASELINE) $(BENCHFLAGS)
 	$(GO) test -run '^$$' -bench . ./planner
 
-# The scale curve (1k, 10k, 50k, 100k instances) into bench/RESULTS.md; about 40 minutes.
+# The scale curve (1k, 10k, 50k, 100k instances) into bench/RESULTS.md; about 15 minutes.
 bench-scale: build
 	$(GO) run ./bench -bin $(BIN) -out bench/RESULTS.md -scale 1000,10000,50000,100000 $(BENCHFLAGS)
 
+# Release: static binaries (CGO_ENABLED=0, -trimpath, version and commit stamped) for linux,
+# darwin and windows on amd64 and arm64, with dist/SHA256SUMS (scripts/release.sh).
+release:
+	VERSION=$(VERSION) COMMIT=$(COMMIT) ./scripts/release.sh
+
+# The OCI image from Containerfile (static binary on an empty base, non-root user, CA
+# certificates), built offline with podman or buildah (scripts/image.sh); IMAGE=name:tag.
+image:
+	VERSION=$(VERSION) COMMIT=$(COMMIT) ./scripts/image.sh
+
 clean:
-	rm -rf bin
+	rm -rf bin dist build/image

@@ -219,9 +219,9 @@ func generate(m mix) workload {
 			}
 			b := sec("redis")
 			for i := 1; i <= total; i++ {
-				mem, shards, replicas := 4096, 2, 2
+				mem, shards, replicas := 4096, 3, 2
 				if i > m.redisChange {
-					mem, shards, replicas = 8192, 4, 3
+					mem, shards, replicas = 8192, 5, 3
 				}
 				fmt.Fprintf(b, "  - {id: crs-%s-%05d, region: %s, account: %s, status: 2, tags: {fleet: bench}, memSizeMB: %d, shards: %d, replicas: %d, redisVersion: \"6.2\"}\n", tag, i, region, a.name, mem, shards, replicas)
 			}
@@ -229,7 +229,7 @@ func generate(m mix) workload {
 			if m.dependsOn && a.name == "tc-a" && ri == 1 {
 				deps = "    dependsOn: [cache-tc-a-" + short(regions["tencent"][0]) + "]\n"
 			}
-			target("cache-"+tag, "tencent.redis", a.name, region, `{memSizeMB: 8192, shards: 4, replicas: 3}`, deps)
+			target("cache-"+tag, "tencent.redis", a.name, region, `{memSizeMB: 8192, shards: 5, replicas: 3}`, deps)
 			w.byKind["tencent.redis"] += total
 		}
 	}

@@ -5,7 +5,7 @@
 // `upgradeplan apply` as child processes of the built binary (CPU seconds and peak RSS
 // come from their rusage). It reads the simulator's call log (/_sim/calls), its applied
 // record (/_sim/applied) and the run record, and prints one table per profile against the
-// targets of DESIGN.md ("Targets that the benchmarks and tests hold"). Beside them it runs
+// targets of docs/design.md ("Targets that the benchmarks and tests hold"). Beside them it runs
 // a Terraform-style baseline (baseline.go) and upgradeplan on the realistic workload at
 // 2,000 instances. Every section is written to bench/RESULTS.md with its workload, date
 // and commit; sections not run this time are kept.

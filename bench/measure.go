@@ -12,7 +12,7 @@ import (
 	"github.com/upgradeplan/upgradeplan/provider/products"
 )
 
-// Targets (DESIGN.md, "Targets that the benchmarks and tests hold"). Never loosen them.
+// Targets (docs/design.md, "Targets that the benchmarks and tests hold"). Never loosen them.
 const (
 	maxRatio       = 1.1
 	maxCPUPerStep  = 200 * time.Microsecond

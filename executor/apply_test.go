@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,7 +24,7 @@ func fleetOf(n int, prefix, version string) map[string]provider.Values {
 
 func runApply(t *testing.T, ctx context.Context, plan *planner.Plan, reg provider.Registry, dir string, mod func(*Options)) (*Record, error) {
 	t.Helper()
-	opts := Options{Registry: reg, Out: dir, Seed: 1}
+	opts := Options{Registry: reg, Out: dir, Seed: 1, LockDir: dir + ".locks"}
 	if mod != nil {
 		mod(&opts)
 	}
@@ -120,7 +119,7 @@ func TestApplyRunsTheFleetInOrderWithinTheCaps(t *testing.T) {
 				t.Errorf("list bucket %+v: polls must be counted apart from the refresh", b)
 			}
 		}
-		if s := stepByID(t, rec, "tb/b-1"); s.ClientToken != ClientToken(plan, "tb/b-1") || s.After["version"] != "2" || s.Before["version"] != "1" || s.RequestIDs == nil || s.OrderID == "" {
+		if s := stepByID(t, rec, "tb/b-1"); s.ClientToken != ClientToken(plan, "tb/b-1") || s.After["version"] != "2" || s.Before["version"] != "1" || s.RequestIDs == nil || s.OrderID == "" || s.OrderName != "deal-b-1" {
 			t.Errorf("step record lacks token, before/after, request ids or order id: %+v", s)
 		}
 		if len(events) < 18 || events[len(events)-1].Progress.Done != 9 {
@@ -670,30 +669,15 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
-func TestSecondApplyOnTheSamePlanIsLockedOut(t *testing.T) {
-	dir := t.TempDir()
-	planPath := filepath.Join(dir, "plan.json")
-	os.WriteFile(planPath, []byte("{}"), 0o644)
-	held, err := acquireLock(planPath + ".lock")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer held.release()
-	cloud := newFakeCloud(time.Second, fleetOf(1, "a", "1"))
-	plan := planOf(t, planner.Settings{}, []planner.Target{{Name: "t", Kind: fakeKind, Region: "r1"}}, []planner.Step{versionStep("t", "a-1", "1", "2", 0)})
-	rec, err := runApply(t, t.Context(), plan, cloud.registry(), filepath.Join(dir, "run"), func(o *Options) { o.PlanPath = planPath })
-	if ExitCode(rec, err) != ExitLocked {
-		t.Fatalf("exit %d (%v), want 5", ExitCode(rec, err), err)
-	}
-	if msg := err.Error(); !strings.Contains(msg, fmt.Sprintf("pid %d", os.Getpid())) || !strings.Contains(msg, "since") {
-		t.Errorf("error %q does not name the holder's pid and start time", msg)
-	}
-}
-
 func TestClientTokenDiffersForPlansMadeAtDifferentTimes(t *testing.T) {
 	a := planOf(t, planner.Settings{}, nil, []planner.Step{versionStep("t", "a-1", "1", "2", 0)})
 	b := *a
 	b.CreatedAt = a.CreatedAt.Add(time.Second)
+	d, err := planner.ComputeDigest(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Digest = d
 	ta, tb := ClientToken(a, "t/a-1"), ClientToken(&b, "t/a-1")
 	if ta == tb || len(ta) > 64 || ta != ClientToken(a, "t/a-1") || !strings.HasPrefix(ta, "upgp-") {
 		t.Errorf("tokens %q and %q: want stable per plan, distinct across creation times, ≤ 64 chars", ta, tb)
@@ -716,18 +700,18 @@ func TestBudgetOf(t *testing.T) {
 
 func TestFinishRunsWithTheFinalRecordWhileThePlanIsStillLocked(t *testing.T) {
 	dir := t.TempDir()
-	planPath := filepath.Join(dir, "plan.json")
-	os.WriteFile(planPath, []byte("{}"), 0o644)
+	locks := filepath.Join(dir, "locks")
 	cloud := newFakeCloud(time.Second, fleetOf(1, "a", "1"))
 	plan := planOf(t, planner.Settings{}, []planner.Target{{Name: "t", Kind: fakeKind, Region: "r1"}}, []planner.Step{versionStep("t", "a-1", "1", "2", 0)})
+	digestLock := filepath.Join(locks, "plan-"+plan.Digest+".lock")
 	var finished *Record
 	var lockErr error
 	rec, err := runApply(t, t.Context(), plan, cloud.registry(), filepath.Join(dir, "run"), func(o *Options) {
-		o.PlanPath = planPath
+		o.LockDir = locks
 		o.Finish = func(r *Record) error {
 			finished = r
 			// A resume starting now (reports still being written) must be locked out.
-			l, err := acquireLock(planPath + ".lock")
+			l, err := acquireLock(digestLock, "the plan")
 			if err == nil {
 				l.release()
 			}
@@ -742,7 +726,7 @@ func TestFinishRunsWithTheFinalRecordWhileThePlanIsStillLocked(t *testing.T) {
 	if !errors.As(lockErr, &locked) {
 		t.Errorf("taking the plan's lock inside Finish gave %v, want it held by the apply", lockErr)
 	}
-	if l, err := acquireLock(planPath + ".lock"); err != nil {
+	if l, err := acquireLock(digestLock, "the plan"); err != nil {
 		t.Errorf("the lock is still held after Apply returned: %v", err)
 	} else {
 		l.release()

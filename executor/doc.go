@@ -3,7 +3,15 @@
 // what is safe to retry, polls completion in batches, keeps the change window and failure
 // budget, and writes a crash-safe journal and the run record. It never switches on a kind.
 //
-// Choices where DESIGN.md is silent:
+// Where to look: machine.go is the step machine (phases pending, waiting, sending,
+// maybe-sent, accepted, final; one pure function advance(state, input) returning the next
+// state, the journal entries and what to do; machine_test.go has a row per transition);
+// driver.go runs one goroutine per step that persists each transition and then acts;
+// scheduler.go holds dependencies, slots and gates; reconcile.go rebuilds the machines on
+// resume; window.go the window, budget and stop; runrecord.go run.json; progress.go the ETA;
+// limiter.go the buckets; observe.go the batched polls; lock.go the locks.
+//
+// Choices where docs/design.md is silent:
 //
 //   - Rate limits: a bucket of burst 1 refilling at cap·(1−SafetyMargin) (1%), and a window
 //     guard: request n+⌊cap⌋ of a bucket is sent only once request n was answered more than
@@ -18,7 +26,8 @@
 //     order. The gate admits ⌈cap⌉ steps of a bucket at a time (about a second of its calls)
 //     to take a parallelism slot, and is left once the call is answered, so steps queueing for
 //     a slow bucket's tokens (kafka's 2/s) never hold the slots that a fast bucket needs. A
-//     step that must wait for a busy instance before its call keeps its gate place.
+//     step whose instance is busy gives back its slot and gate place while it waits (polled
+//     at the slow cadence) and queues again once a poll shows the instance ready.
 //   - Polling: a group is polled only while it has steps queued for a look. A step about to
 //     start (judge, reconcile) is answered by an immediate poll. A started step is checked at
 //     the slow cadence (settings.pollInterval) unless something waits on it: a step waiting
@@ -32,16 +41,20 @@
 //     polls. Before any completion of that action, checks probe at 0.5 s × 1.25^k after the
 //     call, up to the poll interval. Lag then stays under d/4 where it matters, and polling
 //     stays a few percent of the calls where it does not (bench/RESULTS.md).
-//   - Chained steps (#2 after #1 on one instance) ride along: the poll that follows #1 also
-//     carries #2's watch, and when it shows #1 done and #2 ready, #2 is sent without a look of
-//     its own.
+//   - Judge before every send: a step is sent only on an observation made at most
+//     verdictFreshness (1 s) before it passed its last wait (dependencies, slots, window, a
+//     busy instance); the rate-limit token wait that follows is bounded by the gate. Every
+//     poll carries, as riders, the watches of up to 50 of its group's steps that have not
+//     started (lowest plan index first), so the poll that shows a dependency done or frees a
+//     slot also judges the steps it releases, without a poll of their own.
 //   - Progress ETA (Counters.ETA): for every bucket of mutating calls, its unsent calls at the
 //     bucket's current rate plus the duration estimate above (or, once all are sent, what is
 //     left of the last one's), the largest of these; a best case that leaves out dependencies,
 //     slots and polling lag. Before any completion only the rate part is known.
 //   - Refresh: one Observe per (kind, account, region) for every step that can be judged at
-//     once. A step chained after another on the same instance, or whose instance was busy, is
-//     judged right before its call from a fresh batched observation.
+//     once; its noop, drifted and failed verdicts end steps at once. A chain whose instance
+//     already shows the chain's final `to` is noop as a whole, so re-applying a plan that
+//     succeeded exits 0.
 //   - Dependencies: a step starts when every step it depends on, every step of every target
 //     its target depends on, and every step of a lower canary wave of its target succeeded or
 //     was a noop. A failed, skipped or drifted dependency skips it (a drifted step was not
@@ -59,17 +72,39 @@
 //     unless the operator names the next window (Options.Window, `--resume DIR --window
 //     START/END`), which replaces the plan's for that segment, keeps its cutoff, and is
 //     journaled and recorded in the segment (run.json segments[].window_override).
-//   - Mutating calls: intent journaled (fsync) → call → result journaled (fsync). A 5xx or an
-//     unknown outcome is followed by a fresh observation: a call in progress or done is
-//     followed, never sent again; an untouched instance gets the call again with the same
-//     ClientToken ("upgp-" + 32 hex of SHA-256(digest, created_at, step id)).
-//   - Resume: finished steps (succeeded, noop, failed, skipped, drifted) keep their record; a
-//     step whose call was accepted is followed; a step with an intent and no result is
-//     reconciled as above; everything else runs afresh.
+//   - Mutating calls: token taken → intent journaled (fsync, by the send guard the Limiter
+//     runs right before the request; refused once the run stopped) → call → result journaled
+//     (fsync). A journal write that fails stops the run (exit 3): the call whose intent could
+//     not be written is not sent, the steps not started are not-started.
+//   - Maybe sent: a 5xx or an unknown outcome (timeout, dropped connection; on resume an
+//     intent without a result, or such a result) makes the step maybe-sent. Any sign of the
+//     change (busy, `to`) makes it accepted or succeeded, recorded "the call's answer was
+//     lost (request id unknown)", never noop. Only an instance still untouched once the
+//     product's visibility grace (provider.Spec.VisibilityGrace; Options.VisibilityGrace,
+//     `apply --visibility-grace`) has passed since the call gets the call again, with the
+//     same ClientToken ("upgp-" + 32 hex of SHA-256(digest, step id); the digest covers
+//     created_at), within the attempt bound.
+//   - In place: a change whose `to` shows nothing its `from` does not (Kafka's latestMinor)
+//     is done once the instance was seen busy after the call and then done, or, never seen
+//     busy, once done after the visibility grace (noted in the record).
+//   - Resume: only with the very plan file (digest) the run began. Finished steps keep their
+//     record; an accepted step is judged from a fresh observation before stepTimeout (which
+//     counts from the call) applies, and seen done it succeeded whenever seen; maybe-sent
+//     steps are reconciled as above; everything else runs afresh.
+//   - Locks: an exclusive lock per plan digest in the lock directory (LockDir:
+//     $UPGRADEPLAN_LOCK_DIR, $XDG_RUNTIME_DIR/upgradeplan/locks, the user cache dir's
+//     upgradeplan/locks; `apply --lock-dir`) and one per run directory (DIR/lock), through
+//     gofrs/flock; nothing is written next to the plan. A second apply gets *LockedError
+//     (exit 5) naming the holder's pid, host and start time.
+//   - Nothing attempted (exit 1) in a new run leaves no journal, record or directory behind.
 //   - Dry run: steps end `succeeded` with reason "dry run: not sent" (or "dry run: the API's
-//     own dry run accepted the call" where Spec.DryRun); no intents are journaled and a dry
-//     run cannot be resumed.
-//   - Signals: the context passed to Apply is the first signal (stop starting, follow in
-//     flight, exit 3); Options.Hard the second (abandon the steps in flight, recorded
-//     cancelled: a resume reconciles them).
+//     own dry run accepted the call" where Spec.DryRun); a chained step is judged as if its
+//     predecessors had reached their `to`; no intents are journaled and a dry run cannot be
+//     resumed.
+//   - Signals: the context passed to Apply is the first signal (stop starting, also ending
+//     waits for tokens, gates and busy instances; follow the steps in flight; exit 3). Steps in
+//     flight whose polls keep failing are followed for Options.StopTimeout (`--stop-timeout`,
+//     default 3 minutes) after the stop, then recorded cancelled, in doubt, for a resume.
+//     Options.Hard is the second signal (abandon the steps in flight, recorded cancelled
+//     saying whether their call was sent; the outcome names how many).
 package executor

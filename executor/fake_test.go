@@ -29,9 +29,15 @@ type fakeCloud struct {
 	fault func(c provider.Call, n int) (err error, applied bool)
 	// failUpgrade names instances whose upgrade ends in a failed state.
 	failUpgrade map[string]bool
+	// lag is the accept-to-visible lag: for this long after an accepted call, lists show
+	// the instance as before it (ready, old values), as eventually consistent clouds do.
+	lag time.Duration
+	// listFault, when set, answers a List with an error.
+	listFault func() error
 }
 
 type fakeInst struct {
+	visibleAt time.Time
 	values    provider.Values
 	busyUntil time.Time
 	pendingTo provider.Values
@@ -64,6 +70,29 @@ func (c *fakeCloud) registry() provider.Registry {
 			return &fakeProvider{c: c, cfg: cfg}, nil
 		},
 	}}
+}
+
+// set changes an instance's values, as another actor's upgrade would.
+func (c *fakeCloud) set(id string, v provider.Values) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, x := range v {
+		c.insts[id].values[k] = x
+	}
+}
+
+// sends counts the mutating calls an instance received (accepted or refused), dry runs and
+// throttled ones left out: every one is an upgrade the cloud may have started.
+func (c *fakeCloud) sends(id string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, k := range c.calls {
+		if k.action == "Upgrade" && k.instance == id && !k.throttled && !k.dryRun {
+			n++
+		}
+	}
+	return n
 }
 
 // busy makes an instance busy (not ready) until t.
@@ -181,7 +210,7 @@ func (p *fakeProvider) Apply(ctx context.Context, call provider.Call) (provider.
 				n++
 			}
 		}
-		rec = provider.Receipt{RequestID: fmt.Sprintf("req-%d", len(c.calls)), OrderID: "order-" + call.Instance}
+		rec = provider.Receipt{RequestID: fmt.Sprintf("req-%d", len(c.calls)), OrderID: "order-" + call.Instance, OrderName: "deal-" + call.Instance}
 		in, ok := c.insts[call.Instance]
 		if !ok {
 			k.err = true
@@ -209,6 +238,7 @@ func (p *fakeProvider) Apply(ctx context.Context, call provider.Call) (provider.
 		}
 		in.pendingTo = to
 		in.busyUntil = now.Add(c.duration)
+		in.visibleAt = now.Add(c.lag)
 		return ferr
 	})
 	return rec, err
@@ -225,6 +255,11 @@ func (p *fakeProvider) Observe(ctx context.Context, ws []provider.Watch) ([]prov
 		if c.admit("List", "") {
 			return &provider.Error{Class: provider.ClassThrottled, Kind: fakeKind, Action: "List", Code: "Throttling.User"}
 		}
+		if c.listFault != nil {
+			if err := c.listFault(); err != nil {
+				return err
+			}
+		}
 		out = make([]provider.Progress, len(ws))
 		for i, w := range ws {
 			in, ok := c.insts[w.Instance]
@@ -236,12 +271,20 @@ func (p *fakeProvider) Observe(ctx context.Context, ws []provider.Watch) ([]prov
 			for k, v := range in.values {
 				vals[k] = v
 			}
-			busy := now.Before(in.busyUntil)
+			busy := now.Before(in.busyUntil) && !now.Before(in.visibleAt)
 			pr := provider.Progress{Instance: w.Instance, Observed: vals, Status: "ready"}
 			if busy {
 				pr.Status = "busy"
 			}
-			_, atTo := provider.Matches(vals, w.To)
+			// A latestMinor step (as alibaba.kafka plans it) is never done before its call;
+			// after it, done when the instance runs its version again.
+			minor := w.To["latestMinor"] == true
+			to := w.To
+			if minor {
+				to = provider.Values{"version": w.To["version"]}
+			}
+			_, atTo := provider.Matches(vals, to)
+			atTo = atTo && (w.Started || !minor)
 			field, atFrom := provider.Matches(vals, w.From)
 			switch {
 			case in.failed:

@@ -54,6 +54,7 @@ type Entry struct {
 	Params      map[string]any  `json:"params,omitempty"` // as planned: secrets stay references
 	RequestID   string          `json:"request_id,omitempty"`
 	OrderID     string          `json:"order_id,omitempty"`
+	OrderName   string          `json:"order_name,omitempty"`
 	Error       *StepError      `json:"error,omitempty"`
 	Class       provider.Class  `json:"class,omitempty"`
 	Step        *StepRecord     `json:"step,omitempty"`
@@ -62,9 +63,10 @@ type Entry struct {
 
 // journal appends fsynced entries.
 type journal struct {
-	mu   sync.Mutex
-	f    *os.File
-	path string
+	mu    sync.Mutex
+	f     *os.File
+	path  string
+	fault func(Entry) error // tests: a full disk
 }
 
 func openJournal(dir string) (*journal, error) {
@@ -122,6 +124,11 @@ func (j *journal) write(e Entry) error {
 	b = append(b, '\n')
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if j.fault != nil {
+		if err := j.fault(e); err != nil {
+			return fmt.Errorf("journal: write %s: %w", j.path, err)
+		}
+	}
 	if _, err := j.f.Write(b); err != nil {
 		return fmt.Errorf("journal: write %s: %w", j.path, err)
 	}

@@ -238,13 +238,61 @@ func (b *bucket) throttled() {
 	b.lim.SetLimitAt(now, rate.Limit(b.current*(1-SafetyMargin)))
 }
 
+// sendGuard, carried by the context of a step's mutating call, keeps the executor's
+// promises at the very moment of sending: the wait for a token (and a throttle backoff)
+// ends when the run stops, and before every send of the call, before runs: it refuses
+// (a *notSentError: nothing is sent) once the run stopped or the window closed, and
+// journals the call's intent first, so no call leaves without its intent on disk.
+type sendGuard struct {
+	stop   context.Context // done once the run stops starting steps
+	before func() error
+}
+
+type sendGuardKey struct{}
+
+func withSendGuard(ctx context.Context, g *sendGuard) context.Context {
+	return context.WithValue(ctx, sendGuardKey{}, g)
+}
+
+// errStoppedWaiting is why a call the stop caught waiting for its token was not sent.
+const errStoppedWaiting = "the call was waiting for its rate-limit token and was not sent"
+
+// notSentError says a mutating call was not sent, and why.
+type notSentError struct{ why string }
+
+func (e *notSentError) Error() string { return "not sent: " + e.why }
+
 // Do implements provider.Doer.
 func (l *Limiter) Do(ctx context.Context, req provider.Request, send func(context.Context) error) error {
 	b := l.bucket(req)
+	g, _ := ctx.Value(sendGuardKey{}).(*sendGuard)
+	if !req.Mutating {
+		g = nil
+	}
+	// wait is ctx, ended also by the run's stop for a guarded call: waits, never sends.
+	wait := ctx
+	if g != nil {
+		w, cancel := context.WithCancel(ctx)
+		defer cancel()
+		defer context.AfterFunc(g.stop, cancel)()
+		wait = w
+	}
+	stopped := func(err error) error {
+		if g != nil && ctx.Err() == nil && g.stop.Err() != nil {
+			return &notSentError{why: errStoppedWaiting}
+		}
+		return err
+	}
 	for attempt := 0; ; attempt++ {
-		answered, err := b.take(ctx)
+		answered, err := b.take(wait)
 		if err != nil {
-			return err
+			return stopped(err)
+		}
+		if g != nil {
+			if err := g.before(); err != nil {
+				answered()
+				return err
+			}
 		}
 		err = send(ctx)
 		answered()
@@ -264,8 +312,8 @@ func (l *Limiter) Do(ctx context.Context, req provider.Request, send func(contex
 		if !retry || attempt+1 >= l.retry.Attempts {
 			return err
 		}
-		if err := sleep(ctx, l.Backoff(attempt)); err != nil {
-			return err
+		if err := sleep(wait, l.Backoff(attempt)); err != nil {
+			return stopped(err)
 		}
 	}
 }

@@ -1,18 +1,47 @@
 package executor
 
 import (
-	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/gofrs/flock"
 )
 
-// LockedError says another apply holds the plan's lock (exit 5).
+// LockDirEnv names the environment variable that points the plan-digest locks elsewhere.
+const LockDirEnv = "UPGRADEPLAN_LOCK_DIR"
+
+// RunLockFile is the run directory's lock file.
+const RunLockFile = "lock"
+
+// LockDir is where the plan-digest locks live: $UPGRADEPLAN_LOCK_DIR, else
+// $XDG_RUNTIME_DIR/upgradeplan/locks, else the user's cache directory's upgradeplan/locks
+// (~/.cache on Linux, ~/Library/Caches on macOS, %LocalAppData% on Windows), else the
+// temporary directory's upgradeplan-locks. Never next to the plan, which may sit on a
+// read-only volume (a Kubernetes ConfigMap).
+func LockDir(getenv func(string) string) string {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if d := getenv(LockDirEnv); d != "" {
+		return d
+	}
+	if d := getenv("XDG_RUNTIME_DIR"); d != "" {
+		return filepath.Join(d, "upgradeplan", "locks")
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "upgradeplan", "locks")
+	}
+	return filepath.Join(os.TempDir(), "upgradeplan-locks")
+}
+
+// LockedError says another apply holds a lock this apply needs (exit 5).
 type LockedError struct {
 	Path   string
-	Holder string // "pid 1234 since 2026-11-28T01:00:00Z on host", as the holder wrote it
+	What   string // "the plan" or "the run directory"
+	Holder string // "pid 1234 on host since 2026-11-28T01:00:00Z", as the holder wrote it
 }
 
 func (e *LockedError) Error() string {
@@ -20,40 +49,67 @@ func (e *LockedError) Error() string {
 	if h == "" {
 		h = "an unknown process"
 	}
-	return fmt.Sprintf("another apply holds %s: %s", e.Path, h)
+	what := e.What
+	if what == "" {
+		what = "the lock"
+	}
+	return fmt.Sprintf("another apply holds %s (%s): %s", what, e.Path, h)
 }
 
-// planLock is an exclusive flock on PLAN.lock, held for the whole apply. The kernel releases
-// it when the process dies, so a crashed apply never leaves a stale lock behind.
-type planLock struct{ f *os.File }
+// fileLock is an exclusive advisory lock (flock(2), LockFileEx on Windows) held for the whole
+// apply. The kernel releases it when the process dies, so a crashed apply leaves no stale
+// lock. Who holds it is written to PATH.holder: a locked file cannot be read on Windows.
+type fileLock struct{ fl *flock.Flock }
 
-func acquireLock(path string) (*planLock, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
+func acquireLock(path, what string) (*fileLock, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		defer f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			b, _ := os.ReadFile(path)
-			return nil, &LockedError{Path: path, Holder: strings.TrimSpace(string(b))}
-		}
+	fl := flock.New(path)
+	ok, err := fl.TryLock()
+	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	host, _ := os.Hostname()
-	holder := fmt.Sprintf("pid %d since %s on %s\n", os.Getpid(), time.Now().UTC().Format(time.RFC3339), host)
-	if err := f.Truncate(0); err == nil {
-		f.WriteAt([]byte(holder), 0)
-		f.Sync()
+	if !ok {
+		b, _ := os.ReadFile(path + ".holder")
+		return nil, &LockedError{Path: path, What: what, Holder: strings.TrimSpace(string(b))}
 	}
-	return &planLock{f: f}, nil
+	host, _ := os.Hostname()
+	holder := fmt.Sprintf("pid %d on %s since %s\n", os.Getpid(), host, time.Now().UTC().Format(time.RFC3339))
+	writeFileAtomic(path+".holder", []byte(holder))
+	return &fileLock{fl: fl}, nil
 }
 
-func (l *planLock) release() {
+func (l *fileLock) release() {
 	if l == nil {
 		return
 	}
-	l.f.Truncate(0)
-	syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
-	l.f.Close()
+	os.Remove(l.fl.Path() + ".holder")
+	l.fl.Unlock()
+}
+
+// runLocks are the two locks of an apply: one on the plan's digest (so copies of one plan
+// file conflict wherever they sit) and one on the run directory (so two plans never write
+// one run).
+type runLocks struct{ plan, run *fileLock }
+
+func acquireRunLocks(lockDir, digest, runDir string) (*runLocks, error) {
+	pl, err := acquireLock(filepath.Join(lockDir, "plan-"+digest+".lock"), "the plan")
+	if err != nil {
+		return nil, err
+	}
+	rl, err := acquireLock(filepath.Join(runDir, RunLockFile), "the run directory")
+	if err != nil {
+		pl.release()
+		return nil, err
+	}
+	return &runLocks{plan: pl, run: rl}, nil
+}
+
+func (l *runLocks) release() {
+	if l == nil {
+		return
+	}
+	l.run.release()
+	l.plan.release()
 }

@@ -32,6 +32,10 @@ type observer struct {
 	queue    []*observation
 	lastPoll time.Time
 	wake     chan struct{}
+	// riders, when set, adds to every poll the watches of steps about to start and takes
+	// their answers, so that a step released by what this poll shows (its dependency done, a
+	// slot freed) is judged from this very observation instead of costing a poll of its own.
+	riders func() ([]provider.Watch, func([]provider.Progress))
 }
 
 type observation struct {
@@ -234,9 +238,19 @@ func (o *observer) poll(ctx context.Context) {
 			watches = append(watches, *ob.follow.next)
 		}
 	}
+	own := len(watches)
+	var deliver func([]provider.Progress)
+	if o.riders != nil && own > 0 {
+		var rw []provider.Watch
+		rw, deliver = o.riders()
+		watches = append(watches, rw...)
+	}
 	ps, err := observeSafely(asPoll(ctx), o.prov, watches)
 	if err == nil && len(ps) != len(watches) {
 		err = fmt.Errorf("%s: observe answered %d of %d watches", o.key, len(ps), len(watches))
+	}
+	if err == nil && deliver != nil {
+		deliver(ps[own:])
 	}
 	k := 0
 	for i, ob := range batch {

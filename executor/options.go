@@ -15,9 +15,19 @@ import (
 type Options struct {
 	// Registry opens the providers of the plan's kinds.
 	Registry provider.Registry
-	// PlanPath is the plan file; the apply holds an exclusive flock on PlanPath+".lock".
-	// Empty means no lock (tests of the engine only).
+	// PlanPath is the plan file, as recorded in run.json. Nothing is written next to it.
 	PlanPath string
+	// LockDir holds the plan-digest locks; "" means LockDir(Getenv). The run directory's
+	// lock is Out/lock. A second apply of the same plan (any copy of it) or into the same
+	// run directory gets a *LockedError naming the holder.
+	LockDir string
+	// StopTimeout bounds, after the first signal, how long steps in flight are followed
+	// while every poll of them fails; then they are recorded cancelled, in doubt, for a
+	// resume to reconcile. 0 means DefaultStopTimeout.
+	StopTimeout time.Duration
+	// VisibilityGrace overrides the products' visibility grace (provider.Spec), by kind;
+	// the key "" applies to every kind not named.
+	VisibilityGrace map[string]time.Duration
 	// Out is the run directory: journal.jsonl and run.json live there.
 	Out string
 	// Parallelism overrides settings.parallelism when positive.
@@ -43,6 +53,10 @@ type Options struct {
 	// OnEvent receives every step transition (progress display, log lines). It is called
 	// from many goroutines, one call at a time.
 	OnEvent func(Event)
+	// OnRecord, when set, receives each snapshot of the run record as run.json is written
+	// (after the refresh, every ten seconds, and at the end): metrics read the per-bucket
+	// counts from it. The record is the caller's to keep.
+	OnRecord func(*Record)
 	// Finish, when set, runs after the final run.json is written and before the plan's lock
 	// is released, so reports rendered from the record (report.md, junit.xml) can never be
 	// overwritten by a resume that started in between. Its error is returned by Apply with
@@ -56,6 +70,9 @@ type Options struct {
 	Retry Retry
 	// RequestTimeout bounds one HTTP request (provider.Config.Timeout); 0: the provider's.
 	RequestTimeout time.Duration
+
+	// journalFault, in tests, fails journal writes (a full disk).
+	journalFault func(Entry) error
 }
 
 // ErrRefused wraps every refusal of a plan (exit 4): digest mismatch, unknown format version,
@@ -71,7 +88,7 @@ var ErrNothingAttempted = errors.New("nothing was attempted")
 // since calls were made.
 var ErrRecordNotWritten = errors.New("the run record could not be written")
 
-// Exit codes of apply (DESIGN.md, "Command line").
+// Exit codes of apply (docs/design.md, "Exit codes").
 const (
 	ExitOK      = 0
 	ExitInvalid = 1
@@ -122,15 +139,13 @@ func CheckPlan(p *planner.Plan, expect string) error {
 }
 
 // ClientToken is the idempotency token of one step: "upgp-" and the first 32 hex digits of
-// SHA-256(digest NUL created_at NUL step id). The digest ignores created_at, so the creation
-// time is mixed in: two plans with the same content made at different times never share a
-// token (the cloud would answer the second with the first's result), while every retry and
-// resume of one plan file sends the same token. 37 ASCII characters, under the 64 allowed.
+// SHA-256(digest NUL step id). It depends only on what the digest covers (created_at
+// included), so every retry and resume of one plan file sends the same token, while two plan
+// files, even of the same content made at different times, never share one (the cloud would
+// answer the second with the first's result). 37 ASCII characters, under the 64 allowed.
 func ClientToken(p *planner.Plan, stepID string) string {
 	h := sha256.New()
 	h.Write([]byte(p.Digest))
-	h.Write([]byte{0})
-	h.Write([]byte(p.CreatedAt.UTC().Format(time.RFC3339Nano)))
 	h.Write([]byte{0})
 	h.Write([]byte(stepID))
 	return "upgp-" + hex.EncodeToString(h.Sum(nil))[:32]

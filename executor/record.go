@@ -89,7 +89,11 @@ type StepRecord struct {
 	Notes     []string `json:"notes,omitempty"`
 
 	Status Status `json:"status"`
-	// Reason says why a step was skipped, drifted, not started or cancelled.
+	// State is where a running or pending step stands in the step machine (waiting,
+	// sending, maybe-sent, accepted); empty once the step ended.
+	State Phase `json:"state,omitempty"`
+	// Reason says why a step was skipped, drifted, not started or cancelled (whether its
+	// call was sent), or what a succeeded step's record must add (its answer was lost).
 	Reason string `json:"reason,omitempty"`
 
 	// From and To are the plan's; Before is what the refresh observed, After what completion
@@ -103,6 +107,7 @@ type StepRecord struct {
 	Attempts    int      `json:"attempts"`
 	RequestIDs  []string `json:"request_ids,omitempty"` // every request id of the mutating call's attempts
 	OrderID     string   `json:"order_id,omitempty"`
+	OrderName   string   `json:"order_name,omitempty"` // the order's other handle (Tencent DealName)
 	ClientToken string   `json:"client_token,omitempty"`
 
 	Error *StepError `json:"error,omitempty"`

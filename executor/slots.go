@@ -45,13 +45,14 @@ func (h *waitHeap) Pop() any {
 
 func newSlots(n int) *slots { return &slots{free: n} }
 
-// acquire takes a slot for the step at index, or returns false when stop or ctx is done first.
-func (s *slots) acquire(ctx context.Context, index int, stop <-chan struct{}) bool {
+// acquire takes a slot for the step at index, or returns false when stop or ctx is done
+// first. waited says whether the step had to queue for it.
+func (s *slots) acquire(ctx context.Context, index int, stop <-chan struct{}) (granted, waited bool) {
 	s.mu.Lock()
 	if s.free > 0 && len(s.waiters) == 0 {
 		s.free--
 		s.mu.Unlock()
-		return true
+		return true, false
 	}
 	w := &waiter{index: index, ch: make(chan struct{})}
 	heap.Push(&s.waiters, w)
@@ -59,7 +60,7 @@ func (s *slots) acquire(ctx context.Context, index int, stop <-chan struct{}) bo
 	s.mu.Unlock()
 	select {
 	case <-w.ch:
-		return true
+		return true, true
 	case <-stop:
 	case <-ctx.Done():
 	}
@@ -67,12 +68,12 @@ func (s *slots) acquire(ctx context.Context, index int, stop <-chan struct{}) bo
 	if w.granted {
 		s.mu.Unlock()
 		s.release() // granted while giving up: pass it on
-		return false
+		return false, true
 	}
 	heap.Remove(&s.waiters, w.pos)
 	s.notify()
 	s.mu.Unlock()
-	return false
+	return false, true
 }
 
 // release frees a slot: the waiter with the lowest index gets it.

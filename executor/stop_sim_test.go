@@ -14,7 +14,7 @@ import (
 // applyWith is apply with a window override for the resumed segment.
 func applyWith(t *testing.T, p *planner.Plan, planPath, out string, resume bool, window *planner.Window) *executor.Record {
 	t.Helper()
-	rec, err := executor.Apply(context.Background(), p, executor.Options{Registry: registry(), PlanPath: planPath, Out: out,
+	rec, err := executor.Apply(context.Background(), p, executor.Options{Registry: registry(), PlanPath: planPath, Out: out, VisibilityGrace: simGrace,
 		Resume: resume, Window: window, Seed: 1, RequestTimeout: 5 * time.Second,
 		Retry: executor.Retry{Base: 20 * time.Millisecond, Cap: 500 * time.Millisecond}})
 	if err != nil {

@@ -46,7 +46,7 @@ func TestEachRuleIsReportedAtTheExactPosition(t *testing.T) {
 			[]string{`f.yaml:6:5: targets[0].name: duplicate key "name" (first at line 5); remove one`}},
 		{"an unknown key points at the key and lists the valid ones",
 			header + mongo + "settings: {paralelism: 3}\n",
-			[]string{`f.yaml:6:12: settings.paralelism: unknown field "paralelism"; valid fields: maxFailures, parallelism, pollInterval, qps, stepTimeout, window`}},
+			[]string{`f.yaml:6:12: settings.paralelism: unknown field "paralelism"; valid fields: maxFailures, notify, parallelism, pollInterval, qps, stepTimeout, window`}},
 		{"an unknown kind lists the five kinds",
 			header + "  - {name: a, kind: alibaba.kafk, region: cn-hangzhou, select: {ids: [x]}, desired: {version: \"2.2.0\"}}\n",
 			[]string{`f.yaml:5:21: targets[0].kind: must be one of "alibaba.kafka", "alibaba.mongodb", "alibaba.rabbitmq", "alibaba.computenest", "tencent.redis", not "alibaba.kafk"; did you mean "alibaba.kafka"?`}},
@@ -235,7 +235,7 @@ func TestTheDemoFleetDecodesIntoTypedValues(t *testing.T) {
 		{"rabbit-hz", "alibaba.rabbitmq", "cn-hangzhou", map[string]any{"maxPrivateTps": int64(5000), "queueCapacity": int64(2000)}, []string{"kafka-hz"}},
 		{"marketplace", "alibaba.computenest", "cn-hangzhou", map[string]any{"serviceVersion": "3", "parameters": map[string]any{
 			"EcsInstanceType": "ecs.g7.large", "InstancePassword": SecretRef{FromEnv: "DEMO_SI_PASSWORD"}}}, nil},
-		{"cache-sh", "tencent.redis", "ap-shanghai", map[string]any{"memSizeMB": int64(8192), "shards": int64(4)}, []string{"mongo-hz"}},
+		{"cache-sh", "tencent.redis", "ap-shanghai", map[string]any{"memSizeMB": int64(8192), "shards": int64(5)}, []string{"mongo-hz"}},
 	}
 	for i, w := range want {
 		got := f.Targets[i]

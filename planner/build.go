@@ -334,7 +334,7 @@ func selectInstances(fleet *manifest.Fleet, ti int, g *group, problems Problems)
 		if len(want) > 0 && !want[inst.ID] {
 			continue
 		}
-		if filterTags && !hasTags(inst.Tags, t.Select.Tags) {
+		if filterTags && !provider.HasTags(inst.Tags, t.Select.Tags) {
 			continue
 		}
 		found[inst.ID] = true
@@ -358,15 +358,6 @@ func selectInstances(fleet *manifest.Fleet, ti int, g *group, problems Problems)
 		}
 	}
 	return out, problems
-}
-
-func hasTags(have, want map[string]string) bool {
-	for k, v := range want {
-		if got, ok := have[k]; !ok || got != v {
-			return false
-		}
-	}
-	return true
 }
 
 func describeSelection(s manifest.Selection) string {
@@ -432,6 +423,9 @@ func ResolveSettings(s manifest.Settings) Settings {
 	}
 	if len(s.QPS) > 0 {
 		out.QPS = maps.Clone(s.QPS)
+	}
+	for _, n := range s.Notify {
+		out.Notify = append(out.Notify, Notify{Format: n.Format, URL: provider.SecretRef{FromEnv: n.URL.FromEnv}})
 	}
 	return out
 }

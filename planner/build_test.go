@@ -113,7 +113,7 @@ func (c *fakeCloud) registry() provider.Registry {
 						if len(sel.IDs) > 0 && !slices.Contains(sel.IDs, inst.ID) {
 							continue
 						}
-						if !hasTags(inst.Tags, sel.Tags) {
+						if !provider.HasTags(inst.Tags, sel.Tags) {
 							continue
 						}
 						out = append(out, inst)

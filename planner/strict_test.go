@@ -28,7 +28,7 @@ func TestThePlanReaderIsStrict(t *testing.T) {
 		edit       func([]byte) []byte
 	}{
 		{"a key in another case, read by jq one way and encoding/json another",
-			`line 499, column 10: "Steps": plan files spell this key "steps", in that case`,
+			`line 502, column 10: "Steps": plan files spell this key "steps", in that case`,
 			func(b []byte) []byte {
 				return bytes.Replace(b, []byte("\n}\n"), []byte(",\n  \"Steps\": []\n}\n"), 1)
 			}},

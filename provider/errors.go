@@ -18,6 +18,11 @@ const (
 	// ClassUnknown: a timeout or dropped connection after the request was sent; a mutating
 	// call may or may not have taken effect, so re-read before sending it again.
 	ClassUnknown Class = "outcome-unknown"
+	// ClassBusy: the cloud refused a mutating call because the instance is still busy with
+	// an earlier change (RabbitMQ InstanceUpgradeOrDownGradeTopicMigrating); nothing
+	// happened. Treat it as a busy instance before a call: wait until the instance is ready
+	// again (within stepTimeout), then send the call.
+	ClassBusy Class = "busy"
 	// ClassPermanent: validation, auth, not found, wrong state. Retrying will not help.
 	ClassPermanent Class = "permanent"
 )

@@ -78,6 +78,9 @@ type Call struct {
 type Receipt struct {
 	RequestID string `json:"request_id,omitempty"`
 	OrderID   string `json:"order_id,omitempty"` // order, deal or task id where the API returns one
+	// OrderName is the order's other handle where the API has two (Tencent's DealName
+	// beside the deprecated DealId), for people and support tickets.
+	OrderName string `json:"order_name,omitempty"`
 }
 
 // Watch asks Observe about one planned step on one instance.
@@ -150,6 +153,20 @@ type Spec struct {
 	// DryRun is true where the mutating API has a real dry run: `apply --dry-run` sends the
 	// call with Call.DryRun set instead of skipping it.
 	DryRun bool
+	// VisibilityGrace is how long a change the API accepted may stay invisible in the
+	// product's lists and describes (the cloud is eventually consistent). A call whose
+	// outcome is unknown is never sent again before the instance was observed untouched
+	// for this long after the call, and a change that shows nothing new when done (a
+	// restart in place) counts as done only once it was seen busy or this long has passed.
+	// Each product documents its value; settings may override it. Zero means
+	// DefaultVisibilityGrace.
+	VisibilityGrace time.Duration
+	// StartGrace is how long after an accepted mutating call the instance may still look
+	// untouched (idle at its `from` values) before Observe fails the step as never
+	// started, naming what it observed. The clouds answer before the instance's status
+	// changes, so a product whose upgrade shows no sign at once needs one; zero means the
+	// product tells a change that has not begun by other means (an order, a status).
+	StartGrace time.Duration
 	// New opens the product for one region and account.
 	New func(Config) (Provider, error)
 	// Recheck re-derives a change read back from a plan file from its From and To with the
@@ -162,6 +179,9 @@ type Spec struct {
 	// below it fails every step, and plan, show and apply warn about it.
 	ShortestOperation time.Duration
 }
+
+// DefaultVisibilityGrace is the visibility grace of a product that declares none.
+const DefaultVisibilityGrace = time.Minute
 
 // ActionSpec is one API action and its documented rate cap (0: not documented).
 type ActionSpec struct {

@@ -1,5 +1,10 @@
 package provider
 
+import (
+	"fmt"
+	"time"
+)
+
 // This file holds what every product's Observe does the same way: reading the watched
 // instances once, answering a vanished instance, and judging a watch whose call has not
 // been sent.
@@ -58,4 +63,20 @@ func JudgeNotStarted(w Watch, observed Values, phase Phase) (state State, field 
 		return StatePending, ""
 	}
 	return StateWaiting, ""
+}
+
+// WithinStartGrace reports whether a started watch is still inside its product's start
+// grace: its call was accepted less than grace ago. A watch without an acceptance time
+// (Since zero) is past it.
+func WithinStartGrace(w Watch, now time.Time, grace time.Duration) bool {
+	return !w.Since.IsZero() && now.Sub(w.Since) < grace
+}
+
+// SinceCall says, for a step that never started, how long ago its call was accepted and
+// which start grace it passed: "3m0s after the call was accepted (start grace 2m0s)".
+func SinceCall(w Watch, now time.Time, grace time.Duration) string {
+	if w.Since.IsZero() {
+		return fmt.Sprintf("after the call was accepted (start grace %s)", grace)
+	}
+	return fmt.Sprintf("%s after the call was accepted (start grace %s)", now.Sub(w.Since).Round(time.Second), grace)
 }

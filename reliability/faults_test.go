@@ -60,7 +60,7 @@ func TestFaultMixCompletesWithOneUpgradePerChange(t *testing.T) {
 		if c.Fault != "" {
 			count[kind+" "+c.Fault]++
 		}
-		if c.Code == "Throttling.User" || c.Code == "RequestLimitExceeded" {
+		if c.Code == "Throttling.User" || c.Code == "RequestLimitExceeded" || c.Code == "ONS_SYSTEM_FLOW_CONTROL" { // alikafka throttles with its own code
 			throttled++
 		}
 	}

@@ -36,6 +36,11 @@ func buildAndRun(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	// The applies these tests start keep their plan locks and ledgers in this run's
+	// directory, not the user's cache, where another run could hold them.
+	if os.Getenv("UPGRADEPLAN_LOCK_DIR") == "" {
+		os.Setenv("UPGRADEPLAN_LOCK_DIR", filepath.Join(dir, "locks"))
+	}
 	defer os.RemoveAll(dir)
 	cliBinary = filepath.Join(dir, "upgradeplan")
 	args := []string{"build", "-o", cliBinary}
@@ -192,7 +197,7 @@ func simState(f fleetSize) string {
 	}
 	b.WriteString("redis:\n")
 	for i := range f.redis {
-		fmt.Fprintf(&b, "  - {id: crs-rel-%03d, region: ap-shanghai, account: demo-tc, status: 2, tags: {env: rel}, memSizeMB: 4096, shards: 2, replicas: 2, redisVersion: \"6.2\"}\n", i)
+		fmt.Fprintf(&b, "  - {id: crs-rel-%03d, region: ap-shanghai, account: demo-tc, status: 2, tags: {env: rel}, memSizeMB: 4096, shards: 3, replicas: 2, redisVersion: \"6.2\"}\n", i)
 	}
 	return b.String()
 }
@@ -270,7 +275,7 @@ settings:
     kind: tencent.redis
     region: ap-shanghai
     select: {tags: {env: rel}}
-    desired: {memSizeMB: 8192, shards: 4}
+    desired: {memSizeMB: 8192, shards: 5}
 `)
 		if f.mongo > 0 {
 			b.WriteString("    dependsOn: [mongo-hz]\n")
@@ -303,6 +308,9 @@ func cliEnv(s *simtest.Sim, extra ...string) []string {
 		"ALIBABA_CLOUD_ACCESS_KEY_ID=demo-ak", "ALIBABA_CLOUD_ACCESS_KEY_SECRET=demo-sk",
 		"TENCENTCLOUD_SECRET_ID=demo-id", "TENCENTCLOUD_SECRET_KEY=demo-key",
 		"REL_SI_PASSWORD=rel-Pa55-word",
+		// The simulator runs faster than the clock: a lost answer is reconciled after a
+		// second of wall clock (the products' own grace is a minute or two).
+		"UPGRADEPLAN_VISIBILITY_GRACE=1s",
 		// A race-enabled binary waits a second at exit for late reports; races it finds
 		// still fail the command (exit 66, the report on stderr).
 		"GORACE=atexit_sleep_ms=20")

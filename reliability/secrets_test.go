@@ -10,8 +10,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/upgradeplan/upgradeplan/cloudsim/sim"
+	"github.com/upgradeplan/upgradeplan/planner"
 )
 
 // secretValue is an unusual password: spaces, quotes, JSON/HTML/URL/XML metacharacters and
@@ -150,7 +152,10 @@ func TestSecretParameterReachesTheCloudAndNothingElse(t *testing.T) {
   - {action: UpgradeServiceInstance, instance: si-rel-001, fault: internal-error}
 `, 200)
 	benv := cliEnv(broken, "REL_SI_PASSWORD="+secretValue)
-	r = record("apply against failing upgrades", cli(t, dir, benv, "apply", "plan.json", "--out", "run-failing", "--log-format", "json"))
+	// A plan is applied once: the misbehaving cloud gets a plan file of its own, the same
+	// steps made a second later (planning against it would meet its failing dry runs).
+	copyPlanLater(t, filepath.Join(dir, "plan.json"), filepath.Join(dir, "plan-failing.json"))
+	r = record("apply against failing upgrades", cli(t, dir, benv, "apply", "plan-failing.json", "--out", "run-failing", "--log-format", "json"))
 	if r.code != 2 {
 		t.Errorf("apply with a failing upgrade: want exit 2, got %s", firstLines(r, 30))
 	}
@@ -183,5 +188,19 @@ func TestSecretParameterReachesTheCloudAndNothingElse(t *testing.T) {
 	}
 	if n := checkTreeHasNoSecret(t, dir); n < 10 {
 		t.Errorf("only %d files checked; want the plan, its lock and every run directory's journal, record and reports", n)
+	}
+}
+
+// copyPlanLater writes the plan at from to to as if planned a second later: the same steps,
+// another created_at, so another digest.
+func copyPlanLater(t *testing.T, from, to string) {
+	t.Helper()
+	p, err := planner.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.CreatedAt = p.CreatedAt.Add(time.Second)
+	if err := planner.WriteFile(to, p); err != nil {
+		t.Fatal(err)
 	}
 }

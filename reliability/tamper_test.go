@@ -37,7 +37,7 @@ func TestPlanWithOneByteChangedIsRefused(t *testing.T) {
 		{"a step's params asking for another version", []string{`"id": "kafka-hz/alikafka-rel-000"`, `"params"`},
 			`"TargetVersion": "2.2.0"`, `"TargetVersion": "2.2.1"`},
 		{"a step's from", []string{`"id": "mongo-hz/dds-rel-001"`, `"from"`},
-			`"kernelVersion": "mongodb_20231123_4.4.25"`, `"kernelVersion": "mongodb_20231123_4.4.26"`},
+			`"kernelVersion": "4.4.25-20231123000000_0"`, `"kernelVersion": "4.4.26-20231123000000_0"`},
 		{"a step's to", []string{`"id": "cache-sh/crs-rel-000#1"`, `"to"`}, `"memSizeMB": 8192`, `"memSizeMB": 9192`},
 		{"a step's depends_on (the canary gate)", []string{`"id": "kafka-hz/alikafka-rel-001"`, `"depends_on"`},
 			`"kafka-hz/alikafka-rel-000"`, `"kafka-hz/alikafka-rel-001"`},

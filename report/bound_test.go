@@ -81,3 +81,53 @@ func TestMarkdownFitsAGitHubCommentForAnyRunSize(t *testing.T) {
 		})
 	}
 }
+
+// A run over thousands of targets: the per-target sections give way to one Targets table,
+// and the head (outcome, counts, failures) and the tail (window, plan digest, API calls)
+// all survive; past ~400–800 targets report.md used to lose its end.
+func TestMarkdownOfThousandsOfTargetsKeepsHeadAndTail(t *testing.T) {
+	rec := bigRecord(6000)
+	for i := range rec.Steps {
+		rec.Steps[i].Target = fmt.Sprintf("target-%04d", i/2)
+		if rec.Steps[i].Status != executor.StatusFailed || i%100 != 3 {
+			rec.Steps[i].Status, rec.Steps[i].Error, rec.Steps[i].Reason = executor.StatusSucceeded, nil, ""
+		}
+	}
+	md := string(markdownOf(t, rec))
+	if len(md) >= CommentLimit {
+		t.Fatalf("report.md is %d bytes, GitHub takes at most %d characters", len(md), CommentLimit)
+	}
+	tables, _ := gfmTables(t, md)
+	requireRectangular(t, tables, md)
+	for _, want := range []string{
+		"**FAILED** — 60 of 6,000 steps failed",
+		"## Failures",
+		"## Targets",
+		"| target-0000 | `alibaba.kafka` | cn-hangzhou | 2 | 2 | 0 | 0 |",
+		"more of 3,000 targets are in run.json._",
+		"## Change window",
+		"- plan digest: `" + strings.Repeat("ab", 32) + "`",
+		"## API calls",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+	if strings.Contains(md, "was cut to fit") {
+		t.Error("report.md was cut: the Targets table should have made it fit")
+	}
+}
+
+// Text alone too long for the limit is cut in the middle: the beginning and the end stay.
+func TestBoundedDocCutsTextInTheMiddle(t *testing.T) {
+	d := NewBoundedDoc(2000)
+	d.Text("# head\n\n")
+	for i := range 500 {
+		d.Textf("- line %d\n", i)
+	}
+	d.Text("digest: tail\n")
+	s := d.String()
+	if len(s) > 2000 || !strings.HasPrefix(s, "# head\n") || !strings.HasSuffix(s, "digest: tail\n") || !strings.Contains(s, "was cut to fit") {
+		t.Errorf("cut document (%d bytes) lost its head or tail:\n%s", len(s), s)
+	}
+}

@@ -56,6 +56,17 @@ func markdownDoc(rec *executor.Record, limit int) string {
 		})
 	}
 
+	// One section per target; with thousands of targets they give way to one table.
+	summary := NewTable("target", "kind", "region", "steps", "succeeded", "failed", "other").AlignRight(3, 4, 5, 6)
+	for _, g := range groups {
+		gc := countSteps(g.Steps)
+		other := len(g.Steps) - gc[executor.StatusSucceeded] - gc[executor.StatusFailed]
+		summary.Add(Cell(g.Name), Code(g.Kind), Cell(g.Region), thousands(len(g.Steps)), thousands(gc[executor.StatusSucceeded]),
+			thousands(gc[executor.StatusFailed]), thousands(other))
+	}
+	d.BeginSections("\n## Targets\n\n", summary, func(omitted, total int) string {
+		return fmt.Sprintf("_%s more of %s targets are in run.json._", thousands(omitted), thousands(total))
+	})
 	for _, g := range groups {
 		gc := countSteps(g.Steps)
 		d.Textf("\n## %s\n\n%s\n\n", Cell(g.Name), targetLine(g, gc))
@@ -79,6 +90,8 @@ func markdownDoc(rec *executor.Record, limit int) string {
 			return fmt.Sprintf("_%s more of %s steps of %s are in run.json._", thousands(omitted), thousands(total), Cell(name))
 		})
 	}
+
+	d.EndSections()
 
 	d.Text("\n## Change window\n\n")
 	d.Text(windowText(rec))

@@ -174,6 +174,19 @@ func (t *Table) String() string {
 type BoundedDoc struct {
 	limit  int
 	blocks []docBlock
+	groups []sectionGroup
+	open   int // index+1 of the group being written; 0 outside BeginSections/EndSections
+}
+
+// sectionGroup is a run of blocks (one heading and table per target, say) that is replaced
+// as a whole by its summary table when even the collapsed blocks do not fit: with thousands
+// of targets their headings alone outgrow a comment, and the document's head and tail (the
+// outcome, the digest, the apply command) must survive at any size.
+type sectionGroup struct {
+	first, end int // blocks[first:end]
+	heading    string
+	summary    *Table
+	more       func(omitted, total int) string
 }
 
 type docBlock struct {
@@ -208,8 +221,100 @@ func (d *BoundedDoc) LastResortTable(t *Table, more func(omitted, total int) str
 	d.blocks = append(d.blocks, docBlock{table: t, more: more, lastResort: true})
 }
 
+// BeginSections starts a group of sections: the text and tables appended until EndSections
+// are shown as they are while they fit (collapsed like any others), and are replaced by
+// heading (always kept) and summary, one row per section, when even collapsed they would
+// not. The summary table is itself cut to fit, with more's note.
+func (d *BoundedDoc) BeginSections(heading string, summary *Table, more func(omitted, total int) string) {
+	d.EndSections()
+	d.groups = append(d.groups, sectionGroup{first: len(d.blocks), heading: heading, summary: summary, more: more})
+	d.open = len(d.groups)
+}
+
+// EndSections ends the group BeginSections started.
+func (d *BoundedDoc) EndSections() {
+	if d.open > 0 {
+		d.groups[d.open-1].end = len(d.blocks)
+		d.open = 0
+	}
+}
+
 // String renders the document within the limit.
 func (d *BoundedDoc) String() string {
+	d.EndSections()
+	return d.summarized().render()
+}
+
+// summarized returns the document with section groups replaced by their summary tables,
+// largest group first, until the collapsed document fits (or no group is left).
+func (d *BoundedDoc) summarized() *BoundedDoc {
+	if len(d.groups) == 0 || d.minSize() <= d.limit {
+		return d
+	}
+	order := make([]int, len(d.groups))
+	for i := range order {
+		order[i] = i
+	}
+	groupMin := func(g sectionGroup) int {
+		n := 0
+		for i := g.first; i < g.end; i++ {
+			n += d.minBlockSize(i)
+		}
+		return n
+	}
+	sort.SliceStable(order, func(a, b int) bool { return groupMin(d.groups[order[a]]) > groupMin(d.groups[order[b]]) })
+	replaced := make(map[int]bool)
+	total := d.minSize()
+	for _, gi := range order {
+		if total <= d.limit {
+			break
+		}
+		g := d.groups[gi]
+		replaced[gi] = true
+		sum := &BoundedDoc{limit: d.limit, blocks: []docBlock{{table: g.summary, more: g.more}}}
+		total += len(g.heading) + sum.minBlockSize(0) + 1 - groupMin(g)
+	}
+	out := &BoundedDoc{limit: d.limit}
+	for i := 0; i < len(d.blocks); {
+		if gi, ok := d.groupAt(i); ok && replaced[gi] {
+			g := d.groups[gi]
+			out.blocks = append(out.blocks, docBlock{text: g.heading}, docBlock{table: g.summary, more: g.more}, docBlock{text: "\n"})
+			i = g.end
+			continue
+		}
+		out.blocks = append(out.blocks, d.blocks[i])
+		i++
+	}
+	return out
+}
+
+// groupAt returns the group that starts at block i.
+func (d *BoundedDoc) groupAt(i int) (int, bool) {
+	for gi, g := range d.groups {
+		if g.first == i && g.end > g.first {
+			return gi, true
+		}
+	}
+	return 0, false
+}
+
+// minSize is the document's size with every table collapsed.
+func (d *BoundedDoc) minSize() int {
+	n := 0
+	for i := range d.blocks {
+		n += d.minBlockSize(i)
+	}
+	return n
+}
+
+func (d *BoundedDoc) minBlockSize(i int) int {
+	if d.blocks[i].table == nil {
+		return len(d.blocks[i].text)
+	}
+	return d.blockSize(i, 0)
+}
+
+func (d *BoundedDoc) render() string {
 	keep := make([]int, len(d.blocks)) // rows kept per table block
 	total := 0
 	var tables []int
@@ -264,9 +369,18 @@ func (d *BoundedDoc) String() string {
 	s := b.String()
 	if len(s) > d.limit {
 		// Only text is left to cut; it never should be this long, but the limit is a promise.
-		const note = "\n\n_Report truncated to fit a GitHub comment; see run.json._\n"
-		cut := strings.LastIndexByte(s[:d.limit-len(note)], '\n')
-		s = s[:max(cut, 0)] + note
+		// Cut the middle, at line ends, so the head (the outcome) and the tail (the digest,
+		// the apply command) are both kept.
+		const note = "\n\n_Part of this document was cut to fit a GitHub comment; the file it was made from has everything._\n\n"
+		room := d.limit - len(note)
+		head := strings.LastIndexByte(s[:room/2], '\n') + 1
+		tailFrom := len(s) - (room - head)
+		if nl := strings.IndexByte(s[tailFrom:], '\n'); nl >= 0 {
+			tailFrom += nl + 1
+		} else {
+			tailFrom = len(s)
+		}
+		s = s[:head] + note + s[tailFrom:]
 	}
 	return s
 }

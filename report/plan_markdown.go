@@ -37,6 +37,16 @@ func planMarkdownDoc(p *planner.Plan, planPath string, limit int) string {
 	d.Textf("Settings: %s.\n\n", planSettingsText(p.Settings))
 
 	byTarget := planStepsByTarget(p)
+	// One section per target; with thousands of targets they give way to one table.
+	summary := NewTable("target", "kind", "region", "instances", "steps", "actions").AlignRight(3, 4)
+	for _, t := range p.Targets {
+		steps := byTarget[t.Name]
+		summary.Add(Code(t.Name), Code(t.Kind), Cell(t.Region), thousands(len(t.Instances)), thousands(len(steps)), planActionCounts(steps))
+	}
+	d.BeginSections("#### Targets\n\n", summary, func(omitted, total int) string {
+		return fmt.Sprintf("_… and %s more of %s targets; %s lists every step._", thousands(omitted), thousands(total),
+			Code("upgradeplan show "+planShellQuote(planPath)))
+	})
 	for _, t := range p.Targets {
 		steps := byTarget[t.Name]
 		d.Textf("#### %s\n\n%s\n\n", Code(t.Name), Cell(planTargetFacts(t, steps)))
@@ -59,11 +69,36 @@ func planMarkdownDoc(p *planner.Plan, planPath string, limit int) string {
 		d.Text("\n")
 	}
 
+	d.EndSections()
+
 	if warnings := planWarnings(p); len(warnings) > 0 {
 		d.Text("#### Warnings\n\n")
+		// One line per target and note; with thousands of targets, one row per note.
+		byNote := NewTable("warning", "targets", "steps").AlignRight(1, 2)
+		var notes []string
+		type tally struct{ targets, steps int }
+		tallies := map[string]*tally{}
+		for _, wn := range warnings {
+			tl, ok := tallies[wn.note]
+			if !ok {
+				tl = &tally{}
+				tallies[wn.note] = tl
+				notes = append(notes, wn.note)
+			}
+			tl.targets++
+			tl.steps += len(wn.instances)
+		}
+		for _, n := range notes {
+			byNote.Add("⚠️ "+Cell(n), thousands(tallies[n].targets), thousands(tallies[n].steps))
+		}
+		d.BeginSections("", byNote, func(omitted, total int) string {
+			return fmt.Sprintf("_… and %s more of %s warnings; %s lists them._", thousands(omitted), thousands(total),
+				Code("upgradeplan show "+planShellQuote(planPath)))
+		})
 		for _, wn := range warnings {
 			d.Textf("- ⚠️ %s\n", wn.text(true))
 		}
+		d.EndSections()
 		d.Text("\n")
 	}
 	d.Textf("#### Apply\n\nPlan digest: %s\n\n", Code(p.Digest))

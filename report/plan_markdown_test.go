@@ -173,3 +173,40 @@ func TestPlanChangeShowsWhatChanges(t *testing.T) {
 		})
 	}
 }
+
+// Thousands of targets outgrow a comment with their headings alone: the per-target sections
+// give way to one summary table, and the head (the summary line) and the tail (warnings, the
+// digest, the apply command) are kept; the document used to lose its end past ~800 targets.
+func TestPlanMarkdownOfThousandsOfTargetsKeepsTheDigestAndTheApplyCommand(t *testing.T) {
+	sizes := make([]int, 3000)
+	for i := range sizes {
+		sizes[i] = 3
+	}
+	p := syntheticPlan(t, sizes...)
+	var buf bytes.Buffer
+	if err := PlanMarkdown(&buf, p, "plan.json"); err != nil {
+		t.Fatal(err)
+	}
+	md := buf.String()
+	if n := utf8.RuneCountInString(md); n >= CommentLimit {
+		t.Fatalf("the Markdown has %d characters, want fewer than %d", n, CommentLimit)
+	}
+	tables, _ := gfmTables(t, md)
+	requireRectangular(t, tables, md)
+	for _, want := range []string{
+		"**Plan: 6,000 to upgrade, 3,000 unchanged.**",
+		"#### Targets",
+		"| `target-00` | `alibaba.kafka` | cn-hangzhou | 3 | 2 | UpgradeInstanceVersion ×2 |",
+		"more of 3,000 targets; `upgradeplan show plan.json` lists every step._",
+		"| ⚠️ restarts once | 3,000 | 9,000 |",
+		"Plan digest: `" + p.Digest + "`",
+		"upgradeplan apply plan.json --expect-digest " + p.Digest,
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the Markdown lacks %q", want)
+		}
+	}
+	if strings.Contains(md, "was cut to fit") {
+		t.Error("the document was cut: the summary tables should have made it fit")
+	}
+}

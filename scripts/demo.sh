@@ -32,6 +32,10 @@ echo "   listening on $addr"
 export UPGRADEPLAN_ALIBABA_ENDPOINT=$addr UPGRADEPLAN_TENCENT_ENDPOINT=$addr
 export ALIBABA_CLOUD_ACCESS_KEY_ID=demo-ak ALIBABA_CLOUD_ACCESS_KEY_SECRET=demo-sk
 export TENCENTCLOUD_SECRET_ID=demo-id TENCENTCLOUD_SECRET_KEY=demo-key
+# The simulator runs DEMO_TIME_SCALE (300) times faster than the clock and shows accepted
+# changes at once, so a call whose answer was lost (or that met a 5xx) is reconciled after
+# two seconds of wall clock instead of the products' minute or two (apply --visibility-grace).
+export UPGRADEPLAN_VISIBILITY_GRACE=${UPGRADEPLAN_VISIBILITY_GRACE:-2s}
 # The Compute Nest target's InstancePassword is {fromEnv: DEMO_SI_PASSWORD}.
 export DEMO_SI_PASSWORD=${DEMO_SI_PASSWORD:-demo-Passw0rd!}
 

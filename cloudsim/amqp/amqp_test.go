@@ -196,8 +196,8 @@ func TestUpdateInstanceFailsWhereAFaultSaysSo(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Advance(amqp.DefaultDuration)
-	if got := e.list(t, 10, "").Data.Instances[0]; got.Status != "ABNORMAL" || got.MaxTps != 3000 {
-		t.Errorf("after a failed change: %s at %d, want ABNORMAL with the old 3000", got.Status, got.MaxTps)
+	if got := e.list(t, 10, "").Data.Instances[0]; got.Status != "SERVING" || got.MaxTps != 3000 {
+		t.Errorf("after a failed change: %s at %d, want SERVING again with the old 3000", got.Status, got.MaxTps)
 	}
 }
 
@@ -237,6 +237,52 @@ func TestLoadRejectsABadState(t *testing.T) {
 				t.Errorf("NewServer: %v, want an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// The documented UpdateInstance refusals: INSUFFICIENT_AVAILABLE_QUOTA (HTTP 400) for an
+// UPGRADE when the account's available limit is below 0 (a DOWNGRADE still goes through),
+// and UnauthorizedOperation (HTTP 403) for an identity without the permission.
+func TestUpdateInstanceAnswersTheDocumentedBillingAndPermissionCodes(t *testing.T) {
+	e := start(t, accounts+"rabbitmq:\n"+
+		"  - {id: amqp-overdue, region: cn-hangzhou, instanceType: vip, maxPrivateTps: 3000, overdue: true}\n"+
+		"  - {id: amqp-denied, region: cn-hangzhou, instanceType: vip, maxPrivateTps: 3000, updateDeniedFor: [demo-ali]}\n")
+	tests := []struct {
+		id, modify, tps, code string
+		status                int
+	}{
+		{"amqp-overdue", "UPGRADE", "5000", "INSUFFICIENT_AVAILABLE_QUOTA", 400},
+		{"amqp-denied", "DOWNGRADE", "1000", "UnauthorizedOperation", 403},
+		{"amqp-overdue", "DOWNGRADE", "1000", "", 200},
+	}
+	for _, tc := range tests {
+		_, err := e.update(tc.id, map[string]string{"ModifyType": tc.modify, "MaxPrivateTps": tc.tps})
+		if tc.code == "" {
+			if err != nil {
+				t.Errorf("%s %s: %v, want it accepted", tc.modify, tc.id, err)
+			}
+			continue
+		}
+		se, ok := err.(*errors.ServerError)
+		if !ok || se.ErrorCode() != tc.code || se.HttpStatus() != tc.status {
+			t.Errorf("%s %s: %v, want %s (HTTP %d)", tc.modify, tc.id, err, tc.code, tc.status)
+		}
+	}
+}
+
+// StorageSize does not apply to professional and enterprise instances: both actions
+// answer -1, as their models document.
+func TestStorageSizeIsMinusOneWhereItDoesNotApply(t *testing.T) {
+	e := start(t, accounts+"rabbitmq:\n"+
+		"  - {id: amqp-pro, region: cn-hangzhou, instanceType: professional, storageSize: 0}\n"+
+		"  - {id: amqp-ent, region: cn-hangzhou, instanceType: enterprise, storageSize: 200}\n"+
+		"  - {id: amqp-vip, region: cn-hangzhou, instanceType: vip, storageSize: 700}\n")
+	var got []string
+	for _, inst := range e.list(t, 10, "").Data.Instances {
+		got = append(got, fmt.Sprintf("%s=%d", inst.InstanceId, inst.StorageSize))
+	}
+	if want := "amqp-ent=-1 amqp-pro=-1 amqp-vip=700"; strings.Join(got, " ") != want {
+		t.Errorf("StorageSize %v, want %s", got, want)
 	}
 }
 

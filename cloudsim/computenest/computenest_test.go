@@ -252,7 +252,18 @@ func TestDemoStateHasTheBriefsInstances(t *testing.T) {
 	resp := e.list(t, cn.CreateListServiceInstancesRequest())
 	var got []string
 	for _, si := range resp.ServiceInstances {
-		got = append(got, fmt.Sprintf("%s %s v%s up%v", si.ServiceInstanceId, si.Status, si.Service.Version, si.Service.UpgradableServiceVersions))
+		get := cn.CreateGetServiceInstanceRequest()
+		get.RegionId = "cn-hangzhou"
+		get.ServiceInstanceId = si.ServiceInstanceId
+		e.at(get)
+		detail := cn.CreateGetServiceInstanceResponse()
+		if err := e.client.DoAction(get, detail); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s %s v%s up%v", si.ServiceInstanceId, si.Status, si.Service.Version, detail.Service.UpgradableServiceVersions))
+	}
+	if strings.Contains(resp.GetHttpContentString(), "Upgradable") {
+		t.Errorf("ListServiceInstances answered upgradable versions, which its current model does not have: %s", resp.GetHttpContentString())
 	}
 	if want := "si-demo-1 Deployed v2 up[3],si-demo-2 Deployed v2 up[3]"; strings.Join(got, ",") != want {
 		t.Errorf("demo instances %q, want %q", got, want)

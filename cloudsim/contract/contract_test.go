@@ -114,8 +114,8 @@ func TestCheckFindsEveryKindOfDifference(t *testing.T) {
 		{"a Tencent code neither documented nor common fails", tc("UpgradeInstance", "InvalidParameter.Made", `{"Response":{"RequestId":"r","Error":{"Code":"InvalidParameter.Made","Message":"m"}}}`), "neither documented for the action nor a common error code"},
 		{"a documented Tencent code passes", tc("UpgradeInstance", "ResourceUnavailable.InstanceStatusAbnormal", `{"Response":{"RequestId":"r","Error":{"Code":"ResourceUnavailable.InstanceStatusAbnormal","Message":"m"}}}`), ""},
 		{"an action without a model fails", rpc("DeleteInstance", 200, `{"RequestId":"r"}`), "no current model"},
-		{"a pending field is excused", sim.Answer{Protocol: sim.RPC, Product: "dds", Action: "DescribeDBInstances", Version: "2015-12-01", Status: 200,
-			Body: []byte(`{"RequestId":"r","DBInstances":{"DBInstance":[{"DBInstanceId":"dds-1","CurrentKernelVersion":"x"}]}}`)}, ""},
+		{"a pending value is excused", sim.Answer{Protocol: sim.RPC, Product: "amqp-open", Action: "ListInstances", Version: "2019-12-12", Status: 200,
+			Body: []byte(`{"RequestId":"r","Data":{"Instances":[{"InstanceId":"amqp-1","Status":"ABNORMAL"}]}}`)}, ""},
 		{"a test's own product is not checked", sim.Answer{Protocol: sim.RPC, Product: "widgets", Action: "Echo", Status: 200, Body: []byte(`{"Anything":1}`)}, ""},
 	}
 	for _, tc := range cases {

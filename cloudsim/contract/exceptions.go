@@ -16,12 +16,6 @@ type exception struct {
 }
 
 var exceptions = []exception{
-	{"computenestsupplier", "ListServiceInstances", "ServiceInstances[].Service.UpgradableServiceVersions", "", "pending",
-		"only GetServiceInstance has it (CNS get_service_instance_response_body_model.go#L1207); the provider reads it from the list until it calls GetServiceInstance"},
-	{"dds", "DescribeDBInstances", "DBInstances.DBInstance[].CurrentKernelVersion", "", "pending",
-		"only DescribeDBInstanceAttribute has it; the provider reads it from the list until it calls the attribute action where needed"},
-	{"alikafka", "UpgradeInstanceVersion", "Code", "string", "pending",
-		"an HTTP 200 Success:false body carries Code as an integer in the model and the seed; the simulator's BIZ_* string codes change with the provider's handling of them"},
 	{"computenestsupplier", "ListServiceInstances", "ServiceInstances[].Status", `"UpgradeRollbacking"`, "pending",
 		"not in the model's Status enum (Created, Deploying, DeployedFailed, Deployed, Upgrading, Deleting, Deleted); the provider classes it as a failure, so replacing it (DeployedFailed) goes with the provider"},
 	{"amqp-open", "ListInstances", "Data.Instances[].Status", `"ABNORMAL"`, "pending",

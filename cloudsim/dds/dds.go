@@ -16,26 +16,40 @@
 //	    kernelVersion: mongodb_20230215_4.4.18   # CurrentKernelVersion
 //	    replicationFactor: 3        # 1 = standalone
 //	    tags: {env: demo}
-//	    hideKernelInList: false     # test knob: leave CurrentKernelVersion out of DescribeDBInstances
+//	    maintenanceWindow: 02:00Z-06:00Z   # MaintainStartTime-MaintainEndTime (UTC); this is the default
 //
 // # Kernel versions
 //
-// Kernel versions are "mongodb_<release date>_<engine major.minor>.<patch>", and
-// DescribeKernelReleaseNotes lists the built-in catalogue (ReleaseNotes.ReleaseNote[] of
-// {KernelVersion, ReleaseNote}) for every engine version, oldest first; KernelVersion
-// narrows it to one version. The newest kernel of an engine version is the one with the
-// highest patch number.
+// The state names kernels as the release notes do, "mongodb_<release date>_<engine
+// major.minor>.<patch>", and DescribeKernelReleaseNotes lists the built-in catalogue
+// (ReleaseNotes.ReleaseNote[] of {KernelVersion, ReleaseNote}) for every engine version,
+// oldest first; with KernelVersion (either spelling) it lists the kernels of that engine
+// version later than that one, as the current model documents. An instance's
+// CurrentKernelVersion is answered in the instance spelling the current model documents,
+// "<major.minor.patch>-<release date>000000_0" (e.g. 4.4.29-20240611000000_0), and only by
+// DescribeDBInstanceAttribute: the current DescribeDBInstances has no kernel field. The
+// newest kernel of an engine version is the one with the highest patch number.
+//
+// # Region
+//
+// DescribeDBInstances takes RegionId. DescribeDBInstanceAttribute,
+// DescribeKernelReleaseNotes and UpgradeDBInstanceKernelVersion have none in the current
+// model: without one they find the caller's instance in any region; with one, it must be
+// the instance's.
 //
 // # Lifecycle
 //
-// An accepted UpgradeDBInstanceKernelVersion moves the instance to MinorVersionUpgrading.
-// After the mongodb duration (default 15m, scaled) it is Running on the newest kernel of its
-// engine version. When faults name the instance the upgrade rolls back, as dds does: the
+// An accepted UpgradeDBInstanceKernelVersion with SwitchMode 0 (or none) moves the instance
+// to MinorVersionUpgrading at once; with SwitchMode 1 the instance stays Running until its
+// next maintenance window starts, then does the same. After the mongodb duration (default
+// 15m, scaled) it is Running on the newest kernel of its engine version. When faults name the instance the upgrade rolls back, as dds does: the
 // instance is Running again on its old kernel (dds has no failed status).
 //
 // # Refusals (chosen after the dds error center's naming)
 //
 //   - MissingParameter (400): DBInstanceId absent;
+//   - InvalidParameter (400): a SwitchMode other than 0 or 1, a KernelVersion in neither
+//     spelling;
 //   - InvalidDBInstanceId.NotFound (404): no such instance in the region for this account;
 //   - OperationDenied.DBInstanceType (403): a standalone instance (replicate with
 //     ReplicationFactor 1), which the API documents as unsupported;
@@ -54,11 +68,8 @@ package dds
 
 import (
 	"fmt"
-	"maps"
 	"net/http"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -88,80 +99,25 @@ const DefaultUpgradeTime = 15 * time.Minute
 
 const stateKey = "mongodb"
 
-// ReleaseNote is one kernel version of the catalogue.
-type ReleaseNote struct {
-	KernelVersion string `json:"KernelVersion"`
-	ReleaseNote   string `json:"ReleaseNote"`
-}
-
-// Catalogue returns the kernel release catalogue DescribeKernelReleaseNotes answers, oldest
-// first within each engine version.
-func Catalogue() []ReleaseNote {
-	return []ReleaseNote{
-		{"mongodb_20220510_4.2.19", "MongoDB 4.2: fixes an oplog truncation stall on hidden members."},
-		{"mongodb_20231115_4.2.24", "MongoDB 4.2: backports security fixes from upstream 4.2.24."},
-		{"mongodb_20230215_4.4.18", "MongoDB 4.4: improves failover time of replica sets."},
-		{"mongodb_20231123_4.4.25", "MongoDB 4.4: fixes slow chunk migration under heavy writes."},
-		{"mongodb_20240611_4.4.29", "MongoDB 4.4: upstream 4.4.29; fixes a rare startup crash after unclean shutdown."},
-		{"mongodb_20231020_5.0.21", "MongoDB 5.0: time-series collection fixes."},
-		{"mongodb_20240605_5.0.26", "MongoDB 5.0: upstream 5.0.26."},
-		{"mongodb_20240110_6.0.12", "MongoDB 6.0: queryable encryption fixes."},
-		{"mongodb_20240801_6.0.16", "MongoDB 6.0: upstream 6.0.16."},
-		{"mongodb_20240912_7.0.12", "MongoDB 7.0: upstream 7.0.12."},
-	}
-}
-
-// NewestKernel returns the newest kernel version of an engine version ("4.4"), "" if none.
-func NewestKernel(engine string) string {
-	newest, best := "", -1
-	for _, n := range Catalogue() {
-		e, patch, ok := splitKernel(n.KernelVersion)
-		if ok && e == engine && patch > best {
-			newest, best = n.KernelVersion, patch
-		}
-	}
-	return newest
-}
-
-// splitKernel reads "mongodb_20240611_4.4.29" as engine "4.4", patch 29.
-func splitKernel(v string) (engine string, patch int, ok bool) {
-	i := strings.LastIndexByte(v, '_')
-	if i < 0 {
-		return "", 0, false
-	}
-	parts := strings.Split(v[i+1:], ".")
-	if len(parts) != 3 {
-		return "", 0, false
-	}
-	p, err := strconv.Atoi(parts[2])
-	if err != nil {
-		return "", 0, false
-	}
-	return parts[0] + "." + parts[1], p, true
-}
-
 // Instance is one MongoDB instance in the state file and in GET /_sim/state.
 type Instance struct {
-	ID                string            `yaml:"id" json:"id"`
-	Region            string            `yaml:"region" json:"region"`
-	Account           string            `yaml:"account,omitempty" json:"account,omitempty"`
-	Status            string            `yaml:"status" json:"status"`
-	Type              string            `yaml:"type" json:"type"`
-	EngineVersion     string            `yaml:"engineVersion" json:"engineVersion"`
-	KernelVersion     string            `yaml:"kernelVersion" json:"kernelVersion"`
-	ReplicationFactor int               `yaml:"replicationFactor,omitempty" json:"replicationFactor,omitempty"`
-	Tags              map[string]string `yaml:"tags,omitempty" json:"tags,omitempty"`
-	HideKernelInList  bool              `yaml:"hideKernelInList,omitempty" json:"hideKernelInList,omitempty"`
+	sim.Placement     `yaml:",inline"`
+	Status            string `yaml:"status" json:"status"`
+	Type              string `yaml:"type" json:"type"`
+	EngineVersion     string `yaml:"engineVersion" json:"engineVersion"`
+	KernelVersion     string `yaml:"kernelVersion" json:"kernelVersion"`
+	ReplicationFactor int    `yaml:"replicationFactor,omitempty" json:"replicationFactor,omitempty"`
+	MaintenanceWindow string `yaml:"maintenanceWindow,omitempty" json:"maintenanceWindow,omitempty"`
 	// Upgrades counts accepted UpgradeDBInstanceKernelVersion calls.
 	Upgrades int `yaml:"-" json:"upgrades"`
 }
 
 type product struct {
-	instances map[string]*Instance
+	instances sim.Table[Instance, *Instance]
 }
 
 // New returns the dds product with no instances.
-func New() sim.Product { return &product{instances: map[string]*Instance{}} }
+func New() sim.Product { return &product{} }
 
 func (p *product) Name() string           { return "dds" }
 func (p *product) Protocol() sim.Protocol { return sim.RPC }
@@ -179,12 +135,7 @@ func (p *product) Actions() map[string]sim.Action {
 
 // Load reads the mongodb section: a list of instances.
 func (p *product) Load(node *yaml.Node) error {
-	list, err := sim.DecodeInstances[Instance](node, stateKey)
-	if err != nil {
-		return err
-	}
-	for i := range list {
-		inst := list[i]
+	return p.instances.Load(node, stateKey, func(inst *Instance) error {
 		if inst.Status == "" {
 			inst.Status = StatusRunning
 		}
@@ -192,44 +143,23 @@ func (p *product) Load(node *yaml.Node) error {
 			inst.Type = TypeReplicate
 		}
 		switch {
-		case inst.ID == "":
-			return fmt.Errorf("mongodb: instance %d: id is missing", i+1)
-		case inst.Region == "":
-			return fmt.Errorf("mongodb: %s: region is missing", inst.ID)
 		case inst.Type != TypeReplicate && inst.Type != TypeSharding:
-			return fmt.Errorf("mongodb: %s: type %q is not replicate or sharding", inst.ID, inst.Type)
+			return fmt.Errorf("type %q is not replicate or sharding", inst.Type)
 		case inst.EngineVersion == "" || inst.KernelVersion == "":
-			return fmt.Errorf("mongodb: %s: engineVersion and kernelVersion are required", inst.ID)
+			return fmt.Errorf("engineVersion and kernelVersion are required")
+		}
+		if _, err := untilWindowErr(inst.MaintenanceWindow, time.Time{}); err != nil {
+			return err
 		}
 		if e, _, ok := splitKernel(inst.KernelVersion); !ok || e != inst.EngineVersion {
-			return fmt.Errorf("mongodb: %s: kernelVersion %q is not a kernel of engine %s (mongodb_<date>_%s.<patch>)", inst.ID, inst.KernelVersion, inst.EngineVersion, inst.EngineVersion)
+			return fmt.Errorf("kernelVersion %q is not a kernel of engine %s (mongodb_<date>_%s.<patch>)", inst.KernelVersion, inst.EngineVersion, inst.EngineVersion)
 		}
-		if _, dup := p.instances[inst.ID]; dup {
-			return fmt.Errorf("mongodb: %s: duplicate instance id", inst.ID)
-		}
-		p.instances[inst.ID] = &inst
-	}
-	return nil
+		return nil
+	})
 }
 
 // Snapshot returns the instances sorted by id.
-func (p *product) Snapshot() any {
-	out := make([]Instance, 0, len(p.instances))
-	for _, id := range p.sortedIDs() {
-		out = append(out, *p.instances[id])
-	}
-	return out
-}
-
-func (p *product) sortedIDs() []string { return slices.Sorted(maps.Keys(p.instances)) }
-
-func (p *product) visible(r *sim.Request, id string) (*Instance, bool) {
-	inst, ok := p.instances[id]
-	if !ok || !r.Sees(inst.Region, inst.Account) {
-		return nil, false
-	}
-	return inst, true
-}
+func (p *product) Snapshot() any { return p.instances.Snapshot() }
 
 type tag struct {
 	Key   string `json:"Key"`
@@ -266,12 +196,9 @@ func render(inst *Instance, withKernel bool) dbInstance {
 		d.ReplicationFactor = strconv.Itoa(inst.ReplicationFactor)
 	}
 	if withKernel {
-		d.CurrentKernelVersion = inst.KernelVersion
+		d.CurrentKernelVersion = instanceSpelling(inst.KernelVersion)
 	}
-	d.Tags.Tag = []tag{}
-	for _, k := range slices.Sorted(maps.Keys(inst.Tags)) {
-		d.Tags.Tag = append(d.Tags.Tag, tag{Key: k, Value: inst.Tags[k]})
-	}
+	d.Tags.Tag = sim.SortedTags(inst.Tags, func(k, v string) tag { return tag{Key: k, Value: v} })
 	return d
 }
 
@@ -330,31 +257,28 @@ func (p *product) describeDBInstances(r *sim.Request) (any, error) {
 		want = append(want, sim.Tag{Key: k, Value: v})
 	}
 	id, status := r.Params.Get("DBInstanceId"), r.Params.Get("DBInstanceStatus")
-	var match []*Instance
-	for _, iid := range p.sortedIDs() {
-		inst, ok := p.visible(r, iid)
-		if !ok || (id != "" && iid != id) || inst.Type != typ || (status != "" && inst.Status != status) {
-			continue
-		}
-		if !sim.HasTags(inst.Tags, want) {
-			continue
-		}
-		match = append(match, inst)
-	}
+	match := p.instances.List(r, want, func(inst *Instance) bool {
+		return (id == "" || inst.ID == id) && inst.Type == typ && (status == "" || inst.Status == status)
+	})
 	out := describeDBInstancesAnswer{TotalCount: len(match), PageNumber: page, PageSize: size}
 	out.DBInstances.DBInstance = []dbInstance{}
-	for i := (page - 1) * size; i < len(match) && i < page*size; i++ {
-		out.DBInstances.DBInstance = append(out.DBInstances.DBInstance, render(match[i], !match[i].HideKernelInList))
+	for _, inst := range sim.Window(match, (page-1)*size, size) {
+		out.DBInstances.DBInstance = append(out.DBInstances.DBInstance, render(inst, false))
 	}
 	return out, nil
 }
 
+// lookup finds DBInstanceId for an action whose current model has no RegionId: in any
+// region when the request names none, else in that region.
 func (p *product) lookup(r *sim.Request) (*Instance, error) {
 	id := r.Params.Get("DBInstanceId")
 	if id == "" {
 		return nil, sim.Errorf(http.StatusBadRequest, "MissingParameter", "The input parameter \"DBInstanceId\" that is mandatory for processing this request is not supplied.")
 	}
-	inst, ok := p.visible(r, id)
+	inst, ok := p.instances.Get(id)
+	if ok && (!r.Account.Owns(inst.Account) || (r.Region != "" && r.Region != inst.Region)) {
+		ok = false
+	}
 	if !ok {
 		return nil, sim.Errorf(http.StatusNotFound, CodeNotFound, "The specified instance %s is not found.", id)
 	}
@@ -362,9 +286,6 @@ func (p *product) lookup(r *sim.Request) (*Instance, error) {
 }
 
 func (p *product) describeDBInstanceAttribute(r *sim.Request) (any, error) {
-	if err := sim.RequireRegion(r); err != nil {
-		return nil, err
-	}
 	inst, err := p.lookup(r)
 	if err != nil {
 		return nil, err
@@ -379,28 +300,27 @@ func (p *product) describeDBInstanceAttribute(r *sim.Request) (any, error) {
 }
 
 func (p *product) describeKernelReleaseNotes(r *sim.Request) (any, error) {
-	want := r.Params.Get("KernelVersion")
+	notes, err := releaseNotesAfter(r.Params.Get("KernelVersion"))
+	if err != nil {
+		return nil, err
+	}
 	var out struct {
 		ReleaseNotes struct {
 			ReleaseNote []ReleaseNote `json:"ReleaseNote"`
 		} `json:"ReleaseNotes"`
 	}
-	out.ReleaseNotes.ReleaseNote = []ReleaseNote{}
-	for _, n := range Catalogue() {
-		if want == "" || n.KernelVersion == want {
-			out.ReleaseNotes.ReleaseNote = append(out.ReleaseNotes.ReleaseNote, n)
-		}
-	}
+	out.ReleaseNotes.ReleaseNote = notes
 	return out, nil
 }
 
 func (p *product) upgradeKernel(r *sim.Request) (any, error) {
-	if err := sim.RequireRegion(r); err != nil {
-		return nil, err
-	}
 	inst, err := p.lookup(r)
 	if err != nil {
 		return nil, err
+	}
+	mode := r.Params.Get("SwitchMode")
+	if mode != "" && mode != "0" && mode != "1" {
+		return nil, sim.Errorf(http.StatusBadRequest, CodeInvalidParam, "The specified parameter SwitchMode %q is not valid: use 0 (now) or 1 (maintenance window).", mode)
 	}
 	if inst.Type == TypeReplicate && inst.ReplicationFactor == 1 {
 		return nil, sim.Errorf(http.StatusForbidden, CodeInstanceType,
@@ -411,16 +331,27 @@ func (p *product) upgradeKernel(r *sim.Request) (any, error) {
 			"The operation is not permitted due to status of instance: %s is %s, not Running.", inst.ID, inst.Status)
 	}
 	newest := NewestKernel(inst.EngineVersion)
-	if newest == "" || newest == inst.KernelVersion {
+	_, have, _ := splitKernel(inst.KernelVersion)
+	if _, best, _ := splitKernel(newest); newest == "" || best <= have {
 		return nil, sim.Errorf(http.StatusForbidden, CodeKernelLatest, "The kernel version %s of %s is already the latest.", inst.KernelVersion, inst.ID)
 	}
 	inst.Upgrades++
 	fail := r.FailUpgrade(inst.ID)
 	d := r.Duration(stateKey, DefaultUpgradeTime)
-	ch := sim.Change{Instance: inst.ID, From: map[string]any{"kernelVersion": inst.KernelVersion}, To: map[string]any{"kernelVersion": newest}}
-	r.Apply(ch, func(time.Time) {
-		inst.Status = StatusUpgrading
-		r.After(d, func(time.Time) {
+	// The record spells from as DescribeDBInstanceAttribute answers it and to as the
+	// release notes do: the values a plan reads.
+	ch := sim.Change{Instance: inst.ID, From: map[string]any{"kernelVersion": instanceSpelling(inst.KernelVersion)}, To: map[string]any{"kernelVersion": newest}}
+	r.Apply(ch, func(now time.Time) {
+		wait := time.Duration(0)
+		if mode == "1" {
+			wait = untilWindow(inst.MaintenanceWindow, now)
+		}
+		if wait == 0 {
+			inst.Status = StatusUpgrading
+		} else {
+			r.After(wait, func(time.Time) { inst.Status = StatusUpgrading })
+		}
+		r.After(wait+d, func(time.Time) {
 			inst.Status = StatusRunning
 			if !fail {
 				inst.KernelVersion = newest
@@ -432,9 +363,5 @@ func (p *product) upgradeKernel(r *sim.Request) (any, error) {
 
 // Act is another actor's change of a MongoDB instance (kernelVersion) while it runs.
 func (p *product) Act(id string, set map[string]any) (sim.Change, func(time.Time), error) {
-	inst, busy := p.instances[id], ""
-	if inst != nil && inst.Status != StatusRunning {
-		busy = inst.Status
-	}
-	return sim.ActOn(inst, id, set, busy)
+	return p.instances.Act(id, set, func(inst *Instance) string { return sim.NotReady(inst.Status, StatusRunning) })
 }

@@ -57,6 +57,8 @@ func describe(t *testing.T, c *ddssdk.Client, page, size int, mutate func(*ddssd
 	return resp
 }
 
+// The current DescribeDBInstances has no CurrentKernelVersion (the old SDK's shared struct
+// does): the list answers none, so a provider must not plan from it.
 func TestDescribeDBInstancesDecodesWhatTheProviderReads(t *testing.T) {
 	_, c, _ := setup(t, state, "")
 	tests := []struct {
@@ -66,17 +68,17 @@ func TestDescribeDBInstancesDecodesWhatTheProviderReads(t *testing.T) {
 		wantTotal int
 	}{
 		{"a call without DBInstanceType lists the replica sets only, the documented default", "", []string{
-			`dds-1 replicate Running 4.4 mongodb_20231123_4.4.25 rf="3" [env=prod]`,
-			`dds-2 replicate Running 4.4 mongodb_20231123_4.4.25 rf="1" []`,
-			`dds-3 replicate Rebooting 4.4 mongodb_20231123_4.4.25 rf="3" []`,
+			`dds-1 replicate Running 4.4  rf="3" [env=prod]`,
+			`dds-2 replicate Running 4.4  rf="1" []`,
+			`dds-3 replicate Rebooting 4.4  rf="3" []`,
 		}, 3},
 		{"DBInstanceType replicate lists the same replica sets", "replicate", []string{
-			`dds-1 replicate Running 4.4 mongodb_20231123_4.4.25 rf="3" [env=prod]`,
-			`dds-2 replicate Running 4.4 mongodb_20231123_4.4.25 rf="1" []`,
-			`dds-3 replicate Rebooting 4.4 mongodb_20231123_4.4.25 rf="3" []`,
+			`dds-1 replicate Running 4.4  rf="3" [env=prod]`,
+			`dds-2 replicate Running 4.4  rf="1" []`,
+			`dds-3 replicate Rebooting 4.4  rf="3" []`,
 		}, 3},
 		{"DBInstanceType sharding lists the sharded clusters", "sharding", []string{
-			`dds-4 sharding Running 5.0 mongodb_20240605_5.0.26 rf="" []`,
+			`dds-4 sharding Running 5.0  rf="" []`,
 		}, 1},
 	}
 	for _, tc := range tests {
@@ -190,7 +192,7 @@ func TestAttributeAndReleaseNotesDecode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(aresp.DBInstances.DBInstance) != 1 || aresp.DBInstances.DBInstance[0].CurrentKernelVersion != "mongodb_20231123_4.4.25" {
+	if len(aresp.DBInstances.DBInstance) != 1 || aresp.DBInstances.DBInstance[0].CurrentKernelVersion != "4.4.25-20231123000000_0" {
 		t.Errorf("attribute %+v", aresp.DBInstances)
 	}
 	nreq := ddssdk.CreateDescribeKernelReleaseNotesRequest()
@@ -253,17 +255,15 @@ func TestUpgradeLifecycle(t *testing.T) {
 			if err := upgrade(c, "dds-1"); err != nil {
 				t.Fatal(err)
 			}
-			one := func() ddssdk.DBInstance {
-				return describe(t, c, 1, 30, func(r *ddssdk.DescribeDBInstancesRequest) { r.DBInstanceId = "dds-1" }).DBInstances.DBInstance[0]
-			}
+			one := func() ddssdk.DBInstance { return attribute(t, c, "cn-hangzhou", "dds-1") }
 			if d := one(); d.DBInstanceStatus != dds.StatusUpgrading {
 				t.Errorf("during: %s", d.DBInstanceStatus)
 			}
 			clk.Advance(15 * time.Minute)
 			d := one()
-			want := dds.NewestKernel("4.4")
+			want := "4.4.29-20240611000000_0"
 			if fail {
-				want = "mongodb_20231123_4.4.25"
+				want = "4.4.25-20231123000000_0"
 			}
 			if d.DBInstanceStatus != dds.StatusRunning || d.CurrentKernelVersion != want {
 				t.Errorf("after: %s %s, want Running %s", d.DBInstanceStatus, d.CurrentKernelVersion, want)
@@ -272,24 +272,132 @@ func TestUpgradeLifecycle(t *testing.T) {
 	}
 }
 
+func attribute(t *testing.T, c *ddssdk.Client, region, id string) ddssdk.DBInstance {
+	t.Helper()
+	req := ddssdk.CreateDescribeDBInstanceAttributeRequest()
+	req.RegionId = region
+	req.DBInstanceId = id
+	resp, err := c.DescribeDBInstanceAttribute(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.DBInstances.DBInstance) != 1 {
+		t.Fatalf("attribute of %s: %+v", id, resp.DBInstances)
+	}
+	return resp.DBInstances.DBInstance[0]
+}
+
+// DescribeKernelReleaseNotes with a KernelVersion lists the versions later than it, as the
+// current model documents, in either spelling of the kernel; not an exact match.
+func TestReleaseNotesListTheVersionsLaterThanTheOneGiven(t *testing.T) {
+	s, c, _ := setup(t, state, "")
+	for _, given := range []string{"mongodb_20230215_4.4.18", "4.4.18-20230215000000_0"} {
+		req := ddssdk.CreateDescribeKernelReleaseNotesRequest()
+		req.KernelVersion = given
+		resp, err := c.DescribeKernelReleaseNotes(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, n := range resp.ReleaseNotes.ReleaseNote {
+			got = append(got, n.KernelVersion)
+		}
+		if want := "mongodb_20231123_4.4.25 mongodb_20240611_4.4.29"; strings.Join(got, " ") != want {
+			t.Errorf("release notes after %s: %v, want %s", given, got, want)
+		}
+	}
+	req := ddssdk.CreateDescribeKernelReleaseNotesRequest()
+	req.KernelVersion = "4.4"
+	if _, err := c.DescribeKernelReleaseNotes(req); err == nil || s.CountCode("DescribeKernelReleaseNotes", dds.CodeInvalidParam) != 1 {
+		t.Errorf("an unreadable KernelVersion: %v, want InvalidParameter", err)
+	}
+}
+
+// The current models of DescribeDBInstanceAttribute, DescribeKernelReleaseNotes and
+// UpgradeDBInstanceKernelVersion have no RegionId: a request without one is served; one
+// naming another region does not find the instance.
+func TestActionsWithoutRegionIdInTheirModelTakeRequestsWithoutOne(t *testing.T) {
+	s, c, _ := setup(t, state, "")
+	regionless, err := ddssdk.NewClientWithAccessKey("", "ak-1", "sk-1") // the old SDK sends its client's region otherwise
+	if err != nil {
+		t.Fatal(err)
+	}
+	regionless.Domain = s.Addr
+	c = regionless
+	if d := attribute(t, c, "", "dds-1"); d.DBInstanceId != "dds-1" {
+		t.Errorf("attribute without RegionId: %+v", d)
+	}
+	if r := s.CallsTo("DescribeDBInstanceAttribute")[0].Region; r != "" {
+		t.Fatalf("the request carried RegionId %q; the test needs one without", r)
+	}
+	req := ddssdk.CreateDescribeDBInstanceAttributeRequest()
+	req.RegionId = "cn-beijing"
+	req.DBInstanceId = "dds-1"
+	if _, err := c.DescribeDBInstanceAttribute(req); err == nil || !strings.Contains(err.Error(), dds.CodeNotFound) {
+		t.Errorf("attribute in another region: %v, want %s", err, dds.CodeNotFound)
+	}
+	notes := ddssdk.CreateDescribeKernelReleaseNotesRequest()
+	notes.RegionId = ""
+	if _, err := c.DescribeKernelReleaseNotes(notes); err != nil {
+		t.Errorf("release notes without RegionId: %v", err)
+	}
+	up := ddssdk.CreateUpgradeDBInstanceKernelVersionRequest()
+	up.DBInstanceId = "dds-1"
+	if _, err := c.UpgradeDBInstanceKernelVersion(up); err != nil || s.CallsTo("UpgradeDBInstanceKernelVersion")[0].Region != "" {
+		t.Errorf("upgrade without RegionId: %v", err)
+	}
+}
+
+// SwitchMode 1 waits for the instance's maintenance window (default 02:00Z-06:00Z); 0
+// starts at once; anything else is refused.
+func TestSwitchModeOneStartsInTheMaintenanceWindow(t *testing.T) {
+	st := state + "  - {id: dds-5, region: cn-hangzhou, engineVersion: \"4.4\", kernelVersion: mongodb_20231123_4.4.25, replicationFactor: 3, maintenanceWindow: 03:00Z-04:00Z}\n"
+	s, c, clk := setup(t, st, "") // the clock starts at 00:00Z
+	req := ddssdk.CreateUpgradeDBInstanceKernelVersionRequest()
+	req.RegionId = "cn-hangzhou"
+	req.DBInstanceId = "dds-5"
+	req.SwitchMode = "1"
+	if _, err := c.UpgradeDBInstanceKernelVersion(req); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(2*time.Hour + 59*time.Minute)
+	if d := attribute(t, c, "cn-hangzhou", "dds-5"); d.DBInstanceStatus != dds.StatusRunning || d.CurrentKernelVersion != "4.4.25-20231123000000_0" {
+		t.Errorf("before the window: %s %s, want Running on the old kernel", d.DBInstanceStatus, d.CurrentKernelVersion)
+	}
+	clk.Advance(2 * time.Minute)
+	if d := attribute(t, c, "cn-hangzhou", "dds-5"); d.DBInstanceStatus != dds.StatusUpgrading {
+		t.Errorf("in the window: %s, want %s", d.DBInstanceStatus, dds.StatusUpgrading)
+	}
+	clk.Advance(15 * time.Minute)
+	if d := attribute(t, c, "cn-hangzhou", "dds-5"); d.DBInstanceStatus != dds.StatusRunning || d.CurrentKernelVersion != "4.4.29-20240611000000_0" {
+		t.Errorf("after: %s %s, want Running on the newest kernel", d.DBInstanceStatus, d.CurrentKernelVersion)
+	}
+	req = ddssdk.CreateUpgradeDBInstanceKernelVersionRequest()
+	req.DBInstanceId = "dds-1"
+	req.SwitchMode = "2"
+	if _, err := c.UpgradeDBInstanceKernelVersion(req); err == nil || s.CountCode("UpgradeDBInstanceKernelVersion", dds.CodeInvalidParam) != 1 {
+		t.Errorf("SwitchMode 2: %v, want InvalidParameter", err)
+	}
+}
+
 func TestAnAcceptedKernelUpgradeDescribesAsBeforeUntilTheVisibilityLagPasses(t *testing.T) {
 	_, c, clk := setup(t, state+"visibilityLag: {mongodb: 30s}\n", "")
 	if err := upgrade(c, "dds-1"); err != nil {
 		t.Fatal(err)
 	}
-	one := func() string {
+	one := func() string { // the list's status, the attribute's kernel (the list has none)
 		d := describe(t, c, 1, 30, func(r *ddssdk.DescribeDBInstancesRequest) { r.DBInstanceId = "dds-1" }).DBInstances.DBInstance[0]
-		return d.DBInstanceStatus + " " + d.CurrentKernelVersion
+		return d.DBInstanceStatus + " " + attribute(t, c, "cn-hangzhou", "dds-1").CurrentKernelVersion
 	}
-	if got := one(); got != "Running mongodb_20231123_4.4.25" {
+	if got := one(); got != "Running 4.4.25-20231123000000_0" {
 		t.Errorf("right after the accepted call: %s, want the old state", got)
 	}
 	clk.Advance(30 * time.Second)
-	if got := one(); got != dds.StatusUpgrading+" mongodb_20231123_4.4.25" {
+	if got := one(); got != dds.StatusUpgrading+" 4.4.25-20231123000000_0" {
 		t.Errorf("after the lag: %s, want upgrading", got)
 	}
 	clk.Advance(15 * time.Minute)
-	if got := one(); got != "Running "+dds.NewestKernel("4.4") {
+	if got := one(); got != "Running 4.4.29-20240611000000_0" {
 		t.Errorf("after the lag and the upgrade: %s", got)
 	}
 }

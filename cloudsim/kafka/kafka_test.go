@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -119,32 +120,34 @@ func upgrade(c *alikafka.Client, id, target string) (*alikafka.UpgradeInstanceVe
 func TestUpgradeRulesAnswerHTTP200WithSuccessFalse(t *testing.T) {
 	tests := []struct {
 		name, id, target, code string
+		status                 int
 	}{
-		{"2.2.0 to 0.10.2 is a refused downgrade", "k-2", "0.10.2", kafka.CodeDowngrade},
-		{"an upgrading instance is refused", "k-3", "2.2.0", kafka.CodeInstanceStatus},
-		{"a target outside the table is refused", "k-1", "3.0.0", kafka.CodeFieldInvalid},
-		{"an instance of another region is not found", "k-4", "2.2.0", kafka.CodeInstanceNotFound},
+		{"2.2.0 to 0.10.2 is a refused downgrade", "k-2", "0.10.2", kafka.CodeDowngrade, 400},
+		{"an upgrading instance is refused", "k-3", "2.2.0", kafka.CodeInstanceStatus, 400},
+		{"a target outside the table is refused", "k-1", "3.0.0", kafka.CodeFieldInvalid, 400},
+		{"an instance of another region is not found", "k-4", "2.2.0", kafka.CodeInstanceNotFound, 404},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s, c, _ := setup(t, "")
-			resp, _ := upgrade(c, tc.id, tc.target) // a string Code does not fit the SDK's int field
-			if resp.GetHttpStatus() != 200 {
-				t.Fatalf("HTTP %d, want 200", resp.GetHttpStatus())
+			resp, err := upgrade(c, tc.id, tc.target)
+			if err != nil || resp.GetHttpStatus() != 200 {
+				t.Fatalf("HTTP %d, %v; want 200, decoded by the SDK (Code is an integer in its model)", resp.GetHttpStatus(), err)
 			}
 			var body struct {
 				Success   bool
-				Code      string
+				Code      int
+				Message   string
 				RequestId string
 			}
 			if err := json.Unmarshal(resp.GetHttpContentBytes(), &body); err != nil {
 				t.Fatal(err)
 			}
-			if body.Success || body.Code != tc.code || body.RequestId == "" {
-				t.Errorf("body %s; want Success false, Code %s and a RequestId", resp.GetHttpContentString(), tc.code)
+			if body.Success || body.Code != tc.status || !strings.HasPrefix(body.Message, tc.code+": ") || body.RequestId == "" {
+				t.Errorf("body %s; want Success false, Code %d, the reason %s and a RequestId", resp.GetHttpContentString(), tc.status, tc.code)
 			}
-			if s.Count("UpgradeInstanceVersion") != 1 {
-				t.Errorf("call not logged")
+			if s.CountCode("UpgradeInstanceVersion", strconv.Itoa(tc.status)) != 1 {
+				t.Errorf("the call log does not record the refusal with its code %d: %+v", tc.status, s.CallsTo("UpgradeInstanceVersion"))
 			}
 		})
 	}
@@ -186,13 +189,14 @@ func TestUpgradeCapIsTwoPerSecond(t *testing.T) {
 	throttled := 0
 	for range 4 {
 		if _, err := upgrade(c, "k-2", "2.2.0"); err != nil {
-			if se, ok := err.(*errors.ServerError); ok && se.ErrorCode() == "Throttling.User" {
+			if se, ok := err.(*errors.ServerError); ok && se.ErrorCode() == "ONS_SYSTEM_FLOW_CONTROL" {
 				throttled++
 			}
 		}
 	}
-	// The clock stands still: all four arrive in one window; two are over the cap.
-	if throttled != 2 || s.CountCode("UpgradeInstanceVersion", "Throttling.User") != 2 {
+	// The clock stands still: all four arrive in one window; two are over the cap and get
+	// alikafka's own throttle, ONS_SYSTEM_FLOW_CONTROL.
+	if throttled != 2 || s.CountCode("UpgradeInstanceVersion", "ONS_SYSTEM_FLOW_CONTROL") != 2 {
 		t.Errorf("%d throttled of 4 in one second, want 2", throttled)
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -31,11 +30,13 @@ const (
 	StatusRunning    int64 = 2
 )
 
-// Deal statuses as DescribeInstanceDealDetail reports them.
+// Deal statuses as DescribeInstanceDealDetail reports them (1 unpaid ... 12 paying; the
+// simulator uses these).
 const (
 	DealDelivering int64 = 3
 	DealDelivered  int64 = 4
 	DealFailed     int64 = 5
+	DealRefunded   int64 = 6
 )
 
 // Limits of a spec, as the simulator enforces them.
@@ -44,8 +45,8 @@ const (
 	defaultLimit = 20
 	minMemSizeMB = 1024
 	maxMemSizeMB = 65536
-	maxShards    = 128
 	maxReplicas  = 5
+	maxDealIDs   = 10 // DescribeInstanceDealDetail: "数组最大长度限制为10"
 )
 
 // DefaultDuration is how long a spec change takes before time scaling, unless the state
@@ -54,16 +55,22 @@ const DefaultDuration = 2 * time.Minute
 
 // Instance is one Redis instance in the state file and in GET /_sim/state.
 type Instance struct {
-	ID      string            `yaml:"id" json:"id"`
-	Region  string            `yaml:"region" json:"region"`
-	Account string            `yaml:"account,omitempty" json:"account,omitempty"`
-	Status  int64             `yaml:"status" json:"status"`
-	Tags    map[string]string `yaml:"tags,omitempty" json:"tags,omitempty"`
+	sim.Placement `yaml:",inline"`
+	Status        int64 `yaml:"status" json:"status"`
 	// MemSizeMB is the memory of one shard (RedisShardSize, UpgradeInstance's MemSize).
 	MemSizeMB int64  `yaml:"memSizeMB" json:"memSizeMB"`
 	Shards    int64  `yaml:"shards" json:"shards"`
 	Replicas  int64  `yaml:"replicas" json:"replicas"`
 	Version   string `yaml:"redisVersion,omitempty" json:"redisVersion,omitempty"`
+	// ProductType is "cluster" (the default) or "standalone" (the standard architecture).
+	ProductType string `yaml:"productType,omitempty" json:"productType"`
+	// Type is InstanceSet.Type; 0 derives it from the version and ProductType.
+	Type int64 `yaml:"type,omitempty" json:"type,omitempty"`
+	// Zones are the nodes' zones, the primary's first; more than one zone is multi-AZ.
+	Zones []string `yaml:"zones,omitempty" json:"zones,omitempty"`
+	// FailDealStatus is the deal status a change that faults fail ends with: 5 (delivery
+	// failed) by default, or 6-11 (refunded, closed, expired, invalid, ...).
+	FailDealStatus int64 `yaml:"failDealStatus,omitempty" json:"failDealStatus,omitempty"`
 }
 
 type deal struct {
@@ -76,14 +83,14 @@ type deal struct {
 }
 
 type product struct {
-	instances map[string]*Instance
+	instances sim.Table[Instance, *Instance]
 	deals     map[string]*deal
 	nextDeal  int64
 }
 
 // New returns the redis product with no instances.
 func New() sim.Product {
-	return &product{instances: map[string]*Instance{}, deals: map[string]*deal{}, nextDeal: 6954227}
+	return &product{deals: map[string]*deal{}, nextDeal: 6954227}
 }
 
 func (p *product) Name() string           { return "redis" }
@@ -101,50 +108,25 @@ func (p *product) Actions() map[string]sim.Action {
 
 // Load reads the state file's redis section: a list of instances.
 func (p *product) Load(node *yaml.Node) error {
-	list, err := sim.DecodeInstances[Instance](node, p.StateKey())
-	if err != nil {
-		return err
-	}
-	for i := range list {
-		inst := list[i]
-		switch {
-		case inst.ID == "":
-			return fmt.Errorf("redis: instance %d: id is missing", i+1)
-		case inst.Region == "":
-			return fmt.Errorf("redis: %s: region is missing", inst.ID)
-		case inst.MemSizeMB <= 0 || inst.Shards <= 0 || inst.Replicas < 0:
-			return fmt.Errorf("redis: %s: memSizeMB and shards must be positive, replicas not negative", inst.ID)
+	return p.instances.Load(node, p.StateKey(), func(inst *Instance) error {
+		if inst.MemSizeMB <= 0 || inst.Shards <= 0 || inst.Replicas < 0 {
+			return fmt.Errorf("memSizeMB and shards must be positive, replicas not negative")
 		}
-		if _, dup := p.instances[inst.ID]; dup {
-			return fmt.Errorf("redis: %s: duplicate instance id", inst.ID)
+		if inst.ProductType == "" {
+			inst.ProductType = ProductCluster
+		}
+		if inst.ProductType != ProductCluster && inst.ProductType != ProductStandalone {
+			return fmt.Errorf("productType %q is not cluster or standalone", inst.ProductType)
 		}
 		if inst.Status == 0 {
 			inst.Status = StatusRunning
 		}
-		p.instances[inst.ID] = &inst
-	}
-	return nil
+		return nil
+	})
 }
 
 // Snapshot returns the instances sorted by id.
-func (p *product) Snapshot() any {
-	out := make([]Instance, 0, len(p.instances))
-	for _, id := range p.sortedIDs() {
-		out = append(out, *p.instances[id])
-	}
-	return out
-}
-
-func (p *product) sortedIDs() []string { return slices.Sorted(maps.Keys(p.instances)) }
-
-// visible returns the instance if the caller's account and region can see it.
-func (p *product) visible(r *sim.Request, id string) (*Instance, bool) {
-	inst, ok := p.instances[id]
-	if !ok || !r.Sees(inst.Region, inst.Account) {
-		return nil, false
-	}
-	return inst, true
-}
+func (p *product) Snapshot() any { return p.instances.Snapshot() }
 
 func decode(r *sim.Request, v any) error {
 	body := r.Body
@@ -175,16 +157,19 @@ type describeInstancesRequest struct {
 }
 
 type instanceSet struct {
-	InstanceId          string    `json:"InstanceId"`
-	InstanceName        string    `json:"InstanceName"`
-	Region              string    `json:"Region"`
-	Status              int64     `json:"Status"`
-	Size                float64   `json:"Size"`
-	RedisShardSize      int64     `json:"RedisShardSize"`
-	RedisShardNum       int64     `json:"RedisShardNum"`
-	RedisReplicasNum    int64     `json:"RedisReplicasNum"`
-	CurrentRedisVersion string    `json:"CurrentRedisVersion,omitempty"`
-	InstanceTags        []tagInfo `json:"InstanceTags"`
+	InstanceId          string          `json:"InstanceId"`
+	InstanceName        string          `json:"InstanceName"`
+	Region              string          `json:"Region"`
+	Status              int64           `json:"Status"`
+	Size                float64         `json:"Size"`
+	RedisShardSize      int64           `json:"RedisShardSize"`
+	RedisShardNum       int64           `json:"RedisShardNum"`
+	RedisReplicasNum    int64           `json:"RedisReplicasNum"`
+	CurrentRedisVersion string          `json:"CurrentRedisVersion,omitempty"`
+	InstanceTags        []tagInfo       `json:"InstanceTags"`
+	ProductType         string          `json:"ProductType"`
+	Type                int64           `json:"Type"`
+	NodeSet             []redisNodeInfo `json:"NodeSet"`
 }
 
 func (p *product) describeInstances(r *sim.Request) (any, error) {
@@ -205,22 +190,25 @@ func (p *product) describeInstances(r *sim.Request) (any, error) {
 	if offset < 0 {
 		return nil, sim.Errorf(http.StatusOK, "InvalidParameterValue", "Offset must not be negative, got %d", offset)
 	}
+	var tags []sim.Tag
 	for _, t := range req.InstanceTags {
 		if t.TagKey == nil || *t.TagKey == "" {
 			return nil, sim.Errorf(http.StatusOK, "InvalidParameterValue", "InstanceTags.TagKey must not be empty")
 		}
+		f := sim.Tag{Key: *t.TagKey}
+		if t.TagValue != nil {
+			f.Value, f.Exact = *t.TagValue, true
+		}
+		tags = append(tags, f)
+	}
+	for _, k := range req.TagKeys {
+		tags = append(tags, sim.Tag{Key: k})
 	}
 
-	var matched []*Instance
-	for _, id := range p.sortedIDs() {
-		inst, ok := p.visible(r, id)
-		if ok && req.matches(inst) {
-			matched = append(matched, inst)
-		}
-	}
+	matched := p.instances.List(r, tags, req.matches)
 	set := []instanceSet{}
-	for i := offset; i < int64(len(matched)) && i < offset+limit; i++ {
-		set = append(set, toSet(matched[i]))
+	for _, inst := range sim.Window(matched, int(offset), int(limit)) {
+		set = append(set, toSet(inst))
 	}
 	return struct {
 		TotalCount  int64
@@ -228,8 +216,8 @@ func (p *product) describeInstances(r *sim.Request) (any, error) {
 	}{int64(len(matched)), set}, nil
 }
 
-// matches applies DescribeInstances' filters: every given filter must hold (InstanceId,
-// InstanceIds, SearchKeys by exact id, all InstanceTags, all TagKeys, Status).
+// matches applies DescribeInstances' filters other than tags: every given filter must
+// hold (InstanceId, InstanceIds, SearchKeys by exact id, Status).
 func (q *describeInstancesRequest) matches(inst *Instance) bool {
 	if q.InstanceId != nil && *q.InstanceId != "" && *q.InstanceId != inst.ID {
 		return false
@@ -240,17 +228,6 @@ func (q *describeInstancesRequest) matches(inst *Instance) bool {
 	if len(q.SearchKeys) > 0 && !slices.Contains(q.SearchKeys, inst.ID) {
 		return false
 	}
-	for _, t := range q.InstanceTags {
-		v, ok := inst.Tags[*t.TagKey]
-		if !ok || (t.TagValue != nil && *t.TagValue != v) {
-			return false
-		}
-	}
-	for _, k := range q.TagKeys {
-		if _, ok := inst.Tags[k]; !ok {
-			return false
-		}
-	}
 	if len(q.Status) > 0 && !slices.Contains(q.Status, inst.Status) {
 		return false
 	}
@@ -258,10 +235,7 @@ func (q *describeInstancesRequest) matches(inst *Instance) bool {
 }
 
 func toSet(inst *Instance) instanceSet {
-	tags := []tagInfo{}
-	for _, k := range slices.Sorted(maps.Keys(inst.Tags)) {
-		tags = append(tags, tagInfo{TagKey: ptr(k), TagValue: ptr(inst.Tags[k])})
-	}
+	tags := sim.SortedTags(inst.Tags, func(k, v string) tagInfo { return tagInfo{TagKey: ptr(k), TagValue: ptr(v)} })
 	return instanceSet{
 		InstanceId:          inst.ID,
 		InstanceName:        inst.ID,
@@ -273,16 +247,21 @@ func toSet(inst *Instance) instanceSet {
 		RedisReplicasNum:    inst.Replicas,
 		CurrentRedisVersion: inst.Version,
 		InstanceTags:        tags,
+		ProductType:         inst.ProductType,
+		Type:                inst.typeOf(),
+		NodeSet:             inst.nodes(),
 	}
 }
 
 func ptr[T any](v T) *T { return &v }
 
 type upgradeInstanceRequest struct {
-	InstanceId       *string `json:"InstanceId"`
-	MemSize          *int64  `json:"MemSize"`
-	RedisShardNum    *int64  `json:"RedisShardNum"`
-	RedisReplicasNum *int64  `json:"RedisReplicasNum"`
+	InstanceId       *string         `json:"InstanceId"`
+	MemSize          *int64          `json:"MemSize"`
+	RedisShardNum    *int64          `json:"RedisShardNum"`
+	RedisReplicasNum *int64          `json:"RedisReplicasNum"`
+	NodeSet          []redisNodeInfo `json:"NodeSet"`
+	SwitchOption     *int64          `json:"SwitchOption"`
 }
 
 func (p *product) upgradeInstance(r *sim.Request) (any, error) {
@@ -296,7 +275,7 @@ func (p *product) upgradeInstance(r *sim.Request) (any, error) {
 	if req.MemSize == nil {
 		return nil, sim.Errorf(http.StatusOK, "MissingParameter", "The request is missing a required parameter `MemSize`.")
 	}
-	inst, ok := p.visible(r, *req.InstanceId)
+	inst, ok := p.instances.Visible(r, *req.InstanceId)
 	if !ok {
 		return nil, sim.Errorf(http.StatusOK, "ResourceNotFound.InstanceNotExists", "No Redis instance found by the serialId %s.", *req.InstanceId)
 	}
@@ -323,9 +302,8 @@ func (p *product) upgradeInstance(r *sim.Request) (any, error) {
 		return nil, sim.Errorf(http.StatusOK, "InvalidParameterValue.ReduceCapacityNotAllowed",
 			"The request capacity %d MB is smaller than the current %d MB. Capacity reduction is not supported.", mem, inst.MemSizeMB)
 	}
-	if shards < 1 || shards > maxShards || replicas < 0 || replicas > maxReplicas {
-		return nil, sim.Errorf(http.StatusOK, "InvalidParameterValue.SpecNotExist",
-			"No specification has %d shards and %d replicas (shards 1-%d, replicas 0-%d).", shards, replicas, maxShards, maxReplicas)
+	if err := inst.checkSpec(shards, replicas); err != nil {
+		return nil, err
 	}
 	var changed []string
 	if mem != inst.MemSizeMB {
@@ -346,6 +324,9 @@ func (p *product) upgradeInstance(r *sim.Request) (any, error) {
 		return nil, sim.Errorf(http.StatusOK, "InvalidParameter.InvalidParameter",
 			"Only one of MemSize, RedisShardNum and RedisReplicasNum may change per call; this call changes %s.", strings.Join(changed, " and "))
 	}
+	if err := inst.checkNodeSet(replicas, req.NodeSet); err != nil {
+		return nil, err
+	}
 
 	p.nextDeal++
 	d := &deal{id: strconv.FormatInt(p.nextDeal, 10), account: r.Account.Name, instance: inst.ID, status: DealDelivering, created: r.Now}
@@ -362,13 +343,16 @@ func (p *product) upgradeInstance(r *sim.Request) (any, error) {
 			d.ended = now
 			if fail {
 				d.status = DealFailed
+				if inst.FailDealStatus != 0 {
+					d.status = inst.FailDealStatus
+				}
 				return
 			}
 			inst.MemSizeMB, inst.Shards, inst.Replicas = mem, shards, replicas
 			d.status = DealDelivered
 		})
 	})
-	return struct{ DealId string }{d.id}, nil
+	return struct{ DealId, DealName string }{d.id, dealName(d.id)}, nil
 }
 
 type tradeDealDetail struct {
@@ -389,28 +373,49 @@ var dealDescriptions = map[int64]string{
 	DealDelivering: "delivering",
 	DealDelivered:  "delivered",
 	DealFailed:     "delivery failed",
+	DealRefunded:   "refunded",
+	7:              "order closed",
+	8:              "order expired",
+	9:              "order invalid",
+	10:             "product invalid",
+	11:             "proxy payment refused",
 }
 
 func (p *product) describeInstanceDealDetail(r *sim.Request) (any, error) {
 	var req struct {
-		DealIds []string `json:"DealIds"`
+		DealIds  []string `json:"DealIds"`
+		DealName *string  `json:"DealName"`
 	}
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	if len(req.DealIds) == 0 {
-		return nil, sim.Errorf(http.StatusOK, "MissingParameter", "The request is missing a required parameter `DealIds`.")
+	ids := req.DealIds
+	if req.DealName != nil && *req.DealName != "" {
+		for id := range p.deals {
+			if dealName(id) == *req.DealName {
+				ids = append(ids, id)
+			}
+		}
+		if len(ids) == len(req.DealIds) {
+			ids = append(ids, "") // an unknown name finds nothing
+		}
+	}
+	switch {
+	case len(ids) == 0:
+		return nil, sim.Errorf(http.StatusOK, "MissingParameter", "The request is missing a required parameter `DealName` (or the deprecated `DealIds`).")
+	case len(req.DealIds) > maxDealIDs:
+		return nil, sim.Errorf(http.StatusOK, "InvalidParameter.InvalidParameter", "DealIds takes at most %d ids, got %d.", maxDealIDs, len(req.DealIds))
 	}
 	const layout = "2006-01-02 15:04:05"
 	details := []tradeDealDetail{}
-	for _, id := range req.DealIds {
+	for _, id := range ids {
 		d, ok := p.deals[id]
 		if !ok || (d.account != "" && d.account != r.Account.Name) {
 			continue
 		}
 		dt := tradeDealDetail{
 			DealId:      d.id,
-			DealName:    "2026" + d.id,
+			DealName:    dealName(d.id),
 			GoodsNum:    1,
 			Creater:     d.account,
 			CreatTime:   d.created.UTC().Format(layout),
@@ -439,9 +444,7 @@ func sizes(inst Instance) sizeFields { return sizeFields{inst.MemSizeMB, inst.Sh
 // Act is another actor's change of a Redis instance's sizes (memSizeMB, shards,
 // replicas) while it runs.
 func (p *product) Act(id string, set map[string]any) (sim.Change, func(time.Time), error) {
-	inst, busy := p.instances[id], ""
-	if inst != nil && inst.Status != StatusRunning {
-		busy = fmt.Sprint(inst.Status)
-	}
-	return sim.ActOn(inst, id, set, busy)
+	return p.instances.Act(id, set, func(inst *Instance) string {
+		return sim.NotReady(fmt.Sprint(inst.Status), fmt.Sprint(StatusRunning))
+	})
 }

@@ -29,11 +29,14 @@ durations:
 
 const smallState = accounts + `
 redis:
-  - {id: crs-a, region: ap-shanghai, account: tc, status: 2, tags: {env: demo, team: cache}, memSizeMB: 4096, shards: 2, replicas: 2, redisVersion: "6.2"}
+  - {id: crs-a, region: ap-shanghai, account: tc, status: 2, tags: {env: demo, team: cache}, memSizeMB: 4096, shards: 3, replicas: 2, redisVersion: "6.2"}
   - {id: crs-b, region: ap-shanghai, account: tc, status: 2, tags: {env: prod}, memSizeMB: 8192, shards: 3, replicas: 1}
-  - {id: crs-busy, region: ap-shanghai, account: tc, status: 1, tags: {env: demo}, memSizeMB: 4096, shards: 2, replicas: 2}
-  - {id: crs-gz, region: ap-guangzhou, account: tc, status: 2, tags: {env: demo}, memSizeMB: 4096, shards: 2, replicas: 2}
-  - {id: crs-other, region: ap-shanghai, account: tc2, status: 2, tags: {env: demo}, memSizeMB: 4096, shards: 2, replicas: 2}
+  - {id: crs-busy, region: ap-shanghai, account: tc, status: 1, tags: {env: demo}, memSizeMB: 4096, shards: 3, replicas: 2}
+  - {id: crs-gz, region: ap-guangzhou, account: tc, status: 2, tags: {env: demo}, memSizeMB: 4096, shards: 3, replicas: 2}
+  - {id: crs-other, region: ap-shanghai, account: tc2, status: 2, tags: {env: demo}, memSizeMB: 4096, shards: 3, replicas: 2}
+  - {id: crs-std, region: ap-shanghai, account: tc, status: 2, tags: {env: std}, memSizeMB: 4096, shards: 1, replicas: 1, productType: standalone}
+  - {id: crs-28, region: ap-shanghai, account: tc, status: 2, tags: {env: std}, memSizeMB: 4096, shards: 1, replicas: 1, productType: standalone, redisVersion: "2.8"}
+  - {id: crs-maz, region: ap-shanghai, account: tc, status: 2, tags: {env: std}, memSizeMB: 4096, shards: 3, replicas: 2, zones: [ap-shanghai-2, ap-shanghai-4]}
 `
 
 // newClock returns the tests' settable clock, so lifecycles are exact.
@@ -93,8 +96,8 @@ func TestDescribeInstancesDecodesEveryFieldTheProviderReads(t *testing.T) {
 	}
 	got := resp.InstanceSet[0]
 	if *got.InstanceId != "crs-a" || *got.Region != "ap-shanghai" || *got.Status != 2 ||
-		*got.RedisShardSize != 4096 || *got.RedisShardNum != 2 || *got.RedisReplicasNum != 2 ||
-		*got.Size != 8192 || *got.CurrentRedisVersion != "6.2" {
+		*got.RedisShardSize != 4096 || *got.RedisShardNum != 3 || *got.RedisReplicasNum != 2 ||
+		*got.Size != 12288 || *got.CurrentRedisVersion != "6.2" || *got.ProductType != "cluster" || *got.Type != 16 || len(got.NodeSet) != 3 {
 		t.Errorf("crs-a decoded as id %s region %s status %d shard %d MB × %d shards, %d replicas, size %v, version %s",
 			*got.InstanceId, *got.Region, *got.Status, *got.RedisShardSize, *got.RedisShardNum, *got.RedisReplicasNum, *got.Size, *got.CurrentRedisVersion)
 	}
@@ -119,7 +122,7 @@ func TestDescribeInstancesFilters(t *testing.T) {
 		build func(*tcredis.DescribeInstancesRequest)
 		want  string
 	}{
-		{"no filter lists the account's instances of the region, sorted", func(*tcredis.DescribeInstancesRequest) {}, "crs-a,crs-b,crs-busy"},
+		{"no filter lists the account's instances of the region, sorted", func(*tcredis.DescribeInstancesRequest) {}, "crs-28,crs-a,crs-b,crs-busy,crs-maz,crs-std"},
 		{"InstanceIds picks those ids", func(r *tcredis.DescribeInstancesRequest) {
 			r.InstanceIds = common.StringPtrs([]string{"crs-b", "crs-a"})
 		}, "crs-a,crs-b"},
@@ -136,6 +139,9 @@ func TestDescribeInstancesFilters(t *testing.T) {
 			r.InstanceIds = common.StringPtrs([]string{"crs-a", "crs-b"})
 			r.InstanceTags = []*tcredis.InstanceTagInfo{tag("env", "prod")}
 		}, "crs-b"},
+		{"an InstanceTags value given empty matches only an empty value", func(r *tcredis.DescribeInstancesRequest) {
+			r.InstanceTags = []*tcredis.InstanceTagInfo{tag("env", "")}
+		}, ""},
 		{"TagKeys needs the key", func(r *tcredis.DescribeInstancesRequest) { r.TagKeys = common.StringPtrs([]string{"team"}) }, "crs-a"},
 		{"SearchKeys matches an id exactly", func(r *tcredis.DescribeInstancesRequest) { r.SearchKeys = common.StringPtrs([]string{"crs-busy"}) }, "crs-busy"},
 		{"Status filters by status", func(r *tcredis.DescribeInstancesRequest) { r.Status = common.Int64Ptrs([]int64{1}) }, "crs-busy"},
@@ -157,7 +163,7 @@ func manyInstances(n int) string {
 		if i%10 == 0 {
 			env = "demo"
 		}
-		fmt.Fprintf(&b, "  - {id: crs-%05d, region: ap-shanghai, status: 2, tags: {env: %s}, memSizeMB: 4096, shards: 2, replicas: 1}\n", i, env)
+		fmt.Fprintf(&b, "  - {id: crs-%05d, region: ap-shanghai, status: 2, tags: {env: %s}, memSizeMB: 4096, shards: 3, replicas: 1}\n", i, env)
 	}
 	return b.String()
 }
@@ -220,16 +226,21 @@ func TestUpgradeInstanceRulesAnswerTheRealCodes(t *testing.T) {
 		mem, shards, replicas uint64
 		wantCode              string
 	}{
-		{"memory not a multiple of 1024 is LimitExceeded.InvalidMemSize", "crs-a", 5000, 2, 2, "LimitExceeded.InvalidMemSize"},
+		{"memory not a multiple of 1024 is LimitExceeded.InvalidMemSize", "crs-a", 5000, 3, 2, "LimitExceeded.InvalidMemSize"},
 		{"memory below the current size is ReduceCapacityNotAllowed", "crs-b", 4096, 3, 1, "InvalidParameterValue.ReduceCapacityNotAllowed"},
-		{"memory above 64 GB per shard is MemSizeNotInRange", "crs-a", 131072, 2, 2, "InvalidParameterValue.MemSizeNotInRange"},
-		{"memory and shards in one call is refused", "crs-a", 8192, 4, 2, "InvalidParameter.InvalidParameter"},
-		{"shards and replicas in one call is refused", "crs-a", 4096, 4, 3, "InvalidParameter.InvalidParameter"},
-		{"an instance in a workflow is InstanceStatusAbnormal", "crs-busy", 8192, 2, 2, "ResourceUnavailable.InstanceStatusAbnormal"},
-		{"an unknown instance is InstanceNotExists", "crs-nope", 8192, 2, 2, "ResourceNotFound.InstanceNotExists"},
-		{"another account's instance is InstanceNotExists", "crs-other", 8192, 2, 2, "ResourceNotFound.InstanceNotExists"},
-		{"another region's instance is InstanceNotExists", "crs-gz", 8192, 2, 2, "ResourceNotFound.InstanceNotExists"},
-		{"a replica count past 5 is SpecNotExist", "crs-a", 4096, 2, 6, "InvalidParameterValue.SpecNotExist"},
+		{"memory above 64 GB per shard is MemSizeNotInRange", "crs-a", 131072, 3, 2, "InvalidParameterValue.MemSizeNotInRange"},
+		{"memory and shards in one call is refused", "crs-a", 8192, 5, 2, "InvalidParameter.InvalidParameter"},
+		{"shards and replicas in one call is refused", "crs-a", 4096, 5, 3, "InvalidParameter.InvalidParameter"},
+		{"an instance in a workflow is InstanceStatusAbnormal", "crs-busy", 8192, 3, 2, "ResourceUnavailable.InstanceStatusAbnormal"},
+		{"an unknown instance is InstanceNotExists", "crs-nope", 8192, 3, 2, "ResourceNotFound.InstanceNotExists"},
+		{"another account's instance is InstanceNotExists", "crs-other", 8192, 3, 2, "ResourceNotFound.InstanceNotExists"},
+		{"another region's instance is InstanceNotExists", "crs-gz", 8192, 3, 2, "ResourceNotFound.InstanceNotExists"},
+		{"a replica count past 5 is SpecNotExist", "crs-a", 4096, 3, 6, "InvalidParameterValue.SpecNotExist"},
+		{"no replica is SpecNotExist", "crs-a", 4096, 3, 0, "InvalidParameterValue.SpecNotExist"},
+		{"a cluster shard count outside the sold set is SpecNotExist", "crs-a", 4096, 4, 2, "InvalidParameterValue.SpecNotExist"},
+		{"a standard instance has one shard", "crs-std", 4096, 3, 1, "InvalidParameterValue.SpecNotExist"},
+		{"Redis 2.8 has exactly one replica", "crs-28", 4096, 1, 2, "InvalidParameterValue.SpecNotExist"},
+		{"a multi-AZ replica change without NodeSet is refused", "crs-maz", 4096, 3, 3, "InvalidParameter.InvalidParameter"},
 	}
 	s := simtest.Start(t, smallState, sim.Options{}, redis.New())
 	c := client(t, s, "ap-shanghai", "tc-id", "tc-key")
@@ -245,7 +256,7 @@ func TestUpgradeInstanceRulesAnswerTheRealCodes(t *testing.T) {
 		t.Errorf("%d refused upgrades were accepted", n)
 	}
 	for _, in := range snapshot(t, s) {
-		if in.ID == "crs-a" && (in.MemSizeMB != 4096 || in.Shards != 2 || in.Replicas != 2 || in.Status != 2) {
+		if in.ID == "crs-a" && (in.MemSizeMB != 4096 || in.Shards != 3 || in.Replicas != 2 || in.Status != 2) {
 			t.Errorf("a refused call changed crs-a: %+v", in)
 		}
 	}
@@ -271,7 +282,7 @@ func TestUpgradeLifecycleInWorkflowThenNewSizes(t *testing.T) {
 	s := simtest.Start(t, smallState, sim.Options{TimeScale: 600, Now: clk.Now}, redis.New())
 	c := client(t, s, "ap-shanghai", "tc-id", "tc-key")
 
-	resp, err := upgrade(c, "crs-a", 8192, 2, 2)
+	resp, err := upgrade(c, "crs-a", 8192, 3, 2)
 	if err != nil {
 		t.Fatalf("UpgradeInstance: %v", err)
 	}
@@ -299,7 +310,7 @@ func TestUpgradeLifecycleInWorkflowThenNewSizes(t *testing.T) {
 	if *in.Status != 1 || *in.RedisShardSize != 4096 || deal1 != 3 {
 		t.Fatalf("right after the call: status %d, %d MB, deal %d; want status 1, 4096 MB, deal 3", *in.Status, *in.RedisShardSize, deal1)
 	}
-	if _, err := upgrade(c, "crs-a", 8192, 2, 2); code(err) != "ResourceUnavailable.InstanceStatusAbnormal" {
+	if _, err := upgrade(c, "crs-a", 8192, 3, 2); code(err) != "ResourceUnavailable.InstanceStatusAbnormal" {
 		t.Errorf("a second call during the workflow answered %v, want InstanceStatusAbnormal", err)
 	}
 	clk.Advance(990 * time.Millisecond) // 9m54s simulated of 10m
@@ -308,12 +319,12 @@ func TestUpgradeLifecycleInWorkflowThenNewSizes(t *testing.T) {
 	}
 	clk.Advance(20 * time.Millisecond)
 	in, deal2 := state()
-	if *in.Status != 2 || *in.RedisShardSize != 8192 || *in.RedisShardNum != 2 || *in.RedisReplicasNum != 2 || *in.Size != 16384 || deal2 != 4 {
-		t.Fatalf("after the duration: status %d, %d MB × %d, %d replicas, size %v, deal %d; want status 2, 8192 MB × 2, 2 replicas, 16384, deal 4",
+	if *in.Status != 2 || *in.RedisShardSize != 8192 || *in.RedisShardNum != 3 || *in.RedisReplicasNum != 2 || *in.Size != 24576 || deal2 != 4 {
+		t.Fatalf("after the duration: status %d, %d MB × %d, %d replicas, size %v, deal %d; want status 2, 8192 MB × 3, 2 replicas, 24576, deal 4",
 			*in.Status, *in.RedisShardSize, *in.RedisShardNum, *in.RedisReplicasNum, *in.Size, deal2)
 	}
 	// The next dimension can now change, with memory sent at its new value.
-	if _, err := upgrade(c, "crs-a", 8192, 4, 2); err != nil {
+	if _, err := upgrade(c, "crs-a", 8192, 5, 2); err != nil {
 		t.Fatalf("shards after memory: %v", err)
 	}
 }
@@ -323,7 +334,7 @@ func TestFailedUpgradeEndsWithDealStatusFiveAndTheOldSizes(t *testing.T) {
 	faults := "failUpgrades: [crs-a]\n"
 	s := simtest.Start(t, smallState, sim.Options{TimeScale: 600, Now: clk.Now, Faults: []byte(faults)}, redis.New())
 	c := client(t, s, "ap-shanghai", "tc-id", "tc-key")
-	resp, err := upgrade(c, "crs-a", 8192, 2, 2)
+	resp, err := upgrade(c, "crs-a", 8192, 3, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +354,7 @@ func TestFailedUpgradeEndsWithDealStatusFiveAndTheOldSizes(t *testing.T) {
 func TestDealsOfAnotherAccountAreNotShown(t *testing.T) {
 	s := simtest.Start(t, smallState, sim.Options{}, redis.New())
 	c := client(t, s, "ap-shanghai", "tc-id", "tc-key")
-	resp, err := upgrade(c, "crs-a", 8192, 2, 2)
+	resp, err := upgrade(c, "crs-a", 8192, 3, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,8 +383,8 @@ func TestDemoStateLoads(t *testing.T) {
 		t.Fatalf("demo instances = [%s]", got)
 	}
 	for _, in := range resp.InstanceSet {
-		if *in.RedisShardSize != 4096 || *in.RedisShardNum != 2 || *in.RedisReplicasNum != 2 {
-			t.Errorf("%s is %d MB × %d, %d replicas; the demo needs 4096 × 2, 2", *in.InstanceId, *in.RedisShardSize, *in.RedisShardNum, *in.RedisReplicasNum)
+		if *in.RedisShardSize != 4096 || *in.RedisShardNum != 3 || *in.RedisReplicasNum != 2 {
+			t.Errorf("%s is %d MB × %d, %d replicas; the demo needs 4096 × 3, 2", *in.InstanceId, *in.RedisShardSize, *in.RedisShardNum, *in.RedisReplicasNum)
 		}
 	}
 }
@@ -382,7 +393,7 @@ func TestAnAcceptedUpgradeDescribesAsBeforeUntilTheVisibilityLagPasses(t *testin
 	clk := newClock()
 	s := simtest.Start(t, smallState+"visibilityLag: {redis: 30s}\n", sim.Options{Now: clk.Now}, redis.New())
 	c := client(t, s, "ap-shanghai", "tc-id", "tc-key")
-	if _, err := upgrade(c, "crs-a", 8192, 2, 2); err != nil {
+	if _, err := upgrade(c, "crs-a", 8192, 3, 2); err != nil {
 		t.Fatal(err)
 	}
 	one := func() string {

@@ -194,30 +194,46 @@ type actor struct {
 }
 
 // scheduleActors checks every actor against the products and schedules its change at its
-// simulated time. An actor whose instance is busy then does nothing: the console would
-// refuse it, and the applied record has no entry for it.
+// simulated time.
 func (s *Server) scheduleActors(actors []actor) error {
 	for i, a := range actors {
 		if a.At < 0 || a.Instance == "" || len(a.Set) == 0 {
 			return fmt.Errorf("sim: faults: actors[%d]: at (not negative), instance and set are required", i)
 		}
-		p, err := s.actable(a.Instance, a.Set)
-		if err != nil {
-			return fmt.Errorf("sim: faults: actors[%d]: %w", i, err)
-		}
 		name := a.Name
 		if name == "" {
 			name = fmt.Sprintf("actor-%d", i+1)
 		}
-		s.seq++
-		heap.Push(&s.sched, transition{due: s.realStart.Add(a.At), seq: s.seq, fn: func(time.Time) {
-			ch, effect, err := p.Act(a.Instance, a.Set)
-			if err != nil {
-				return
-			}
-			host{s: s, product: p.Name(), stateKey: p.StateKey(), actor: name}.Apply(ch, effect)
-		}})
+		if err := s.scheduleActor(name, s.realStart.Add(a.At), a.Instance, a.Set); err != nil {
+			return fmt.Errorf("sim: faults: actors[%d]: %w", i, err)
+		}
 	}
+	return nil
+}
+
+// ActAt schedules another actor's change of an instance at the simulated time at, as the
+// faults file's actors do, for a test that learns the moment while it runs. An instance
+// busy at that time is left alone (the console would refuse the change) and the applied
+// record has no entry for it.
+func (s *Server) ActAt(name string, at time.Time, instance string, set map[string]any) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.scheduleActor(name, at, instance, set)
+}
+
+func (s *Server) scheduleActor(name string, at time.Time, instance string, set map[string]any) error {
+	p, err := s.actable(instance, set)
+	if err != nil {
+		return err
+	}
+	s.seq++
+	heap.Push(&s.sched, transition{due: at, seq: s.seq, fn: func(time.Time) {
+		ch, effect, err := p.Act(instance, set)
+		if err != nil {
+			return
+		}
+		host{s: s, product: p.Name(), stateKey: p.StateKey(), actor: name}.Apply(ch, effect)
+	}})
 	return nil
 }
 

@@ -165,7 +165,9 @@ func TestLostAnswersAreMarkedInTheAppliedRecord(t *testing.T) {
 		{"a drop applies the change and loses the answer", "rules: [{action: Upgrade, fault: drop}]", true, ""},
 		{"internal-error with apply makes the change, then answers 500", "rules: [{action: Upgrade, fault: internal-error, apply: true}]", true, "InternalError"},
 		{"unavailable with apply makes the change, then answers 503", "rules: [{action: Upgrade, fault: unavailable, apply: true}]", true, "ServiceUnavailable"},
+		{"an error rule with after: accept makes the change, then answers its code", "rules: [{action: Upgrade, fault: error, code: Conflict.Busy, status: 409, after: accept}]", true, "Conflict.Busy"},
 		{"internal-error alone changes nothing", "rules: [{action: Upgrade, fault: internal-error}]", false, "InternalError"},
+		{"an error rule alone changes nothing", "rules: [{action: Upgrade, fault: error, code: Forbidden.RAM, status: 403}]", false, "Forbidden.RAM"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -248,5 +250,19 @@ func TestLagsAndActorsAreValidated(t *testing.T) {
 				t.Errorf("error %v, want one containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestActAtSchedulesAnActorWhileTheServerRuns(t *testing.T) {
+	s, clock := lagSim(t, "", "", 1)
+	if err := s.ActAt("late", s.Now().Add(time.Minute), "g-1", map[string]any{"version": "9.0"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ActAt("nobody", s.Now(), "x-1", map[string]any{"version": "9.0"}); err == nil {
+		t.Error("an actor of an unknown instance was scheduled")
+	}
+	clock.Advance(time.Minute)
+	if v := gadget(t, s, "g-1"); v != "9.0" {
+		t.Errorf("after the actor's time: %s, want 9.0", v)
 	}
 }

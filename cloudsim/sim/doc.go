@@ -3,7 +3,10 @@
 // requests, refuses stale and replayed ones, routes them to products,
 // enforces per-(account, action) rate caps over a sliding one-second window, injects faults,
 // runs lifecycle transitions on a scaled clock, and records every call. Products live in
-// sibling packages. It must not import either cloud SDK.
+// sibling packages and keep their instances in its one generic instance table (Table:
+// loading, snapshot, ids in order, visibility by account and region, tag filters, paging,
+// actors' changes), each with its own fields and rules. It must not import either cloud
+// SDK.
 //
 // # State file
 //
@@ -89,8 +92,6 @@
 //
 // # Order of a call
 //
-// Before the lock: the faults file's latencies (spread.go) draw the request's latency;
-// its inbound share is slept before the server sees the call, the rest after the answer.
 // Under the server's one lock: due lifecycle transitions run; authentication and routing
 // refusals are answered; the rate cap is checked (only accepted calls enter the window);
 // fault rules are drawn; latency is slept with the lock released; the action runs; the
@@ -109,7 +110,7 @@
 // GET /_sim/calls lists every API call (CallRecord; code "" means success; secret
 // parameters masked as everywhere else), GET /_sim/state returns {"accounts": [...],
 // "time": simulated now, <state key>: Snapshot()}, and GET /_sim/applied every change
-// applied (AppliedChange: which accepted call or actor changed which instance from what to
-// what, the request id, and whether the answer was lost), the ground truth a checker
+// applied (AppliedChange: which accepted call or actor changed which instance from what
+// to what, the request id, and whether the answer was lost), the ground truth a checker
 // compares a tool's record with.
 package sim

@@ -49,6 +49,8 @@ type faultRule struct {
 	// change is made and its answer lost to the error: the 5xx whose outcome is unknown.
 	Apply bool `yaml:"apply"`
 	Times int  `yaml:"times"` // fire at most this many times; 0 = no limit
+	// errorFault holds code, status, message and after (fault: error; faults_errors.go).
+	errorFault `yaml:",inline"`
 
 	fired int
 }
@@ -90,6 +92,9 @@ func parseFaults(src []byte) (*faults, error) {
 	}
 	for i := range file.Rules {
 		r := &file.Rules[i]
+		if err := r.validateError(i); err != nil {
+			return nil, err
+		}
 		if r.Latency != 0 && r.Fault != FaultLatency {
 			return nil, fmt.Errorf("sim: faults: rules[%d]: latency is only for fault: latency", i)
 		}
@@ -97,9 +102,10 @@ func parseFaults(src []byte) (*faults, error) {
 			return nil, fmt.Errorf("sim: faults: rules[%d]: lag is only for fault: lag", i)
 		}
 		if r.Apply && r.Fault != FaultInternalError && r.Fault != FaultUnavailable {
-			return nil, fmt.Errorf("sim: faults: rules[%d]: apply is only for fault: internal-error or unavailable", i)
+			return nil, fmt.Errorf("sim: faults: rules[%d]: apply is only for fault: internal-error or unavailable (fault: error has after: accept)", i)
 		}
 		switch r.Fault {
+		case FaultError:
 		case FaultInternalError, FaultUnavailable, FaultThrottle, FaultDrop:
 		case FaultLatency:
 			if r.Latency <= 0 {
@@ -129,7 +135,7 @@ func parseFaults(src []byte) (*faults, error) {
 	return f, nil
 }
 
-const faultKinds = "internal-error, unavailable, throttle, latency, lag or drop"
+const faultKinds = "internal-error, unavailable, throttle, latency, lag, drop or error"
 
 // drawn is what the fault rules decided for one call.
 type drawn struct {

@@ -82,11 +82,11 @@ func TestBurstsAtTwiceTheCapAreThrottledAndNeverExceedTheCap(t *testing.T) {
 		cap       int
 		throttled string
 	}{
-		{"alikafka UpgradeInstanceVersion is capped at 2 by default", "", sim.RPC, "UpgradeInstanceVersion", 2, "Throttling.User"},
+		{"alikafka UpgradeInstanceVersion is capped at 2 by default", "", sim.RPC, "UpgradeInstanceVersion", 2, "ONS_SYSTEM_FLOW_CONTROL"},
 		{"redis UpgradeInstance is capped at 20 by default", "", sim.TC3, "UpgradeInstance", 20, "RequestLimitExceeded"},
 		{"redis DescribeInstances is capped at 35 by default", "", sim.TC3, "DescribeInstances", 35, "RequestLimitExceeded"},
-		{"the state file caps any other action", "qps: {alikafka/Echo: 5}\n", sim.RPC, "Echo", 5, "Throttling.User"},
-		{"the state file overrides a default cap", "qps: {alikafka/UpgradeInstanceVersion: 4}\n", sim.RPC, "UpgradeInstanceVersion", 4, "Throttling.User"},
+		{"the state file caps any other action", "qps: {alikafka/Echo: 5}\n", sim.RPC, "Echo", 5, "ONS_SYSTEM_FLOW_CONTROL"},
+		{"the state file overrides a default cap", "qps: {alikafka/UpgradeInstanceVersion: 4}\n", sim.RPC, "UpgradeInstanceVersion", 4, "ONS_SYSTEM_FLOW_CONTROL"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -124,7 +124,7 @@ func TestRateCapsAreCountedPerAccountAndPerAction(t *testing.T) {
 	second := callerFor(t, s, sim.RPC, "ali2", "UpgradeInstanceVersion")
 	other := callerFor(t, s, sim.RPC, "ali", "Echo")
 	got := []string{first(), first(), first(), second(), second(), second()}
-	want := []string{"", "", "Throttling.User", "", "", "Throttling.User"}
+	want := []string{"", "", "ONS_SYSTEM_FLOW_CONTROL", "", "", "ONS_SYSTEM_FLOW_CONTROL"} // alikafka's throttle
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("answers %q, want %q", got, want)
 	}
@@ -144,7 +144,8 @@ func TestARefusedCallDoesNotCountTowardTheWindow(t *testing.T) {
 	got = append(got, call(), call())
 	clock.Advance(401 * time.Millisecond)
 	got = append(got, call(), call(), call())
-	want := []string{"", "", "Throttling.User", "Throttling.User", "", "", "Throttling.User"}
+	// alikafka's rate cap answers its own throttle, ONS_SYSTEM_FLOW_CONTROL.
+	want := []string{"", "", "ONS_SYSTEM_FLOW_CONTROL", "ONS_SYSTEM_FLOW_CONTROL", "", "", "ONS_SYSTEM_FLOW_CONTROL"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("answers %q, want %q", got, want)
 	}

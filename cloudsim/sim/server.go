@@ -250,7 +250,7 @@ func (s *Server) decide(ctx context.Context, c *call) answer {
 	}
 	productAction := c.rec.Product + "/" + c.rec.Action
 	if !s.limits.allow(c.rec.Account, productAction, c.rec.Time) {
-		return s.errorAnswer(c, throttled(c.proto))
+		return s.errorAnswer(c, throttledFor(c.proto, c.rec.Product))
 	}
 	d := s.faults.draw(c.rec.Product, c.rec.Action, c.rec.Instance)
 	hit := d.hit
@@ -272,8 +272,8 @@ func (s *Server) decide(ctx context.Context, c *call) answer {
 	}
 	if hit != nil {
 		c.rec.Fault = string(hit.Fault)
-		if !hit.Apply {
-			if a, ok := s.faultAnswer(c, hit.Fault); ok {
+		if !hit.Apply && !hit.acceptFirst() {
+			if a, ok := s.faultAnswer(c, hit); ok {
 				return a
 			}
 		}
@@ -297,7 +297,7 @@ func (s *Server) decide(ctx context.Context, c *call) answer {
 	if hit.Fault == FaultDrop {
 		a.drop = true
 		s.markLost(c, hit.Fault)
-	} else if fa, ok := s.faultAnswer(c, hit.Fault); ok { // apply: true
+	} else if fa, ok := s.faultAnswer(c, hit); ok { // apply: true, after: accept
 		a = fa
 		s.markLost(c, hit.Fault)
 	}
@@ -306,8 +306,8 @@ func (s *Server) decide(ctx context.Context, c *call) answer {
 
 // faultAnswer is the answer an error fault sends instead of the product's; ok is false
 // for faults that do not replace the answer.
-func (s *Server) faultAnswer(c *call, f FaultKind) (answer, bool) {
-	switch f {
+func (s *Server) faultAnswer(c *call, hit *faultRule) (answer, bool) {
+	switch hit.Fault {
 	case FaultInternalError:
 		return s.errorAnswer(c, Errorf(http.StatusInternalServerError, "InternalError", "The request processing has failed due to some unknown error, exception or failure.")), true
 	case FaultUnavailable:
@@ -315,7 +315,9 @@ func (s *Server) faultAnswer(c *call, f FaultKind) (answer, bool) {
 		a.status = http.StatusServiceUnavailable // TC3 too: a gateway failure, not an API error
 		return a, true
 	case FaultThrottle:
-		return s.errorAnswer(c, throttled(c.proto)), true
+		return s.errorAnswer(c, throttledFor(c.proto, c.rec.Product)), true
+	case FaultError:
+		return s.errorAnswerFor(c, hit), true
 	}
 	return answer{}, false
 }
@@ -356,7 +358,7 @@ func (s *Server) successAnswer(c *call, out any) answer {
 	if c.proto == TC3 {
 		body = append(append([]byte(`{"Response":`), body...), '}')
 	}
-	return answer{status: http.StatusOK, body: body}
+	return answer{status: http.StatusOK, body: body, code: refusalCode(out)}
 }
 
 // withRequestID marshals out (a JSON object, or nil) with RequestId added.

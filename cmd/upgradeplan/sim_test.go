@@ -16,7 +16,7 @@ import (
 const simTestState = `accounts:
   - {name: demo-ali, cloud: alibaba, keyId: demo-ak, secret: demo-sk}
 redis:
-  - {id: crs-1, region: ap-shanghai, status: 2, memSizeMB: 4096, shards: 2, replicas: 2}
+  - {id: crs-1, region: ap-shanghai, status: 2, memSizeMB: 4096, shards: 3, replicas: 2}
 `
 
 func TestSimServesUntilCancelledThenExitsZero(t *testing.T) {

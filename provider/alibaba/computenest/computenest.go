@@ -6,7 +6,10 @@
 //
 // Reading: ListServiceInstances, 100 per page, with the selection sent as filters: ids as
 // a ServiceInstanceId filter of at most 10 values (so more ids take more calls) and tags as
-// Tag.N. Observe reads the watched ids the same way.
+// Tag.N. Observe reads the watched ids the same way. The list does not say which versions
+// an instance can upgrade to (the current model has no Service.UpgradableServiceVersions
+// there); Plan reads them with one GetServiceInstance for an instance whose desired version
+// differs from its current one, and for no other.
 //
 // Secrets: a parameter may be a {fromEnv} reference. Changes keep it as a reference; Apply
 // resolves it with Config.Env() and sends Parameters as a JSON string. At plan time the
@@ -26,12 +29,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"net/url"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/responses"
@@ -49,6 +52,7 @@ const ActionUpgrade = "UpgradeServiceInstance"
 
 const (
 	actionList      = "ListServiceInstances"
+	actionGet       = "GetServiceInstance"
 	pageSize        = 100
 	maxFilterValues = 10
 )
@@ -63,10 +67,14 @@ const (
 
 // Observed value names.
 const (
-	valueVersion    = "serviceVersion"
-	valueUpgradable = "upgradableServiceVersions" // comma-separated, oldest first
-	valueServiceID  = "serviceId"
+	valueVersion   = "serviceVersion"
+	valueServiceID = "serviceId"
 )
+
+// VisibilityGrace is how long an accepted upgrade may stay invisible in ListServiceInstances (status
+// and values unchanged) before the executor takes an untouched instance as a call that never
+// took effect. The API documents no figure; this bounds the lag the clouds show in practice.
+const VisibilityGrace = time.Minute
 
 // Spec describes the product for the registry.
 func Spec() provider.Spec {
@@ -75,13 +83,15 @@ func Spec() provider.Spec {
 		Cloud: "alibaba",
 		Actions: []provider.ActionSpec{
 			{Name: actionList},
+			{Name: actionGet},
 			{Name: ActionUpgrade, Mutating: true},
 		},
 		IdempotencyToken: true,
 		// UpgradeServiceInstance has a real dry run: `apply --dry-run` sends DryRun=true.
-		DryRun:  true,
-		New:     func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
-		Recheck: Recheck,
+		DryRun:          true,
+		VisibilityGrace: VisibilityGrace,
+		New:             func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
+		Recheck:         Recheck,
 		// An upgrade redeploys the service's resources; no document names a shorter one.
 		ShortestOperation: provider.DefaultShortestOperation,
 	}
@@ -128,14 +138,13 @@ func (p *Provider) list(ctx context.Context, ids []string, tags map[string]strin
 	seen := map[string]bool{}
 	var out []provider.Instance
 	for _, group := range groups {
-		token := ""
-		for {
+		err := provider.ReadPages(func(pg provider.Page) (provider.PageAnswer, error) {
 			var resp *cn.ListServiceInstancesResponse
 			err := p.pool.Invoke(ctx, alisdk.Call{Action: actionList}, func() (requests.AcsRequest, responses.AcsResponse) {
 				req := cn.CreateListServiceInstancesRequest()
 				req.RegionId = p.region
 				req.MaxResults = requests.NewInteger(pageSize)
-				req.NextToken = token
+				req.NextToken = pg.Token
 				if len(group) > 0 {
 					values := append([]string(nil), group...)
 					req.Filter = &[]cn.ListServiceInstancesFilter{{Name: "ServiceInstanceId", Value: &values}}
@@ -151,7 +160,7 @@ func (p *Provider) list(ctx context.Context, ids []string, tags map[string]strin
 				return req, resp
 			})
 			if err != nil {
-				return nil, fmt.Errorf("computenest: list service instances in %s: %w", p.region, err)
+				return provider.PageAnswer{}, err
 			}
 			for _, si := range resp.ServiceInstances {
 				if !seen[si.ServiceInstanceId] {
@@ -159,13 +168,10 @@ func (p *Provider) list(ctx context.Context, ids []string, tags map[string]strin
 					out = append(out, p.fromList(si))
 				}
 			}
-			if resp.NextToken == "" {
-				break
-			}
-			if resp.NextToken == token {
-				return nil, fmt.Errorf("computenest: list service instances in %s: the API returned the same NextToken twice", p.region)
-			}
-			token = resp.NextToken
+			return provider.PageAnswer{Items: len(resp.ServiceInstances), Next: resp.NextToken}, nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("computenest: list service instances in %s: %w", p.region, err)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
@@ -204,39 +210,39 @@ func (p *Provider) fromList(si cn.ServiceInstance) provider.Instance {
 		Phase:  phaseOf(si.Status),
 		Tags:   tags,
 		Values: provider.Values{
-			valueVersion:    si.Service.Version,
-			valueUpgradable: strings.Join(si.Service.UpgradableServiceVersions, ","),
-			valueServiceID:  si.Service.ServiceId,
+			valueVersion:   si.Service.Version,
+			valueServiceID: si.Service.ServiceId,
 		},
 	}
 }
 
-func upgradable(v provider.Values) []string {
-	s, _ := v[valueUpgradable].(string)
-	if s == "" {
-		return nil
+// upgradable reads the versions an instance can upgrade to with GetServiceInstance, the
+// only action whose current model returns them.
+func (p *Provider) upgradable(ctx context.Context, id string) ([]string, error) {
+	var resp *cn.GetServiceInstanceResponse
+	err := p.pool.Invoke(ctx, alisdk.Call{Action: actionGet}, func() (requests.AcsRequest, responses.AcsResponse) {
+		req := cn.CreateGetServiceInstanceRequest()
+		req.RegionId = p.region
+		req.ServiceInstanceId = id
+		resp = cn.CreateGetServiceInstanceResponse()
+		return req, resp
+	})
+	if err != nil {
+		return nil, fmt.Errorf("computenest: read the upgradable versions of %s in %s: %w", id, p.region, err)
 	}
-	return strings.Split(s, ",")
+	if resp.ServiceInstanceId != id {
+		return nil, fmt.Errorf("computenest: GetServiceInstance %s in %s answered for %q (request id %s)", id, p.region, resp.ServiceInstanceId, resp.RequestId)
+	}
+	return resp.Service.UpgradableServiceVersions, nil
 }
 
 // versionString reads serviceVersion as the manifest gives it ("3", or 3 unquoted).
 func versionString(v any) (string, bool) {
-	switch x := v.(type) {
-	case string:
-		return x, x != ""
-	case int64:
-		return strconv.FormatInt(x, 10), true
-	case int:
-		return strconv.Itoa(x), true
-	case float64:
-		if x == math.Trunc(x) {
-			return strconv.FormatInt(int64(x), 10), true
-		}
-		return strconv.FormatFloat(x, 'f', -1, 64), true
-	case json.Number:
-		return x.String(), true
+	if _, isBool := v.(bool); isBool {
+		return "", false
 	}
-	return "", false
+	s, ok := provider.Text(v)
+	return s, ok && s != ""
 }
 
 // Plan checks the version and, with a DryRun, the required parameters.
@@ -281,7 +287,10 @@ func (p *Provider) Plan(ctx context.Context, inst provider.Instance, want provid
 	if version == current {
 		return nil, nil
 	}
-	ups := upgradable(inst.Values)
+	ups, err := p.upgradable(ctx, inst.ID)
+	if err != nil {
+		return nil, err
+	}
 	if !contains(ups, version) {
 		list := "none"
 		if len(ups) > 0 {

@@ -111,7 +111,7 @@ func TestListPagesAndFilters(t *testing.T) {
 	if n := s.Count("ListServiceInstances"); n != 3 {
 		t.Errorf("230 instances took %d calls, want 3 pages of 100", n)
 	}
-	want := provider.Values{"serviceVersion": "2", "upgradableServiceVersions": "3,4", "serviceId": "service-000"}
+	want := provider.Values{"serviceVersion": "2", "serviceId": "service-000"}
 	if !reflect.DeepEqual(all[0].Values, want) || all[0].Phase != provider.PhaseReady || all[0].Tags["tier"] != "silver" {
 		t.Errorf("si-000 = %+v, want values %v, ready, tier silver", all[0], want)
 	}
@@ -229,6 +229,40 @@ func asRule(err error, re **provider.RuleError) bool {
 	r, ok := err.(*provider.RuleError)
 	*re = r
 	return ok
+}
+
+// ListServiceInstances does not say which versions an instance can upgrade to (the current
+// model has no Service.UpgradableServiceVersions there): Plan reads them with one
+// GetServiceInstance, only for an instance whose version changes.
+func TestPlanReadsUpgradableVersionsOnlyWhereTheVersionChanges(t *testing.T) {
+	s, p := start(t, serviceInstance("si-1", "Deployed", "{}")+serviceInstance("si-2", "Deployed", "{}"), "", map[string]string{"PW": "x"})
+	ctx := context.Background()
+	for _, c := range s.CallsTo("ListServiceInstances") {
+		t.Fatalf("unexpected list before the test: %v", c)
+	}
+	insts, err := p.List(ctx, provider.Selection{})
+	if err != nil || len(insts) != 2 {
+		t.Fatalf("List = %v, %v", insts, err)
+	}
+	if n := s.Count("GetServiceInstance"); n != 0 {
+		t.Errorf("List sent %d GetServiceInstance, want none", n)
+	}
+	// At the desired version already: nothing to read.
+	if ch, err := p.Plan(ctx, insts[0], provider.Desired{"serviceVersion": "2"}); err != nil || len(ch) != 0 {
+		t.Fatalf("Plan at the current version = %v, %v; want no change", ch, err)
+	}
+	if n := s.Count("GetServiceInstance"); n != 0 {
+		t.Errorf("a plan with nothing to change sent %d GetServiceInstance, want none", n)
+	}
+	ch, err := p.Plan(ctx, insts[1], provider.Desired{"serviceVersion": "3",
+		"parameters": map[string]any{"InstancePassword": provider.SecretRef{FromEnv: "PW"}}})
+	if err != nil || len(ch) != 1 {
+		t.Fatalf("Plan to an upgradable version = %v, %v; want one change", ch, err)
+	}
+	gets := s.CallsTo("GetServiceInstance")
+	if len(gets) != 1 || gets[0].Instance != "si-2" || gets[0].Region != region || !gets[0].OK() {
+		t.Errorf("GetServiceInstance calls %+v, want one accepted call for si-2 in %s", gets, region)
+	}
 }
 
 func TestPlanSendsADryRunThatChangesNothing(t *testing.T) {
@@ -587,6 +621,7 @@ func TestEveryRequestGoesThroughTheDoer(t *testing.T) {
 	}
 	want := []string{
 		"alibaba.computenest ListServiceInstances mutating=false ",
+		"alibaba.computenest GetServiceInstance mutating=false ",         // plan: upgradable versions
 		"alibaba.computenest UpgradeServiceInstance mutating=false si-1", // plan's DryRun
 		"alibaba.computenest UpgradeServiceInstance mutating=false si-1", // apply --dry-run
 		"alibaba.computenest UpgradeServiceInstance mutating=true si-1",

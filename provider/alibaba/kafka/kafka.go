@@ -14,6 +14,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/responses"
@@ -52,6 +53,11 @@ const (
 // filtered here, which is still one call.
 const idFilterMax = 50
 
+// VisibilityGrace is how long an accepted upgrade may stay invisible in alikafka's GetInstanceList (status
+// and values unchanged) before the executor takes an untouched instance as a call that never
+// took effect. The API documents no figure; this bounds the lag the clouds show in practice.
+const VisibilityGrace = 2 * time.Minute
+
 // Spec describes alibaba.kafka for the registry.
 func Spec() provider.Spec {
 	return provider.Spec{
@@ -62,6 +68,8 @@ func Spec() provider.Spec {
 			{Name: ActionUpgrade, Mutating: true, QPS: UpgradeQPS},
 		},
 		IdempotencyToken: false, // none: the executor re-reads state before any resend
+		StartGrace:       StartGrace,
+		VisibilityGrace:  VisibilityGrace,
 		New:              func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
 		Recheck:          Recheck,
 		// A major upgrade restarts every broker; no document names a shorter operation.

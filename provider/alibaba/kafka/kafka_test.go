@@ -215,8 +215,13 @@ func TestSimulatorRefusalsBecomeClassifiedErrors(t *testing.T) {
 			_, err := p.Apply(context.Background(), provider.Call{Instance: tc.instance, Action: "UpgradeInstanceVersion",
 				Params: map[string]any{"InstanceId": tc.instance, "RegionId": "cn-hangzhou", "TargetVersion": tc.target}})
 			pe, ok := provider.AsError(err)
-			if !ok || pe.Code != tc.wantCode || pe.Class != provider.ClassPermanent || pe.RequestID == "" || pe.Instance != tc.instance {
-				t.Fatalf("got %v; want a permanent %s error naming %s with a request id", err, tc.wantCode, tc.instance)
+			// The body's Code is a number (400, 404 for an unknown instance); the reason leads the message.
+			wantCode := "400"
+			if tc.wantCode == kafka.CodeInstanceNotFound {
+				wantCode = "404"
+			}
+			if !ok || pe.Code != wantCode || !strings.HasPrefix(pe.Message, tc.wantCode) || pe.Class != provider.ClassPermanent || pe.RequestID == "" || pe.Instance != tc.instance {
+				t.Fatalf("got %v; want a permanent %s (%s) error naming %s with a request id", err, wantCode, tc.wantCode, tc.instance)
 			}
 			if !strings.Contains(err.Error(), tc.instance) || !strings.Contains(err.Error(), pe.RequestID) {
 				t.Errorf("message %q should name the instance and the request id", err)
@@ -358,7 +363,12 @@ func TestErrorClassesFromSimulatorFaults(t *testing.T) {
 	}{
 		{"an internal error is retryable", "internal-error", provider.ClassRetryable, "InternalError", false},
 		{"a service unavailable answer is retryable", "unavailable", provider.ClassRetryable, "ServiceUnavailable", false},
-		{"a throttle is throttled", "throttle", provider.ClassThrottled, "Throttling.User", false},
+		{"alikafka's own throttle, ONS_SYSTEM_FLOW_CONTROL, is throttled", "throttle", provider.ClassThrottled, "ONS_SYSTEM_FLOW_CONTROL", false},
+		{"the gateway's Rejected.Throttling is throttled", "error, code: Rejected.Throttling", provider.ClassThrottled, "Rejected.Throttling", false},
+		{"Throttling.User is throttled", "error, code: Throttling.User", provider.ClassThrottled, "Throttling.User", false},
+		{"an HTTP 200 Success:false body with Code 500 is retryable", "error, code: \"500\", status: 200", provider.ClassRetryable, "500", false},
+		{"an HTTP 200 Success:false body with Code 503 is retryable", "error, code: \"503\", status: 200", provider.ClassRetryable, "503", false},
+		{"an HTTP 200 Success:false body with Code 400 is permanent", "error, code: \"400\", status: 200", provider.ClassPermanent, "400", false},
 		{"a connection dropped after the upgrade was applied leaves the outcome unknown", "drop", provider.ClassUnknown, "", true},
 	}
 	for _, tc := range tests {

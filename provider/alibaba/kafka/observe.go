@@ -8,9 +8,9 @@ import (
 	"github.com/upgradeplan/upgradeplan/provider"
 )
 
-// StartGrace is how long after an accepted call an instance may still show running at its
-// old version before that counts as a failed upgrade: the API may report the new status a
-// moment after answering.
+// StartGrace is alibaba.kafka's start grace (provider.Spec.StartGrace): how long after an
+// accepted call an instance may still show running at its old version before the step
+// fails as never started. The API may report the new status a moment after answering.
 const StartGrace = 2 * time.Minute
 
 // Observe reports every watch from one GetInstanceList call covering the watched ids.
@@ -71,8 +71,11 @@ func progress(w provider.Watch, o observed, now time.Time) provider.Progress {
 		// Running at the target: a major upgrade shows the new version; a latestMinor step
 		// is done once the instance runs again after the call.
 		return set(provider.StateDone, "")
-	case o.version == from && !w.Since.IsZero() && now.Sub(w.Since) < StartGrace:
+	case o.version == from && provider.WithinStartGrace(w, now, StartGrace):
 		return set(provider.StateInProgress, "")
+	case o.version == from:
+		return set(provider.StateFailed, "instance %s is still running %s %s: the upgrade to %s never started",
+			w.Instance, o.version, provider.SinceCall(w, now, StartGrace), want)
 	}
 	return set(provider.StateFailed, "instance %s is running %s after the upgrade; wanted %s", w.Instance, o.version, want)
 }

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/responses"
@@ -53,6 +54,11 @@ const (
 	StatusUpgrading = "MinorVersionUpgrading"
 )
 
+// VisibilityGrace is how long an accepted upgrade may stay invisible in dds's DescribeDBInstances (status
+// and values unchanged) before the executor takes an untouched instance as a call that never
+// took effect. The API documents no figure; this bounds the lag the clouds show in practice.
+const VisibilityGrace = time.Minute
+
 // Spec describes alibaba.mongodb for the registry. dds documents no rate caps.
 func Spec() provider.Spec {
 	return provider.Spec{
@@ -64,8 +70,10 @@ func Spec() provider.Spec {
 			{Name: ActionReleaseNotes},
 			{Name: ActionUpgrade, Mutating: true},
 		},
-		New:     func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
-		Recheck: Recheck,
+		StartGrace:      StartGrace,
+		VisibilityGrace: VisibilityGrace,
+		New:             func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
+		Recheck:         Recheck,
 		// A kernel upgrade restarts the instance once; no document names a shorter one.
 		ShortestOperation: provider.DefaultShortestOperation,
 	}
@@ -107,7 +115,8 @@ func Endpoint(region string) string {
 	return "mongodb.aliyuncs.com"
 }
 
-// observed is one instance as the list (or, lacking the kernel, the attribute call) shows it.
+// observed is one instance as the list shows it, with the kernel from the attribute call
+// where one was made.
 type observed struct {
 	id                string
 	status            string
@@ -132,27 +141,22 @@ func fromSDK(d dds.DBInstance) observed {
 // list pages DescribeDBInstances (100 per page) for the region once per DBInstanceType
 // (replicate, then sharding: a call without the type lists replica sets only), narrowed by
 // tags, and by DBInstanceId when exactly one id is wanted (the API takes one id; more are
-// filtered here). Entries without CurrentKernelVersion are completed with
-// DescribeDBInstanceAttribute: the SDK decodes both answers into the same DBInstance struct,
-// and whether the real DescribeDBInstances fills CurrentKernelVersion is not documented, so
-// the provider must not plan from an empty kernel; when the list has it (as the simulator's
-// does), no describe call is made.
+// filtered here). The current DescribeDBInstances has no CurrentKernelVersion (the SDK's
+// shared struct does, so a list that carries one is used): callers read it with
+// DescribeDBInstanceAttribute where they need it (kernelOf).
 func (p *Provider) list(ctx context.Context, ids []string, tags map[string]string) ([]observed, error) {
-	want := map[string]bool{}
-	for _, id := range ids {
-		want[id] = true
-	}
+	sel := provider.Selection{IDs: ids, Tags: tags}
 	var out []observed
 	seen := map[string]bool{}
 	for _, typ := range [...]string{TypeReplicate, TypeSharding} {
-		for page := 1; ; page++ {
+		err := provider.ReadPages(func(pg provider.Page) (provider.PageAnswer, error) {
 			var resp *dds.DescribeDBInstancesResponse
 			err := p.pool.Invoke(ctx, alisdk.Call{Action: ActionList}, func() (requests.AcsRequest, responses.AcsResponse) {
 				req := dds.CreateDescribeDBInstancesRequest()
 				req.RegionId = p.region
 				req.DBInstanceType = typ
 				req.PageSize = requests.NewInteger(PageSize)
-				req.PageNumber = requests.NewInteger(page)
+				req.PageNumber = requests.NewInteger(pg.Index + 1)
 				if len(ids) == 1 {
 					req.DBInstanceId = ids[0]
 				}
@@ -167,34 +171,40 @@ func (p *Provider) list(ctx context.Context, ids []string, tags map[string]strin
 				return req, resp
 			})
 			if err != nil {
-				return nil, fmt.Errorf("mongodb: list %s instances in %s (page %d): %w", typ, p.region, page, err)
+				return provider.PageAnswer{}, fmt.Errorf("mongodb: list %s instances in %s (page %d): %w", typ, p.region, pg.Index+1, err)
 			}
 			for _, d := range resp.DBInstances.DBInstance {
 				o := fromSDK(d)
-				if seen[o.id] || (len(ids) > 0 && !want[o.id]) || !provider.HasTags(o.tags, tags) {
+				if seen[o.id] || !sel.Selects(o.id, o.tags) {
 					continue
 				}
 				seen[o.id] = true
 				out = append(out, o)
 			}
-			n := len(resp.DBInstances.DBInstance)
-			if n < PageSize || page*PageSize >= resp.TotalCount {
-				break
-			}
-		}
-	}
-	for i := range out {
-		if out[i].kernel != "" {
-			continue
-		}
-		k, err := p.kernelOf(ctx, out[i].id)
+			return provider.PageAnswer{Items: len(resp.DBInstances.DBInstance), Size: PageSize, Total: int64(resp.TotalCount)}, nil
+		})
 		if err != nil {
 			return nil, err
 		}
-		out[i].kernel = k
 	}
 	slices.SortFunc(out, func(a, b observed) int { return strings.Compare(a.id, b.id) })
 	return out, nil
+}
+
+// withKernels fills in the kernel of every instance need picks that the list left without
+// one, one DescribeDBInstanceAttribute each.
+func (p *Provider) withKernels(ctx context.Context, obs []observed, need func(observed) bool) error {
+	for i := range obs {
+		if obs[i].kernel != "" || !need(obs[i]) {
+			continue
+		}
+		k, err := p.kernelOf(ctx, obs[i].id)
+		if err != nil {
+			return err
+		}
+		obs[i].kernel = k
+	}
+	return nil
 }
 
 func (p *Provider) kernelOf(ctx context.Context, id string) (string, error) {
@@ -218,7 +228,9 @@ func (p *Provider) kernelOf(ctx context.Context, id string) (string, error) {
 }
 
 // List returns every instance of the region matching sel, replica sets and sharded clusters,
-// one DescribeDBInstances call per page of 100 of each DBInstanceType.
+// one DescribeDBInstances call per page of 100 of each DBInstanceType. It reads no kernel
+// version (the list has none): kernelVersion is absent unless the list carried it, and Plan
+// reads it for the instances a target plans.
 func (p *Provider) List(ctx context.Context, sel provider.Selection) ([]provider.Instance, error) {
 	obs, err := p.list(ctx, sel.IDs, sel.Tags)
 	if err != nil {
@@ -227,9 +239,11 @@ func (p *Provider) List(ctx context.Context, sel provider.Selection) ([]provider
 	out := make([]provider.Instance, 0, len(obs))
 	for _, o := range obs {
 		v := provider.Values{
-			"kernelVersion":  o.kernel,
 			"engineVersion":  o.engine,
 			"dbInstanceType": o.typ,
+		}
+		if o.kernel != "" {
+			v[FieldKernel] = o.kernel
 		}
 		if rf, err := strconv.Atoi(o.replicationFactor); err == nil {
 			v["replicationFactor"] = int64(rf)
@@ -265,12 +279,21 @@ func (p *Provider) Apply(ctx context.Context, call provider.Call) (provider.Rece
 	if id != call.Instance {
 		return fail("the planned parameters name another instance")
 	}
+	// A plan written before SwitchMode was planned upgrades at once, as it always did.
+	mode, _ := call.Params["SwitchMode"].(string)
+	if mode == "" {
+		mode = switchNow
+	}
+	if mode != switchNow && mode != switchWindow {
+		return fail(fmt.Sprintf("the planned SwitchMode %q is neither 0 (now) nor 1 (maintenance window)", mode))
+	}
 	var resp *dds.UpgradeDBInstanceKernelVersionResponse
 	err := p.pool.Invoke(ctx, alisdk.Call{Action: ActionUpgrade, Instance: id, Mutating: true},
 		func() (requests.AcsRequest, responses.AcsResponse) {
 			req := dds.CreateUpgradeDBInstanceKernelVersionRequest()
 			req.RegionId = region
 			req.DBInstanceId = id
+			req.SwitchMode = mode
 			resp = dds.CreateUpgradeDBInstanceKernelVersionResponse()
 			return req, resp
 		})

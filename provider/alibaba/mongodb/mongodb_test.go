@@ -18,10 +18,15 @@ import (
 	"github.com/upgradeplan/upgradeplan/provider/internal/providertest"
 )
 
+// Kernels as the release notes (and the simulator's state) spell them, and as an
+// instance's CurrentKernelVersion does.
 const (
 	oldKernel    = "mongodb_20231123_4.4.25"
 	newestKernel = "mongodb_20240611_4.4.29"
 	oldestKernel = "mongodb_20230215_4.4.18"
+
+	oldInstanceKernel    = "4.4.25-20231123000000_0"
+	newestInstanceKernel = "4.4.29-20240611000000_0"
 )
 
 const state = `
@@ -34,7 +39,7 @@ mongodb:
   - {id: dds-03, region: cn-hangzhou, account: ali, engineVersion: "4.4", kernelVersion: ` + oldKernel + `, replicationFactor: 1, tags: {env: prod}}
   - {id: dds-04, region: cn-hangzhou, account: ali, engineVersion: "4.4", kernelVersion: ` + oldKernel + `, replicationFactor: 3, status: Rebooting}
   - {id: dds-05, region: cn-hangzhou, account: ali, engineVersion: "4.4", kernelVersion: ` + oldKernel + `, type: sharding, tags: {env: prod}}
-  - {id: dds-06, region: cn-hangzhou, account: ali, engineVersion: "4.4", kernelVersion: ` + oldKernel + `, replicationFactor: 3, hideKernelInList: true}
+  - {id: dds-06, region: cn-hangzhou, account: ali, engineVersion: "4.4", kernelVersion: ` + oldKernel + `, replicationFactor: 3}
   - {id: dds-07, region: cn-hangzhou, account: ali, engineVersion: "3.4", kernelVersion: mongodb_20200101_3.4.1, replicationFactor: 3}
 `
 
@@ -133,7 +138,7 @@ func TestListPagesEveryInstanceOfBothTypesExactlyOnce(t *testing.T) {
 			seen := map[string]bool{}
 			sharded := 0
 			for _, inst := range got {
-				if seen[inst.ID] || inst.Region != "cn-hangzhou" || inst.Values["kernelVersion"] != oldKernel {
+				if _, has := inst.Values["kernelVersion"]; seen[inst.ID] || inst.Region != "cn-hangzhou" || has {
 					t.Fatalf("instance %+v is repeated or wrong", inst)
 				}
 				seen[inst.ID] = true
@@ -161,33 +166,40 @@ func TestListPagesEveryInstanceOfBothTypesExactlyOnce(t *testing.T) {
 				t.Errorf("DescribeDBInstances calls %v\nwant %s", calls, tc.wantCalls)
 			}
 			if n := f.sim.Count("DescribeDBInstanceAttribute"); n != 0 {
-				t.Errorf("%d describe calls; the list has every kernel version", n)
+				t.Errorf("List sent %d DescribeDBInstanceAttribute; it reads no kernel", n)
 			}
 		})
 	}
 }
 
-func TestListReadsTheKernelFromTheAttributeCallOnlyWhereTheListLacksIt(t *testing.T) {
+// The current DescribeDBInstances has no kernel version: List reads none, and Plan reads
+// the kernel of the one instance it plans with DescribeDBInstanceAttribute.
+func TestPlanReadsTheKernelOfItsInstanceOnly(t *testing.T) {
 	f := start(t, state, "")
 	p := f.open(t)
 	got, err := p.List(context.Background(), provider.Selection{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, inst := range got {
-		if inst.Values["kernelVersion"] == "" {
-			t.Errorf("%s has no kernel version", inst.ID)
-		}
-	}
-	calls := f.sim.CallsTo("DescribeDBInstanceAttribute")
-	if len(calls) != 1 || calls[0].Params["DBInstanceId"] != "dds-06" {
-		t.Errorf("describe calls %+v; want one, for dds-06", calls)
-	}
 	want := provider.Instance{ID: "dds-01", Region: "cn-hangzhou", Status: "Running", Phase: provider.PhaseReady,
-		Values: provider.Values{"kernelVersion": oldKernel, "engineVersion": "4.4", "dbInstanceType": "replicate", "replicationFactor": int64(3)},
+		Values: provider.Values{"engineVersion": "4.4", "dbInstanceType": "replicate", "replicationFactor": int64(3)},
 		Tags:   map[string]string{"env": "prod"}}
 	if fmt.Sprint(got[0]) != fmt.Sprint(want) {
 		t.Errorf("got  %+v\nwant %+v", got[0], want)
+	}
+	if n := f.sim.Count("DescribeDBInstanceAttribute"); n != 0 {
+		t.Errorf("List sent %d DescribeDBInstanceAttribute, want none", n)
+	}
+	changes, err := p.Plan(context.Background(), got[0], provider.Desired{"kernelVersion": "latest"})
+	if err != nil || len(changes) != 1 {
+		t.Fatalf("Plan = %v, %v", changes, err)
+	}
+	if from := changes[0].From["kernelVersion"]; from != oldInstanceKernel {
+		t.Errorf("planned from %v, want the instance's %s", from, oldInstanceKernel)
+	}
+	calls := f.sim.CallsTo("DescribeDBInstanceAttribute")
+	if len(calls) != 1 || calls[0].Params["DBInstanceId"] != "dds-01" {
+		t.Errorf("attribute calls %+v; want one, for dds-01", calls)
 	}
 }
 
@@ -210,13 +222,17 @@ func TestPlanRules(t *testing.T) {
 			"kernelVersion: mongodb_20990101_4.4.99 is not a kernel of MongoDB 4.4; DescribeKernelReleaseNotes lists " +
 				oldestKernel + ", " + oldKernel + ", " + newestKernel + "; use one of them or \"latest\""},
 		{"an older kernel is rejected as a downgrade", "dds-01", provider.Desired{"kernelVersion": oldestKernel}, "",
-			"kernelVersion: " + oldestKernel + " is older than the instance's kernel " + oldKernel + "; kernels cannot be downgraded"},
+			"kernelVersion: " + oldestKernel + " is older than the instance's kernel " + oldInstanceKernel + "; kernels cannot be downgraded"},
+		{"a kernel in the instance spelling names the same kernel", "dds-01", provider.Desired{"kernelVersion": newestInstanceKernel}, newestInstanceKernel, ""},
+		{"the current kernel in the release-note spelling has nothing to do", "dds-02", provider.Desired{"kernelVersion": newestKernel}, "", ""},
+		{"maintenanceWindow must be a bool", "dds-01", provider.Desired{"kernelVersion": "latest", "maintenanceWindow": "yes"}, "",
+			"maintenanceWindow: yes is not true or false"},
 		{"an engine version without release notes is rejected", "dds-07", provider.Desired{"kernelVersion": "latest"}, "",
 			"kernelVersion: DescribeKernelReleaseNotes lists no kernel for MongoDB 3.4; upgrade the engine version first"},
 		{"a missing kernelVersion is rejected", "dds-01", provider.Desired{}, "",
 			`kernelVersion: is required: an exact kernel version such as "mongodb_20240611_4.4.29", or "latest"`},
 		{"a field of another kind is rejected", "dds-01", provider.Desired{"kernelVersion": "latest", "version": "2.2.0"}, "",
-			`version: alibaba.mongodb does not take "version"; use kernelVersion`},
+			`version: alibaba.mongodb does not take "version"; use kernelVersion and maintenanceWindow`},
 	}
 	f := start(t, state, "")
 	p := f.open(t)
@@ -243,7 +259,7 @@ func TestPlanRules(t *testing.T) {
 			}
 			c := changes[0]
 			if c.Action != "UpgradeDBInstanceKernelVersion" || c.To["kernelVersion"] != tc.wantTo ||
-				fmt.Sprint(c.Params) != fmt.Sprint(map[string]any{"DBInstanceId": tc.instance, "RegionId": "cn-hangzhou"}) ||
+				fmt.Sprint(c.Params) != fmt.Sprint(map[string]any{"DBInstanceId": tc.instance, "RegionId": "cn-hangzhou", "SwitchMode": "0"}) ||
 				!slices.Contains(c.Notes, mongodb.NoteRestart) {
 				t.Errorf("change %+v", c)
 			}
@@ -298,7 +314,7 @@ func TestApplySendsExactlyThePlannedParameters(t *testing.T) {
 		t.Fatal(err)
 	}
 	calls := f.sim.CallsTo("UpgradeDBInstanceKernelVersion")
-	want := map[string]string{"DBInstanceId": "dds-01", "RegionId": "cn-hangzhou"}
+	want := map[string]string{"DBInstanceId": "dds-01", "RegionId": "cn-hangzhou", "SwitchMode": "0"}
 	if len(calls) != 1 || fmt.Sprint(calls[0].Params) != fmt.Sprint(want) || r.RequestID != calls[0].RequestID {
 		t.Errorf("simulator received %+v, receipt %+v; want %v", calls, r, want)
 	}
@@ -312,9 +328,9 @@ func TestUpgradeLifecycle(t *testing.T) {
 		wantKernel string
 		wantMsg    string
 	}{
-		{"the kernel upgrade ends Running on the planned kernel", "", provider.StateDone, newestKernel, ""},
-		{"a rolled-back upgrade fails naming both kernels", "failUpgrades: [dds-01]\n", provider.StateFailed, oldKernel,
-			"instance dds-01 is Running on kernel " + oldKernel + " after the upgrade; the plan expected " + newestKernel},
+		{"the kernel upgrade ends Running on the planned kernel", "", provider.StateDone, newestInstanceKernel, ""},
+		{"a rolled-back upgrade fails naming both kernels", "failUpgrades: [dds-01]\n", provider.StateFailed, oldInstanceKernel,
+			"instance dds-01 is still Running on kernel " + oldInstanceKernel + " | the upgrade to " + newestKernel + " never started or rolled back"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -344,12 +360,20 @@ func TestUpgradeLifecycle(t *testing.T) {
 			}
 			// The executor's call was accepted well before the grace ends, as after a long poll.
 			w.Started, w.Since = true, time.Now().Add(-mongodb.StartGrace-time.Second)
+			before := f.sim.Count("DescribeDBInstanceAttribute")
 			if pr := observe(provider.StateInProgress); pr.Status != "MinorVersionUpgrading" {
 				t.Errorf("status %s during the upgrade", pr.Status)
 			}
+			if n := f.sim.Count("DescribeDBInstanceAttribute") - before; n != 0 {
+				t.Errorf("a poll during the upgrade sent %d DescribeDBInstanceAttribute; the status alone says in progress", n)
+			}
 			f.clock.Advance(16 * time.Minute)
 			final := observe(tc.wantFinal)
-			if final.Observed["kernelVersion"] != tc.wantKernel || final.Message != tc.wantMsg {
+			msgOK := final.Message == tc.wantMsg
+			if before, after, two := strings.Cut(tc.wantMsg, " | "); two {
+				msgOK = strings.HasPrefix(final.Message, before) && strings.HasSuffix(final.Message, after)
+			}
+			if final.Observed["kernelVersion"] != tc.wantKernel || !msgOK {
 				t.Errorf("observed %v %q; want %s %q", final.Observed, final.Message, tc.wantKernel, tc.wantMsg)
 			}
 		})
@@ -379,6 +403,15 @@ func TestObserveBeforeTheCall(t *testing.T) {
 	}
 	if !strings.Contains(got[2].Message, "Rebooting") {
 		t.Errorf("waiting message %q should say why", got[2].Message)
+	}
+	// The kernel is read only for the Running instances: the Rebooting one waits whatever
+	// it runs, and the missing one is not read at all.
+	var read []string
+	for _, c := range f.sim.CallsTo("DescribeDBInstanceAttribute") {
+		read = append(read, c.Params["DBInstanceId"])
+	}
+	if strings.Join(read, " ") != "dds-01 dds-02 dds-05" {
+		t.Errorf("DescribeDBInstanceAttribute for %v, want dds-01 dds-02 dds-05", read)
 	}
 	// One page of replica sets and one of sharded clusters: dds-05, a sharded cluster, is
 	// only seen through the second.
@@ -462,5 +495,42 @@ func TestEndpointMatchesTheSDKsMap(t *testing.T) {
 		if got := mongodb.Endpoint(tc.region); got != tc.want {
 			t.Errorf("%s: %s, want %s", tc.region, got, tc.want)
 		}
+	}
+}
+
+// maintenanceWindow: true sends SwitchMode=1; the instance then stays Running on its old
+// kernel until its window, and the step waits for it instead of failing after the start
+// grace. Without it the call sends SwitchMode=0.
+func TestMaintenanceWindowWaitsPastTheStartGrace(t *testing.T) {
+	f := start(t, state, "") // 01:00Z; the simulator's default window opens at 02:00Z
+	p := f.open(t)
+	ctx := context.Background()
+	changes, err := p.Plan(ctx, find(t, p, "dds-01"), provider.Desired{"kernelVersion": "latest", "maintenanceWindow": true})
+	if err != nil || len(changes) != 1 {
+		t.Fatalf("%v %v", changes, err)
+	}
+	c := changes[0]
+	if c.Params["SwitchMode"] != "1" || !slices.Contains(c.Notes, mongodb.NoteMaintenanceWindow) {
+		t.Fatalf("change %+v, want SwitchMode 1 and the maintenance-window note", c)
+	}
+	if err := mongodb.Recheck("cn-hangzhou", "dds-01", c); err != nil {
+		t.Errorf("apply's re-check refuses the planned change: %v", err)
+	}
+	if _, err := p.Apply(ctx, provider.Call{Instance: "dds-01", Action: c.Action, Params: c.Params}); err != nil {
+		t.Fatal(err)
+	}
+	if sent := f.sim.CallsTo("UpgradeDBInstanceKernelVersion")[0].Params["SwitchMode"]; sent != "1" {
+		t.Errorf("sent SwitchMode %q, want 1", sent)
+	}
+	w := provider.Watch{Instance: "dds-01", Action: c.Action, From: c.From, To: c.To, Started: true, Since: time.Now().Add(-time.Hour)}
+	f.clock.Advance(30 * time.Minute)
+	pr, err := p.Observe(ctx, []provider.Watch{w})
+	if err != nil || pr[0].State != provider.StateInProgress || pr[0].Status != "Running" {
+		t.Fatalf("before the window, an hour after the call: %+v, %v; want in progress while Running", pr, err)
+	}
+	f.clock.Advance(50 * time.Minute)
+	pr, err = p.Observe(ctx, []provider.Watch{w})
+	if err != nil || pr[0].State != provider.StateDone {
+		t.Fatalf("after the window: %+v, %v; want done", pr, err)
 	}
 }

@@ -8,20 +8,28 @@ import (
 	"github.com/upgradeplan/upgradeplan/provider"
 )
 
-// StartGrace is how long after an accepted call an instance may still show Running on its
-// old kernel before that counts as a failed upgrade: the status may change a moment after
-// the API answers. dds has no failed status; a failed kernel upgrade rolls back to Running
-// on the old kernel, which is what this catches once the grace has passed.
+// StartGrace is alibaba.mongodb's start grace (provider.Spec.StartGrace): how long after an
+// accepted call an instance may still show Running on its old kernel before the step
+// fails as never started. The status may change a moment after the API answers; dds has
+// no failed status, and a failed kernel upgrade rolls back to Running on the old kernel,
+// which is what this catches once the grace has passed. A step planned for the maintenance
+// window (SwitchMode=1) has no start grace: it may start hours later, within stepTimeout.
 const StartGrace = 2 * time.Minute
 
-// Observe reports every watch from one paged DescribeDBInstances read of the region per
-// DBInstanceType (replica sets, then sharded clusters).
+// Observe reports every watch from one paged DescribeDBInstances read of the watched
+// instances per DBInstanceType (replica sets, then sharded clusters), plus one
+// DescribeDBInstanceAttribute for each watched instance that is Running: the list has no
+// kernel version, and an instance in any other status is in progress (or, not yet called,
+// waiting) whatever its kernel, so it needs none.
 func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]provider.Progress, error) {
 	if len(watches) == 0 {
 		return nil, nil
 	}
 	obs, err := p.list(ctx, provider.WatchedInstances(watches), nil)
 	if err != nil {
+		return nil, err
+	}
+	if err := p.withKernels(ctx, obs, func(o observed) bool { return o.status == StatusRunning }); err != nil {
 		return nil, err
 	}
 	byID := make(map[string]observed, len(obs))
@@ -38,9 +46,12 @@ func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]pro
 }
 
 func progress(w provider.Watch, o observed, now time.Time) provider.Progress {
-	pr := provider.Progress{Instance: w.Instance, Status: o.status, Observed: provider.Values{"kernelVersion": o.kernel}}
-	want, _ := w.To["kernelVersion"].(string)
-	from, _ := w.From["kernelVersion"].(string)
+	pr := provider.Progress{Instance: w.Instance, Status: o.status}
+	if o.kernel != "" {
+		pr.Observed = provider.Values{FieldKernel: o.kernel}
+	}
+	want, _ := w.To[FieldKernel].(string)
+	from, _ := w.From[FieldKernel].(string)
 	set := func(s provider.State, format string, args ...any) provider.Progress {
 		pr.State = s
 		if format != "" {
@@ -48,24 +59,31 @@ func progress(w provider.Watch, o observed, now time.Time) provider.Progress {
 		}
 		return pr
 	}
-	if !w.Started {
-		switch {
-		case o.kernel == want:
-			return set(provider.StateDone, "")
-		case o.kernel != from:
-			return set(provider.StateDrifted, "instance %s runs kernel %s; the plan expected %s", w.Instance, o.kernel, from)
-		case o.status == StatusRunning:
-			return set(provider.StatePending, "")
+	if o.status != StatusRunning {
+		if w.Started {
+			return set(provider.StateInProgress, "")
 		}
 		return set(provider.StateWaiting, "instance %s is %s; UpgradeDBInstanceKernelVersion needs it Running", w.Instance, o.status)
 	}
+	atTo, atFrom := sameKernel(o.kernel, want), sameKernel(o.kernel, from)
+	if !w.Started {
+		switch {
+		case atTo:
+			return set(provider.StateDone, "")
+		case !atFrom:
+			return set(provider.StateDrifted, "instance %s runs kernel %s; the plan expected %s", w.Instance, o.kernel, from)
+		}
+		return set(provider.StatePending, "")
+	}
+	inWindow, _ := w.To[FieldMaintenanceWindow].(bool)
 	switch {
-	case o.status != StatusRunning:
-		return set(provider.StateInProgress, "")
-	case o.kernel == want:
+	case atTo:
 		return set(provider.StateDone, "")
-	case o.kernel == from && !w.Since.IsZero() && now.Sub(w.Since) < StartGrace:
+	case atFrom && (inWindow || provider.WithinStartGrace(w, now, StartGrace)):
 		return set(provider.StateInProgress, "")
+	case atFrom:
+		return set(provider.StateFailed, "instance %s is still Running on kernel %s %s: the upgrade to %s never started or rolled back",
+			w.Instance, o.kernel, provider.SinceCall(w, now, StartGrace), want)
 	}
 	return set(provider.StateFailed, "instance %s is Running on kernel %s after the upgrade; the plan expected %s", w.Instance, o.kernel, want)
 }

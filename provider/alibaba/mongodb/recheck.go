@@ -7,28 +7,37 @@ import (
 )
 
 // upgradeChange is the one UpgradeDBInstanceKernelVersion Plan builds: the call names the
-// instance and region only (the API always moves to the newest kernel of the engine).
-func upgradeChange(region, id, current, target string) provider.Change {
-	return provider.Change{
+// instance, region and SwitchMode (the API always moves to the newest kernel of the
+// engine): 0, at once, unless inWindow asks for the maintenance window (1), which To
+// records so Observe waits for the window instead of applying the start grace.
+func upgradeChange(region, id, current, target string, inWindow bool) provider.Change {
+	ch := provider.Change{
 		Action: ActionUpgrade,
-		Params: map[string]any{"DBInstanceId": id, "RegionId": region},
-		From:   provider.Values{"kernelVersion": current},
-		To:     provider.Values{"kernelVersion": target},
+		Params: map[string]any{"DBInstanceId": id, "RegionId": region, "SwitchMode": switchNow},
+		From:   provider.Values{FieldKernel: current},
+		To:     provider.Values{FieldKernel: target},
 		Notes:  []string{NoteRestart, NoteRunning},
 	}
+	if inWindow {
+		ch.Params["SwitchMode"] = switchWindow
+		ch.To[FieldMaintenanceWindow] = true
+		ch.Notes = append(ch.Notes, NoteMaintenanceWindow)
+	}
+	return ch
 }
 
 // Recheck rebuilds a recorded kernel upgrade with Plan's builder. Which kernel is the newest
 // needs DescribeKernelReleaseNotes, which a re-check does not call: the executor checks the
 // observed kernel against to when the step completes.
 func Recheck(region, instance string, c provider.Change) error {
-	current, _ := c.From["kernelVersion"].(string)
-	target, _ := c.To["kernelVersion"].(string)
+	current, _ := c.From[FieldKernel].(string)
+	target, _ := c.To[FieldKernel].(string)
 	if current == "" || target == "" {
 		return fmt.Errorf("from and to must each name a kernelVersion")
 	}
-	if current == target {
+	if sameKernel(current, target) {
 		return fmt.Errorf("from and to are the same kernel %s; the change does nothing", current)
 	}
-	return provider.SameChange(upgradeChange(region, instance, current, target), c)
+	inWindow, _ := c.To[FieldMaintenanceWindow].(bool)
+	return provider.SameChange(upgradeChange(region, instance, current, target, inWindow), c)
 }

@@ -1,10 +1,9 @@
 package rabbitmq
 
 import (
-	"encoding/json"
 	"fmt"
-	"math"
-	"strconv"
+
+	"github.com/upgradeplan/upgradeplan/provider"
 )
 
 // kind is how a field's values compare.
@@ -76,23 +75,10 @@ func editionRank(t string) int {
 	return 0
 }
 
-// asInt64 reads a whole, non-negative JSON number in any of the forms Values hold.
+// asInt64 reads a whole, non-negative number in any of the forms Values hold.
 func asInt64(v any) (int64, bool) {
-	switch x := v.(type) {
-	case int64:
-		return x, x >= 0
-	case int:
-		return int64(x), x >= 0
-	case float64:
-		if x != math.Trunc(x) || x < 0 || x > math.MaxInt64/2 {
-			return 0, false
-		}
-		return int64(x), true
-	case json.Number:
-		n, err := strconv.ParseInt(string(x), 10, 64)
-		return n, err == nil && n >= 0
-	}
-	return 0, false
+	n, ok := provider.Int(v)
+	return n, ok && n >= 0
 }
 
 // canonical converts a desired or observed value to the field's Go type (int64, bool or
@@ -160,22 +146,8 @@ func (f field) direction(cur, next any) int {
 // paramString renders a planned parameter value as the API receives it, whatever form a
 // plan file read back gives it (int64, float64, json.Number, bool, string).
 func paramString(v any) (string, error) {
-	switch x := v.(type) {
-	case string:
-		return x, nil
-	case bool:
-		return strconv.FormatBool(x), nil
-	case int64:
-		return strconv.FormatInt(x, 10), nil
-	case int:
-		return strconv.Itoa(x), nil
-	case float64:
-		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
-			return strconv.FormatInt(int64(x), 10), nil
-		}
-		return strconv.FormatFloat(x, 'f', -1, 64), nil
-	case json.Number:
-		return x.String(), nil
+	if s, ok := provider.Text(v); ok {
+		return s, nil
 	}
 	return "", fmt.Errorf("unsupported parameter value %T", v)
 }

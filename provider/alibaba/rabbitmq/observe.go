@@ -3,9 +3,17 @@ package rabbitmq
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strings"
+	"time"
 
 	"github.com/upgradeplan/upgradeplan/provider"
 )
+
+// StartGrace is alibaba.rabbitmq's start grace (provider.Spec.StartGrace): how long after an
+// accepted UpdateInstance the instance may still show SERVING at its old spec before the
+// change counts as over without having taken effect.
+const StartGrace = 2 * time.Minute
 
 // Observe reports every watch from ListInstances pages; GetInstance is added for a watch
 // only when its from/to names a field the list lacks (and, once started, only when the
@@ -37,13 +45,43 @@ func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]pro
 			}
 			inst = d
 		}
-		out[i] = progress(w, inst)
+		if w.Started && inst.Phase == provider.PhaseBusy {
+			p.sawBusy(w)
+		}
+		out[i] = progress(w, inst, p.seenBusy(w), time.Now())
 	}
 	return out, nil
 }
 
-// progress decides one watch from the instance's observed state.
-func progress(w provider.Watch, inst provider.Instance) provider.Progress {
+// busyKey names one accepted change: its instance and order.
+func busyKey(w provider.Watch) string { return w.Instance + "/" + w.OrderID }
+
+// sawBusy remembers that an accepted change's instance was seen busy after the call, so
+// SERVING afterwards means the operation is over.
+func (p *Provider) sawBusy(w provider.Watch) {
+	if w.OrderID == "" {
+		return
+	}
+	p.busyMu.Lock()
+	defer p.busyMu.Unlock()
+	if p.busy == nil {
+		p.busy = map[string]bool{}
+	}
+	p.busy[busyKey(w)] = true
+}
+
+func (p *Provider) seenBusy(w provider.Watch) bool {
+	p.busyMu.Lock()
+	defer p.busyMu.Unlock()
+	return p.busy[busyKey(w)]
+}
+
+// progress decides one watch from the instance's observed state. An accepted change (one
+// with an order id) whose instance is SERVING without the planned values has ended
+// without taking effect once the operation is over: the instance was seen busy after the
+// call (sawBusy), or StartGrace passed without it starting. A change whose acceptance is
+// in doubt (no order id) is followed until stepTimeout instead.
+func progress(w provider.Watch, inst provider.Instance, sawBusy bool, now time.Time) provider.Progress {
 	pr := provider.Progress{Instance: w.Instance, Status: inst.Status, Observed: observedOf(inst.Values, w)}
 	field, matches := provider.Matches(inst.Values, w.To)
 	switch {
@@ -58,6 +96,14 @@ func progress(w provider.Watch, inst provider.Instance) provider.Progress {
 		}
 	case inst.Status == statusServing && matches:
 		pr.State = provider.StateDone
+	case inst.Status == statusServing && w.OrderID != "" && (sawBusy || !provider.WithinStartGrace(w, now, StartGrace)):
+		pr.State = provider.StateFailed
+		how := "the change ended"
+		if !sawBusy {
+			how = "the change never started (" + provider.SinceCall(w, now, StartGrace) + ")"
+		}
+		pr.Message = fmt.Sprintf("instance %s is SERVING with %s, not the planned %s: %s without taking effect (order %s)",
+			w.Instance, spec(inst.Values, w.To), spec(w.To, w.To), how, w.OrderID)
 	default:
 		pr.State = provider.StateInProgress
 		if inst.Status == statusServing {
@@ -65,6 +111,20 @@ func progress(w provider.Watch, inst provider.Instance) provider.Progress {
 		}
 	}
 	return pr
+}
+
+// spec renders vals' values of the fields planned names: "maxPrivateTps=3000, queueCapacity=1000".
+func spec(vals, planned provider.Values) string {
+	keys := make([]string, 0, len(planned))
+	for k := range planned {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s=%v", k, vals[k]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // observedOf returns the observed values of the fields the watch names.

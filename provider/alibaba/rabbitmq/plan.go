@@ -15,6 +15,10 @@ const (
 	factEdition    = "edition"    // "shared" or "dedicated"; GetInstance only
 )
 
+// notApplicable is what ListInstances and GetInstance report for a size that does not
+// apply to the instance's edition (StorageSize on Professional and Enterprise instances).
+const notApplicable = -1
+
 // ActionUpdate is the mutating call.
 const ActionUpdate = "UpdateInstance"
 
@@ -71,6 +75,11 @@ func planChanges(inst provider.Instance, want provider.Desired) ([]provider.Chan
 		raw, ok := inst.Values[f.name]
 		if !ok {
 			return nil, fmt.Errorf("rabbitmq: %s: the current %s is unknown", inst.ID, f.name)
+		}
+		if n, isInt := provider.Int(raw); isInt && n == notApplicable {
+			rule(f.name, "does not apply to %s instance %s (the API reports %s -1 for Professional and Enterprise instances): remove %s",
+				inst.Values["instanceType"], inst.ID, f.param, f.name)
+			continue
 		}
 		cur, err := f.canonical(raw)
 		if err != nil && f.kind == kindEdition {

@@ -30,6 +30,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/responses"
@@ -51,6 +53,11 @@ const (
 	statusDeploying = "DEPLOYING"
 )
 
+// VisibilityGrace is how long an accepted upgrade may stay invisible in amqp-open's ListInstances and GetInstance (status
+// and values unchanged) before the executor takes an untouched instance as a call that never
+// took effect. The API documents no figure; this bounds the lag the clouds show in practice.
+const VisibilityGrace = time.Minute
+
 // Spec describes the product for the registry.
 func Spec() provider.Spec {
 	return provider.Spec{
@@ -62,6 +69,8 @@ func Spec() provider.Spec {
 			{Name: ActionUpdate, Mutating: true},
 		},
 		IdempotencyToken: true,
+		StartGrace:       StartGrace,
+		VisibilityGrace:  VisibilityGrace,
 		New:              func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
 		Recheck:          Recheck,
 		// UpdateInstance reconfigures the cluster; no document names a shorter operation.
@@ -73,6 +82,10 @@ func Spec() provider.Spec {
 type Provider struct {
 	region string
 	pool   *alisdk.Pool
+
+	// busy holds the accepted changes (instance/order) whose instance Observe saw busy.
+	busyMu sync.Mutex
+	busy   map[string]bool
 }
 
 var _ provider.Provider = (*Provider)(nil)
@@ -92,19 +105,11 @@ func (p *Provider) List(ctx context.Context, sel provider.Selection) ([]provider
 	if err != nil {
 		return nil, err
 	}
-	ids := map[string]bool{}
-	for _, id := range sel.IDs {
-		ids[id] = true
-	}
 	var out []provider.Instance
 	for _, inst := range all {
-		if len(ids) > 0 && !ids[inst.ID] {
-			continue
+		if sel.Selects(inst.ID, inst.Tags) {
+			out = append(out, inst)
 		}
-		if !provider.HasTags(inst.Tags, sel.Tags) {
-			continue
-		}
-		out = append(out, inst)
 	}
 	return out, nil
 }
@@ -113,19 +118,18 @@ func (p *Provider) List(ctx context.Context, sel provider.Selection) ([]provider
 func (p *Provider) listAll(ctx context.Context) ([]provider.Instance, error) {
 	var out []provider.Instance
 	seen := map[string]bool{}
-	token := ""
-	for {
+	err := provider.ReadPages(func(pg provider.Page) (provider.PageAnswer, error) {
 		var resp *amqp.ListInstancesResponse
 		err := p.pool.Invoke(ctx, alisdk.Call{Action: "ListInstances"}, func() (requests.AcsRequest, responses.AcsResponse) {
 			req := amqp.CreateListInstancesRequest()
 			req.RegionId = p.region
 			req.MaxResults = requests.NewInteger(pageSize)
-			req.NextToken = token
+			req.NextToken = pg.Token
 			resp = amqp.CreateListInstancesResponse()
 			return req, resp
 		})
 		if err != nil {
-			return nil, fmt.Errorf("rabbitmq: list instances in %s: %w", p.region, err)
+			return provider.PageAnswer{}, err
 		}
 		for _, vo := range resp.Data.Instances {
 			if !seen[vo.InstanceId] {
@@ -133,14 +137,10 @@ func (p *Provider) listAll(ctx context.Context) ([]provider.Instance, error) {
 				out = append(out, p.fromList(vo))
 			}
 		}
-		next := resp.Data.NextToken
-		if next == "" {
-			break
-		}
-		if next == token {
-			return nil, fmt.Errorf("rabbitmq: list instances in %s: the API returned the same NextToken twice", p.region)
-		}
-		token = next
+		return provider.PageAnswer{Items: len(resp.Data.Instances), Next: resp.Data.NextToken}, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rabbitmq: list instances in %s: %w", p.region, err)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
@@ -331,9 +331,25 @@ func (p *Provider) Apply(ctx context.Context, call provider.Call) (provider.Rece
 		return req, resp
 	})
 	if err != nil {
-		return provider.Receipt{}, fmt.Errorf("rabbitmq: update instance %s in %s: %w", call.Instance, p.region, err)
+		return provider.Receipt{}, fmt.Errorf("rabbitmq: update instance %s in %s: %w", call.Instance, p.region, busy(err))
 	}
 	return updateReceipt(call.Instance, resp.GetHttpContentBytes())
+}
+
+// codeTopicMigrating is UpdateInstance's refusal while an earlier change still migrates
+// topics (also seen with a lower-case first letter).
+const codeTopicMigrating = "InstanceUpgradeOrDownGradeTopicMigrating"
+
+// busy reclasses the refusal of a change sent while the previous one still migrates: the
+// instance is busy, nothing happened, and the step waits as for a busy instance.
+func busy(err error) error {
+	pe, ok := provider.AsError(err)
+	if !ok || !strings.EqualFold(pe.Code, codeTopicMigrating) {
+		return err
+	}
+	out := *pe
+	out.Class = provider.ClassBusy
+	return &out
 }
 
 // updateReceipt reads UpdateInstance's answer, which the SDK's response type has no fields
@@ -351,9 +367,9 @@ func updateReceipt(id string, body []byte) (provider.Receipt, error) {
 		return provider.Receipt{}, &provider.Error{Class: provider.ClassUnknown, Kind: Kind, Action: ActionUpdate, Instance: id,
 			Message: "the answer cannot be read, so whether the change was accepted is unknown", Err: err}
 	}
-	if s := strings.Trim(string(b.Success), `"`); s == "false" {
-		return provider.Receipt{}, &provider.Error{Class: provider.ClassPermanent, Kind: Kind, Action: ActionUpdate, Instance: id,
-			Code: strings.Trim(string(b.Code), `"`), Message: b.Message, RequestID: b.RequestId, HTTPStatus: 200}
+	if pe := alisdk.CheckSuccess(body); pe != nil {
+		pe.Kind, pe.Action, pe.Instance = Kind, ActionUpdate, id
+		return provider.Receipt{}, busy(pe)
 	}
 	rec := provider.Receipt{RequestID: b.RequestId}
 	data := b.Data

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/upgradeplan/upgradeplan/provider"
 	"github.com/upgradeplan/upgradeplan/provider/internal/providertest"
@@ -47,8 +48,9 @@ func TestListReturnsEveryInstanceOnceAcrossPages(t *testing.T) {
 		t.Errorf("250 instances took %d ListInstances calls, want 3 pages of 100", n)
 	}
 	first := all[0]
+	// StorageSize does not apply to an enterprise instance: the API reports -1.
 	want := provider.Values{"instanceType": "enterprise", "maxPrivateTps": int64(3000), "queueCapacity": int64(1000),
-		"storageSize": int64(200), "supportEip": false, "maxEipTps": int64(0), "chargeType": "subscription"}
+		"storageSize": int64(-1), "supportEip": false, "maxEipTps": int64(0), "chargeType": "subscription"}
 	if !reflect.DeepEqual(first.Values, want) || first.Status != "SERVING" || first.Phase != provider.PhaseReady {
 		t.Errorf("amqp-000 = %+v, want values %v, SERVING, ready", first, want)
 	}
@@ -66,7 +68,8 @@ func TestListReturnsEveryInstanceOnceAcrossPages(t *testing.T) {
 func TestPlanFollowsTheProductRules(t *testing.T) {
 	instances := instanceYAML("amqp-shared", base) +
 		instanceYAML("amqp-dedicated", base+", edition=dedicated, encrypted=true, kmsKeyId=key-old") +
-		instanceYAML("amqp-payg", "orderType=POST_PAID, maxPrivateTps=500")
+		instanceYAML("amqp-payg", "orderType=POST_PAID, maxPrivateTps=500") +
+		instanceYAML("amqp-vip", strings.Replace(base, "enterprise", "vip", 1))
 	_, p := start(t, instances, "")
 
 	type step struct {
@@ -81,6 +84,11 @@ func TestPlanFollowsTheProductRules(t *testing.T) {
 		errs     []string // the messages users see, in field order
 	}{
 		{
+			name: "storage on an enterprise instance, where the API reports -1, is a plan error", instance: "amqp-shared",
+			desired: provider.Desired{"storageSize": int64(100)},
+			errs:    []string{"storageSize: does not apply to enterprise instance amqp-shared (the API reports StorageSize -1 for Professional and Enterprise instances): remove storageSize"},
+		},
+		{
 			name: "raising TPS and queues is one UPGRADE", instance: "amqp-shared",
 			desired: provider.Desired{"maxPrivateTps": int64(5000), "queueCapacity": int64(2000)},
 			want: []step{{
@@ -89,10 +97,10 @@ func TestPlanFollowsTheProductRules(t *testing.T) {
 			}},
 		},
 		{
-			name: "shrinking storage is one DOWNGRADE that leaves unchanged fields out", instance: "amqp-shared",
+			name: "shrinking storage is one DOWNGRADE that leaves unchanged fields out", instance: "amqp-vip",
 			desired: provider.Desired{"storageSize": int64(100), "supportTracing": false, "maxPrivateTps": int64(3000)},
 			want: []step{{
-				params: map[string]any{"InstanceId": "amqp-shared", "ModifyType": "DOWNGRADE", "StorageSize": int64(100)},
+				params: map[string]any{"InstanceId": "amqp-vip", "ModifyType": "DOWNGRADE", "StorageSize": int64(100)},
 				to:     provider.Values{"storageSize": int64(100)},
 			}},
 		},
@@ -241,21 +249,27 @@ func TestSimulatorRefusesWhatPlanRejects(t *testing.T) {
 		instance string
 		params   map[string]any
 		code     string
+		class    provider.Class // permanent when empty
 	}{
-		{"UPGRADE with a lowered value", "amqp-shared", map[string]any{"ModifyType": "UPGRADE", "MaxPrivateTps": 5000, "QueueCapacity": 10}, "InvalidParameter.ModifyType"},
-		{"DOWNGRADE with a raised value", "amqp-shared", map[string]any{"ModifyType": "DOWNGRADE", "SupportTracing": true}, "InvalidParameter.ModifyType"},
-		{"InstanceType on a pay-as-you-go instance", "amqp-payg", map[string]any{"ModifyType": "UPGRADE", "InstanceType": "vip"}, "InvalidParameter.InstanceType"},
-		{"encryption sent to a dedicated instance", "amqp-dedicated", map[string]any{"ModifyType": "UPGRADE", "MaxPrivateTps": 5000, "EncryptedInstance": true, "KmsKeyId": "key-old"}, "InvalidParameter.EncryptedInstance"},
-		{"EncryptedInstance without KmsKeyId", "amqp-shared", map[string]any{"ModifyType": "UPGRADE", "EncryptedInstance": true}, "MissingParameter.KmsKeyId"},
-		{"an instance in the middle of a change", "amqp-busy", map[string]any{"ModifyType": "UPGRADE", "MaxPrivateTps": 5000}, "InstanceUpgradeOrDownGradeTopicMigrating"},
-		{"an unknown instance", "amqp-nope", map[string]any{"ModifyType": "UPGRADE", "MaxPrivateTps": 5000}, "InstanceNotExist"},
+		{"UPGRADE with a lowered value", "amqp-shared", map[string]any{"ModifyType": "UPGRADE", "MaxPrivateTps": 5000, "QueueCapacity": 10}, "InvalidParameter.ModifyType", ""},
+		{"DOWNGRADE with a raised value", "amqp-shared", map[string]any{"ModifyType": "DOWNGRADE", "SupportTracing": true}, "InvalidParameter.ModifyType", ""},
+		{"InstanceType on a pay-as-you-go instance", "amqp-payg", map[string]any{"ModifyType": "UPGRADE", "InstanceType": "vip"}, "InvalidParameter.InstanceType", ""},
+		{"encryption sent to a dedicated instance", "amqp-dedicated", map[string]any{"ModifyType": "UPGRADE", "MaxPrivateTps": 5000, "EncryptedInstance": true, "KmsKeyId": "key-old"}, "InvalidParameter.EncryptedInstance", ""},
+		{"EncryptedInstance without KmsKeyId", "amqp-shared", map[string]any{"ModifyType": "UPGRADE", "EncryptedInstance": true}, "MissingParameter.KmsKeyId", ""},
+		// The earlier change still migrates topics: the instance is busy, the step waits.
+		{"an instance in the middle of a change", "amqp-busy", map[string]any{"ModifyType": "UPGRADE", "MaxPrivateTps": 5000}, "InstanceUpgradeOrDownGradeTopicMigrating", provider.ClassBusy},
+		{"an unknown instance", "amqp-nope", map[string]any{"ModifyType": "UPGRADE", "MaxPrivateTps": 5000}, "InstanceNotExist", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := p.Apply(context.Background(), provider.Call{Instance: tc.instance, Action: "UpdateInstance", Params: tc.params})
 			pe, ok := provider.AsError(err)
-			if !ok || pe.Code != tc.code || pe.Class != provider.ClassPermanent || pe.RequestID == "" || pe.Instance != tc.instance {
-				t.Fatalf("Apply = %v, want a permanent %s error with a request id naming %s", err, tc.code, tc.instance)
+			class := tc.class
+			if class == "" {
+				class = provider.ClassPermanent
+			}
+			if !ok || pe.Code != tc.code || pe.Class != class || pe.RequestID == "" || pe.Instance != tc.instance {
+				t.Fatalf("Apply = %v, want a %s %s error with a request id naming %s", err, class, tc.code, tc.instance)
 			}
 		})
 	}
@@ -358,13 +372,19 @@ func TestObserveReportsAFailedChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Apply(ctx, provider.Call{Instance: "amqp-1", Action: changes[0].Action, Params: changes[0].Params}); err != nil {
+	receipt, err := p.Apply(ctx, provider.Call{Instance: "amqp-1", Action: changes[0].Action, Params: changes[0].Params})
+	if err != nil {
 		t.Fatal(err)
 	}
-	w := provider.Watch{Instance: "amqp-1", Action: changes[0].Action, From: changes[0].From, To: changes[0].To, Started: true}
+	// Seen DEPLOYING first, as the executor's polls see it.
+	waitFor(t, p, provider.Watch{Instance: "amqp-1", Action: changes[0].Action, From: changes[0].From, To: changes[0].To, Started: true, Since: time.Now(), OrderID: receipt.OrderID}, provider.StateInProgress)
+	w := provider.Watch{Instance: "amqp-1", Action: changes[0].Action, From: changes[0].From, To: changes[0].To, Started: true, Since: time.Now(), OrderID: receipt.OrderID}
+	// The change runs (DEPLOYING), then is rolled back: SERVING again with the old spec.
+	// Once the operation is over the step fails naming both specs, long before stepTimeout.
 	got := waitFor(t, p, w, provider.StateFailed)
-	if got.Status != "ABNORMAL" || !strings.Contains(got.Message, "amqp-1 is ABNORMAL") {
-		t.Errorf("failed progress %+v, want status ABNORMAL named in the message", got)
+	want := "instance amqp-1 is SERVING with maxPrivateTps=3000, not the planned maxPrivateTps=5000: the change ended without taking effect (order " + receipt.OrderID + ")"
+	if got.Status != "SERVING" || got.Message != want || receipt.OrderID == "" {
+		t.Errorf("failed progress %+v\nwant message %q", got, want)
 	}
 	gone, err := p.Observe(ctx, []provider.Watch{{Instance: "amqp-gone", To: provider.Values{"maxPrivateTps": 1}}})
 	if err != nil || gone[0].State != provider.StateMissing {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
@@ -19,7 +20,8 @@ const EndpointEnv = "UPGRADEPLAN_TENCENT_ENDPOINT"
 
 // newClient opens one SDK client for cfg.Region: X-TC-Region comes from the client, so a
 // provider (one region) has exactly one. The Tencent client holds no per-call state, so it
-// is shared by concurrent calls; every call builds a fresh request object.
+// is shared by concurrent calls; every call builds a fresh request object, and the
+// credential is wrapped in a lockedCredential.
 func newClient(cfg provider.Config) (*tcredis.Client, *provider.Silence, error) {
 	if cfg.Region == "" {
 		return nil, nil, fmt.Errorf("redis: open client: region is empty")
@@ -28,6 +30,11 @@ func newClient(cfg provider.Config) (*tcredis.Client, *provider.Silence, error) 
 	if err != nil {
 		return nil, nil, fmt.Errorf("redis: open client for %s: %w", cfg.Region, err)
 	}
+	return newClientWith(cfg, cred)
+}
+
+// newClientWith opens the client with a resolved credential.
+func newClientWith(cfg provider.Config, cred common.CredentialIface) (*tcredis.Client, *provider.Silence, error) {
 	connect, timeout, err := provider.Timeouts(cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("redis: open client for %s: %w", cfg.Region, err)
@@ -41,7 +48,7 @@ func newClient(cfg provider.Config) (*tcredis.Client, *provider.Silence, error) 
 	cpf.RateLimitExceededMaxRetries = 0
 	cpf.DisableRegionBreaker = true
 	cpf.HttpProfile.ReqTimeout = int(math.Ceil(timeout.Seconds()))
-	silence := &provider.Silence{Connect: connect, Answer: timeout, Endpoint: "redis.tencentcloudapi.com"}
+	silence := &provider.Silence{Connect: connect, Answer: timeout, Endpoint: Endpoint(cfg.Region), EnvVar: EndpointEnv}
 	if ep := strings.TrimSpace(cfg.Env()(EndpointEnv)); ep != "" {
 		if err := provider.CheckEndpoint(EndpointEnv, ep); err != nil {
 			return nil, nil, fmt.Errorf("redis: open client for %s: %w", cfg.Region, err)
@@ -50,9 +57,10 @@ func newClient(cfg provider.Config) (*tcredis.Client, *provider.Silence, error) 
 		cpf.HttpProfile.Scheme = "HTTP"
 		silence.Endpoint, silence.Variable = ep, EndpointEnv
 	} else {
+		cpf.HttpProfile.Endpoint = Endpoint(cfg.Region)
 		cpf.HttpProfile.Scheme = "HTTPS"
 	}
-	client, err := tcredis.NewClient(cred, cfg.Region, cpf)
+	client, err := tcredis.NewClient(&lockedCredential{cred: cred}, cfg.Region, cpf)
 	if err != nil {
 		return nil, nil, fmt.Errorf("redis: open client for %s: %w", cfg.Region, err)
 	}
@@ -67,6 +75,47 @@ func newClient(cfg provider.Config) (*tcredis.Client, *provider.Silence, error) 
 		IdleConnTimeout:       90 * time.Second,
 	})
 	return client, silence, nil
+}
+
+// Endpoint is the API host for a region: the financial-zone regions (ap-shanghai-fsi,
+// ap-shenzhen-fsi) have their own, redis.<region>.tencentcloudapi.com; every other region
+// is served by redis.tencentcloudapi.com.
+func Endpoint(region string) string {
+	if strings.HasSuffix(region, "-fsi") {
+		return "redis." + region + ".tencentcloudapi.com"
+	}
+	return "redis.tencentcloudapi.com"
+}
+
+// lockedCredential makes a credential safe for the concurrent calls of one shared client:
+// the SDK's CVM-role and role-ARN credentials refresh themselves inside their getters by
+// overwriting the whole struct without a lock, so a call signing during another's refresh
+// could read a torn key pair. Every getter runs under one mutex, and the signer's
+// GetCredential returns id, key and token from one refresh.
+type lockedCredential struct {
+	mu   sync.Mutex
+	cred common.CredentialIface
+}
+
+func (c *lockedCredential) GetCredential() (string, string, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cred.GetCredential()
+}
+
+func (c *lockedCredential) GetSecretId() string {
+	id, _, _ := c.GetCredential()
+	return id
+}
+
+func (c *lockedCredential) GetSecretKey() string {
+	_, key, _ := c.GetCredential()
+	return key
+}
+
+func (c *lockedCredential) GetToken() string {
+	_, _, token := c.GetCredential()
+	return token
 }
 
 // credential resolves the account: the SDK's default chain (TENCENTCLOUD_SECRET_ID/KEY, the

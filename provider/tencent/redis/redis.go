@@ -10,17 +10,17 @@ package redis
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
 	"sort"
 	"strconv"
 	"sync"
+	"time"
 
 	tcerr "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/errors"
+	tchttp "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/http"
 	tcredis "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/redis/v20180412"
 	"github.com/upgradeplan/upgradeplan/provider"
 )
@@ -38,9 +38,6 @@ const (
 // PageSize is DescribeInstances' largest Limit.
 const PageSize = 1000
 
-// dealBatch bounds DealIds per DescribeInstanceDealDetail call.
-const dealBatch = 100
-
 // Field names, as the manifest's `desired` names them.
 const (
 	FieldMemSizeMB = "memSizeMB"
@@ -56,11 +53,10 @@ const (
 	statusRunning    = 2
 )
 
-// Deal statuses (TradeDealDetail.Status).
-const (
-	dealDelivered = 4
-	dealFailed    = 5
-)
+// VisibilityGrace is how long an accepted upgrade may stay invisible in DescribeInstances (status
+// and values unchanged) before the executor takes an untouched instance as a call that never
+// took effect. The API documents no figure; this bounds the lag the clouds show in practice.
+const VisibilityGrace = time.Minute
 
 // Spec describes tencent.redis for the registry.
 func Spec() provider.Spec {
@@ -73,6 +69,7 @@ func Spec() provider.Spec {
 			{Name: ActionDescribeInstanceDealDetail},
 		},
 		IdempotencyToken: false,
+		VisibilityGrace:  VisibilityGrace,
 		New:              func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
 		Recheck:          Recheck,
 		// Tencent documents no duration; a resize migrates data, which takes minutes.
@@ -124,7 +121,7 @@ func (p *Provider) do(ctx context.Context, action, instance string, send func(co
 		if ctx.Err() == nil && p.silence != nil {
 			var sdk *tcerr.TencentCloudSDKError
 			answered := err == nil || (errors.As(err, &sdk) && sdk.Code != "ClientError.NetworkError")
-			if giveUp := p.silence.Record(answered, !answered && provider.IsTimeout(err)); giveUp != nil {
+			if giveUp := p.silence.Observe(answered, err); giveUp != nil {
 				return &provider.Error{Kind: Kind, Action: action, Instance: instance, Class: provider.ClassPermanent,
 					Code: "ClientError.NetworkError", Message: giveUp.Error(), Err: err}
 			}
@@ -149,29 +146,11 @@ func (p *Provider) List(ctx context.Context, sel provider.Selection) ([]provider
 	}
 	out := make([]provider.Instance, 0, len(set))
 	for _, inst := range set {
-		if selected(inst, sel) {
+		if sel.Selects(inst.ID, inst.Tags) {
 			out = append(out, inst)
 		}
 	}
 	return out, nil
-}
-
-func selected(inst provider.Instance, sel provider.Selection) bool {
-	if len(sel.IDs) > 0 {
-		found := false
-		for _, id := range sel.IDs {
-			found = found || id == inst.ID
-		}
-		if !found {
-			return false
-		}
-	}
-	for k, v := range sel.Tags {
-		if have, ok := inst.Tags[k]; !ok || have != v {
-			return false
-		}
-	}
-	return true
 }
 
 // describe pages through DescribeInstances and returns the instances sorted by id, each once.
@@ -196,10 +175,10 @@ func (p *Provider) describe(ctx context.Context, ids []string, tags map[string]s
 	}
 	sort.Strings(tagKeys)
 	for _, batch := range batches {
-		for offset := uint64(0); ; offset += PageSize {
+		err := provider.ReadPages(func(pg provider.Page) (provider.PageAnswer, error) {
 			req := tcredis.NewDescribeInstancesRequest()
 			req.Limit = ptr(uint64(PageSize))
-			req.Offset = ptr(offset)
+			req.Offset = ptr(uint64(pg.Index) * PageSize)
 			for _, id := range batch {
 				req.InstanceIds = append(req.InstanceIds, ptr(id))
 			}
@@ -213,10 +192,10 @@ func (p *Provider) describe(ctx context.Context, ids []string, tags map[string]s
 				return err
 			})
 			if err != nil {
-				return nil, err
+				return provider.PageAnswer{}, err
 			}
 			if resp == nil || resp.Response == nil {
-				return nil, &provider.Error{Kind: Kind, Action: ActionDescribeInstances, Class: provider.ClassRetryable, Message: "empty answer"}
+				return provider.PageAnswer{}, &provider.Error{Kind: Kind, Action: ActionDescribeInstances, Class: provider.ClassRetryable, Message: "empty answer"}
 			}
 			page := resp.Response.InstanceSet
 			for _, is := range page {
@@ -226,13 +205,10 @@ func (p *Provider) describe(ctx context.Context, ids []string, tags map[string]s
 				inst := p.fromSet(is)
 				seen[inst.ID] = inst
 			}
-			total := int64(0)
-			if resp.Response.TotalCount != nil {
-				total = *resp.Response.TotalCount
-			}
-			if len(page) < PageSize || int64(offset)+int64(len(page)) >= total {
-				break
-			}
+			return provider.PageAnswer{Items: len(page), Size: PageSize, Total: deref(resp.Response.TotalCount)}, nil
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	out := make([]provider.Instance, 0, len(seen))
@@ -270,6 +246,15 @@ func (p *Provider) fromSet(is *tcredis.InstanceSet) provider.Instance {
 	}
 	if v := deref(is.CurrentRedisVersion); v != "" {
 		inst.Values[FieldRedisVersion] = v
+	}
+	if pt := deref(is.ProductType); pt != "" {
+		inst.Values[factProductType] = pt
+	}
+	if is.Type != nil {
+		inst.Values[factType] = *is.Type
+	}
+	if n := renderNodes(is.NodeSet); n != "" {
+		inst.Values[factNodes] = n
 	}
 	for _, t := range is.InstanceTags {
 		if t == nil || t.TagKey == nil {
@@ -312,7 +297,7 @@ func (p *Provider) Plan(_ context.Context, inst provider.Instance, want provider
 	for _, k := range slices.Sorted(maps.Keys(want)) {
 		switch k {
 		case FieldMemSizeMB, FieldShards, FieldReplicas:
-			n, ok := integer(want[k])
+			n, ok := provider.Int(want[k])
 			if !ok {
 				errs = append(errs, &provider.RuleError{Field: k, Message: fmt.Sprintf("%v is not a whole number", show(want[k]))})
 				continue
@@ -345,15 +330,15 @@ func (p *Provider) Plan(_ context.Context, inst provider.Instance, want provider
 		}
 	}
 	if s := fields[FieldShards]; s != nil {
-		if *s < 1 {
-			errs = append(errs, &provider.RuleError{Field: FieldShards, Message: fmt.Sprintf("%d must be at least 1", *s)})
+		if err := checkShards(inst, *s); err != nil {
+			errs = append(errs, err)
 		} else {
 			target.shards = *s
 		}
 	}
 	if r := fields[FieldReplicas]; r != nil {
-		if *r < 0 {
-			errs = append(errs, &provider.RuleError{Field: FieldReplicas, Message: fmt.Sprintf("%d must not be negative", *r)})
+		if err := checkReplicas(inst, *r); err != nil {
+			errs = append(errs, err)
 		} else {
 			target.replicas = *r
 		}
@@ -400,6 +385,10 @@ func (p *Provider) Plan(_ context.Context, inst provider.Instance, want provider
 		if to.shards != from.shards {
 			c.Notes = append(c.Notes, "resharding migrates data between shards")
 		}
+		if set := nodeSet(inst, from.replicas, to.replicas); set != nil {
+			c.Params["NodeSet"] = set
+			c.Notes = append(c.Notes, "multi-AZ instance: NodeSet names the replicas added or removed")
+		}
 		changes = append(changes, c)
 		from = to
 	}
@@ -412,7 +401,7 @@ func observedSizes(inst provider.Instance) (sizes, error) {
 		name string
 		dst  *int64
 	}{{FieldMemSizeMB, &s.mem}, {FieldShards, &s.shards}, {FieldReplicas, &s.replicas}} {
-		n, ok := integer(inst.Values[f.name])
+		n, ok := provider.Int(inst.Values[f.name])
 		if !ok {
 			return sizes{}, fmt.Errorf("redis: %s: observed %s is missing or not a number (%v)", inst.ID, f.name, inst.Values[f.name])
 		}
@@ -437,30 +426,37 @@ func (p *Provider) Apply(ctx context.Context, call provider.Call) (provider.Rece
 	}
 	var n [3]uint64
 	for i, k := range []string{"MemSize", "RedisShardNum", "RedisReplicasNum"} {
-		v, ok := integer(call.Params[k])
+		v, ok := provider.Int(call.Params[k])
 		if !ok || v < 0 {
 			return provider.Receipt{}, perm(fmt.Sprintf("the planned %s (%v) is not a whole number", k, call.Params[k]))
 		}
 		n[i] = uint64(v)
 	}
-	var resp *tcredis.UpgradeInstanceResponse
+	var nodes []*tcredis.RedisNodeInfo
+	if raw, has := call.Params["NodeSet"]; has {
+		var err error
+		if nodes, err = sdkNodeSet(raw); err != nil {
+			return provider.Receipt{}, perm("the planned " + err.Error())
+		}
+	}
+	resp := &upgradeResponse{BaseResponse: &tchttp.BaseResponse{}}
 	err := p.do(ctx, ActionUpgradeInstance, call.Instance, func(ctx context.Context) error {
 		req := tcredis.NewUpgradeInstanceRequest()
 		req.InstanceId = ptr(call.Instance)
 		req.MemSize = ptr(n[0])
 		req.RedisShardNum = ptr(n[1])
 		req.RedisReplicasNum = ptr(n[2])
-		var err error
-		resp, err = p.client.UpgradeInstanceWithContext(ctx, req)
-		return err
+		req.NodeSet = nodes
+		req.SetContext(ctx)
+		return p.client.Send(req, resp)
 	})
 	if err != nil {
 		return provider.Receipt{}, err
 	}
-	if resp == nil || resp.Response == nil {
+	if resp.Response == nil {
 		return provider.Receipt{}, &provider.Error{Kind: Kind, Action: call.Action, Instance: call.Instance, Class: provider.ClassUnknown, Message: "empty answer"}
 	}
-	rc := provider.Receipt{RequestID: deref(resp.Response.RequestId), OrderID: deref(resp.Response.DealId)}
+	rc := receipt(resp)
 	if rc.OrderID != "" {
 		p.mu.Lock()
 		p.deals[call.Instance] = rc.OrderID
@@ -535,13 +531,11 @@ func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]pro
 			continue
 		}
 		for _, i := range idx {
-			switch deref(d.Status) {
-			case dealFailed:
+			// Delivered but at the old sizes: the list has not caught up yet. Unpaid,
+			// delivering or paying: still on the way.
+			if dealEnded(deref(d.Status)) {
 				out[i].State = provider.StateFailed
-				out[i].Message = fmt.Sprintf("%s: deal %s ended with status 5 (delivery failed: %s); the instance is running with its old sizes",
-					out[i].Instance, deal, deref(d.Description))
-			case dealDelivered:
-				// Delivered but the sizes are old: the list has not caught up yet.
+				out[i].Message = dealMessage(out[i].Instance, deal, d)
 			}
 		}
 	}
@@ -557,69 +551,6 @@ func (p *Provider) dealFor(w provider.Watch) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.deals[w.Instance]
-}
-
-func (p *Provider) dealDetails(ctx context.Context, deals map[string][]int) (map[string]*tcredis.TradeDealDetail, error) {
-	ids := make([]string, 0, len(deals))
-	for id := range deals {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	out := map[string]*tcredis.TradeDealDetail{}
-	for len(ids) > 0 {
-		n := min(len(ids), dealBatch)
-		batch := ids[:n]
-		ids = ids[n:]
-		var resp *tcredis.DescribeInstanceDealDetailResponse
-		err := p.do(ctx, ActionDescribeInstanceDealDetail, "", func(ctx context.Context) error {
-			req := tcredis.NewDescribeInstanceDealDetailRequest()
-			for _, id := range batch {
-				req.DealIds = append(req.DealIds, ptr(id))
-			}
-			var err error
-			resp, err = p.client.DescribeInstanceDealDetailWithContext(ctx, req)
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		if resp == nil || resp.Response == nil {
-			continue
-		}
-		for _, d := range resp.Response.DealDetails {
-			if d != nil && d.DealId != nil {
-				out[*d.DealId] = d
-			}
-		}
-	}
-	return out, nil
-}
-
-// integer reads a whole number from a desired or planned value: int64 from the manifest,
-// float64 or json.Number from a plan file read back.
-func integer(v any) (int64, bool) {
-	switch x := v.(type) {
-	case int:
-		return int64(x), true
-	case int64:
-		return x, true
-	case int32:
-		return int64(x), true
-	case uint64:
-		if x > math.MaxInt64 {
-			return 0, false
-		}
-		return int64(x), true
-	case float64:
-		if x != math.Trunc(x) || math.Abs(x) > 1<<53 {
-			return 0, false
-		}
-		return int64(x), true
-	case json.Number:
-		n, err := x.Int64()
-		return n, err == nil
-	}
-	return 0, false
 }
 
 func show(v any) string {

@@ -27,12 +27,12 @@ durations:
 
 const smallState = accounts + `
 redis:
-  - {id: crs-a, region: ap-shanghai, account: tc, status: 2, tags: {env: demo, team: cache}, memSizeMB: 4096, shards: 2, replicas: 2, redisVersion: "6.2"}
-  - {id: crs-b, region: ap-shanghai, account: tc, status: 2, tags: {env: demo}, memSizeMB: 4096, shards: 2, replicas: 2}
+  - {id: crs-a, region: ap-shanghai, account: tc, status: 2, tags: {env: demo, team: cache}, memSizeMB: 4096, shards: 3, replicas: 2, redisVersion: "6.2"}
+  - {id: crs-b, region: ap-shanghai, account: tc, status: 2, tags: {env: demo}, memSizeMB: 4096, shards: 3, replicas: 2}
   - {id: crs-c, region: ap-shanghai, account: tc, status: 2, tags: {env: prod}, memSizeMB: 8192, shards: 3, replicas: 1}
-  - {id: crs-busy, region: ap-shanghai, account: tc, status: 1, tags: {env: demo}, memSizeMB: 4096, shards: 2, replicas: 2}
-  - {id: crs-gz, region: ap-guangzhou, account: tc, status: 2, tags: {env: demo}, memSizeMB: 4096, shards: 2, replicas: 2}
-  - {id: crs-other, region: ap-shanghai, account: tc2, status: 2, tags: {env: demo}, memSizeMB: 4096, shards: 2, replicas: 2}
+  - {id: crs-busy, region: ap-shanghai, account: tc, status: 1, tags: {env: demo}, memSizeMB: 4096, shards: 3, replicas: 2}
+  - {id: crs-gz, region: ap-guangzhou, account: tc, status: 2, tags: {env: demo}, memSizeMB: 4096, shards: 3, replicas: 2}
+  - {id: crs-other, region: ap-shanghai, account: tc2, status: 2, tags: {env: demo}, memSizeMB: 4096, shards: 3, replicas: 2}
 `
 
 func newClock() *simtest.Clock {
@@ -79,7 +79,7 @@ func TestListReadsSizesStatusAndTags(t *testing.T) {
 		t.Fatalf("listed [%s]", instanceIDs(list))
 	}
 	a, busy := list[0], list[1]
-	want := provider.Values{"memSizeMB": 4096, "shards": 2, "replicas": 2, "redisVersion": "6.2"}
+	want := provider.Values{"memSizeMB": 4096, "shards": 3, "replicas": 2, "redisVersion": "6.2"}
 	if f, ok := provider.Matches(a.Values, want); !ok || a.Phase != provider.PhaseReady || a.Status != "running" ||
 		a.Region != "ap-shanghai" || a.Tags["team"] != "cache" {
 		t.Errorf("crs-a = %+v (field %s differs)", a, f)
@@ -124,7 +124,7 @@ func manyInstances(n int) string {
 		if i%7 == 0 {
 			env = "demo"
 		}
-		fmt.Fprintf(&b, "  - {id: crs-%05d, region: ap-shanghai, status: 2, tags: {env: %s}, memSizeMB: 4096, shards: 2, replicas: 1}\n", i, env)
+		fmt.Fprintf(&b, "  - {id: crs-%05d, region: ap-shanghai, status: 2, tags: {env: %s}, memSizeMB: 4096, shards: 3, replicas: 1}\n", i, env)
 	}
 	return b.String()
 }
@@ -171,6 +171,11 @@ func observed(mem, shards, replicas int64) provider.Instance {
 		Values: provider.Values{"memSizeMB": mem, "shards": shards, "replicas": replicas}}
 }
 
+func withFacts(inst provider.Instance, productType string, typ int64) provider.Instance {
+	inst.Values["productType"], inst.Values["instanceType"] = productType, typ
+	return inst
+}
+
 func TestPlanRules(t *testing.T) {
 	p, err := redis.New(provider.Config{Region: "ap-shanghai", Account: tcAccount(),
 		Getenv: providertest.Getenv(map[string]string{"TC_ID": "x", "TC_KEY": "y", redis.EndpointEnv: "127.0.0.1:1"})})
@@ -187,30 +192,40 @@ func TestPlanRules(t *testing.T) {
 		wantErr string
 		steps   []step
 	}{
-		{"3000 MB is rejected as not a multiple of 1024", observed(2048, 2, 2), provider.Desired{"memSizeMB": int64(3000)},
+		{"3000 MB is rejected as not a multiple of 1024", observed(2048, 3, 2), provider.Desired{"memSizeMB": int64(3000)},
 			"memSizeMB: 3000 is not a multiple of 1024 (memory is per shard, in steps of 1024 MB); use 2048 or 3072", nil},
-		{"8192 to 4096 is rejected as a shrink", observed(8192, 2, 2), provider.Desired{"memSizeMB": int64(4096)},
+		{"8192 to 4096 is rejected as a shrink", observed(8192, 3, 2), provider.Desired{"memSizeMB": int64(4096)},
 			"memSizeMB: 4096 would shrink the instance's 8192 MB per shard, and Tencent Redis cannot reduce capacity (ReduceCapacityNotAllowed); set memSizeMB to 8192 or more", nil},
-		{"a fractional memory size is rejected", observed(4096, 2, 2), provider.Desired{"memSizeMB": 4096.5},
+		{"a fractional memory size is rejected", observed(4096, 3, 2), provider.Desired{"memSizeMB": 4096.5},
 			"memSizeMB: 4096.5 is not a whole number", nil},
-		{"memory as a string is rejected", observed(4096, 2, 2), provider.Desired{"memSizeMB": "8192"},
+		{"memory as a string is rejected", observed(4096, 3, 2), provider.Desired{"memSizeMB": "8192"},
 			`memSizeMB: "8192" is not a whole number`, nil},
-		{"zero shards are rejected", observed(4096, 2, 2), provider.Desired{"shards": int64(0)},
-			"shards: 0 must be at least 1", nil},
-		{"an unknown field is rejected", observed(4096, 2, 2), provider.Desired{"version": "7.0"},
+		{"zero shards are rejected", observed(4096, 3, 2), provider.Desired{"shards": int64(0)},
+			"shards: 0 is not a shard count a cluster can have (1, 3, 5, 8, 12, 16, 24, 32, 40, 48, 64, 80, 96, 128); use 1", nil},
+		{"a cluster shard count outside the sold set is rejected at plan time", observed(4096, 3, 2), provider.Desired{"shards": int64(4)},
+			"shards: 4 is not a shard count a cluster can have (1, 3, 5, 8, 12, 16, 24, 32, 40, 48, 64, 80, 96, 128); use 3 or 5", nil},
+		{"a standard instance has one shard", withFacts(observed(4096, 1, 2), "standalone", 15), provider.Desired{"shards": int64(3)},
+			"shards: 3: crs-a has the standard architecture, which has exactly 1 shard; a cluster instance is needed for more", nil},
+		{"no replica is rejected", observed(4096, 3, 2), provider.Desired{"replicas": int64(0)},
+			"replicas: 0 is not between 1 and 5", nil},
+		{"six replicas are rejected", observed(4096, 3, 2), provider.Desired{"replicas": int64(6)},
+			"replicas: 6 is not between 1 and 5", nil},
+		{"Redis 2.8 keeps one replica", withFacts(observed(4096, 1, 1), "standalone", 2), provider.Desired{"replicas": int64(2)},
+			"replicas: 2: crs-a is Redis 2.8 or CKV (type 2), which has exactly 1 replica", nil},
+		{"an unknown field is rejected", observed(4096, 3, 2), provider.Desired{"version": "7.0"},
 			"version: tencent.redis does not take this field; use memSizeMB, shards or replicas", nil},
-		{"an empty desired is rejected", observed(4096, 2, 2), provider.Desired{},
+		{"an empty desired is rejected", observed(4096, 3, 2), provider.Desired{},
 			"tencent.redis needs at least one of memSizeMB, shards or replicas in desired", nil},
-		{"memory alone is one call", observed(4096, 2, 2), provider.Desired{"memSizeMB": int64(8192)}, "",
-			[]step{{8192, 2, 2}}},
-		{"memory and shards are two chained calls, memory first", observed(4096, 2, 2), provider.Desired{"memSizeMB": int64(8192), "shards": int64(4)}, "",
-			[]step{{8192, 2, 2}, {8192, 4, 2}}},
-		{"all three change in the order memory, shards, replicas", observed(4096, 2, 2),
-			provider.Desired{"replicas": int64(3), "shards": int64(4), "memSizeMB": float64(16384)}, "",
-			[]step{{16384, 2, 2}, {16384, 4, 2}, {16384, 4, 3}}},
-		{"the sizes already there plan nothing", observed(8192, 4, 2), provider.Desired{"memSizeMB": int64(8192), "shards": int64(4)}, "", nil},
-		{"fewer shards is one call that keeps memory", observed(8192, 4, 2), provider.Desired{"shards": int64(2)}, "",
-			[]step{{8192, 2, 2}}},
+		{"memory alone is one call", observed(4096, 3, 2), provider.Desired{"memSizeMB": int64(8192)}, "",
+			[]step{{8192, 3, 2}}},
+		{"memory and shards are two chained calls, memory first", observed(4096, 3, 2), provider.Desired{"memSizeMB": int64(8192), "shards": int64(5)}, "",
+			[]step{{8192, 3, 2}, {8192, 5, 2}}},
+		{"all three change in the order memory, shards, replicas", observed(4096, 3, 2),
+			provider.Desired{"replicas": int64(3), "shards": int64(5), "memSizeMB": float64(16384)}, "",
+			[]step{{16384, 3, 2}, {16384, 5, 2}, {16384, 5, 3}}},
+		{"the sizes already there plan nothing", observed(8192, 5, 2), provider.Desired{"memSizeMB": int64(8192), "shards": int64(5)}, "", nil},
+		{"fewer shards is one call that keeps memory", observed(8192, 5, 2), provider.Desired{"shards": int64(3)}, "",
+			[]step{{8192, 3, 2}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -253,7 +268,7 @@ func TestPlanReportsEveryBrokenRuleAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = p.Plan(context.Background(), observed(4096, 2, 2), provider.Desired{"memSizeMB": int64(3000), "shards": int64(-1)})
+	_, err = p.Plan(context.Background(), observed(4096, 3, 2), provider.Desired{"memSizeMB": int64(3000), "shards": int64(-1)})
 	if err == nil || !strings.Contains(err.Error(), "memSizeMB: 3000") || !strings.Contains(err.Error(), "shards: -1") {
 		t.Fatalf("error = %v, want both memSizeMB and shards named", err)
 	}
@@ -270,11 +285,11 @@ func TestRulesBrokenOnTheWireAreRefusedWithTheRealCodes(t *testing.T) {
 		mem, shards, replicas int64
 		code                  string
 	}{
-		{"3000 MB answers LimitExceeded.InvalidMemSize", "crs-a", 3000, 2, 2, "LimitExceeded.InvalidMemSize"},
+		{"3000 MB answers LimitExceeded.InvalidMemSize", "crs-a", 3000, 3, 2, "LimitExceeded.InvalidMemSize"},
 		{"a shrink answers ReduceCapacityNotAllowed", "crs-c", 4096, 3, 1, "InvalidParameterValue.ReduceCapacityNotAllowed"},
-		{"memory and shards together answer InvalidParameter", "crs-a", 8192, 4, 2, "InvalidParameter.InvalidParameter"},
-		{"a busy instance answers InstanceStatusAbnormal", "crs-busy", 8192, 2, 2, "ResourceUnavailable.InstanceStatusAbnormal"},
-		{"an unknown instance answers InstanceNotExists", "crs-zzz", 8192, 2, 2, "ResourceNotFound.InstanceNotExists"},
+		{"memory and shards together answer InvalidParameter", "crs-a", 8192, 5, 2, "InvalidParameter.InvalidParameter"},
+		{"a busy instance answers InstanceStatusAbnormal", "crs-busy", 8192, 3, 2, "ResourceUnavailable.InstanceStatusAbnormal"},
+		{"an unknown instance answers InstanceNotExists", "crs-zzz", 8192, 3, 2, "ResourceNotFound.InstanceNotExists"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -323,7 +338,7 @@ func TestChainedPlanAppliesAndCompletes(t *testing.T) {
 	}
 	plans := map[string][]provider.Change{}
 	for _, inst := range list {
-		ch, err := p.Plan(ctx, inst, provider.Desired{"memSizeMB": int64(8192), "shards": int64(4)})
+		ch, err := p.Plan(ctx, inst, provider.Desired{"memSizeMB": int64(8192), "shards": int64(5)})
 		if err != nil || len(ch) != 2 {
 			t.Fatalf("plan %s: %v %v", inst.ID, ch, err)
 		}
@@ -380,7 +395,7 @@ func TestChainedPlanAppliesAndCompletes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, in := range final {
-		if _, ok := provider.Matches(in.Values, provider.Values{"memSizeMB": 8192, "shards": 4, "replicas": 2}); !ok {
+		if _, ok := provider.Matches(in.Values, provider.Values{"memSizeMB": 8192, "shards": 5, "replicas": 2}); !ok {
 			t.Errorf("%s ended at %v", in.ID, in.Values)
 		}
 	}
@@ -389,8 +404,8 @@ func TestChainedPlanAppliesAndCompletes(t *testing.T) {
 func TestObserveBeforeTheCall(t *testing.T) {
 	s := simtest.Start(t, smallState, sim.Options{}, simredis.New())
 	p := open(t, s, "ap-shanghai", nil)
-	from := provider.Values{"memSizeMB": 4096, "shards": 2, "replicas": 2}
-	to := provider.Values{"memSizeMB": 8192, "shards": 2, "replicas": 2}
+	from := provider.Values{"memSizeMB": 4096, "shards": 3, "replicas": 2}
+	to := provider.Values{"memSizeMB": 8192, "shards": 3, "replicas": 2}
 	watches := []provider.Watch{
 		{Instance: "crs-a", From: from, To: to},
 		{Instance: "crs-busy", From: from, To: to},
@@ -421,12 +436,12 @@ func TestFailedDeliveryIsReportedFailed(t *testing.T) {
 	s := simtest.Start(t, smallState, sim.Options{TimeScale: 600, Now: clk.Now, Faults: []byte("failUpgrades: [crs-a]\n")}, simredis.New())
 	p := open(t, s, "ap-shanghai", nil)
 	ctx := context.Background()
-	from := provider.Values{"memSizeMB": 4096, "shards": 2, "replicas": 2}
-	to := provider.Values{"memSizeMB": 8192, "shards": 2, "replicas": 2}
+	from := provider.Values{"memSizeMB": 4096, "shards": 3, "replicas": 2}
+	to := provider.Values{"memSizeMB": 8192, "shards": 3, "replicas": 2}
 	var watches []provider.Watch
 	for _, id := range []string{"crs-a", "crs-b"} {
 		if _, err := p.Apply(ctx, provider.Call{Instance: id, Action: "UpgradeInstance",
-			Params: map[string]any{"InstanceId": id, "MemSize": 8192, "RedisShardNum": 2, "RedisReplicasNum": 2}}); err != nil {
+			Params: map[string]any{"InstanceId": id, "MemSize": 8192, "RedisShardNum": 3, "RedisReplicasNum": 2}}); err != nil {
 			t.Fatal(err)
 		}
 		watches = append(watches, provider.Watch{Instance: id, Action: "UpgradeInstance", From: from, To: to, Started: true, Since: clk.Now()})
@@ -465,7 +480,7 @@ func TestErrorClasses(t *testing.T) {
 			var err error
 			if tc.action == "UpgradeInstance" {
 				_, err = p.Apply(context.Background(), provider.Call{Instance: "crs-a", Action: "UpgradeInstance",
-					Params: map[string]any{"InstanceId": "crs-a", "MemSize": 8192, "RedisShardNum": 2, "RedisReplicasNum": 2}})
+					Params: map[string]any{"InstanceId": "crs-a", "MemSize": 8192, "RedisShardNum": 3, "RedisReplicasNum": 2}})
 			} else {
 				_, err = p.List(context.Background(), provider.Selection{})
 			}
@@ -488,7 +503,7 @@ func TestAnUpgradeNeverSentIsRetryableAndATimeoutIsUnknown(t *testing.T) {
 		t.Fatal(err)
 	}
 	call := provider.Call{Instance: "crs-a", Action: "UpgradeInstance",
-		Params: map[string]any{"InstanceId": "crs-a", "MemSize": 8192, "RedisShardNum": 2, "RedisReplicasNum": 2}}
+		Params: map[string]any{"InstanceId": "crs-a", "MemSize": 8192, "RedisShardNum": 3, "RedisReplicasNum": 2}}
 	if _, err := p.Apply(context.Background(), call); provider.ClassOf(err) != provider.ClassRetryable {
 		t.Errorf("connection refused: %v is %s, want retryable", err, provider.ClassOf(err))
 	}
@@ -567,7 +582,7 @@ func TestAFailedDealIsFoundFromTheRecordedOrderAfterARestart(t *testing.T) {
 	s := simtest.Start(t, smallState, sim.Options{TimeScale: 600, Now: clk.Now, Faults: []byte("failUpgrades: [crs-a]\n")}, simredis.New())
 	ctx := context.Background()
 	rc, err := open(t, s, "ap-shanghai", nil).Apply(ctx, provider.Call{Instance: "crs-a", Action: "UpgradeInstance",
-		Params: map[string]any{"InstanceId": "crs-a", "MemSize": 8192, "RedisShardNum": 2, "RedisReplicasNum": 2}})
+		Params: map[string]any{"InstanceId": "crs-a", "MemSize": 8192, "RedisShardNum": 3, "RedisReplicasNum": 2}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -575,7 +590,7 @@ func TestAFailedDealIsFoundFromTheRecordedOrderAfterARestart(t *testing.T) {
 	// A resumed run opens a new provider; only the journal knows the deal.
 	fresh := open(t, s, "ap-shanghai", nil)
 	w := provider.Watch{Instance: "crs-a", Action: "UpgradeInstance", Started: true, Since: clk.Now(),
-		From: provider.Values{"memSizeMB": 4096, "shards": 2, "replicas": 2}, To: provider.Values{"memSizeMB": 8192, "shards": 2, "replicas": 2}}
+		From: provider.Values{"memSizeMB": 4096, "shards": 3, "replicas": 2}, To: provider.Values{"memSizeMB": 8192, "shards": 3, "replicas": 2}}
 	pr, err := fresh.Observe(ctx, []provider.Watch{w})
 	if err != nil || pr[0].State != provider.StateInProgress {
 		t.Fatalf("without the deal id: %+v %v, want in-progress (nothing says it failed)", pr, err)
@@ -597,7 +612,7 @@ func TestEveryRequestGoesThroughTheDoer(t *testing.T) {
 	p := open(t, s, "ap-shanghai", doer)
 	ctx := context.Background()
 	if _, err := p.Apply(ctx, provider.Call{Instance: "crs-a", Action: "UpgradeInstance",
-		Params: map[string]any{"InstanceId": "crs-a", "MemSize": 8192, "RedisShardNum": 2, "RedisReplicasNum": 2}}); err != nil {
+		Params: map[string]any{"InstanceId": "crs-a", "MemSize": 8192, "RedisShardNum": 3, "RedisReplicasNum": 2}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := p.List(ctx, provider.Selection{}); err != nil {
@@ -629,7 +644,7 @@ func TestConcurrentCallsThroughOneProvider(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			_, err := p.Apply(ctx, provider.Call{Instance: id, Action: "UpgradeInstance",
-				Params: map[string]any{"InstanceId": id, "MemSize": 8192, "RedisShardNum": 2, "RedisReplicasNum": 1}})
+				Params: map[string]any{"InstanceId": id, "MemSize": 8192, "RedisShardNum": 3, "RedisReplicasNum": 1}})
 			errs <- err
 		}()
 		go func() {

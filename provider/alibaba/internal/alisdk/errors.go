@@ -142,11 +142,24 @@ func withoutStringToSign(err error) error {
 	return &redactedError{msg: strings.TrimRight(text[:i], " ") + rest}
 }
 
-// classifyServer maps an Alibaba error code and HTTP status to a class.
+// Throttling codes that do not start with "Throttling": alikafka's system flow control,
+// which Alibaba's own Terraform provider retries on GetInstanceList and
+// UpgradeInstanceVersion, and the gateway's Rejected.Throttling.
+const (
+	CodeFlowControl       = "ONS_SYSTEM_FLOW_CONTROL"
+	CodeRejectedThrottled = "Rejected.Throttling"
+)
+
+// classifyServer maps an Alibaba error code and HTTP status to a class. A numeric code of
+// 500 or more (an HTTP 200 body's "Code": 500) is a server error like an HTTP 5xx.
 func classifyServer(status int, code string) provider.Class {
+	n, numeric := strconv.Atoi(code)
 	switch {
-	case strings.HasPrefix(code, "Throttling"):
+	case strings.HasPrefix(code, "Throttling"), strings.Contains(code, ".Throttling"),
+		code == CodeFlowControl, code == CodeRejectedThrottled:
 		return provider.ClassThrottled
+	case numeric == nil && n >= 500 && n <= 599:
+		return provider.ClassRetryable
 	case strings.HasPrefix(code, "InternalError"),
 		strings.HasPrefix(code, "ServiceUnavailable"),
 		code == "UnknownError",
@@ -201,21 +214,22 @@ func isCertificate(err error) bool {
 	return strings.Contains(s, "x509:") || strings.Contains(s, "tls: ")
 }
 
-// CheckSuccess reads an HTTP 200 answer whose body may say "Success": false (alikafka). It
-// returns nil when the body has no Success field or it is true; else a *provider.Error with
-// the body's Code (a string, or a number written as one), Message and RequestId, classed
-// like a ServerError of HTTP status 200 (so a Throttling* code is still throttled).
+// CheckSuccess reads an HTTP 200 answer whose body may say "Success": false (alikafka's
+// boolean, amqp-open's string "false"). It returns nil when the body has no Success field
+// or it is true; else a *provider.Error with the body's Code (a string, or a number written
+// as one), Message and RequestId, classed like a ServerError of HTTP status 200 (so a
+// throttling code is still throttled, and a numeric Code 500 retryable).
 func CheckSuccess(body []byte) *provider.Error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}
 	var b struct {
-		Success   *bool           `json:"Success"`
+		Success   json.RawMessage `json:"Success"`
 		Code      json.RawMessage `json:"Code"`
 		Message   string          `json:"Message"`
 		RequestID string          `json:"RequestId"`
 	}
-	if err := json.Unmarshal(body, &b); err != nil || b.Success == nil || *b.Success {
+	if err := json.Unmarshal(body, &b); err != nil || strings.Trim(string(bytes.TrimSpace(b.Success)), `"`) != "false" {
 		return nil
 	}
 	code := rawCode(b.Code)

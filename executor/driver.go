@@ -1,0 +1,474 @@
+package executor
+
+// This file is the driver: one goroutine per step that feeds the step machine (machine.go)
+// and does what it asks. feed persists every transition (journal entries, the step's
+// record) before the driver acts on it; the call's intent is written by the send guard right
+// before the request leaves, after its rate-limit token.
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/upgradeplan/upgradeplan/provider"
+)
+
+// runStep takes one step from waiting on its dependencies to the end of this segment.
+func (r *run) runStep(ctx context.Context, s *stepState) {
+	defer close(s.done)
+	if r.phase(s) == PhaseFinal {
+		return
+	}
+	defer r.releaseSlots(s)
+	defer r.unready(s)
+	for _, d := range s.deps {
+		select {
+		case <-d.s.done:
+		case <-ctx.Done():
+			r.feed(s, input{Kind: inStop, Why: "the run ended before " + d.s.step.ID + " finished"})
+			return
+		}
+	}
+	if st, why := r.depVerdict(s); st != "" {
+		r.mu.Lock()
+		s.m = final(s.m, st, why, nil)
+		r.mu.Unlock()
+		r.persist(s, machine{}, nil)
+		return
+	}
+	nx := resumeAct(r.machineOf(s))
+	if ph := r.phase(s); ph == PhaseAccepted || ph == PhaseMaybeSent {
+		// A call of an earlier segment: follow it in a slot, whatever the stop says.
+		if ok, _ := r.acquire(ctx, s, true); !ok {
+			r.feed(s, input{Kind: inHard})
+			return
+		}
+		if ph == PhaseMaybeSent {
+			r.waitWindow(ctx) // a resend would start the change: not before the window opens
+		}
+		s.lastOK = time.Now()
+		nx = next{Act: actLook}
+		if ph == PhaseAccepted {
+			nx = r.observe(ctx, s, true, true) // judged afresh before any timeout applies
+		}
+	}
+	for {
+		switch nx.Act {
+		case actEnd:
+			return
+		case actAcquire:
+			if why, ok := r.stopped(); ok {
+				nx = r.feed(s, input{Kind: inStop, Why: why})
+				continue
+			}
+			r.markReady(s)
+			ok, _ := r.acquire(ctx, s, false)
+			if !ok {
+				nx = r.feed(s, r.stopInput(ctx))
+				continue
+			}
+			r.waitWindow(ctx)
+			if p := r.takePreJudged(s); p != nil && time.Since(p.at) <= verdictFreshness {
+				nx = r.feed(s, input{Kind: inLook, P: r.dryRunView(s, p.p)})
+				continue
+			}
+			nx = r.observe(ctx, s, false, true)
+		case actLook:
+			if d := time.Until(nx.At); d > 0 {
+				if !r.pause(ctx, s, d) {
+					nx = r.feed(s, r.stopInput(ctx))
+					continue
+				}
+			}
+			nx = r.observe(ctx, s, false, !nx.Cadence)
+		case actSend:
+			nx = r.send(ctx, s)
+		case actPoll:
+			nx = r.observe(ctx, s, true, false)
+		case actWaitReady:
+			// Busy: give back slot and gate so ready steps go ahead; poll at the cadence.
+			r.unready(s)
+			r.releaseSlots(s)
+			nx = r.observe(ctx, s, false, false)
+		case actBackoff:
+			if !r.pause(ctx, s, r.limiter.Backoff(r.machineOf(s).Attempt)) {
+				nx = r.feed(s, r.stopInput(ctx))
+				continue
+			}
+			nx = r.observe(ctx, s, false, true)
+		}
+	}
+}
+
+func (r *run) phase(s *stepState) Phase { return r.machineOf(s).Phase }
+
+func (r *run) machineOf(s *stepState) machine {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return s.m
+}
+
+// verdictFreshness is how old an observation may be when a step passes its last wait
+// (dependencies, slots, window, a busy instance) for the step to be sent on it without a
+// look of its own. The observation is one the step rode along in (the poll that showed its
+// dependency done or freed its slot); the wait for a rate-limit token that follows is
+// bounded by the bucket's gate to about a second of calls.
+const verdictFreshness = time.Second
+
+// judged is an observation of a step that it did not ask for, and when it was made.
+type judged struct {
+	p  provider.Progress
+	at time.Time
+}
+
+func (r *run) takePreJudged(s *stepState) *judged {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := s.preJudged
+	s.preJudged = nil
+	return p
+}
+
+// inFlight reports whether the step's call may have been sent in this run or before.
+func inFlight(ph Phase) bool {
+	return ph == PhaseSending || ph == PhaseMaybeSent || ph == PhaseAccepted
+}
+
+// stopInput is the input for a wait that ended without an answer: the second signal, or
+// the stop.
+func (r *run) stopInput(ctx context.Context) input {
+	if ctx.Err() != nil {
+		return input{Kind: inHard}
+	}
+	why, _ := r.stopped()
+	return input{Kind: inStop, Why: orDefault(why, "the run ended")}
+}
+
+// pause sleeps d; a step not in flight wakes at the stop. It reports whether it slept
+// through.
+func (r *run) pause(ctx context.Context, s *stepState, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	stop := r.stopCh
+	if inFlight(r.phase(s)) {
+		stop = nil
+	}
+	select {
+	case <-t.C:
+		return true
+	case <-stop:
+	case <-ctx.Done():
+	}
+	return false
+}
+
+// observe asks the step's observer about it, once, and feeds the answer. started asks
+// about an accepted call (completion, at the polling cadence); otherwise the watch judges
+// the instance as not started (urgent: answered by the next Observe). A step not in flight
+// gives up at the stop; one in flight is followed after the stop for as long as its polls
+// answer, and recorded in doubt once they failed for stopTimeout.
+func (r *run) observe(ctx context.Context, s *stepState, started, urgent bool) next {
+	for {
+		m := r.machineOf(s)
+		flying := inFlight(m.Phase)
+		wctx, cancel := context.WithCancel(ctx)
+		stopAt, stopped := r.stopTime()
+		var deadline time.Time
+		if flying && stopped {
+			deadline = later(stopAt, s.lastOK).Add(r.stopTimeout)
+		}
+		wake := func() bool { return false }
+		if !stopped {
+			wake = context.AfterFunc(r.stopCtx, cancel)
+		}
+		limit := r.timeout
+		if deadline.IsZero() || time.Until(deadline) > limit {
+			deadline = time.Now().Add(limit)
+		}
+		wctx, cancelDeadline := context.WithDeadline(wctx, deadline)
+		var res observed
+		var err error
+		o := r.observers[s.group]
+		if started {
+			f := &followInfo{since: m.Since, est: r.estimates[s.step.Kind+"/"+s.step.Action],
+				awaited: func() bool { return r.awaited(s) }}
+			r.mu.Lock()
+			w := s.watch(true)
+			r.mu.Unlock()
+			res, err = o.followStep(wctx, w, f)
+		} else {
+			r.mu.Lock()
+			w := s.watch(false)
+			r.mu.Unlock()
+			var p provider.Progress
+			p, err = o.observe(wctx, w, urgent)
+			res.p = p
+		}
+		cancelDeadline()
+		wake()
+		cancel()
+		switch {
+		case err == nil:
+			s.lastOK = time.Now()
+			kind := inLook
+			if started {
+				kind = inPoll
+				if res.p.State == provider.StateDone {
+					r.estimates[s.step.Kind+"/"+s.step.Action].add(time.Since(m.Since))
+				}
+			}
+			return r.feed(s, input{Kind: kind, P: r.dryRunView(s, res.p)})
+		case ctx.Err() != nil:
+			return r.feed(s, input{Kind: inHard})
+		}
+		if _, nowStopped := r.stopped(); nowStopped && !stopped {
+			if !flying {
+				return r.feed(s, r.stopInput(ctx))
+			}
+			continue // the stop came: follow it under the stop's deadline
+		}
+		if flying && stopped && !time.Now().Before(later(stopAt, s.lastOK).Add(r.stopTimeout)) {
+			return r.feed(s, input{Kind: inStopTimeout, Err: err})
+		}
+		nx := r.feed(s, input{Kind: inLookFailed, Err: err})
+		if nx.Act == actLook || nx.Act == actAcquire {
+			// A read that failed through the Limiter's retries: let the cloud breathe.
+			if !r.pause(ctx, s, r.limiter.Backoff(3)) && r.phase(s) != PhaseFinal {
+				return r.feed(s, r.stopInput(ctx))
+			}
+		}
+		return nx
+	}
+}
+
+func (r *run) stopTime() (time.Time, bool) {
+	if _, ok := r.stopped(); !ok {
+		return time.Time{}, false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stopAt, true
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// dryRunView shows a dry run's step the instance as if the chained steps before it, which a
+// dry run never sends, had reached their `to`.
+func (r *run) dryRunView(s *stepState, p provider.Progress) provider.Progress {
+	if !r.opts.DryRun || s.prev == nil || p.Observed == nil || p.State == provider.StateMissing || p.State == provider.StateFailed {
+		return p
+	}
+	if r.statusOf(s.prev) != StatusSucceeded {
+		return p
+	}
+	vals := provider.Values{}
+	for k, v := range p.Observed {
+		vals[k] = v
+	}
+	var chain []*stepState
+	for prev := s.prev; prev != nil; prev = prev.prev {
+		chain = append(chain, prev)
+	}
+	for i := len(chain) - 1; i >= 0; i-- {
+		for k, v := range chain[i].step.To {
+			vals[k] = v
+		}
+	}
+	phase := provider.PhaseReady
+	if p.State == provider.StateWaiting || p.State == provider.StateInProgress {
+		phase = provider.PhaseBusy
+	}
+	state, _ := provider.JudgeNotStarted(s.watch(false), vals, phase)
+	p.State, p.Observed, p.Message = state, vals, ""
+	if state == provider.StateDrifted {
+		p.Message = "live state, with the steps before it applied, no longer matches the plan's from"
+	}
+	return p
+}
+
+func (r *run) statusOf(s *stepState) Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return s.rec.Status
+}
+
+// send makes the step's mutating call. The send guard journals the intent right before the
+// request leaves (after its rate-limit token) and refuses once the run stopped.
+func (r *run) send(ctx context.Context, s *stepState) next {
+	prov := r.provs[s.group]
+	r.mu.Lock()
+	call := provider.Call{Instance: s.step.Instance, Action: s.step.Action, Params: s.step.Params, ClientToken: s.rec.ClientToken}
+	intent := s.intent
+	s.intent = nil
+	r.mu.Unlock()
+	if r.opts.DryRun {
+		call.DryRun = true
+		_, err := applySafely(ctx, prov, call)
+		r.unready(s)
+		return r.feed(s, input{Kind: inAnswer, Err: err})
+	}
+	written := false
+	guard := &sendGuard{stop: r.stopCtx, before: func() error {
+		if why := r.mayStart(); why != "" {
+			return &notSentError{why: why}
+		}
+		if written {
+			return nil // a resend after a throttling answer: its intent is on disk
+		}
+		e := *intent
+		e.StepID, e.ClientToken, e.Params = s.step.ID, call.ClientToken, call.Params
+		if err := r.journal.write(e); err != nil {
+			r.journalFailed(err)
+			return &notSentError{why: "the journal could not record the call's intent: " + err.Error()}
+		}
+		written = true
+		now := time.Now().UTC()
+		r.mu.Lock()
+		s.rec.Attempts++
+		if s.rec.StartedAt == nil {
+			s.rec.StartedAt = &now
+		}
+		s.m.CallAt = now
+		r.mu.Unlock()
+		return nil
+	}}
+	receipt, err := applySafely(withSendGuard(ctx, guard), prov, call)
+	r.unready(s)
+	var ns *notSentError
+	switch {
+	case errors.As(err, &ns):
+		why := ns.why
+		if stopWhy, ok := r.stopped(); ok && why == errStoppedWaiting {
+			why = stopWhy + " (" + why + ")"
+		}
+		return r.feed(s, input{Kind: inNotSent, Why: why, Written: written})
+	case !written && err != nil && ctx.Err() != nil:
+		return r.feed(s, input{Kind: inNotSent, Why: "the run was ended before the call was sent"})
+	case written && ctx.Err() != nil:
+		return r.feed(s, input{Kind: inHard})
+	}
+	r.mu.Lock()
+	rid := receipt.RequestID
+	if pe, ok := provider.AsError(err); ok && pe.RequestID != "" {
+		rid = pe.RequestID
+	}
+	if rid != "" {
+		s.rec.RequestIDs = append(s.rec.RequestIDs, rid)
+	}
+	if receipt.OrderID != "" {
+		s.rec.OrderID = receipt.OrderID
+	}
+	if receipt.OrderName != "" {
+		s.rec.OrderName = receipt.OrderName
+	}
+	r.mu.Unlock()
+	return r.feed(s, input{Kind: inAnswer, Receipt: receipt, Err: err})
+}
+
+// feed runs one transition of the step's machine and persists it (journal entries, then
+// the step's record) before the driver acts on it.
+func (r *run) feed(s *stepState, in input) next {
+	if in.At.IsZero() {
+		in.At = time.Now()
+	}
+	if why, ok := r.stopped(); ok {
+		in.Stopping = true
+		if in.Why == "" {
+			in.Why = why
+		}
+	}
+	r.mu.Lock()
+	before := s.m
+	m, entries, nx := advance(s.m, s.cfg, in)
+	s.m = m
+	r.mu.Unlock()
+	r.persist(s, before, entries)
+	return nx
+}
+
+// persist writes a transition's entries (an intent is kept for the send guard) and, when
+// the step's status changed, its record; then tells OnEvent.
+func (r *run) persist(s *stepState, before machine, entries []Entry) {
+	for _, e := range entries {
+		if e.Type == EntryIntent {
+			r.mu.Lock()
+			c := e
+			s.intent = &c
+			r.mu.Unlock()
+			continue
+		}
+		e.StepID = s.step.ID
+		if err := r.journal.write(e); err != nil {
+			r.journalFailed(err)
+		}
+	}
+	r.mu.Lock()
+	m := s.m
+	changed := r.syncRecord(s)
+	var stopWhy string
+	if m.Phase == PhaseFinal && before.Phase != PhaseFinal && m.Status == StatusFailed {
+		stopWhy = r.countFailure()
+	}
+	r.mu.Unlock()
+	if !changed {
+		return
+	}
+	r.snapshot(s)
+	msg := m.Reason
+	if m.Error != nil && m.Phase == PhaseFinal {
+		msg = joinNotes(m.Reason, m.Error.String())
+	}
+	r.emit(s, r.statusOf(s), msg)
+	if stopWhy != "" {
+		r.stop(stopWhy)
+	}
+}
+
+// maxRiders bounds the watches a poll carries for steps about to start.
+const maxRiders = 50
+
+// riders returns the watches of the group's steps that may start soon (not started, not
+// ended: waiting for a dependency, a slot or the window), lowest plan index first, and a
+// function that keeps the poll's answers as their verdicts.
+func (r *run) riders(k groupKey) func() ([]provider.Watch, func([]provider.Progress)) {
+	var group []*stepState
+	for _, s := range r.steps {
+		if s.group == k {
+			group = append(group, s)
+		}
+	}
+	first := 0 // steps before it have all left PhasePending for good
+	return func() ([]provider.Watch, func([]provider.Progress)) {
+		r.mu.Lock()
+		var ws []provider.Watch
+		var who []*stepState
+		for first < len(group) && group[first].m.Phase != PhasePending && group[first].m.Phase != PhaseWaiting {
+			first++
+		}
+		for _, s := range group[first:] {
+			if len(who) == maxRiders {
+				break
+			}
+			if s.m.Phase == PhasePending {
+				ws = append(ws, s.watch(false))
+				who = append(who, s)
+			}
+		}
+		r.mu.Unlock()
+		return ws, func(ps []provider.Progress) {
+			now := time.Now()
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			for i, s := range who {
+				if i < len(ps) && s.m.Phase == PhasePending {
+					s.preJudged = &judged{p: ps[i], at: now}
+				}
+			}
+		}
+	}
+}

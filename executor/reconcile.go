@@ -1,0 +1,153 @@
+package executor
+
+// This file rebuilds, for a resume, every step's machine from the journal of the earlier
+// segments. Finished steps keep their record; a step whose call was accepted is followed
+// (judged from a fresh observation before any timeout); a step whose call may have reached
+// the cloud (an intent without a result, a 5xx or a lost answer) is maybe-sent: it is not sent
+// again before the instance was seen untouched for the visibility grace after that call;
+// everything else runs afresh.
+
+import (
+	"time"
+
+	"github.com/upgradeplan/upgradeplan/provider"
+)
+
+// trail is what the journal says of one step.
+type trail struct {
+	snap       *StepRecord
+	attempts   int
+	requestIDs []string
+	orderID    string
+	orderName  string
+	// last is the outcome of the last intent: "" (no intent), "open" (no result),
+	// "accepted", or the error class of its result.
+	last     string
+	callAt   time.Time // the last intent's time
+	since    time.Time // the accepted result's time
+	maySent  bool      // some intent may have reached the cloud
+	answered bool
+}
+
+func (r *run) restore(entries []Entry) {
+	if len(entries) == 0 {
+		return
+	}
+	byID := map[string]*stepState{}
+	for _, s := range r.steps {
+		byID[s.step.ID] = s
+	}
+	trails := map[string]*trail{}
+	get := func(id string) *trail {
+		t, ok := trails[id]
+		if !ok {
+			t = &trail{}
+			trails[id] = t
+		}
+		return t
+	}
+	var segs []Segment
+	last := time.Time{}
+	for _, e := range entries {
+		last = e.Time
+		switch e.Type {
+		case EntryBegin:
+			if len(segs) > 0 && segs[len(segs)-1].FinishedAt.IsZero() {
+				segs[len(segs)-1].FinishedAt = last
+				segs[len(segs)-1].Stop = "killed: the journal has no end record"
+			}
+			segs = append(segs, Segment{StartedAt: e.Time, Resumed: e.Resumed, PID: e.PID, Host: e.Host, Window: e.Window})
+		case EntryEnd:
+			if len(segs) > 0 {
+				segs[len(segs)-1].FinishedAt = e.Time
+				segs[len(segs)-1].Stop = e.Stop
+			}
+		case EntryIntent:
+			t := get(e.StepID)
+			t.attempts++
+			t.last, t.callAt = "open", e.Time
+		case EntryResult:
+			t := get(e.StepID)
+			if e.RequestID != "" {
+				t.requestIDs = append(t.requestIDs, e.RequestID)
+			}
+			if e.Error == nil {
+				t.last, t.since, t.maySent = "accepted", e.Time, true
+				if e.OrderID != "" {
+					t.orderID = e.OrderID
+				}
+				if e.OrderName != "" {
+					t.orderName = e.OrderName
+				}
+				continue
+			}
+			t.last = string(e.Error.Class)
+			if e.Error.Class == provider.ClassUnknown || e.Error.Class == provider.ClassRetryable {
+				t.maySent = true
+			}
+		case EntryStep:
+			if e.Step != nil {
+				get(e.Step.ID).snap = e.Step
+			}
+		}
+	}
+	if n := len(segs); n > 0 && segs[n-1].FinishedAt.IsZero() {
+		segs[n-1].FinishedAt = last
+		segs[n-1].Stop = "killed: the journal has no end record"
+	}
+	r.rec.Segments = segs
+	if len(segs) > 0 {
+		r.rec.StartedAt = segs[0].StartedAt
+	}
+	if prev, err := ReadRecord(r.opts.Out); err == nil {
+		r.prior = prev.Buckets
+	}
+	for id, t := range trails {
+		if s, ok := byID[id]; ok {
+			s.m = restoreStep(s.rec, t)
+		}
+	}
+}
+
+// restoreStep sets rec from the trail and returns the step's machine for this segment.
+func restoreStep(rec *StepRecord, t *trail) machine {
+	if t.snap != nil {
+		*rec = *t.snap
+	}
+	rec.Attempts = t.attempts
+	rec.RequestIDs = t.requestIDs
+	if t.orderID != "" {
+		rec.OrderID = t.orderID
+	}
+	if t.orderName != "" {
+		rec.OrderName = t.orderName
+	}
+	m := machine{Phase: PhasePending, Attempt: t.attempts, MaySent: t.maySent || t.last == "open",
+		CallAt: t.callAt, Before: rec.Before}
+	switch {
+	case isFinal(rec.Status):
+		m.Phase, m.Status, m.Reason, m.Error, m.After = PhaseFinal, rec.Status, rec.Reason, rec.Error, rec.After
+		return m
+	case t.last == "open", t.last == string(provider.ClassUnknown), t.last == string(provider.ClassRetryable):
+		m.Phase = PhaseMaybeSent
+	case t.last == "accepted":
+		m.Phase, m.Since = PhaseAccepted, t.since
+	}
+	// Not final: this segment decides again.
+	rec.Status, rec.Reason, rec.State = StatusPending, "", ""
+	if m.Phase == PhasePending {
+		rec.Error = nil
+		rec.StartedAt, rec.FinishedAt, rec.DurationSeconds = nil, nil, 0
+	} else {
+		rec.Status = StatusRunning
+	}
+	return m
+}
+
+func isFinal(st Status) bool {
+	switch st {
+	case StatusSucceeded, StatusFailed, StatusSkipped, StatusNoop, StatusDrifted:
+		return true
+	}
+	return false
+}
