@@ -8,13 +8,14 @@ const header = "# `make bench` results\n\n" +
 	"prints the tables and exits 0 whatever it measured). `make bench-scale` runs the scale curve.\n" +
 	"Each section below says when and on which commit it was measured; a run rewrites only the\n" +
 	"sections it ran.\n\n" +
-	"How long each takes on this 2-core machine (wall time, plan + apply + reading the logs, as\n" +
-	"measured with today's executor while other work shared the machine): `ideal` 1m50s;\n" +
-	"`realistic` 3m46s (45 s of it the plan's 400 Compute Nest DryRuns; the apply is\n" +
-	"parallelism-bound at 50); the baseline comparison 3m39s (3 of it the Terraform-style\n" +
-	"executor); `large` 6m50s (60,600 steps: the apply and the simulator share the two cores, so\n" +
-	"its makespan measures the machine as much as the executor). All of `make bench`: 16m13s.\n" +
-	"`make bench-scale` (1k, 10k, 50k, 100k): about 15 minutes.\n\n"
+	"How long each takes on this 2-core machine (wall time, plan + apply + reading the logs, while\n" +
+	"other work shared the machine). On af65473 (the state-machine executor of issue 12): `ideal`\n" +
+	"5m38s, `realistic` 8m28s, the baseline comparison 4m48s; `make bench PROFILES=ideal,realistic`\n" +
+	"19m. On e8ccbad (the executor before it): `ideal` 1m50s, `realistic` 3m46s, the baseline\n" +
+	"3m39s, `large` 6m50s (60,600 steps: the apply and the simulator share the two cores, so its\n" +
+	"makespan measures the machine as much as the executor); all of `make bench` 16m13s. `make\n" +
+	"bench-scale` (1k, 10k, 50k, 100k) 13m50s on 5b9ec37. Expect `large` and the curve to take\n" +
+	"longer on af65473, whose ideal apply is 3× slower.\n\n"
 
 // notes is the explanation RESULTS.md carries under the sections.
 const notes = `## Workloads
