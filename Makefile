@@ -66,6 +66,8 @@ BASELINE ?= true
 bench: build
 	$(GO) run ./bench -bin $(BIN) -out bench/RESULTS.md -profiles $(PROFILES) -baseline=$(BASELINE) $(BENCHFLAGS)
 	$(GO) test -run '^$$' -bench . ./planner
+	$(GO) test -run '^$$' -bench 'BenchmarkApplyScale' -benchtime 1x ./executor
+	$(GO) test -run '^$$' -bench 'BenchmarkJournal' -benchtime 20000x ./executor
 
 # The scale curve (1k, 10k, 50k, 100k instances) into bench/RESULTS.md; about 15 minutes.
 bench-scale: build
