@@ -6,7 +6,7 @@ COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 60s
 
-.PHONY: all build test fmt fmt-check vet lint-actions k8s-check demo fuzz bench soak release image clean
+.PHONY: all build test fmt fmt-check vet lint-actions k8s-check demo fuzz bench bench-scale soak release image clean
 
 all: build
 
@@ -57,13 +57,21 @@ SOAK ?= 30m
 soak:
 	$(GO) test -race ./reliability -run '^TestRandomizedChecker$$' -soak.duration $(SOAK) -timeout 0 -v
 
-# Benchmarks (targets in docs/design.md): the 10,000-instance plan and apply against the simulator
-# (bench/, writes bench/RESULTS.md), then the Go micro-benchmarks.
+# Benchmarks (targets in docs/design.md): the named profiles' plan and apply against the simulator
+# and the Terraform-style baseline beside them (bench/, writes bench/RESULTS.md; how long each
+# takes is there), then the Go micro-benchmarks. PROFILES picks profiles, BASELINE=false skips
+# the baseline, BENCHFLAGS=-strict exits 1 on a missed target.
+PROFILES ?= ideal,realistic,large
+BASELINE ?= true
 bench: build
-	$(GO) run ./bench -bin $(BIN) -out bench/RESULTS.md
+	$(GO) run ./bench -bin $(BIN) -out bench/RESULTS.md -profiles $(PROFILES) -baseline=$(BASELINE) $(BENCHFLAGS)
 	$(GO) test -run '^$$' -bench . ./planner
 	$(GO) test -run '^$$' -bench 'BenchmarkApplyScale' -benchtime 1x ./executor
 	$(GO) test -run '^$$' -bench 'BenchmarkJournal' -benchtime 20000x ./executor
+
+# The scale curve (1k, 10k, 50k, 100k instances) into bench/RESULTS.md; about 15 minutes.
+bench-scale: build
+	$(GO) run ./bench -bin $(BIN) -out bench/RESULTS.md -scale 1000,10000,50000,100000 $(BENCHFLAGS)
 
 # Release: static binaries (CGO_ENABLED=0, -trimpath, version and commit stamped) for linux,
 # darwin and windows on amd64 and arm64, with dist/SHA256SUMS (scripts/release.sh).

@@ -2,33 +2,21 @@ package main
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
 
-// The workload. Four accounts (two per cloud), two regions per cloud, every kind in every
-// (account, region): 20 targets, 20 bulk-read groups, 10,000 instances.
-//
-// The mix is chosen so that the run is bound by the rate caps, not by parallelism or chains,
-// and takes about 1.5 minutes of wall time:
-//   - kafka (cap 2/s per account): 90 instances per (account, region), canary 1 per target,
-//     so each Alibaba account's UpgradeInstanceVersion bucket carries 180 calls: ~90 s. This
-//     is the longest bucket.
-//   - redis (cap 20/s per account): 300 changing instances per (account, region), each with
-//     three chained steps (memory, shards, replicas): 1,800 calls per account, ~90 s; plus
-//     1,110 instances per (account, region) already at the desired sizes (read, no step).
-//   - mongodb and rabbitmq (no documented cap, 10/s by default): 250 per (account, region):
-//     500 calls per account, ~50 s.
-//   - computenest (10/s by default): 500 instances per (account, region), 25 of them at an
-//     old version. Every change costs a DryRun preflight in plan (DESIGN.md), so most are
-//     already upgraded: 50 calls per account.
-//
-// Durations (simulated, scaled by timeScale): kafka and mongodb 20m, computenest 20m,
-// rabbitmq and redis 10m: 2 s and 1 s of wall time at 600×.
-const timeScale = 600
+// The workloads. Four accounts (two per cloud), two regions per cloud, every kind in every
+// (account, region): 20 targets, 20 bulk-read groups. A mix says how many instances of
+// each kind stand in one (account, region) and how many of them change; profile.go names
+// the mixes.
 
-var durations = map[string]time.Duration{ // by simulator state key
+// durations are the simulated upgrade durations (state file durations), by state key:
+// the products' typical times. At 600× kafka, mongodb and computenest take 2 s of wall
+// time, rabbitmq and redis 1 s.
+var durations = map[string]time.Duration{
 	"kafka":       20 * time.Minute,
 	"mongodb":     20 * time.Minute,
 	"rabbitmq":    10 * time.Minute,
@@ -62,16 +50,32 @@ var regions = map[string][]string{
 	"tencent": {"ap-shanghai", "ap-guangzhou"},
 }
 
-// Per (account, region) counts.
-const (
-	kafkaPer       = 90
-	mongoPer       = 250
-	rabbitPer      = 250
-	nestPer        = 500
-	nestChangePer  = 25
-	redisChangePer = 300
-	redisSamePer   = 1110
-)
+// mix is a workload's shape, per (account, region) unless said otherwise.
+type mix struct {
+	kafka, mongo, rabbit   int
+	nest, nestChange       int
+	redisChange, redisSame int
+	bigRedis               int  // > 0: the tc-a ap-shanghai redis target has this many instances (redisChange of them change)
+	kafkaCanary            int  // canary of every kafka target
+	dependsOn              bool // rabbit-X depends on mongo-X; cache-tc-a-guangzhou on cache-tc-a-shanghai
+	parallelism            int
+	pollInterval           time.Duration // settings.pollInterval; 0 = the default
+	qpsFactor              float64       // > 1: every cap (simulator and settings.qps) times this
+}
+
+// scaled multiplies every count of m by f (at least 1 where m had any).
+func (m mix) scaled(f float64) mix {
+	sc := func(n int) int {
+		if n == 0 {
+			return 0
+		}
+		return max(1, int(float64(n)*f+0.5))
+	}
+	m.kafka, m.mongo, m.rabbit = sc(m.kafka), sc(m.mongo), sc(m.rabbit)
+	m.nest, m.nestChange = sc(m.nest), sc(m.nestChange)
+	m.redisChange, m.redisSame, m.bigRedis = sc(m.redisChange), sc(m.redisSame), sc(m.bigRedis)
+	return m
+}
 
 // env returns the credentials of every account, as the fleet's accounts: block reads them.
 func env() []string {
@@ -87,6 +91,7 @@ type workload struct {
 	state, fleet []byte
 	instances    int
 	byKind       map[string]int
+	mix          mix
 }
 
 func short(region string) string {
@@ -94,21 +99,44 @@ func short(region string) string {
 	return parts[len(parts)-1]
 }
 
-func generate() workload {
+// caps are the simulator's default caps (sim.DefaultQPS) and the executor's default 10/s
+// for the mutating actions without a documented cap, as settings.qps names them.
+var settingsCaps = map[string]float64{
+	"alibaba.kafka/UpgradeInstanceVersion":           2,
+	"tencent.redis/UpgradeInstance":                  20,
+	"tencent.redis/DescribeInstances":                35,
+	"alibaba.mongodb/UpgradeDBInstanceKernelVersion": 10,
+	"alibaba.rabbitmq/UpdateInstance":                10,
+	"alibaba.computenest/UpgradeServiceInstance":     10,
+}
+
+var simCaps = map[string]string{ // settings key → simulator product/Action
+	"alibaba.kafka/UpgradeInstanceVersion":           "alikafka/UpgradeInstanceVersion",
+	"tencent.redis/UpgradeInstance":                  "redis/UpgradeInstance",
+	"tencent.redis/DescribeInstances":                "redis/DescribeInstances",
+	"alibaba.mongodb/UpgradeDBInstanceKernelVersion": "dds/UpgradeDBInstanceKernelVersion",
+	"alibaba.rabbitmq/UpdateInstance":                "amqp-open/UpdateInstance",
+	"alibaba.computenest/UpgradeServiceInstance":     "computenestsupplier/UpgradeServiceInstance",
+}
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
+func generate(m mix) workload {
 	var st, fl strings.Builder
-	w := workload{byKind: map[string]int{}}
-	st.WriteString("# generated by bench: 10,000 instances across five kinds, four accounts, four regions\naccounts:\n")
+	w := workload{byKind: map[string]int{}, mix: m}
+	st.WriteString("# generated by bench\naccounts:\n")
 	for _, a := range accounts {
 		fmt.Fprintf(&st, "  - {name: %s, cloud: %s, keyId: %s, secret: %s}\n", a.name, a.cloud, a.keyID, a.secret)
 	}
 	st.WriteString("durations:\n")
-	keys := make([]string, 0, len(durations))
-	for k := range durations {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range sortedKeys(durations) {
 		fmt.Fprintf(&st, "  %s: %s\n", k, durations[k])
+	}
+	if m.qpsFactor > 1 {
+		st.WriteString("qps:\n")
+		for _, k := range sortedKeys(simCaps) {
+			fmt.Fprintf(&st, "  %s: %d\n", simCaps[k], int(settingsCaps[k]*m.qpsFactor))
+		}
 	}
 
 	fl.WriteString("apiVersion: upgradeplan/v1\nkind: Fleet\nmetadata: {name: bench, owner: perf}\naccounts:\n")
@@ -119,7 +147,16 @@ func generate() workload {
 			fmt.Fprintf(&fl, "  %s: {cloud: tencent, secretId: {fromEnv: %s}, secretKey: {fromEnv: %s}}\n", a.name, a.idEnv, a.secretEnv)
 		}
 	}
-	fmt.Fprintf(&fl, "settings:\n  parallelism: %d\n", parallelism)
+	fmt.Fprintf(&fl, "settings:\n  parallelism: %d\n", m.parallelism)
+	if m.pollInterval > 0 {
+		fmt.Fprintf(&fl, "  pollInterval: %s\n", m.pollInterval)
+	}
+	if m.qpsFactor > 1 {
+		fl.WriteString("  qps:\n")
+		for _, k := range sortedKeys(settingsCaps) {
+			fmt.Fprintf(&fl, "    %s: %g\n", k, settingsCaps[k]*m.qpsFactor)
+		}
+	}
 	fl.WriteString("targets:\n")
 
 	sections := map[string]*strings.Builder{}
@@ -134,49 +171,66 @@ func generate() workload {
 			name, kind, acct, region, desired, extra)
 	}
 	for _, a := range accounts {
-		for _, region := range regions[a.cloud] {
+		for ri, region := range regions[a.cloud] {
 			tag := a.name + "-" + short(region)
 			if a.cloud == "alibaba" {
 				b := sec("kafka")
-				for i := 1; i <= kafkaPer; i++ {
-					fmt.Fprintf(b, "  - {id: alikafka-%s-%04d, region: %s, account: %s, status: running, version: 0.10.2, tags: {fleet: bench}}\n", tag, i, region, a.name)
+				for i := 1; i <= m.kafka; i++ {
+					fmt.Fprintf(b, "  - {id: alikafka-%s-%05d, region: %s, account: %s, status: running, version: 0.10.2, tags: {fleet: bench}}\n", tag, i, region, a.name)
 				}
-				target("kafka-"+tag, "alibaba.kafka", a.name, region, `{version: "2.2.0"}`, "    canary: 1\n")
+				canary := ""
+				if m.kafkaCanary > 0 {
+					canary = fmt.Sprintf("    canary: %d\n", m.kafkaCanary)
+				}
+				target("kafka-"+tag, "alibaba.kafka", a.name, region, `{version: "2.2.0"}`, canary)
 				b = sec("mongodb")
-				for i := 1; i <= mongoPer; i++ {
-					fmt.Fprintf(b, "  - {id: dds-%s-%04d, region: %s, account: %s, status: Running, type: replicate, engineVersion: \"4.4\", kernelVersion: mongodb_20231123_4.4.25, replicationFactor: 3, tags: {fleet: bench}}\n", tag, i, region, a.name)
+				for i := 1; i <= m.mongo; i++ {
+					fmt.Fprintf(b, "  - {id: dds-%s-%05d, region: %s, account: %s, status: Running, type: replicate, engineVersion: \"4.4\", kernelVersion: mongodb_20231123_4.4.25, replicationFactor: 3, tags: {fleet: bench}}\n", tag, i, region, a.name)
 				}
 				target("mongo-"+tag, "alibaba.mongodb", a.name, region, `{kernelVersion: latest}`, "")
 				b = sec("rabbitmq")
-				for i := 1; i <= rabbitPer; i++ {
-					fmt.Fprintf(b, "  - {id: amqp-%s-%04d, region: %s, account: %s, status: SERVING, tags: {fleet: bench}, orderType: PRE_PAID, edition: shared, instanceType: enterprise, maxPrivateTps: 3000, maxEipTps: 0, queueCapacity: 1000, maxConnections: 1500, storageSize: 0, supportEip: false, supportTracing: false, tracingStorageTime: 0}\n", tag, i, region, a.name)
+				for i := 1; i <= m.rabbit; i++ {
+					fmt.Fprintf(b, "  - {id: amqp-%s-%05d, region: %s, account: %s, status: SERVING, tags: {fleet: bench}, orderType: PRE_PAID, edition: shared, instanceType: enterprise, maxPrivateTps: 3000, maxEipTps: 0, queueCapacity: 1000, maxConnections: 1500, storageSize: 0, supportEip: false, supportTracing: false, tracingStorageTime: 0}\n", tag, i, region, a.name)
 				}
-				target("rabbit-"+tag, "alibaba.rabbitmq", a.name, region, `{maxPrivateTps: 5000, queueCapacity: 2000}`, "")
+				deps := ""
+				if m.dependsOn {
+					deps = "    dependsOn: [mongo-" + tag + "]\n"
+				}
+				target("rabbit-"+tag, "alibaba.rabbitmq", a.name, region, `{maxPrivateTps: 5000, queueCapacity: 2000}`, deps)
 				b = sec("computenest")
-				for i := 1; i <= nestPer; i++ {
+				for i := 1; i <= m.nest; i++ {
 					version := "3"
-					if i <= nestChangePer {
+					if i <= m.nestChange {
 						version = "2"
 					}
-					fmt.Fprintf(b, "  - {id: si-%s-%04d, region: %s, account: %s, status: Deployed, tags: {fleet: bench}, serviceId: service-bench, version: \"%s\", parameters: {EcsInstanceType: ecs.g7.large}, versions: {\"2\": {required: [EcsInstanceType]}, \"3\": {required: [EcsInstanceType]}}}\n", tag, i, region, a.name, version)
+					fmt.Fprintf(b, "  - {id: si-%s-%05d, region: %s, account: %s, status: Deployed, tags: {fleet: bench}, serviceId: service-bench, version: \"%s\", parameters: {EcsInstanceType: ecs.g7.large}, versions: {\"2\": {required: [EcsInstanceType]}, \"3\": {required: [EcsInstanceType]}}}\n", tag, i, region, a.name, version)
 				}
 				target("nest-"+tag, "alibaba.computenest", a.name, region, `{serviceVersion: "3", parameters: {EcsInstanceType: ecs.g7.large}}`, "")
-				w.byKind["alibaba.kafka"] += kafkaPer
-				w.byKind["alibaba.mongodb"] += mongoPer
-				w.byKind["alibaba.rabbitmq"] += rabbitPer
-				w.byKind["alibaba.computenest"] += nestPer
+				w.byKind["alibaba.kafka"] += m.kafka
+				w.byKind["alibaba.mongodb"] += m.mongo
+				w.byKind["alibaba.rabbitmq"] += m.rabbit
+				w.byKind["alibaba.computenest"] += m.nest
 				continue
 			}
+			total := m.redisChange + m.redisSame
+			big := m.bigRedis > 0 && a.name == "tc-a" && ri == 0
+			if big {
+				total = m.bigRedis
+			}
 			b := sec("redis")
-			for i := 1; i <= redisChangePer+redisSamePer; i++ {
+			for i := 1; i <= total; i++ {
 				mem, shards, replicas := 4096, 3, 2
-				if i > redisChangePer {
+				if i > m.redisChange {
 					mem, shards, replicas = 8192, 5, 3
 				}
-				fmt.Fprintf(b, "  - {id: crs-%s-%04d, region: %s, account: %s, status: 2, tags: {fleet: bench}, memSizeMB: %d, shards: %d, replicas: %d, redisVersion: \"6.2\"}\n", tag, i, region, a.name, mem, shards, replicas)
+				fmt.Fprintf(b, "  - {id: crs-%s-%05d, region: %s, account: %s, status: 2, tags: {fleet: bench}, memSizeMB: %d, shards: %d, replicas: %d, redisVersion: \"6.2\"}\n", tag, i, region, a.name, mem, shards, replicas)
 			}
-			target("cache-"+tag, "tencent.redis", a.name, region, `{memSizeMB: 8192, shards: 5, replicas: 3}`, "")
-			w.byKind["tencent.redis"] += redisChangePer + redisSamePer
+			deps := ""
+			if m.dependsOn && a.name == "tc-a" && ri == 1 {
+				deps = "    dependsOn: [cache-tc-a-" + short(regions["tencent"][0]) + "]\n"
+			}
+			target("cache-"+tag, "tencent.redis", a.name, region, `{memSizeMB: 8192, shards: 5, replicas: 3}`, deps)
+			w.byKind["tencent.redis"] += total
 		}
 	}
 	for _, key := range []string{"kafka", "mongodb", "rabbitmq", "computenest", "redis"} {

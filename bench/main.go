@@ -1,251 +1,126 @@
-// Command bench is `make bench`: it generates a 10,000-instance simulator state and a
-// matching fleet, starts `upgradeplan sim` on a loopback port with a time scale, runs
-// `upgradeplan plan` and `upgradeplan apply` as child processes of the built binary (CPU
-// seconds and peak RSS come from their rusage), reads the simulator's call log and the run
-// record, and prints one table against the targets of DESIGN.md ("Targets that the
-// benchmarks and tests hold"). It writes the table, the machine and the date to
-// bench/RESULTS.md.
+// Command bench is `make bench`: for each named profile (profile.go) it generates a
+// simulator state and a matching fleet, plans the fleet against `upgradeplan sim` and
+// applies the plan against a fresh simulator with the same state (plan changes nothing;
+// the apply's simulator adds the profile's error faults), running `upgradeplan plan` and
+// `upgradeplan apply` as child processes of the built binary (CPU seconds and peak RSS
+// come from their rusage). It reads the simulator's call log (/_sim/calls), its applied
+// record (/_sim/applied) and the run record, and prints one table per profile against the
+// targets of docs/design.md ("Targets that the benchmarks and tests hold"). Beside them it runs
+// a Terraform-style baseline (baseline.go) and upgradeplan on the realistic workload at
+// 2,000 instances. Every section is written to bench/RESULTS.md with its workload, date
+// and commit; sections not run this time are kept.
 //
-// Usage: go run ./bench -bin bin/upgradeplan [-out bench/RESULTS.md] [-keep]
+// Missed targets are reported, not fatal: bench exits non-zero for them only with -strict.
+//
+// Usage: go run ./bench -bin bin/upgradeplan [-profiles ideal,realistic,large] [-baseline=false]
+//
+//	[-scale 1000,10000,50000,100000] [-out bench/RESULTS.md] [-keep] [-strict]
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
-	"syscall"
-	"time"
-
-	"github.com/upgradeplan/upgradeplan/executor"
-	"github.com/upgradeplan/upgradeplan/planner"
 )
-
-// parallelism is the fleet's settings.parallelism: large enough that the rate caps, not the
-// number of steps in flight, bound the run (see RESULTS.md).
-const parallelism = 2000
 
 func main() {
 	bin := flag.String("bin", "bin/upgradeplan", "the upgradeplan binary to measure")
 	out := flag.String("out", "bench/RESULTS.md", "where to write the results (empty: do not write)")
-	keep := flag.Bool("keep", false, "keep the temporary directory (state, fleet, plan, run)")
+	keep := flag.Bool("keep", false, "keep the temporary directories (state, fleet, plan, run)")
+	names := flag.String("profiles", "ideal,realistic,large", "comma-separated profiles to run (ideal, realistic, large; empty for none)")
+	baseline := flag.Bool("baseline", true, "also run the Terraform-style baseline beside upgradeplan (realistic workload, 2,000 instances)")
+	scale := flag.String("scale", "", "comma-separated instance counts for the scale curve instead of the profiles, e.g. 1000,10000,50000,100000")
+	strict := flag.Bool("strict", false, "exit 1 when any target is missed")
+	flag.IntVar(&trySize, "size", 0, "scale every profile to about this many instances (a quick try; do not publish its numbers)")
 	flag.Parse()
-	if err := run(*bin, *out, *keep); err != nil {
+	missed, err := run(*bin, *out, *names, *scale, *baseline, *keep)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
-}
-
-// child is one finished subprocess.
-type child struct {
-	wall   time.Duration
-	cpu    time.Duration
-	maxRSS int64 // bytes
-	exit   int
-}
-
-func runChild(ctx context.Context, bin string, env []string, stdout, stderr io.Writer, args ...string) (child, error) {
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	start := time.Now()
-	err := cmd.Run()
-	c := child{wall: time.Since(start)}
-	if cmd.ProcessState == nil {
-		return c, fmt.Errorf("%s %s: %w", bin, args[0], err)
-	}
-	c.exit = cmd.ProcessState.ExitCode()
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		c.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		c.maxRSS = ru.Maxrss * 1024 // Linux reports kilobytes
-	}
-	return c, nil
-}
-
-// simProc is the simulator subprocess.
-type simProc struct {
-	cmd  *exec.Cmd
-	addr string
-}
-
-func startSim(bin, state string) (*simProc, error) {
-	cmd := exec.Command(bin, "sim", "--state", state, "--listen", "127.0.0.1:0", "--time-scale", fmt.Sprint(timeScale))
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start sim: %w", err)
-	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return nil, fmt.Errorf("sim did not say where it listens: %w", err)
-	}
-	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
-	if !ok {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return nil, fmt.Errorf("sim said %q, want \"listening on HOST:PORT\"", line)
-	}
-	go func() { _, _ = io.Copy(io.Discard, stdout) }()
-	return &simProc{cmd: cmd, addr: addr}, nil
-}
-
-func (s *simProc) stop() {
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-done
+	if len(missed) > 0 {
+		fmt.Fprintf(os.Stderr, "bench: missed targets: %s\n", strings.Join(missed, "; "))
+		if *strict {
+			os.Exit(1)
+		}
 	}
 }
 
-// call is the part of a /_sim/calls record the bench reads.
-type call struct {
-	Time     time.Time         `json:"time"`
-	Account  string            `json:"account"`
-	Product  string            `json:"product"`
-	Action   string            `json:"action"`
-	Region   string            `json:"region"`
-	Instance string            `json:"instance"`
-	Params   map[string]string `json:"parameters"`
-	Status   int               `json:"status"`
-	Code     string            `json:"code"`
-}
+// trySize is -size.
+var trySize int
 
-func (c call) throttled() bool {
-	return strings.HasPrefix(c.Code, "Throttling") || c.Code == "RequestLimitExceeded"
-}
-
-func (c call) dryRun() bool { return strings.EqualFold(c.Params["DryRun"], "true") }
-
-// mutatingActions are the five upgrade calls, by simulator product.
-var mutatingActions = map[string]string{
-	"alikafka":            "UpgradeInstanceVersion",
-	"dds":                 "UpgradeDBInstanceKernelVersion",
-	"amqp-open":           "UpdateInstance",
-	"computenestsupplier": "UpgradeServiceInstance",
-	"redis":               "UpgradeInstance",
-}
-
-func (c call) mutating() bool { return mutatingActions[c.Product] == c.Action && !c.dryRun() }
-
-func fetchCalls(addr string) ([]call, error) {
-	resp, err := http.Get("http://" + addr + "/_sim/calls")
-	if err != nil {
-		return nil, fmt.Errorf("read /_sim/calls: %w", err)
-	}
-	defer resp.Body.Close()
-	var calls []call
-	if err := json.NewDecoder(resp.Body).Decode(&calls); err != nil {
-		return nil, fmt.Errorf("decode /_sim/calls: %w", err)
-	}
-	return calls, nil
-}
-
-func run(bin, resultsPath string, keep bool) error {
+func run(bin, resultsPath, names, scale string, baseline, keep bool) (missed []string, err error) {
 	ctx := context.Background()
 	if _, err := os.Stat(bin); err != nil {
-		return fmt.Errorf("%s: build it first (make build): %w", bin, err)
+		return nil, fmt.Errorf("%s: build it first (make build): %w", bin, err)
 	}
 	bin, _ = filepath.Abs(bin)
-	dir, err := os.MkdirTemp("", "upgradeplan-bench-")
-	if err != nil {
-		return err
-	}
-	if keep {
-		fmt.Fprintln(os.Stderr, "bench: keeping", dir)
-	} else {
-		defer os.RemoveAll(dir)
-	}
-	w := generate()
-	statePath := filepath.Join(dir, "state.yaml")
-	fleetPath := filepath.Join(dir, "fleet.yaml")
-	planPath := filepath.Join(dir, "plan.json")
-	runDir := filepath.Join(dir, "run")
-	if err := os.WriteFile(statePath, w.state, 0o644); err != nil {
-		return err
-	}
-	if err := os.WriteFile(fleetPath, w.fleet, 0o644); err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "bench: %d instances (%s); simulator time scale %d×\n", w.instances, kindCounts(w.byKind), timeScale)
-
-	sim, err := startSim(bin, statePath)
-	if err != nil {
-		return err
-	}
-	defer sim.stop()
-	env := append(os.Environ(), env()...)
-	env = append(env, "UPGRADEPLAN_ALIBABA_ENDPOINT="+sim.addr, "UPGRADEPLAN_TENCENT_ENDPOINT="+sim.addr)
-
-	planOut, err := os.Create(filepath.Join(dir, "plan.txt"))
-	if err != nil {
-		return err
-	}
-	defer planOut.Close()
-	fmt.Fprintln(os.Stderr, "bench: plan")
-	pc, err := runChild(ctx, bin, env, planOut, os.Stderr, "plan", fleetPath, "-o", planPath)
-	if err != nil {
-		return err
-	}
-	if pc.exit != 0 {
-		return fmt.Errorf("plan exited %d", pc.exit)
-	}
-	planCalls, err := fetchCalls(sim.addr)
-	if err != nil {
-		return err
-	}
-	plan, err := planner.ReadFile(planPath)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "bench: plan has %d steps; apply\n", len(plan.Steps))
-
-	applyLog, err := os.Create(filepath.Join(dir, "apply.log"))
-	if err != nil {
-		return err
-	}
-	defer applyLog.Close()
-	ac, err := runChild(ctx, bin, env, applyLog, applyLog, "apply", planPath, "--out", runDir)
-	if err != nil {
-		return err
-	}
-	allCalls, err := fetchCalls(sim.addr)
-	if err != nil {
-		return err
-	}
-	rec, err := executor.ReadRecord(runDir)
-	if err != nil {
-		return fmt.Errorf("apply exited %d and left no run.json: %w", ac.exit, err)
-	}
-	res := measure(w, plan, rec, pc, ac, planCalls, allCalls[len(planCalls):])
-	table := res.table()
-	fmt.Println(table)
-	if ac.exit != 0 {
-		fmt.Fprintf(os.Stderr, "bench: apply exited %d (%s); see %s\n", ac.exit, rec.Outcome.Result, filepath.Join(dir, "apply.log"))
-	}
-	if resultsPath != "" {
-		if err := os.WriteFile(resultsPath, []byte(res.markdown(table)), 0o644); err != nil {
+	fresh := map[string]string{}
+	save := func() error {
+		if resultsPath == "" {
+			return nil
+		}
+		if err := writeResults(resultsPath, fresh); err != nil {
 			return err
 		}
 		fmt.Fprintln(os.Stderr, "bench: wrote", resultsPath)
+		return nil
 	}
-	if ac.exit != 0 {
-		return fmt.Errorf("apply exited %d", ac.exit)
+	if scale != "" {
+		var sizes []int
+		for _, s := range strings.Split(scale, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || n <= 0 {
+				return nil, fmt.Errorf("-scale: %q is not an instance count", s)
+			}
+			sizes = append(sizes, n)
+		}
+		fresh["scale"] = runScale(ctx, bin, sizes, keep)
+		fmt.Println(fresh["scale"])
+		return nil, save()
 	}
-	return nil
+	var profs []profile
+	for _, name := range strings.Split(names, ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			continue
+		}
+		p, err := findProfile(name)
+		if err != nil {
+			return nil, err
+		}
+		if trySize > 0 {
+			p = p.atSize(trySize)
+		}
+		profs = append(profs, p)
+	}
+	for _, p := range profs {
+		r, err := runProfile(ctx, bin, p, keep)
+		if err != nil {
+			return missed, err
+		}
+		fresh[p.name] = r.section()
+		fmt.Println(fresh[p.name])
+		for _, m := range r.missed() {
+			missed = append(missed, p.name+": "+m)
+		}
+		if err := save(); err != nil { // after each profile, so a long run keeps what it measured
+			return missed, err
+		}
+	}
+	if baseline {
+		c, err := runComparison(ctx, bin, keep)
+		if err != nil {
+			return missed, fmt.Errorf("baseline: %w", err)
+		}
+		fresh["baseline"] = c.section()
+		fmt.Println(fresh["baseline"])
+		if c.base.makespan <= c.ours.makespan {
+			missed = append(missed, "baseline: upgradeplan is not faster than the Terraform-style executor")
+		}
+	}
+	return missed, save()
 }

@@ -36,6 +36,8 @@ type CallRecord struct {
 	// Fault names the injected fault that shaped the answer ("internal-error",
 	// "unavailable", "throttle", "latency", "drop"), "" for none.
 	Fault string `json:"fault,omitempty"`
+	// Latency is the latency the faults file's latencies drew for it (both ways).
+	Latency time.Duration `json:"latency,omitempty"`
 
 	host     string
 	unmasked map[string]string // Params before masking; never served

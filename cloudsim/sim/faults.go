@@ -60,6 +60,8 @@ type faultsFile struct {
 	Rules        []faultRule `yaml:"rules"`
 	FailUpgrades []string    `yaml:"failUpgrades"`
 	Actors       []actor     `yaml:"actors"`
+	// spreadsFile holds latencies and durationSpread (spread.go).
+	spreadsFile `yaml:",inline"`
 }
 
 // faults is the parsed faults file plus its deterministic random source.
@@ -68,10 +70,12 @@ type faults struct {
 	failUpgrades map[string]bool
 	actors       []actor
 	rng          *rand.Rand
+	spreads      *spreads
 }
 
 func parseFaults(src []byte) (*faults, error) {
 	f := &faults{failUpgrades: map[string]bool{}, rng: rand.New(rand.NewPCG(0, 0))}
+	f.spreads, _ = parseSpreads(spreadsFile{}, 0)
 	if len(bytes.TrimSpace(src)) == 0 {
 		return f, nil
 	}
@@ -82,6 +86,10 @@ func parseFaults(src []byte) (*faults, error) {
 		return nil, fmt.Errorf("sim: faults: %w", err)
 	}
 	f.rng = rand.New(rand.NewPCG(file.Seed, file.Seed^0x9e3779b97f4a7c15))
+	var err error
+	if f.spreads, err = parseSpreads(file.spreadsFile, file.Seed); err != nil {
+		return nil, err
+	}
 	for i := range file.Rules {
 		r := &file.Rules[i]
 		if err := r.validateError(i); err != nil {

@@ -58,9 +58,12 @@ func (s *Server) base() time.Time {
 
 func (h host) Duration(stateKey string, def time.Duration) time.Duration {
 	if d, ok := h.s.durations[stateKey]; ok {
-		return d
+		def = d
 	}
-	return def
+	if h.c == nil {
+		return def
+	}
+	return h.s.faults.spreads.duration(stateKey, h.c.rec.Instance, def) // spread.go
 }
 
 func (h host) FailUpgrade(instanceID string) bool { return h.s.faults.failUpgrades[instanceID] }

@@ -189,7 +189,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		c = s.parseAlibaba(r, in)
 	}
+	way, back := s.networkDelay(c) // faults file latencies (spread.go)
+	c.rec.Latency = way + back
+	if sleep(r.Context(), way) != nil {
+		return
+	}
 	a := s.handle(r.Context(), c)
+	_ = sleep(r.Context(), back)
 	if a.drop {
 		dropConnection(w)
 		return
