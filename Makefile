@@ -6,7 +6,7 @@ COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 60s
 
-.PHONY: all build test fmt fmt-check vet demo fuzz bench clean
+.PHONY: all build test fmt fmt-check vet demo fuzz bench soak clean
 
 all: build
 
@@ -38,6 +38,14 @@ demo: build
 fuzz:
 	$(GO) test ./manifest -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./planner -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+
+# The randomized checker of reliability/ (kill -9 and resume, lost answers, 5xx, throttles,
+# visibility lag, other actors, a concurrent second apply, stops), run for SOAK instead of
+# the few scenarios of `make test`; a failing scenario prints its seed and the command that
+# replays it (-checker.seed=N).
+SOAK ?= 30m
+soak:
+	$(GO) test -race ./reliability -run '^TestRandomizedChecker$$' -soak.duration $(SOAK) -timeout 0 -v
 
 # Benchmarks (targets in DESIGN.md): the 10,000-instance plan and apply against the simulator
 # (bench/, writes bench/RESULTS.md), then the Go micro-benchmarks.

@@ -3,6 +3,7 @@ package cloudsim_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	alisdk "github.com/aliyun/alibaba-cloud-sdk-go/sdk"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
@@ -129,5 +131,50 @@ func TestTheExampleStateLoads(t *testing.T) {
 	}
 	if _, err := cloudsim.New(src, sim.Options{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestActorsChangeEveryProductInThePlansFieldNames(t *testing.T) {
+	faults := `actors:
+  - {name: a-kafka, at: 1m, instance: alikafka-demo-1, set: {version: 2.2.0}}
+  - {name: a-mongo, at: 1m, instance: dds-demo-1, set: {kernelVersion: mongodb_20240611_4.4.29}}
+  - {name: a-rabbit, at: 1m, instance: amqp-demo-1, set: {maxPrivateTps: 5000}}
+  - {name: a-nest, at: 1m, instance: si-demo-1, set: {serviceVersion: "3"}}
+  - {name: a-redis, at: 1m, instance: crs-demo-1, set: {memSizeMB: 8192}}
+`
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	srv, err := cloudsim.New(demoState(t), sim.Options{Now: func() time.Time { return now }, Faults: []byte(faults)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(srv.Applied()); n != 0 {
+		t.Fatalf("%d changes before the actors' time", n)
+	}
+	now = now.Add(time.Minute)
+	applied := srv.Applied()
+	got := map[string]string{}
+	for _, a := range applied {
+		got[a.Actor] = fmt.Sprint(a.Instance, " ", a.From, " → ", a.To)
+	}
+	want := map[string]string{
+		"a-kafka":  "alikafka-demo-1 map[version:0.10.2] → map[version:2.2.0]",
+		"a-mongo":  "dds-demo-1 map[kernelVersion:mongodb_20231123_4.4.25] → map[kernelVersion:mongodb_20240611_4.4.29]",
+		"a-rabbit": "amqp-demo-1 map[maxPrivateTps:3000] → map[maxPrivateTps:5000]",
+		"a-nest":   "si-demo-1 map[serviceVersion:2] → map[serviceVersion:3]",
+		"a-redis":  "crs-demo-1 map[memSizeMB:4096] → map[memSizeMB:8192]",
+	}
+	for actor, w := range want {
+		if got[actor] != w {
+			t.Errorf("%s: applied %q, want %q", actor, got[actor], w)
+		}
+	}
+	raw, err := srv.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, frag := range []string{`"version":"2.2.0"`, `"kernelVersion":"mongodb_20240611_4.4.29"`, `"maxPrivateTps":5000`, `"version":"3"`, `"memSizeMB":8192`} {
+		if !strings.Contains(string(raw), frag) {
+			t.Errorf("/_sim/state lacks %s after the actors", frag)
+		}
 	}
 }

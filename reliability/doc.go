@@ -19,10 +19,22 @@
 //     fails fast with exit 1 and a message naming the problem, before any mutating call.
 //   - secrets_test.go: a {fromEnv} parameter value is sent to the cloud but appears in no
 //     plan file, run directory file or log line, also when the call fails.
+//   - checker_test.go (with checker_run_test.go and checker_check_test.go): the randomized
+//     checker. Seeded scenarios of a mixed fleet of all five kinds (chains, a canary,
+//     dependsOn) against a simulator with visibility lag, lost answers, 5xx, throttles and
+//     other actors changing instances, while the CLI is killed and resumed, applied a
+//     second time concurrently, stopped with SIGTERM, cut off by its window or stopped by
+//     its failure budget; the invariants are checked against the simulator's own applied
+//     record (GET /_sim/applied): at most one applied change per planned change, every
+//     change at its `to` or its record saying why, run.json agreeing with what was applied,
+//     no call after a stop, journal and run.json always parsing. `make test` runs
+//     -checker.runs scenarios (6) from a fresh seed; `make soak` runs them for
+//     -soak.duration (SOAK=30m); -checker.seed=N replays one.
 //
 // The plan file fuzz target lives with the plan format (planner.FuzzDecode), the manifest one
 // with the manifest (manifest.FuzzParse).
 //
 // Every test prints the seed it used; REL_SEED=N reruns the crash test with the same kill
-// points.
+// points, -checker.seed=N one checker scenario (the same fleet, faults, kill and stop times;
+// process scheduling may still differ).
 package reliability

@@ -176,22 +176,25 @@ func (p *Product) updateInstance(r *sim.Request) (any, error) {
 		return nil, sim.Errorf(http.StatusBadRequest, "INSUFFICIENT_AVAILABLE_QUOTA", "Your account available limit is less than 0, please recharge before trying to purchase.")
 	}
 
-	inst.Status = StatusDeploying
 	inst.Orders++
 	p.nextOrder++
 	order := p.nextOrder
 	fail := r.FailUpgrade(id)
-	r.After(r.Duration(StateKey, DefaultDuration), func(time.Time) {
-		if fail {
-			// The change is rolled back: SERVING again with the old spec.
+	d := r.Duration(StateKey, DefaultDuration)
+	r.Apply(sim.Diff(id, inst.Spec, next), func(time.Time) {
+		inst.Status = StatusDeploying
+		r.After(d, func(time.Time) {
+			if fail {
+				// The change is rolled back: SERVING again with the old spec.
+				inst.Status = StatusServing
+				return
+			}
+			inst.Spec = next
+			if dedicated {
+				inst.Edition = "dedicated"
+			}
 			inst.Status = StatusServing
-			return
-		}
-		inst.Spec = next
-		if dedicated {
-			inst.Edition = "dedicated"
-		}
-		inst.Status = StatusServing
+		})
 	})
 	answer := map[string]any{
 		"Code":       200,
@@ -359,4 +362,14 @@ func param(params url.Values, name string) (string, bool) {
 		return "", false
 	}
 	return vs[0], true
+}
+
+// Act is another actor's change of a RabbitMQ instance's spec (the desired field names)
+// while it serves.
+func (p *Product) Act(id string, set map[string]any) (sim.Change, func(time.Time), error) {
+	inst, busy := p.byID[id], ""
+	if inst != nil && inst.Status != StatusServing {
+		busy = inst.Status
+	}
+	return sim.ActOn(inst, id, set, busy)
 }

@@ -285,3 +285,33 @@ func TestStorageSizeIsMinusOneWhereItDoesNotApply(t *testing.T) {
 		t.Errorf("StorageSize %v, want %s", got, want)
 	}
 }
+
+func TestAnAcceptedUpdateListsAsBeforeUntilTheVisibilityLagPasses(t *testing.T) {
+	e := start(t, accounts+"durations: {rabbitmq: 10m}\nvisibilityLag: {rabbitmq: 30s}\nrabbitmq:\n"+
+		"  - {id: amqp-1, region: cn-hangzhou, instanceType: professional, maxPrivateTps: 3000, queueCapacity: 1000, maxConnections: 1500}\n")
+	if _, err := e.update("amqp-1", map[string]string{"ModifyType": "UPGRADE", "MaxPrivateTps": "5000"}); err != nil {
+		t.Fatal(err)
+	}
+	one := func() string {
+		got := e.list(t, 10, "").Data.Instances[0]
+		return fmt.Sprintf("%s %d", got.Status, got.MaxTps)
+	}
+	if got := one(); got != "SERVING 3000" {
+		t.Errorf("right after the accepted call: %s, want the old SERVING 3000", got)
+	}
+	if d := e.detail(t, "amqp-1"); d["Status"] != "SERVING" {
+		t.Errorf("GetInstance right after the call: %v, want SERVING", d["Status"])
+	}
+	e.clock.Advance(30 * time.Second)
+	if got := one(); got != "DEPLOYING 3000" {
+		t.Errorf("after the lag: %s, want DEPLOYING 3000", got)
+	}
+	e.clock.Advance(10 * time.Minute)
+	if got := one(); got != "SERVING 5000" {
+		t.Errorf("after the lag and the change: %s, want SERVING 5000", got)
+	}
+	applied := e.sim.Applied()
+	if len(applied) != 1 || fmt.Sprint(applied[0].From, applied[0].To) != "map[maxPrivateTps:3000] map[maxPrivateTps:5000]" {
+		t.Errorf("applied record %+v, want maxPrivateTps 3000 → 5000", applied)
+	}
+}

@@ -2,6 +2,7 @@ package computenest
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
@@ -330,13 +331,18 @@ func (p *Product) upgradeServiceInstance(r *sim.Request) (any, error) {
 		return nil, sim.Errorf(http.StatusBadRequest, "MissingParameter.Parameters", "The parameters required by service version %s are missing: %s.", version, strings.Join(missing, ", "))
 	}
 
-	inst.Status = StatusUpgrading
 	inst.Upgrades++
 	d := r.Duration(StateKey, DefaultDuration)
-	if r.FailUpgrade(id) {
-		r.After(d, func(time.Time) { inst.Status = StatusUpgradeRollbacking })
-		r.After(d+d/2, func(time.Time) { inst.Status = StatusDeployedFailed })
-	} else {
+	fail := r.FailUpgrade(id)
+	// Parameters stay out of the applied record: they may hold passwords.
+	ch := sim.Change{Instance: id, From: map[string]any{fieldServiceVersion: inst.Version}, To: map[string]any{fieldServiceVersion: version}}
+	r.Apply(ch, func(time.Time) {
+		inst.Status = StatusUpgrading
+		if fail {
+			r.After(d, func(time.Time) { inst.Status = StatusUpgradeRollbacking })
+			r.After(d+d/2, func(time.Time) { inst.Status = StatusDeployedFailed })
+			return
+		}
 		r.After(d, func(time.Time) {
 			for k, v := range supplied {
 				inst.Parameters[k] = v
@@ -344,7 +350,7 @@ func (p *Product) upgradeServiceInstance(r *sim.Request) (any, error) {
 			inst.Version = version
 			inst.Status = StatusDeployed
 		})
-	}
+	})
 	answer := map[string]any{"ServiceInstanceId": id, "Status": StatusUpgrading, "UpgradeRequiredParameters": required}
 	p.tokens.Remember(r, tok, answer)
 	return answer, nil
@@ -357,4 +363,25 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// fieldServiceVersion is the plan's name of an instance's service version.
+const fieldServiceVersion = "serviceVersion"
+
+// Act is another actor's upgrade of a service instance to another service version (set:
+// {serviceVersion: "3"}) while it is deployed.
+func (p *Product) Act(id string, set map[string]any) (sim.Change, func(time.Time), error) {
+	inst, ok := p.byID[id]
+	if !ok {
+		return sim.Change{}, nil, sim.ErrUnknownInstance
+	}
+	v, isString := set[fieldServiceVersion].(string)
+	if len(set) > 0 && (len(set) != 1 || !isString) {
+		return sim.Change{}, nil, fmt.Errorf("%s: an actor sets only %s (a string)", id, fieldServiceVersion)
+	}
+	if inst.Status != StatusDeployed {
+		return sim.Change{}, nil, fmt.Errorf("%w: %s is %s", sim.ErrBusy, id, inst.Status)
+	}
+	ch := sim.Change{Instance: id, From: map[string]any{fieldServiceVersion: inst.Version}, To: map[string]any{fieldServiceVersion: v}}
+	return ch, func(time.Time) { inst.Version = v }, nil
 }

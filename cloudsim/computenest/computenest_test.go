@@ -54,6 +54,19 @@ func (e env) list(t *testing.T, req *cn.ListServiceInstancesRequest) *cn.ListSer
 	return resp
 }
 
+// get calls GetServiceInstance.
+func (e env) get(t *testing.T, id string) *cn.GetServiceInstanceResponse {
+	t.Helper()
+	req := cn.CreateGetServiceInstanceRequest()
+	e.at(req)
+	req.ServiceInstanceId = id
+	got, err := e.client.GetServiceInstance(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
 func (e env) upgrade(id, version, params, dryRun, token string) (*cn.UpgradeServiceInstanceResponse, error) {
 	req := cn.CreateUpgradeServiceInstanceRequest()
 	e.at(req)
@@ -131,13 +144,7 @@ func TestListServiceInstancesPagesFiltersAndDecodes(t *testing.T) {
 
 func TestServiceInstanceFieldsAndSecretsInAnswers(t *testing.T) {
 	e := start(t, accounts+two, "")
-	req := cn.CreateGetServiceInstanceRequest()
-	e.at(req)
-	req.ServiceInstanceId = "si-1"
-	got, err := e.client.GetServiceInstance(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := e.get(t, "si-1")
 	if got.Status != "Deployed" || got.Service.Version != "2" || strings.Join(got.Service.UpgradableServiceVersions, ",") != "3,10" ||
 		len(got.Tags) != 1 || got.Tags[0].Key != "env" {
 		t.Errorf("GetServiceInstance decoded %s %s %v %v", got.Status, got.Service.Version, got.Service.UpgradableServiceVersions, got.Tags)
@@ -149,6 +156,8 @@ func TestServiceInstanceFieldsAndSecretsInAnswers(t *testing.T) {
 	if strings.Contains(string(state), "old-secret") {
 		t.Errorf("/_sim/state shows a password: %s", state)
 	}
+	req := cn.CreateGetServiceInstanceRequest()
+	e.at(req)
 	req.ServiceInstanceId = "si-nope"
 	if _, err := e.client.GetServiceInstance(req); code(err) != "EntityNotExist.ServiceInstance" {
 		t.Errorf("unknown instance: %v, want EntityNotExist.ServiceInstance", err)
@@ -205,13 +214,7 @@ func TestUpgradeLifecycleAndClientToken(t *testing.T) {
 		t.Errorf("%d upgrades, want exactly one", n)
 	}
 	status := func() (string, string) {
-		req := cn.CreateGetServiceInstanceRequest()
-		e.at(req)
-		req.ServiceInstanceId = "si-1"
-		got, err := e.client.GetServiceInstance(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := e.get(t, "si-1")
 		return got.Status, got.Service.Version
 	}
 	if s, v := status(); s != "Upgrading" || v != "2" {
@@ -295,4 +298,38 @@ func upgrades(t *testing.T, e env, id string) int {
 	}
 	t.Fatalf("no %s in the state", id)
 	return 0
+}
+
+func TestAnAcceptedUpgradeReadsAsBeforeUntilTheVisibilityLagPasses(t *testing.T) {
+	e := start(t, accounts+"durations: {computenest: 20m}\nvisibilityLag: {computenest: 30s}\n"+two, "")
+	params := `{"InstancePassword":"pw-secret"}`
+	if _, err := e.upgrade("si-1", "3", params, "false", "tok-1"); err != nil {
+		t.Fatal(err)
+	}
+	status := func() string {
+		got := e.get(t, "si-1")
+		return got.Status + " " + got.Service.Version
+	}
+	if got := status(); got != "Deployed 2" {
+		t.Errorf("right after the accepted call: %s, want the old Deployed 2", got)
+	}
+	// During the lag the same token still replays; the cloud deduplicates it.
+	if _, err := e.upgrade("si-1", "3", params, "false", "tok-1"); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(30 * time.Second)
+	if got := status(); got != "Upgrading 2" {
+		t.Errorf("after the lag: %s, want Upgrading 2", got)
+	}
+	e.clock.Advance(20 * time.Minute)
+	if got := status(); got != "Deployed 3" {
+		t.Errorf("after the lag and the upgrade: %s, want Deployed 3", got)
+	}
+	applied := e.sim.Applied()
+	if len(applied) != 1 || applied[0].ClientToken != "tok-1" || applied[0].To["serviceVersion"] != "3" {
+		t.Errorf("applied record %+v, want one change to 3 under tok-1", applied)
+	}
+	if raw, _ := json.Marshal(applied); strings.Contains(string(raw), "pw-secret") {
+		t.Errorf("the applied record shows a password: %s", raw)
+	}
 }

@@ -382,21 +382,35 @@ func (p *product) upgradeKernel(r *sim.Request) (any, error) {
 	}
 	inst.Upgrades++
 	fail := r.FailUpgrade(inst.ID)
-	wait := time.Duration(0)
-	if mode == "1" {
-		wait = untilWindow(inst.MaintenanceWindow, r.Now)
-	}
-	finish := func(time.Time) {
-		inst.Status = StatusRunning
-		if !fail {
-			inst.KernelVersion = newest
+	d := r.Duration(stateKey, DefaultUpgradeTime)
+	// The record spells from as DescribeDBInstanceAttribute answers it and to as the
+	// release notes do: the values a plan reads.
+	ch := sim.Change{Instance: inst.ID, From: map[string]any{"kernelVersion": instanceSpelling(inst.KernelVersion)}, To: map[string]any{"kernelVersion": newest}}
+	r.Apply(ch, func(now time.Time) {
+		wait := time.Duration(0)
+		if mode == "1" {
+			wait = untilWindow(inst.MaintenanceWindow, now)
 		}
-	}
-	if wait == 0 {
-		inst.Status = StatusUpgrading
-	} else {
-		r.After(wait, func(time.Time) { inst.Status = StatusUpgrading })
-	}
-	r.After(wait+r.Duration(stateKey, DefaultUpgradeTime), finish)
+		if wait == 0 {
+			inst.Status = StatusUpgrading
+		} else {
+			r.After(wait, func(time.Time) { inst.Status = StatusUpgrading })
+		}
+		r.After(wait+d, func(time.Time) {
+			inst.Status = StatusRunning
+			if !fail {
+				inst.KernelVersion = newest
+			}
+		})
+	})
 	return nil, nil
+}
+
+// Act is another actor's change of a MongoDB instance (kernelVersion) while it runs.
+func (p *product) Act(id string, set map[string]any) (sim.Change, func(time.Time), error) {
+	inst, busy := p.instances[id], ""
+	if inst != nil && inst.Status != StatusRunning {
+		busy = inst.Status
+	}
+	return sim.ActOn(inst, id, set, busy)
 }

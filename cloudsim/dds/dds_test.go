@@ -379,3 +379,25 @@ func TestSwitchModeOneStartsInTheMaintenanceWindow(t *testing.T) {
 		t.Errorf("SwitchMode 2: %v, want InvalidParameter", err)
 	}
 }
+
+func TestAnAcceptedKernelUpgradeDescribesAsBeforeUntilTheVisibilityLagPasses(t *testing.T) {
+	_, c, clk := setup(t, state+"visibilityLag: {mongodb: 30s}\n", "")
+	if err := upgrade(c, "dds-1"); err != nil {
+		t.Fatal(err)
+	}
+	one := func() string { // the list's status, the attribute's kernel (the list has none)
+		d := describe(t, c, 1, 30, func(r *ddssdk.DescribeDBInstancesRequest) { r.DBInstanceId = "dds-1" }).DBInstances.DBInstance[0]
+		return d.DBInstanceStatus + " " + attribute(t, c, "cn-hangzhou", "dds-1").CurrentKernelVersion
+	}
+	if got := one(); got != "Running 4.4.25-20231123000000_0" {
+		t.Errorf("right after the accepted call: %s, want the old state", got)
+	}
+	clk.Advance(30 * time.Second)
+	if got := one(); got != dds.StatusUpgrading+" 4.4.25-20231123000000_0" {
+		t.Errorf("after the lag: %s, want upgrading", got)
+	}
+	clk.Advance(15 * time.Minute)
+	if got := one(); got != "Running 4.4.29-20240611000000_0" {
+		t.Errorf("after the lag and the upgrade: %s", got)
+	}
+}

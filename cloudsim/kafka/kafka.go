@@ -16,7 +16,8 @@
 //
 // # Lifecycle
 //
-// An accepted UpgradeInstanceVersion moves the instance to upgrading (ServiceStatus 8,
+// An accepted UpgradeInstanceVersion (once visible: see the simulator's visibilityLag) moves
+// the instance to upgrading (ServiceStatus 8,
 // ViewInstanceStatusCode 7). After the kafka duration (default 10m, scaled) it is running
 // again (5 / 2) at the target major version with the latest minor version, or, when faults
 // name the instance, at its old version with ViewInstanceStatusCode 102 (upgrade failed).
@@ -322,17 +323,33 @@ func (p *product) upgradeInstanceVersion(r *sim.Request) (any, error) {
 	if inst.Status != StatusRunning {
 		return refuse(CodeInstanceStatus, "The instance %s is not running (status %s); try again when it is.", id, inst.Status)
 	}
-	inst.Status = StatusUpgrading
 	inst.Upgrades++
 	fail := r.FailUpgrade(id)
-	r.After(r.Duration(stateKey, DefaultUpgradeTime), func(time.Time) {
-		if fail {
-			inst.Status = StatusUpgradeFailed
-			return
-		}
-		inst.Status = StatusRunning
-		inst.Version = target
-		inst.MinorLatest = true
+	d := r.Duration(stateKey, DefaultUpgradeTime)
+	ch := sim.Change{Instance: id, From: map[string]any{"version": inst.Version}, To: map[string]any{"version": target}}
+	if inst.Version == target {
+		ch.From["latestMinor"], ch.To["latestMinor"] = inst.MinorLatest, true
+	}
+	r.Apply(ch, func(time.Time) {
+		inst.Status = StatusUpgrading
+		r.After(d, func(time.Time) {
+			if fail {
+				inst.Status = StatusUpgradeFailed
+				return
+			}
+			inst.Status = StatusRunning
+			inst.Version = target
+			inst.MinorLatest = true
+		})
 	})
 	return upgradeAnswer{Code: 200, Message: "operation success.", Success: true}, nil
+}
+
+// Act is another actor's change of a Kafka instance (version, minorLatest) while it runs.
+func (p *product) Act(id string, set map[string]any) (sim.Change, func(time.Time), error) {
+	inst, busy := p.instances[id], ""
+	if inst != nil && inst.Status != StatusRunning {
+		busy = inst.Status
+	}
+	return sim.ActOn(inst, id, set, busy)
 }

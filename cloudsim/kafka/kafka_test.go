@@ -200,3 +200,35 @@ func TestUpgradeCapIsTwoPerSecond(t *testing.T) {
 		t.Errorf("%d throttled of 4 in one second, want 2", throttled)
 	}
 }
+
+func TestAnAcceptedUpgradeListsAsBeforeUntilTheVisibilityLagPasses(t *testing.T) {
+	clk := simtest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	s := simtest.Start(t, state+"visibilityLag: {kafka: 30s}\n", sim.Options{Now: clk.Now}, kafka.New())
+	c, err := alikafka.NewClientWithAccessKey("cn-hangzhou", "ak-1", "sk-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Domain = s.Addr
+	if resp, err := upgrade(c, "k-1", "2.2.0"); err != nil || !resp.Success {
+		t.Fatalf("%+v %v", resp, err)
+	}
+	k1 := func() string {
+		vo := list(t, c, func(r *alikafka.GetInstanceListRequest) { r.InstanceId = &[]string{"k-1"} })[0]
+		return fmt.Sprintf("%d/%d %s", vo.ServiceStatus, vo.ViewInstanceStatusCode, vo.UpgradeServiceDetailInfo.Current2OpenSourceVersion)
+	}
+	if got := k1(); got != "5/2 0.10.2" {
+		t.Errorf("right after the accepted call: %s, want the old 5/2 0.10.2", got)
+	}
+	clk.Advance(30 * time.Second)
+	if got := k1(); got != "8/7 0.10.2" {
+		t.Errorf("after the lag: %s, want upgrading 8/7", got)
+	}
+	clk.Advance(10 * time.Minute)
+	if got := k1(); got != "5/2 2.2.0" {
+		t.Errorf("after the lag and the upgrade: %s, want 5/2 2.2.0", got)
+	}
+	applied := s.Applied()
+	if len(applied) != 1 || applied[0].From["version"] != "0.10.2" || applied[0].To["version"] != "2.2.0" || applied[0].RequestID == "" {
+		t.Errorf("applied record %+v, want one change 0.10.2 → 2.2.0 with its request id", applied)
+	}
+}

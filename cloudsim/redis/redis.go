@@ -377,20 +377,26 @@ func (p *product) upgradeInstance(r *sim.Request) (any, error) {
 	p.nextDeal++
 	d := &deal{id: strconv.FormatInt(p.nextDeal, 10), account: r.Account.Name, instance: inst.ID, status: DealDelivering, created: r.Now}
 	p.deals[d.id] = d
-	inst.Status = StatusInWorkflow
 	fail := r.FailUpgrade(inst.ID)
-	r.After(r.Duration(p.StateKey(), DefaultDuration), func(now time.Time) {
-		inst.Status = StatusRunning
-		d.ended = now
-		if fail {
-			d.status = DealFailed
-			if inst.FailDealStatus != 0 {
-				d.status = inst.FailDealStatus
+	dur := r.Duration(p.StateKey(), DefaultDuration)
+	before := *inst
+	after := before
+	after.MemSizeMB, after.Shards, after.Replicas = mem, shards, replicas
+	r.Apply(sim.Diff(inst.ID, sizes(before), sizes(after)), func(time.Time) {
+		inst.Status = StatusInWorkflow
+		r.After(dur, func(now time.Time) {
+			inst.Status = StatusRunning
+			d.ended = now
+			if fail {
+				d.status = DealFailed
+				if inst.FailDealStatus != 0 {
+					d.status = inst.FailDealStatus
+				}
+				return
 			}
-			return
-		}
-		inst.MemSizeMB, inst.Shards, inst.Replicas = mem, shards, replicas
-		d.status = DealDelivered
+			inst.MemSizeMB, inst.Shards, inst.Replicas = mem, shards, replicas
+			d.status = DealDelivered
+		})
 	})
 	return struct{ DealId, DealName string }{d.id, dealName(d.id)}, nil
 }
@@ -470,4 +476,23 @@ func (p *product) describeInstanceDealDetail(r *sim.Request) (any, error) {
 		details = append(details, dt)
 	}
 	return struct{ DealDetails []tradeDealDetail }{details}, nil
+}
+
+// sizeFields are the fields an UpgradeInstance changes, as the plan names them.
+type sizeFields struct {
+	MemSizeMB int64 `json:"memSizeMB"`
+	Shards    int64 `json:"shards"`
+	Replicas  int64 `json:"replicas"`
+}
+
+func sizes(inst Instance) sizeFields { return sizeFields{inst.MemSizeMB, inst.Shards, inst.Replicas} }
+
+// Act is another actor's change of a Redis instance's sizes (memSizeMB, shards,
+// replicas) while it runs.
+func (p *product) Act(id string, set map[string]any) (sim.Change, func(time.Time), error) {
+	inst, busy := p.instances[id], ""
+	if inst != nil && inst.Status != StatusRunning {
+		busy = fmt.Sprint(inst.Status)
+	}
+	return sim.ActOn(inst, id, set, busy)
 }

@@ -385,3 +385,31 @@ func TestDemoStateLoads(t *testing.T) {
 		}
 	}
 }
+
+func TestAnAcceptedUpgradeDescribesAsBeforeUntilTheVisibilityLagPasses(t *testing.T) {
+	clk := newClock()
+	s := simtest.Start(t, smallState+"visibilityLag: {redis: 30s}\n", sim.Options{Now: clk.Now}, redis.New())
+	c := client(t, s, "ap-shanghai", "tc-id", "tc-key")
+	if _, err := upgrade(c, "crs-a", 8192, 3, 2); err != nil {
+		t.Fatal(err)
+	}
+	one := func() string {
+		in := describe(t, c, func(r *tcredis.DescribeInstancesRequest) { r.InstanceIds = common.StringPtrs([]string{"crs-a"}) }).InstanceSet[0]
+		return fmt.Sprintf("status %d, %d MB", *in.Status, *in.RedisShardSize)
+	}
+	if got := one(); got != "status 2, 4096 MB" {
+		t.Errorf("right after the accepted call: %s, want the old status 2, 4096 MB", got)
+	}
+	clk.Advance(30 * time.Second)
+	if got := one(); got != "status 1, 4096 MB" {
+		t.Errorf("after the lag: %s, want in workflow (1)", got)
+	}
+	clk.Advance(10 * time.Minute)
+	if got := one(); got != "status 2, 8192 MB" {
+		t.Errorf("after the lag and the upgrade: %s", got)
+	}
+	applied := s.Applied()
+	if len(applied) != 1 || fmt.Sprint(applied[0].From, applied[0].To) != "map[memSizeMB:4096] map[memSizeMB:8192]" {
+		t.Errorf("applied record %+v, want memSizeMB 4096 → 8192", applied)
+	}
+}

@@ -104,6 +104,8 @@ func (s *Server) serveIntrospection(w http.ResponseWriter, r *http.Request) {
 		body, err = json.Marshal(s.Calls())
 	case "/_sim/state":
 		body, err = s.State()
+	case "/_sim/applied":
+		body, err = json.Marshal(s.Applied())
 	default:
 		http.NotFound(w, r)
 		return

@@ -24,11 +24,34 @@
 //	durations:                 # simulated upgrade duration per state key (Go durations),
 //	  kafka: 20m               # read by products through Host.Duration; scaled by
 //	  mongodb: 15m             # Options.TimeScale
+//	visibilityLag:             # accept-to-visible lag per state key (simulated, scaled
+//	  kafka: 2s                # like durations; absent = 0, every change visible at once)
 //	kafka: ...                 # product sections: see each product package
 //	mongodb: ...
 //	rabbitmq: ...
 //	computenest: ...
 //	redis: ...
+//
+// # Eventual consistency and the applied record
+//
+// An action that accepts a change calls Host.Apply last: the change is recorded at once
+// in the applied record, and made by its effect only after the product's visibility lag
+// (plus the lag of any "lag" fault of the call). Until then every action sees the
+// instance as it was before the call: lists and describes show the old version, size and
+// status, and a second mutating call is judged against that old state, so it is accepted
+// and applied again (the repeat the lag makes dangerous; a ClientToken still replays the
+// first answer). A transition the effect schedules (the upgrade's end) counts from the
+// moment the change became visible.
+//
+// Another actor (a person, another tool) can change instances under a running plan: the
+// faults file's actors set fields, in the plan's field names, at a simulated time after
+// the server started, as a finished change would; it becomes visible after the product's
+// lag. An actor whose instance is busy at its time does nothing.
+//
+//	actors:
+//	  - {name: oncall, at: 30s, instance: alikafka-1, set: {version: 2.2.0}}
+//
+// The products that take actors implement Actable.
 //
 // # Wire protocols
 //
@@ -69,7 +92,8 @@
 // Under the server's one lock: due lifecycle transitions run; authentication and routing
 // refusals are answered; the rate cap is checked (only accepted calls enter the window);
 // fault rules are drawn; latency is slept with the lock released; the action runs; the
-// call is logged. A "drop" fault closes the connection after the action ran.
+// call is logged. A "drop" fault closes the connection after the action ran, and an
+// internal-error or unavailable fault with apply: true answers its error after it ran.
 //
 // # Clocks
 //
@@ -81,6 +105,9 @@
 // # Introspection
 //
 // GET /_sim/calls lists every API call (CallRecord; code "" means success; secret
-// parameters masked as everywhere else) and GET
-// /_sim/state returns {"accounts": [...], "time": simulated now, <state key>: Snapshot()}.
+// parameters masked as everywhere else), GET /_sim/state returns {"accounts": [...],
+// "time": simulated now, <state key>: Snapshot()}, and GET /_sim/applied every change
+// applied (AppliedChange: which accepted call or actor changed which instance from what
+// to what, the request id, and whether the answer was lost), the ground truth a checker
+// compares a tool's record with.
 package sim

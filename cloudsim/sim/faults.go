@@ -31,6 +31,9 @@ const (
 	// FaultDrop calls the product, so the change is applied, then closes the connection
 	// without answering: the ambiguous outcome.
 	FaultDrop FaultKind = "drop"
+	// FaultLag adds the rule's lag (simulated time, scaled like durations) to the
+	// product's visibility lag of a change the call makes, and handles it normally.
+	FaultLag FaultKind = "lag"
 )
 
 // faultRule is one rule of a faults file.
@@ -41,7 +44,11 @@ type faultRule struct {
 	Rate     *float64      `yaml:"rate"`     // probability in [0, 1]; absent = 1
 	Fault    FaultKind     `yaml:"fault"`
 	Latency  time.Duration `yaml:"latency"`
-	Times    int           `yaml:"times"` // fire at most this many times; 0 = no limit
+	Lag      time.Duration `yaml:"lag"`
+	// Apply makes an internal-error or unavailable fault call the product first, so a
+	// change is made and its answer lost to the error: the 5xx whose outcome is unknown.
+	Apply bool `yaml:"apply"`
+	Times int  `yaml:"times"` // fire at most this many times; 0 = no limit
 	// errorFault holds code, status, message and after (fault: error; faults_errors.go).
 	errorFault `yaml:",inline"`
 
@@ -52,12 +59,14 @@ type faultsFile struct {
 	Seed         uint64      `yaml:"seed"`
 	Rules        []faultRule `yaml:"rules"`
 	FailUpgrades []string    `yaml:"failUpgrades"`
+	Actors       []actor     `yaml:"actors"`
 }
 
 // faults is the parsed faults file plus its deterministic random source.
 type faults struct {
 	rules        []*faultRule
 	failUpgrades map[string]bool
+	actors       []actor
 	rng          *rand.Rand
 }
 
@@ -78,20 +87,30 @@ func parseFaults(src []byte) (*faults, error) {
 		if err := r.validateError(i); err != nil {
 			return nil, err
 		}
+		if r.Latency != 0 && r.Fault != FaultLatency {
+			return nil, fmt.Errorf("sim: faults: rules[%d]: latency is only for fault: latency", i)
+		}
+		if r.Lag != 0 && r.Fault != FaultLag {
+			return nil, fmt.Errorf("sim: faults: rules[%d]: lag is only for fault: lag", i)
+		}
+		if r.Apply && r.Fault != FaultInternalError && r.Fault != FaultUnavailable {
+			return nil, fmt.Errorf("sim: faults: rules[%d]: apply is only for fault: internal-error or unavailable (fault: error has after: accept)", i)
+		}
 		switch r.Fault {
 		case FaultError:
 		case FaultInternalError, FaultUnavailable, FaultThrottle, FaultDrop:
-			if r.Latency != 0 {
-				return nil, fmt.Errorf("sim: faults: rules[%d]: latency is only for fault: latency", i)
-			}
 		case FaultLatency:
 			if r.Latency <= 0 {
 				return nil, fmt.Errorf("sim: faults: rules[%d]: fault latency needs a positive latency like 200ms", i)
 			}
+		case FaultLag:
+			if r.Lag <= 0 {
+				return nil, fmt.Errorf("sim: faults: rules[%d]: fault lag needs a positive lag like 30s", i)
+			}
 		case "":
-			return nil, fmt.Errorf("sim: faults: rules[%d]: fault is missing (internal-error, unavailable, throttle, latency, drop or error)", i)
+			return nil, fmt.Errorf("sim: faults: rules[%d]: fault is missing (%s)", i, faultKinds)
 		default:
-			return nil, fmt.Errorf("sim: faults: rules[%d]: unknown fault %q (internal-error, unavailable, throttle, latency, drop or error)", i, r.Fault)
+			return nil, fmt.Errorf("sim: faults: rules[%d]: unknown fault %q (%s)", i, r.Fault, faultKinds)
 		}
 		if r.Rate != nil && (*r.Rate < 0 || *r.Rate > 1) {
 			return nil, fmt.Errorf("sim: faults: rules[%d]: rate %v is not between 0 and 1", i, *r.Rate)
@@ -104,15 +123,25 @@ func parseFaults(src []byte) (*faults, error) {
 	for _, id := range file.FailUpgrades {
 		f.failUpgrades[id] = true
 	}
+	f.actors = file.Actors
 	return f, nil
 }
 
-// draw decides the faults of one call: the summed latency of every latency rule that
-// fires, and the first other rule that fires (nil for none). Rules are tried in file
-// order and evaluation stops at the first firing non-latency rule; a rule whose rate is
-// below 1 consumes one number from the seeded source each time it is tried, so a given
-// sequence of calls meets the same faults on every run.
-func (f *faults) draw(product, action, instance string) (latency time.Duration, hit *faultRule) {
+const faultKinds = "internal-error, unavailable, throttle, latency, lag, drop or error"
+
+// drawn is what the fault rules decided for one call.
+type drawn struct {
+	latency time.Duration // real time to sleep before the call is handled
+	lag     time.Duration // added to the visibility lag of the call's change
+	hit     *faultRule    // the rule that shapes the answer, nil for none
+}
+
+// draw decides the faults of one call: the summed latency and lag of every latency and
+// lag rule that fires, and the first other rule that fires (nil for none). Rules are
+// tried in file order and evaluation stops at the first firing rule of another kind; a
+// rule whose rate is below 1 consumes one number from the seeded source each time it is
+// tried, so a given sequence of calls meets the same faults on every run.
+func (f *faults) draw(product, action, instance string) (d drawn) {
 	for _, r := range f.rules {
 		if !matches(r.Product, product) || !matches(r.Action, action) || (r.Instance != "" && r.Instance != instance) {
 			continue
@@ -124,13 +153,18 @@ func (f *faults) draw(product, action, instance string) (latency time.Duration, 
 			continue
 		}
 		r.fired++
-		if r.Fault == FaultLatency {
-			latency += r.Latency
+		switch r.Fault {
+		case FaultLatency:
+			d.latency += r.Latency
+			continue
+		case FaultLag:
+			d.lag += r.Lag
 			continue
 		}
-		return latency, r
+		d.hit = r
+		return d
 	}
-	return latency, nil
+	return d
 }
 
 func matches(pattern, v string) bool { return pattern == "" || pattern == "*" || pattern == v }

@@ -56,8 +56,6 @@ func (r *faultRule) validateError(i int) error {
 		return fmt.Errorf("sim: faults: rules[%d]: status %d is not an HTTP status", i, r.Status)
 	case r.After != "" && r.After != afterAccept:
 		return fmt.Errorf("sim: faults: rules[%d]: after %q: the only value is accept", i, r.After)
-	case r.Latency != 0:
-		return fmt.Errorf("sim: faults: rules[%d]: latency is only for fault: latency", i)
 	}
 	return nil
 }

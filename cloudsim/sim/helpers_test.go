@@ -3,6 +3,7 @@ package sim_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -85,17 +86,22 @@ func (w *widgets) Actions() map[string]sim.Action {
 		},
 		"Upgrade": func(r *sim.Request) (any, error) {
 			id := w.instance(r)
-			if _, ok := w.versions[id]; !ok {
+			old, ok := w.versions[id]
+			if !ok {
 				return nil, sim.Errorf(http.StatusNotFound, "InstanceNotFound", "instance %s does not exist", id)
 			}
 			w.upgrades++
-			w.versions[id] = "upgrading"
-			r.After(r.Duration(w.key, 10*time.Minute), func(time.Time) {
-				if r.FailUpgrade(id) {
-					w.versions[id] = "failed"
-					return
-				}
-				w.versions[id] = "2.0"
+			d := r.Duration(w.key, 10*time.Minute)
+			ch := sim.Change{Instance: id, From: map[string]any{"version": old}, To: map[string]any{"version": "2.0"}}
+			r.Apply(ch, func(time.Time) {
+				w.versions[id] = "upgrading"
+				r.After(d, func(time.Time) {
+					if r.FailUpgrade(id) {
+						w.versions[id] = "failed"
+						return
+					}
+					w.versions[id] = "2.0"
+				})
 			})
 			return map[string]any{"Accepted": true}, nil
 		},
@@ -106,6 +112,23 @@ func (w *widgets) Actions() map[string]sim.Action {
 		"DescribeInstances":      func(r *sim.Request) (any, error) { return map[string]string{"Action": r.Action}, nil },
 		"Fail":                   func(r *sim.Request) (any, error) { return nil, errors.New("disk on fire") },
 	}
+}
+
+// Act lets a faults file's actor set a widget's version while it is not upgrading.
+func (w *widgets) Act(id string, set map[string]any) (sim.Change, func(time.Time), error) {
+	old, ok := w.versions[id]
+	if !ok {
+		return sim.Change{}, nil, sim.ErrUnknownInstance
+	}
+	v, isString := set["version"].(string)
+	if len(set) != 1 || !isString {
+		return sim.Change{}, nil, errors.New("a widget has only a version (a string)")
+	}
+	if old == "upgrading" {
+		return sim.Change{}, nil, fmt.Errorf("%w: %s is upgrading", sim.ErrBusy, id)
+	}
+	ch := sim.Change{Instance: id, From: map[string]any{"version": old}, To: map[string]any{"version": v}}
+	return ch, func(time.Time) { w.versions[id] = v }, nil
 }
 
 func (w *widgets) instance(r *sim.Request) string {

@@ -74,6 +74,12 @@ type Host interface {
 	// FailUpgrade reports whether faults name this instance as one whose upgrade must end
 	// in the product's failed status.
 	FailUpgrade(instanceID string) bool
+	// Apply records an accepted change in the applied-changes record (GET /_sim/applied)
+	// and runs effect, the change itself, once the product's visibility lag (state file
+	// visibilityLag, plus any lag fault of the call) has passed: until then every action
+	// sees the instance as it was. At lag 0 effect runs at once. An action calls it last,
+	// after every check passed, with everything the change alters inside effect.
+	Apply(c Change, effect func(now time.Time))
 }
 
 // After schedules fn (see Host.After).
@@ -86,6 +92,9 @@ func (r *Request) Duration(stateKey string, def time.Duration) time.Duration {
 
 // FailUpgrade reports whether a fault makes this instance's upgrade fail.
 func (r *Request) FailUpgrade(instanceID string) bool { return r.sim.FailUpgrade(instanceID) }
+
+// Apply records an accepted change and makes it after the visibility lag (see Host.Apply).
+func (r *Request) Apply(c Change, effect func(now time.Time)) { r.sim.Apply(c, effect) }
 
 // NewRequest builds a Request for tests of a product without a server.
 func NewRequest(action string, acct *Account, region string, params url.Values, body []byte, now time.Time, host Host) *Request {

@@ -31,13 +31,29 @@ func (s *schedule) Pop() any {
 	return t
 }
 
-// host is the Host the server hands to actions; every method runs under the server lock.
-type host struct{ s *Server }
+// host is the Host the server hands to actions (c is the call) and to actors' changes
+// (c is nil, actor names the actor); every method runs under the server lock.
+type host struct {
+	s                 *Server
+	c                 *call
+	product, stateKey string
+	actor             string
+}
 
 func (h host) After(d time.Duration, fn func(now time.Time)) {
 	s := h.s
 	s.seq++
-	heap.Push(&s.sched, transition{due: s.simNow().Add(d), seq: s.seq, fn: fn})
+	heap.Push(&s.sched, transition{due: s.base().Add(d), seq: s.seq, fn: fn})
+}
+
+// base is the moment a change made now logically happens: the due time of the transition
+// running, else the simulated clock. A transition that schedules another (a change that
+// becomes visible, then completes) thus keeps exact times however late it ran.
+func (s *Server) base() time.Time {
+	if !s.running.IsZero() {
+		return s.running
+	}
+	return s.simNow()
 }
 
 func (h host) Duration(stateKey string, def time.Duration) time.Duration {
@@ -57,7 +73,10 @@ func (s *Server) runDue() (err error) {
 	now := s.simNow()
 	for len(s.sched) > 0 && !s.sched[0].due.After(now) {
 		t := heap.Pop(&s.sched).(transition)
-		if perr := runTransition(t); perr != nil && err == nil {
+		s.running = t.due
+		perr := runTransition(t)
+		s.running = time.Time{}
+		if perr != nil && err == nil {
 			err = perr
 		}
 	}

@@ -51,11 +51,14 @@ type Server struct {
 
 	limits *limiter
 	faults *faults
+	lags   map[string]time.Duration // visibility lag by state key
 
-	sched  schedule
-	seq    uint64 // transition scheduling order
-	reqSeq uint64
-	calls  []CallRecord
+	sched   schedule
+	running time.Time // the due time of the transition running, zero between them
+	applied []AppliedChange
+	seq     uint64 // transition scheduling order
+	reqSeq  uint64
+	calls   []CallRecord
 }
 
 type productEntry struct {
@@ -92,7 +95,7 @@ func NewServer(stateYAML []byte, opts Options, products ...Product) (*Server, er
 	for _, p := range products {
 		key := p.StateKey()
 		switch {
-		case key == keyAccounts || key == keyQPS || key == keyDurations || key == "time" || key == "":
+		case key == keyAccounts || key == keyQPS || key == keyDurations || key == keyLags || key == "time" || key == "":
 			return nil, fmt.Errorf("sim: product %s: state key %q is reserved", p.Name(), key)
 		case keys[key]:
 			return nil, fmt.Errorf("sim: two products use the state key %q", key)
@@ -123,6 +126,7 @@ func NewServer(stateYAML []byte, opts Options, products ...Product) (*Server, er
 		s.byKey[a.Cloud+"/"+a.KeyID] = a
 	}
 	s.durations = st.durations
+	s.lags = st.lags
 	s.limits = newLimiter(st.qps)
 	if s.faults, err = parseFaults(opts.Faults); err != nil {
 		return nil, err
@@ -131,6 +135,9 @@ func NewServer(stateYAML []byte, opts Options, products ...Product) (*Server, er
 		if err := e.p.Load(st.products[e.p.StateKey()]); err != nil {
 			return nil, fmt.Errorf("sim: state: %s: %w", e.p.StateKey(), err)
 		}
+	}
+	if err := s.scheduleActors(s.faults.actors); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -164,7 +171,9 @@ type call struct {
 	entry   *productEntry
 	action  Action
 	req     *Request
-	refusal *APIError // set when authentication or routing refused the call
+	refusal *APIError     // set when authentication or routing refused the call
+	lag     time.Duration // added to the product's visibility lag by lag faults
+	applied []int         // indexes in Server.applied of the changes this call made
 }
 
 // ServeHTTP answers a cloud API request, or GET /_sim/calls and /_sim/state.
@@ -237,11 +246,16 @@ func (s *Server) decide(ctx context.Context, c *call) answer {
 	if !s.limits.allow(c.rec.Account, productAction, c.rec.Time) {
 		return s.errorAnswer(c, throttledFor(c.proto, c.rec.Product))
 	}
-	latency, hit := s.faults.draw(c.rec.Product, c.rec.Action, c.rec.Instance)
-	if latency > 0 {
+	d := s.faults.draw(c.rec.Product, c.rec.Action, c.rec.Instance)
+	hit := d.hit
+	c.lag = d.lag
+	if d.lag > 0 {
+		c.rec.Fault = string(FaultLag)
+	}
+	if d.latency > 0 {
 		c.rec.Fault = string(FaultLatency)
 		s.mu.Unlock()
-		err := sleep(ctx, latency)
+		err := sleep(ctx, d.latency)
 		s.mu.Lock()
 		if err != nil {
 			return s.errorAnswer(c, Errorf(http.StatusInternalServerError, "InternalError", "the client went away during an injected latency"))
@@ -252,27 +266,18 @@ func (s *Server) decide(ctx context.Context, c *call) answer {
 	}
 	if hit != nil {
 		c.rec.Fault = string(hit.Fault)
-		switch hit.Fault {
-		case FaultInternalError:
-			return s.errorAnswer(c, Errorf(http.StatusInternalServerError, "InternalError", "The request processing has failed due to some unknown error, exception or failure."))
-		case FaultUnavailable:
-			a := s.errorAnswer(c, Errorf(http.StatusServiceUnavailable, "ServiceUnavailable", "The request has failed due to a temporary failure of the server."))
-			a.status = http.StatusServiceUnavailable // TC3 too: a gateway failure, not an API error
-			return a
-		case FaultThrottle:
-			return s.errorAnswer(c, throttledFor(c.proto, c.rec.Product))
-		case FaultError:
-			if !hit.acceptFirst() {
-				return s.errorAnswerFor(c, hit)
+		if !hit.Apply && !hit.acceptFirst() {
+			if a, ok := s.faultAnswer(c, hit); ok {
+				return a
 			}
 		}
 	}
 	c.req.RequestID = c.rec.RequestID
 	c.req.Now = c.rec.SimTime
-	if latency > 0 {
+	if d.latency > 0 {
 		c.req.Now = s.simNow()
 	}
-	c.req.sim = host{s}
+	c.req.sim = host{s: s, c: c, product: c.entry.p.Name(), stateKey: c.entry.p.StateKey()}
 	out, err := invoke(c.action, c.req)
 	var a answer
 	if err != nil {
@@ -280,13 +285,35 @@ func (s *Server) decide(ctx context.Context, c *call) answer {
 	} else {
 		a = s.successAnswer(c, out)
 	}
-	if hit != nil && hit.Fault == FaultDrop {
-		a.drop = true
+	if hit == nil {
+		return a
 	}
-	if hit != nil && hit.acceptFirst() {
-		a = s.errorAnswerFor(c, hit)
+	if hit.Fault == FaultDrop {
+		a.drop = true
+		s.markLost(c, hit.Fault)
+	} else if fa, ok := s.faultAnswer(c, hit); ok { // apply: true, after: accept
+		a = fa
+		s.markLost(c, hit.Fault)
 	}
 	return a
+}
+
+// faultAnswer is the answer an error fault sends instead of the product's; ok is false
+// for faults that do not replace the answer.
+func (s *Server) faultAnswer(c *call, hit *faultRule) (answer, bool) {
+	switch hit.Fault {
+	case FaultInternalError:
+		return s.errorAnswer(c, Errorf(http.StatusInternalServerError, "InternalError", "The request processing has failed due to some unknown error, exception or failure.")), true
+	case FaultUnavailable:
+		a := s.errorAnswer(c, Errorf(http.StatusServiceUnavailable, "ServiceUnavailable", "The request has failed due to a temporary failure of the server."))
+		a.status = http.StatusServiceUnavailable // TC3 too: a gateway failure, not an API error
+		return a, true
+	case FaultThrottle:
+		return s.errorAnswer(c, throttledFor(c.proto, c.rec.Product)), true
+	case FaultError:
+		return s.errorAnswerFor(c, hit), true
+	}
+	return answer{}, false
 }
 
 // invoke calls an action, turning a panic into an InternalError so one product bug

@@ -13,6 +13,7 @@ const (
 	keyAccounts  = "accounts"
 	keyQPS       = "qps"
 	keyDurations = "durations"
+	keyLags      = "visibilityLag"
 )
 
 // state is the server-level part of a state file.
@@ -20,7 +21,8 @@ type state struct {
 	accounts  []*Account
 	qps       map[string]int
 	durations map[string]time.Duration
-	products  map[string]*yaml.Node // by state key
+	lags      map[string]time.Duration // visibility lag by state key
+	products  map[string]*yaml.Node    // by state key
 }
 
 // parseState splits a state file into its server-level parts and one node per product
@@ -29,6 +31,7 @@ func parseState(src []byte, known map[string]bool) (*state, error) {
 	st := &state{
 		qps:       map[string]int{},
 		durations: map[string]time.Duration{},
+		lags:      map[string]time.Duration{},
 		products:  map[string]*yaml.Node{},
 	}
 	var doc yaml.Node
@@ -64,16 +67,12 @@ func parseState(src []byte, known map[string]bool) (*state, error) {
 				}
 			}
 		case keyDurations:
-			var raw map[string]string
-			if err := v.Decode(&raw); err != nil {
-				return nil, fmt.Errorf("sim: state: durations: %w", err)
+			if err := decodeDurations(v, keyDurations, "duration", st.durations); err != nil {
+				return nil, err
 			}
-			for key, s := range raw {
-				d, err := time.ParseDuration(s)
-				if err != nil || d < 0 {
-					return nil, fmt.Errorf("sim: state: line %d: duration of %q: %q is not a Go duration like 90s or 20m", v.Line, key, s)
-				}
-				st.durations[key] = d
+		case keyLags:
+			if err := decodeDurations(v, keyLags, "visibility lag", st.lags); err != nil {
+				return nil, err
 			}
 		default:
 			if !known[k.Value] {
@@ -86,6 +85,23 @@ func parseState(src []byte, known map[string]bool) (*state, error) {
 		return nil, err
 	}
 	return st, nil
+}
+
+// decodeDurations reads a mapping of state key to Go duration (what names one in errors)
+// into into.
+func decodeDurations(v *yaml.Node, key, what string, into map[string]time.Duration) error {
+	var raw map[string]string
+	if err := v.Decode(&raw); err != nil {
+		return fmt.Errorf("sim: state: %s: %w", key, err)
+	}
+	for k, s := range raw {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return fmt.Errorf("sim: state: line %d: %s of %q: %q is not a Go duration like 90s or 20m", v.Line, what, k, s)
+		}
+		into[k] = d
+	}
+	return nil
 }
 
 func checkAccounts(accts []*Account) error {

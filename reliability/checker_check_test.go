@@ -1,0 +1,343 @@
+package reliability
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/upgradeplan/upgradeplan/cloudsim/sim"
+	"github.com/upgradeplan/upgradeplan/planner"
+)
+
+// checkScenario checks a scenario's history against the invariants of issue 12, from the
+// simulator's applied record (ground truth) and the runs' records. It returns one line per
+// violation.
+//
+//  1. At most one change applied by the tool per planned change (both runs together), each
+//     one a change some step plans, sent while the instance still showed the step's from.
+//  2. Every planned change ends at its `to`, or its record says why (a status other than
+//     succeeded/noop, with a reason or an error).
+//  3. Each run's record agrees with what the simulator applied for it: succeeded steps
+//     made exactly one change (and show at `to` unless someone changed them since), noop,
+//     drifted, skipped and not-started steps none; the request ids the cloud answered for
+//     a step's change are in its record; no step is left pending or running; exit 0 only
+//     when every step succeeded or had nothing to do.
+//  4. No mutating call arrives after a SIGTERM, after the window's cutoff, or after the
+//     failure budget was exceeded (beyond stopGrace, for a call already on its way).
+//  5. The journal and run.json parse after every segment, kills included; a second apply
+//     of the same plan is refused with exit 5 while the first holds it.
+func checkScenario(sc *scenario, h *history) []string {
+	v := append([]string(nil), h.problems...)
+	c := newChecker(h)
+	v = append(v, c.oneChangePerStep()...)
+	v = append(v, c.endsAtTo()...)
+	if h.record == nil {
+		v = append(v, "the main run left no readable run.json")
+	} else {
+		last := h.segments[len(h.segments)-1]
+		v = append(v, c.recordAgrees("main run", h.record, false, last)...)
+	}
+	if h.second != nil && h.second.code != 5 && h.secondRecord != nil {
+		v = append(v, c.recordAgrees("second apply", h.secondRecord, true, *h.second)...)
+	}
+	v = append(v, c.noCallAfterStops(sc)...)
+	v = append(v, c.secondRefused(sc)...)
+	return v
+}
+
+// checker holds a history indexed for the checks.
+type checker struct {
+	h      *history
+	steps  map[string]planner.Step
+	byStep map[string][]sim.AppliedChange // the tool's changes, by the step they carry out
+	actors map[string][]sim.AppliedChange // actors' changes by instance
+	strays []sim.AppliedChange            // the tool's changes no step plans
+}
+
+func newChecker(h *history) *checker {
+	c := &checker{h: h, steps: map[string]planner.Step{}, byStep: map[string][]sim.AppliedChange{}, actors: map[string][]sim.AppliedChange{}}
+	for _, s := range h.plan.Steps {
+		c.steps[s.ID] = s
+	}
+	for _, a := range h.applied {
+		if a.Actor != "" {
+			c.actors[a.Instance] = append(c.actors[a.Instance], a)
+			continue
+		}
+		if id := c.stepOf(a); id != "" {
+			c.byStep[id] = append(c.byStep[id], a)
+		} else {
+			c.strays = append(c.strays, a)
+		}
+	}
+	return c
+}
+
+// stepOf names the plan step an applied change carries out: one of the instance's steps
+// whose `to` holds every value the change set, and that the change makes in full.
+func (c *checker) stepOf(a sim.AppliedChange) string {
+	for _, s := range c.h.plan.Steps {
+		if s.Instance == a.Instance && subset(a.To, s.To) && subset(changes(s), a.To) {
+			return s.ID
+		}
+	}
+	return ""
+}
+
+// changes are the values a step changes: those of its `to` that differ from its `from`
+// (a chained step's `to` restates the fields the next step changes).
+func changes(s planner.Step) map[string]any {
+	out := map[string]any{}
+	for k, v := range s.To {
+		if w, ok := s.From[k]; !ok || !same(v, w) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// reached says whether the instance shows what the step changes.
+func (c *checker) reached(s planner.Step) bool { return subset(changes(s), c.h.state[s.Instance]) }
+
+// subset says whether every key of small has an equal value in big (numbers compared by value).
+func subset(small, big map[string]any) bool {
+	for k, v := range small {
+		w, ok := big[k]
+		if !ok || !same(v, w) {
+			return false
+		}
+	}
+	return true
+}
+
+func same(a, b any) bool { return fmt.Sprint(a) == fmt.Sprint(b) }
+
+func describe(a sim.AppliedChange) string {
+	lost := ""
+	if a.Dropped {
+		lost = ", answer lost (" + a.Fault + ")"
+	}
+	return fmt.Sprintf("%s %s %v→%v request %s by %s%s", a.Action, a.Instance, a.From, a.To, a.RequestID, a.Account, lost)
+}
+
+func (c *checker) oneChangePerStep() []string {
+	var v []string
+	for _, a := range c.strays {
+		v = append(v, "the cloud applied a change no step plans: "+describe(a))
+	}
+	for _, id := range sortedKeys(c.byStep) {
+		list := c.byStep[id]
+		if len(list) > 1 {
+			var ds []string
+			for _, a := range list {
+				ds = append(ds, describe(a))
+			}
+			v = append(v, fmt.Sprintf("%s: %d changes applied for one planned change:\n      %s", id, len(list), strings.Join(ds, "\n      ")))
+		}
+		s := c.steps[id]
+		for _, a := range list {
+			for k, was := range a.From {
+				if want, ok := s.From[k]; ok && !same(was, want) {
+					v = append(v, fmt.Sprintf("%s: sent while %s was %v, not the plan's from %v (judged on a stale view): %s", id, k, was, want, describe(a)))
+				}
+			}
+		}
+	}
+	return v
+}
+
+func (c *checker) endsAtTo() []string {
+	var v []string
+	rec := map[string]stepRecord{}
+	if c.h.record != nil {
+		for _, s := range c.h.record.Steps {
+			rec[s.ID] = s
+		}
+	}
+	for _, s := range c.h.plan.Steps {
+		if c.reached(s) {
+			continue
+		}
+		r, ok := rec[s.ID]
+		switch {
+		case !ok:
+			v = append(v, fmt.Sprintf("%s: ends at %v, not at %v, and run.json has no record of it", s.ID, pick(c.h.state[s.Instance], s.To), s.To))
+		case r.Status == "succeeded" || r.Status == "noop" || r.Status == "pending" || r.Status == "running":
+			if !c.changedByActorAfter(s.Instance, time.Time{}) {
+				v = append(v, fmt.Sprintf("%s: ends at %v, not at %v, but run.json says %s", s.ID, pick(c.h.state[s.Instance], s.To), s.To, r.Status))
+			}
+		case r.Reason == "" && r.Error == nil:
+			v = append(v, fmt.Sprintf("%s: ends at %v, not at %v; run.json says %s without a reason", s.ID, pick(c.h.state[s.Instance], s.To), s.To, r.Status))
+		}
+	}
+	return v
+}
+
+// pick returns the values of fields keys names.
+func pick(have, keys map[string]any) map[string]any {
+	out := map[string]any{}
+	for k := range keys {
+		out[k] = have[k]
+	}
+	return out
+}
+
+// changedByActorAfter says whether an actor changed the instance after t (zero: ever).
+func (c *checker) changedByActorAfter(instance string, t time.Time) bool {
+	for _, a := range c.actors[instance] {
+		if a.AcceptedAt.After(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// recordAgrees checks one run's record against the changes its account made.
+func (c *checker) recordAgrees(label string, rec *runRecord, second bool, last segment) []string {
+	var v []string
+	mine := func(id string) []sim.AppliedChange {
+		var out []sim.AppliedChange
+		for _, a := range c.byStep[id] {
+			if isSecond(a.Account) == second {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	allSettled := true
+	for _, r := range rec.Steps {
+		made := mine(r.ID)
+		n := len(made)
+		switch r.Status {
+		case "succeeded":
+			if n != 1 {
+				v = append(v, fmt.Sprintf("%s: %s is succeeded, but %d of the changes the cloud applied for this run carry it out", label, r.ID, n))
+			}
+			if s, ok := c.steps[r.ID]; ok && n == 1 && !c.reached(s) && !c.changedByActorAfter(r.Instance, made[0].AcceptedAt) {
+				v = append(v, fmt.Sprintf("%s: %s is succeeded, but the instance shows %v, not %v", label, r.ID, pick(c.h.state[r.Instance], s.To), s.To))
+			}
+		case "noop", "drifted", "skipped", "not-started":
+			if n != 0 {
+				v = append(v, fmt.Sprintf("%s: %s is %s (%s), but this run's call changed it: %s", label, r.ID, r.Status, r.Reason, describe(made[0])))
+			}
+		case "pending", "running":
+			allSettled = false
+			if !last.killed {
+				v = append(v, fmt.Sprintf("%s: %s is left %s after the run ended (%s)", label, r.ID, r.Status, last))
+			}
+		}
+		if r.Status != "succeeded" && r.Status != "noop" {
+			allSettled = false
+		}
+		ids := append(slices.Clone(r.RequestIDs), "")
+		if r.Error != nil {
+			ids = append(ids, r.Error.RequestID)
+		}
+		for _, a := range made {
+			if !a.Dropped && !slices.Contains(ids, a.RequestID) && !c.answeredToTheKilled(a.RequestID) {
+				v = append(v, fmt.Sprintf("%s: %s: the cloud answered request %s with success, the record names %v", label, r.ID, a.RequestID, r.RequestIDs))
+			}
+		}
+		for _, rid := range r.RequestIDs {
+			for _, a := range c.h.applied {
+				if a.RequestID == rid && a.Instance != r.Instance {
+					v = append(v, fmt.Sprintf("%s: %s names request %s, which changed %s", label, r.ID, rid, a.Instance))
+				}
+			}
+		}
+		if r.Status == "succeeded" && n == 1 && r.Before != nil {
+			for k, was := range made[0].From {
+				if b, ok := r.Before[k]; ok && !same(b, was) {
+					v = append(v, fmt.Sprintf("%s: %s records before %s=%v, the cloud changed it from %v", label, r.ID, k, b, was))
+				}
+			}
+		}
+	}
+	if last.code == 0 && !allSettled {
+		v = append(v, fmt.Sprintf("%s exited 0 with steps not succeeded or noop", label))
+	}
+	return v
+}
+
+// answeredToTheKilled says whether the call with this request id came from a segment that
+// was then killed: its answer may have died with the process before it was journaled.
+func (c *checker) answeredToTheKilled(requestID string) bool {
+	for _, call := range c.h.calls {
+		if call.RequestID != requestID {
+			continue
+		}
+		for _, seg := range c.h.segments {
+			if seg.killed && !call.Time.Before(seg.start) && !call.Time.After(seg.end) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// noCallAfterStops checks the mutating calls of the apply against the stops.
+func (c *checker) noCallAfterStops(sc *scenario) []string {
+	var v []string
+	calls := c.h.calls[c.h.planCalls:]
+	after := func(what string, t time.Time, until time.Time) {
+		var late []string
+		for _, call := range calls {
+			if !mutatingActions[call.Action] || call.Params["DryRun"] == "true" {
+				continue
+			}
+			if call.Time.After(t.Add(stopGrace)) && (until.IsZero() || !call.Time.After(until)) {
+				late = append(late, fmt.Sprintf("%s %s at +%s (%s)", call.Action, call.Instance, call.Time.Sub(t).Round(time.Millisecond), orOK(call.Code)))
+			}
+		}
+		if len(late) > 0 {
+			v = append(v, fmt.Sprintf("%d mutating calls after %s: %s", len(late), what, strings.Join(late, "; ")))
+		}
+	}
+	for _, seg := range c.h.segments {
+		if !seg.stoppedAt.IsZero() {
+			after("SIGTERM to "+seg.name, seg.stoppedAt, seg.end)
+		}
+	}
+	if !c.h.cutoffAt.IsZero() {
+		after("the window cutoff", c.h.cutoffAt, time.Time{})
+	}
+	if sc.maxFailures >= 0 && c.h.record != nil {
+		var failed []time.Time
+		for _, r := range c.h.record.Steps {
+			if r.Status == "failed" && r.FinishedAt != nil {
+				failed = append(failed, *r.FinishedAt)
+			}
+		}
+		sort.Slice(failed, func(i, j int) bool { return failed[i].Before(failed[j]) })
+		if len(failed) > sc.maxFailures {
+			after(fmt.Sprintf("the failure budget (%d) was exceeded", sc.maxFailures), failed[sc.maxFailures], time.Time{})
+		}
+	}
+	return v
+}
+
+// secondRefused checks that a second apply of the same plan that ran wholly while a segment
+// of the main run was alive was refused with exit 5.
+func (c *checker) secondRefused(sc *scenario) []string {
+	s := c.h.second
+	if s == nil || s.code == 5 {
+		return nil
+	}
+	for _, seg := range c.h.segments {
+		if !s.start.Before(seg.start) && !s.end.After(seg.end) {
+			return []string{fmt.Sprintf("the second apply (%s) ran to exit %d while %s held the plan; want exit 5", sc.second, s.code, seg.name)}
+		}
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
