@@ -326,6 +326,26 @@ func (r *run) grace(spec provider.Spec) time.Duration {
 	return provider.DefaultVisibilityGrace
 }
 
+// pollInterval is the plan's settings.pollInterval, 15 s when it names none.
+func (r *run) pollInterval() time.Duration {
+	if d := time.Duration(r.plan.Settings.PollInterval); d > 0 {
+		return d
+	}
+	return 15 * time.Second
+}
+
+// maxWatchGap is machineConfig.MaxGap: an in-place change's busy spell lasts at least the
+// product's shortest operation, and the polling cadence is the operator's own bound on how
+// long a spell may go unseen; looks further apart than the shorter of the two (the cadence
+// taken twice, for poll latency) may have missed one.
+func (r *run) maxWatchGap(spec provider.Spec) time.Duration {
+	gap := 2 * r.pollInterval()
+	if spec.ShortestOperation > 0 && spec.ShortestOperation < gap {
+		gap = spec.ShortestOperation
+	}
+	return gap
+}
+
 func (r *run) execute(ctx context.Context) (*Record, error) {
 	if err := r.journal.write(Entry{Type: EntryBegin, Time: r.segment.StartedAt, Digest: r.plan.Digest,
 		PID: r.segment.PID, Host: r.segment.Host, Resumed: r.opts.Resume, DryRun: r.opts.DryRun, Window: r.segment.Window}); err != nil {
@@ -429,11 +449,7 @@ func (r *run) open() error {
 			return fmt.Errorf("open %s: %w", k, err)
 		}
 		r.provs[k] = p
-		interval := time.Duration(r.plan.Settings.PollInterval)
-		if interval <= 0 {
-			interval = 15 * time.Second
-		}
-		r.observers[k] = newObserver(k, p, interval)
+		r.observers[k] = newObserver(k, p, r.pollInterval())
 		r.observers[k].riders = r.riders(k)
 	}
 	return nil

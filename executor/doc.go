@@ -83,7 +83,19 @@
 //     product's visibility grace (provider.Spec.VisibilityGrace; Options.VisibilityGrace,
 //     `apply --visibility-grace`) has passed since the call gets the call again, with the
 //     same ClientToken ("upgp-" + 32 hex of SHA-256(digest, step id); the digest covers
-//     created_at), within the attempt bound.
+//     created_at), within the attempt bound. An in-place change (below) shows nothing once
+//     it is over, so its call is sent again only if this segment watched the instance over
+//     the whole grace, no two looks (the call counting as the first) further apart than the
+//     shorter of the product's ShortestOperation and twice settings.pollInterval; otherwise
+//     (a crash between the call and its answer, reads failing) it fails in doubt, never
+//     restarted twice on a guess. What remains: a change that failed and rolled back to its
+//     `from` without a trace (MongoDB) while no segment watched looks as if it never reached
+//     the cloud, and its call is sent again; the APIs in use show no task or order for it.
+//   - Busy refusals: a call the cloud refused because the instance is busy with an earlier
+//     change (provider.ClassBusy, RabbitMQ's …TopicMigrating while its list shows it
+//     serving) did nothing: the step waits as for a busy instance (no slot held), is judged
+//     afresh at the next poll that shows it ready, and is sent again; refusals count as no
+//     attempt, and stepTimeout from the first refusal bounds the wait.
 //   - In place: a change whose `to` shows nothing its `from` does not (Kafka's latestMinor)
 //     is done once the instance was seen busy after the call and then done, or, never seen
 //     busy, once done after the visibility grace (noted in the record).

@@ -64,6 +64,16 @@ type machine struct {
 	// answered about the step since it was accepted.
 	LookFrom time.Time
 	Observed bool
+	// WatchedAt is this segment's last look that showed a maybe-sent step's instance
+	// untouched; Unwatched is set once two looks (the call counting as the first) were
+	// further apart than MaxGap, so a busy spell may have come and gone unseen.
+	WatchedAt time.Time
+	Unwatched bool
+	// Busy counts the calls the cloud refused because the instance was busy with an
+	// earlier change (provider.ClassBusy; nothing happened, so they are no attempts);
+	// BusyFrom is when the first of them was answered: stepTimeout bounds the wait.
+	Busy     int
+	BusyFrom time.Time
 }
 
 // machineConfig is what the machine knows of the step and the run; fixed for a step.
@@ -79,6 +89,12 @@ type machineConfig struct {
 	ChainTo provider.Values
 	// DryRun sends nothing; APIDryRun sends the call with Call.DryRun (no intent).
 	DryRun, APIDryRun bool
+	// MaxGap is the longest time between two looks at a maybe-sent in-place step for its
+	// instance to count as watched: the shorter of the product's shortest operation and
+	// twice the polling interval. A restart in place leaves no trace once it is over, so
+	// an in-place step whose instance was not watched over the whole grace is never sent
+	// again. Zero: every gap counts as watched.
+	MaxGap time.Duration
 }
 
 type inputKind int
@@ -287,11 +303,28 @@ func sending(m machine, c machineConfig, in input) (machine, []Entry, next) {
 		return final(m, StatusFailed, "", se), []Entry{res}, next{Act: actEnd}
 	case provider.ClassThrottled:
 		// Still throttled after the Limiter's own retries: nothing happened.
-		if m.Attempt >= c.MaxAttempts {
-			return final(m, StatusFailed, fmt.Sprintf("gave up after %d attempts", m.Attempt), se), []Entry{res}, next{Act: actEnd}
+		if m.attempts() >= c.MaxAttempts {
+			return final(m, StatusFailed, fmt.Sprintf("gave up after %d attempts", m.attempts()), se), []Entry{res}, next{Act: actEnd}
 		}
 		m.Phase = PhasePending
 		return m, []Entry{res}, next{Act: actBackoff}
+	case provider.ClassBusy:
+		// Refused: the instance is busy with an earlier change and nothing happened. Wait
+		// as for a busy instance (no slot held, no attempt counted), judged afresh once a
+		// poll shows it ready; stepTimeout counts from the first refusal.
+		m.Busy++
+		if m.BusyFrom.IsZero() {
+			m.BusyFrom = in.At
+		}
+		if c.Timeout > 0 && in.At.Sub(m.BusyFrom) >= c.Timeout {
+			se.Message = fmt.Sprintf("the cloud still refused the call as busy after stepTimeout %s (%d refusals): %s", c.Timeout, m.Busy, se.Message)
+			return final(m, StatusFailed, "", se), []Entry{res}, next{Act: actEnd}
+		}
+		m.Phase = PhaseWaiting
+		if m.LookFrom.IsZero() {
+			m.LookFrom = in.At
+		}
+		return m, []Entry{res}, next{Act: actWaitReady}
 	}
 	// Retryable (5xx) or unknown: the call may have reached the cloud.
 	m.Phase, m.MaySent = PhaseMaybeSent, true
@@ -323,6 +356,14 @@ func maybeSent(m machine, c machineConfig, in input) (machine, []Entry, next) {
 	untouched := p.State == provider.StatePending || (c.InPlace && p.State == provider.StateDone)
 	switch {
 	case untouched:
+		prev := m.WatchedAt
+		if prev.IsZero() || prev.Before(m.CallAt) {
+			prev = m.CallAt
+		}
+		if c.MaxGap > 0 && in.At.Sub(prev) > c.MaxGap {
+			m.Unwatched = true
+		}
+		m.WatchedAt = in.At
 		if in.At.Sub(m.CallAt) < c.Grace {
 			// Watched at the polling cadence: a short busy spell (a restart in place, an
 			// upgrade that rolls back) is a sign of the change too.
@@ -332,11 +373,21 @@ func maybeSent(m machine, c machineConfig, in input) (machine, []Entry, next) {
 			m = final(m, StatusCancelled, fmt.Sprintf("in doubt: call attempt %d was sent, its answer lost, and showed no effect within the visibility grace %s; not sent again (%s): resume reconciles it", m.Attempt, c.Grace, in.Why), m.Error)
 			return m, nil, next{Act: actEnd}
 		}
-		if m.Attempt >= c.MaxAttempts {
-			return final(m, StatusFailed, fmt.Sprintf("gave up after %d attempts; none took effect within the visibility grace", m.Attempt), m.Error), nil, next{Act: actEnd}
+		if c.InPlace && m.Unwatched {
+			// A restart in place shows nothing once it is over, and nobody watched the
+			// whole grace (a crash, failing reads): the call may have restarted the
+			// instance already. Never restart it twice on a guess.
+			return final(m, StatusFailed, "", &StepError{Class: provider.ClassUnknown, Code: "InDoubt",
+				Message: fmt.Sprintf("in doubt: call attempt %d may have reached the cloud (its answer was lost) and this change shows nothing once done; "+
+					"the instance was not watched over the whole visibility grace %s (looks more than %s apart), so it may have restarted unseen; not sent again: "+
+					"check the instance's history, then re-plan if it still needs the change", m.Attempt, c.Grace, c.MaxGap)}), nil, next{Act: actEnd}
+		}
+		if m.attempts() >= c.MaxAttempts {
+			return final(m, StatusFailed, fmt.Sprintf("gave up after %d attempts; none took effect within the visibility grace", m.attempts()), m.Error), nil, next{Act: actEnd}
 		}
 		// Untouched for the grace: the call never took effect. Send it again (same token).
 		m.Phase, m.Error, m.LookFrom = PhaseSending, nil, time.Time{}
+		m.WatchedAt, m.Unwatched = time.Time{}, false
 		m.Attempt++
 		m.CallAt = in.At
 		return m, []Entry{{Type: EntryIntent, Attempt: m.Attempt}}, next{Act: actSend}
@@ -409,6 +460,9 @@ func accepted(m machine, c machineConfig, in input) (machine, []Entry, next) {
 	}
 	return m, nil, next{Act: actPoll}
 }
+
+// attempts counts the calls that may have done something: busy refusals are none.
+func (m machine) attempts() int { return m.Attempt - m.Busy }
 
 func final(m machine, st Status, reason string, serr *StepError) machine {
 	m.Phase, m.Status, m.Reason = PhaseFinal, st, reason

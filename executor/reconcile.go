@@ -27,6 +27,7 @@ type trail struct {
 	since    time.Time // the accepted result's time
 	maySent  bool      // some intent may have reached the cloud
 	answered bool
+	busy     int // results refused as busy (provider.ClassBusy): nothing happened
 }
 
 func (r *run) restore(entries []Entry) {
@@ -64,6 +65,9 @@ func (r *run) restore(entries []Entry) {
 			}
 		case EntryIntent:
 			t := get(e.StepID)
+			if t.last == "open" {
+				t.maySent = true // an earlier intent never got its result: it may have been sent
+			}
 			t.attempts++
 			t.last, t.callAt = "open", e.Time
 		case EntryResult:
@@ -82,8 +86,11 @@ func (r *run) restore(entries []Entry) {
 				continue
 			}
 			t.last = string(e.Error.Class)
-			if e.Error.Class == provider.ClassUnknown || e.Error.Class == provider.ClassRetryable {
+			switch e.Error.Class {
+			case provider.ClassUnknown, provider.ClassRetryable:
 				t.maySent = true
+			case provider.ClassBusy:
+				t.busy++
 			}
 		case EntryStep:
 			if e.Step != nil {
@@ -123,7 +130,7 @@ func restoreStep(rec *StepRecord, t *trail) machine {
 		rec.OrderName = t.orderName
 	}
 	m := machine{Phase: PhasePending, Attempt: t.attempts, MaySent: t.maySent || t.last == "open",
-		CallAt: t.callAt, Before: rec.Before}
+		CallAt: t.callAt, Before: rec.Before, Busy: t.busy}
 	switch {
 	case isFinal(rec.Status):
 		m.Phase, m.Status, m.Reason, m.Error, m.After = PhaseFinal, rec.Status, rec.Reason, rec.Error, rec.After

@@ -254,11 +254,22 @@ func TestMixedFleetAppliesToCompletionAgainstTheSimulator(t *testing.T) {
 
 // TestMain lets the crash tests run an apply in a child process (this test binary,
 // re-executed) that they can SIGKILL at any instant.
+// The plan-digest locks and ledgers of this test binary (and its children) live in a
+// directory of their own, so that concurrent test runs of the same plans never see each
+// other's locks in the user's cache directory.
 func TestMain(m *testing.M) {
 	if os.Getenv("EXECUTOR_TEST_CHILD") == "apply" {
 		os.Exit(childApply())
 	}
-	os.Exit(m.Run())
+	dir, err := os.MkdirTemp("", "executor-test-locks-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv(executor.LockDirEnv, dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 func childApply() int {

@@ -1,0 +1,131 @@
+package executor
+
+// Reproductions of what issue 12's randomized checker (reliability/checker_test.go) found
+// against the step machine, one test each, against the fake product.
+
+import (
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/upgradeplan/upgradeplan/planner"
+	"github.com/upgradeplan/upgradeplan/provider"
+)
+
+// minorStep is a Kafka latestMinor-like change: from == to, a restart in place that shows
+// nothing once it is over.
+func minorStep(inst string) planner.Step {
+	return planner.Step{ID: "t/" + inst, Target: "t", Instance: inst, Params: map[string]any{"version": "2"},
+		From: provider.Values{"version": "2"}, To: provider.Values{"version": "2", "latestMinor": true}}
+}
+
+// Checker seed 17551557618728585626: a segment was killed right after the intent of a
+// latestMinor step; the cloud restarted the broker while no segment watched, and the
+// resume, seeing it running at 2.2.0 after the grace, restarted it a second time. A
+// restart in place that nobody watched is never sent again on a guess: the step fails in
+// doubt and says what to check.
+func TestAnUnwatchedInPlaceRestartIsNotSentAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cloud := newFakeCloud(30*time.Second, fleetOf(1, "k", "2"))
+		plan := planOf(t, planner.Settings{}, oneTarget(), []planner.Step{minorStep("k-1")})
+		dir := t.TempDir()
+		j, err := openJournal(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		then := time.Now().Add(-10 * time.Minute).UTC()
+		j.write(Entry{Type: EntryBegin, Time: then, Digest: plan.Digest, PID: 1})
+		j.write(Entry{Type: EntryIntent, Time: then, StepID: "t/k-1", Attempt: 1})
+		j.close()
+		rec, err := runApply(t, t.Context(), plan, cloud.registry(), dir, func(o *Options) { o.Resume = true })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := cloud.sends("k-1"); n != 0 {
+			t.Errorf("the resume sent %d restarts for a restart whose call may already have restarted the broker", n)
+		}
+		s := stepByID(t, rec, "t/k-1")
+		if s.Status != StatusFailed || s.Error == nil || !strings.Contains(s.Error.Message, "in doubt") || rec.Outcome.ExitCode != ExitFailed {
+			t.Errorf("step %s %+v, exit %d; want failed in doubt, exit 2", s.Status, s.Error, rec.Outcome.ExitCode)
+		}
+	})
+}
+
+// Within one segment, the same step whose answer was lost is watched over the grace at the
+// polling cadence: a restart that did not happen is sent again, once.
+func TestAWatchedInPlaceRestartWithoutEffectIsSentAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cloud := newFakeCloud(30*time.Second, fleetOf(1, "k", "2"))
+		cloud.fault = func(c provider.Call, n int) (error, bool) {
+			if n == 1 {
+				return &provider.Error{Class: provider.ClassRetryable, Code: "InternalError"}, false
+			}
+			return nil, true
+		}
+		plan := planOf(t, planner.Settings{}, oneTarget(), []planner.Step{minorStep("k-1")})
+		rec, err := runApply(t, t.Context(), plan, cloud.registry(), t.TempDir(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(cloud.callsOf("Upgrade")); n != 2 {
+			t.Errorf("%d calls; want the refused one and one resend", n)
+		}
+		if s := stepByID(t, rec, "t/k-1"); s.Status != StatusSucceeded {
+			t.Errorf("step %s %q %+v, want succeeded", s.Status, s.Reason, s.Error)
+		}
+	})
+}
+
+// RabbitMQ refuses UpdateInstance with …TopicMigrating while an earlier change still
+// migrates, though its list shows the instance serving (provider.ClassBusy). Nothing
+// happened: the step waits as for a busy instance, without counting attempts, and sends
+// once the cloud takes the call; it is not "maybe sent" (no grace per refusal, no
+// "answer lost" note, no giving up after the attempt bound).
+func TestABusyRefusalWaitsAsForABusyInstance(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cloud := newFakeCloud(30*time.Second, fleetOf(1, "a", "1"))
+		migrated := time.Now().Add(10 * time.Minute)
+		cloud.fault = func(c provider.Call, n int) (error, bool) {
+			if time.Now().Before(migrated) {
+				return &provider.Error{Class: provider.ClassBusy, Code: "InstanceUpgradeOrDownGradeTopicMigrating"}, false
+			}
+			return nil, true
+		}
+		plan := planOf(t, planner.Settings{}, oneTarget(), []planner.Step{versionStep("t", "a-1", "1", "2", 0)})
+		rec, err := runApply(t, t.Context(), plan, cloud.registry(), t.TempDir(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := stepByID(t, rec, "t/a-1")
+		if s.Status != StatusSucceeded || strings.Contains(s.Reason, "lost") {
+			t.Errorf("step %s %q %+v; want succeeded once the migration ended, no lost answer", s.Status, s.Reason, s.Error)
+		}
+		if ups := cloud.upgrades()["a-1"]; ups != 1 {
+			t.Errorf("%d upgrades applied, want 1", ups)
+		}
+	})
+}
+
+// The same refusal for longer than stepTimeout fails the step without a change.
+func TestABusyRefusalPastStepTimeoutFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cloud := newFakeCloud(30*time.Second, fleetOf(1, "a", "1"))
+		cloud.fault = func(c provider.Call, n int) (error, bool) {
+			return &provider.Error{Class: provider.ClassBusy, Code: "InstanceUpgradeOrDownGradeTopicMigrating"}, false
+		}
+		plan := planOf(t, planner.Settings{StepTimeout: planner.Duration(10 * time.Minute)}, oneTarget(), []planner.Step{versionStep("t", "a-1", "1", "2", 0)})
+		start := time.Now()
+		rec, err := runApply(t, t.Context(), plan, cloud.registry(), t.TempDir(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := stepByID(t, rec, "t/a-1")
+		if s.Status != StatusFailed || s.Error == nil || !strings.Contains(s.Error.Message, "busy") {
+			t.Errorf("step %s %+v; want failed, still busy", s.Status, s.Error)
+		}
+		if d := time.Since(start); d < 10*time.Minute || d > 12*time.Minute {
+			t.Errorf("gave up after %s; want stepTimeout (10m)", d)
+		}
+	})
+}
