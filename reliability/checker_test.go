@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +30,7 @@ var (
 	checkerSeed  = flag.Uint64("checker.seed", 0, "run only the randomized checker scenario with this seed (replay)")
 	checkerRuns  = flag.Int("checker.runs", 6, "how many randomized checker scenarios to run (without -soak.duration)")
 	soakDuration = flag.Duration("soak.duration", 0, "run randomized checker scenarios until this much time has passed (make soak)")
+	checkerKeep  = flag.String("checker.keep", "", "copy a failing scenario's directory (plans, run directories, journals) under this directory")
 )
 
 // The checker's clocks: the simulator runs 100 times faster than real time, so a 20 s
@@ -71,8 +74,17 @@ func runScenario(t *testing.T, seed uint64) {
 		}
 	}()
 	h := runHistory(t, sc)
+	t.Logf("ran: %v; second apply: %v", h.segments, h.second)
 	for _, v := range checkScenario(sc, h) {
 		t.Errorf("seed %d: %s", seed, v)
+	}
+	if t.Failed() && *checkerKeep != "" {
+		keep := filepath.Join(*checkerKeep, fmt.Sprintf("seed-%d", seed))
+		if err := os.CopyFS(keep, os.DirFS(h.dir)); err != nil {
+			t.Logf("keeping the scenario's directory: %v", err)
+		} else {
+			t.Logf("the scenario's directory is kept in %s", keep)
+		}
 	}
 }
 
