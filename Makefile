@@ -6,7 +6,7 @@ COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 60s
 
-.PHONY: all build test fmt fmt-check vet demo fuzz bench soak clean
+.PHONY: all build test fmt fmt-check vet lint-actions k8s-check demo fuzz bench soak release image clean
 
 all: build
 
@@ -14,8 +14,18 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/upgradeplan
 
 # CI: formatting (fails on any unformatted file), vet, and every test with the race detector.
-test: fmt-check vet
+test: fmt-check vet lint-actions k8s-check
 	$(GO) test -race ./...
+
+# The Kubernetes manifests in docs/ decoded strictly against k8s.io/api (its own module, so
+# the product's go.mod carries no Kubernetes library; -count=1: it reads files outside it).
+k8s-check:
+	cd docs/k8scheck && $(GO) test -count=1 ./...
+
+# The GitHub Actions workflow in docs/, linted by actionlint at a pinned version.
+ACTIONLINT ?= github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+lint-actions:
+	$(GO) run $(ACTIONLINT) docs/workflows/*.yml
 
 fmt:
 	gofmt -w .
@@ -47,11 +57,21 @@ SOAK ?= 30m
 soak:
 	$(GO) test -race ./reliability -run '^TestRandomizedChecker$$' -soak.duration $(SOAK) -timeout 0 -v
 
-# Benchmarks (targets in DESIGN.md): the 10,000-instance plan and apply against the simulator
+# Benchmarks (targets in docs/design.md): the 10,000-instance plan and apply against the simulator
 # (bench/, writes bench/RESULTS.md), then the Go micro-benchmarks.
 bench: build
 	$(GO) run ./bench -bin $(BIN) -out bench/RESULTS.md
 	$(GO) test -run '^$$' -bench . ./planner
 
+# Release: static binaries (CGO_ENABLED=0, -trimpath, version and commit stamped) for linux,
+# darwin and windows on amd64 and arm64, with dist/SHA256SUMS (scripts/release.sh).
+release:
+	VERSION=$(VERSION) COMMIT=$(COMMIT) ./scripts/release.sh
+
+# The OCI image from Containerfile (static binary on an empty base, non-root user, CA
+# certificates), built offline with podman or buildah (scripts/image.sh); IMAGE=name:tag.
+image:
+	VERSION=$(VERSION) COMMIT=$(COMMIT) ./scripts/image.sh
+
 clean:
-	rm -rf bin
+	rm -rf bin dist build/image

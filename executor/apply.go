@@ -41,9 +41,7 @@ func Apply(ctx context.Context, plan *planner.Plan, opts Options) (*Record, erro
 		return nil, fmt.Errorf("%w: --dry-run cannot resume a run", ErrNothingAttempted)
 	}
 	if opts.Window != nil {
-		if !opts.Resume {
-			return nil, fmt.Errorf("%w: a window override is for resuming a stopped run; a new run keeps the reviewed plan's window", ErrNothingAttempted)
-		}
+		// Whether Out holds a run to continue is known once it is locked (applyLocked).
 		if !opts.Window.End.After(opts.Window.Start) {
 			return nil, fmt.Errorf("%w: the window's end %s is not after its start %s", ErrNothingAttempted,
 				opts.Window.End.Format(time.RFC3339), opts.Window.Start.Format(time.RFC3339))
@@ -143,6 +141,9 @@ func applyLocked(ctx context.Context, plan *planner.Plan, opts Options, ledger s
 		// Start or continue: the directory holds a run of this very plan, so this is its
 		// next segment.
 		opts.Resume = true
+	}
+	if opts.Window != nil && !opts.Resume {
+		return nil, fmt.Errorf("%w: a window override is for continuing a stopped run, and %s holds none; a new run keeps the reviewed plan's window", ErrNothingAttempted, opts.Out)
 	}
 	if !opts.DryRun && !opts.Resume {
 		here, _ := filepath.Abs(opts.Out)

@@ -11,7 +11,7 @@
 // resume; window.go the window, budget and stop; runrecord.go run.json; progress.go the ETA;
 // limiter.go the buckets; observe.go the batched polls; lock.go the locks.
 //
-// Choices where DESIGN.md is silent:
+// Choices where docs/design.md is silent:
 //
 //   - Rate limits: a bucket of burst 1 refilling at cap·(1−SafetyMargin) (1%), and a window
 //     guard: request n+⌊cap⌋ of a bucket is sent only once request n was answered more than

@@ -53,6 +53,10 @@ type Options struct {
 	// OnEvent receives every step transition (progress display, log lines). It is called
 	// from many goroutines, one call at a time.
 	OnEvent func(Event)
+	// OnRecord, when set, receives each snapshot of the run record as run.json is written
+	// (after the refresh, every ten seconds, and at the end): metrics read the per-bucket
+	// counts from it. The record is the caller's to keep.
+	OnRecord func(*Record)
 	// Finish, when set, runs after the final run.json is written and before the plan's lock
 	// is released, so reports rendered from the record (report.md, junit.xml) can never be
 	// overwritten by a resume that started in between. Its error is returned by Apply with
@@ -84,7 +88,7 @@ var ErrNothingAttempted = errors.New("nothing was attempted")
 // since calls were made.
 var ErrRecordNotWritten = errors.New("the run record could not be written")
 
-// Exit codes of apply (DESIGN.md, "Command line").
+// Exit codes of apply (docs/design.md, "Exit codes").
 const (
 	ExitOK      = 0
 	ExitInvalid = 1

@@ -74,6 +74,9 @@ func cloneStep(c StepRecord) StepRecord {
 // writeRecord writes run.json as it stands.
 func (r *run) writeRecord() error {
 	rec := r.snapshotRecord()
+	if r.opts.OnRecord != nil {
+		r.opts.OnRecord(rec)
+	}
 	return WriteRecord(r.opts.Out, rec)
 }
 

@@ -95,6 +95,18 @@ func (d *decoder) settings(s map[string]any) {
 	if w, ok := s["window"].(map[string]any); ok {
 		set.Window = d.window(w)
 	}
+	if list, ok := s["notify"].([]any); ok {
+		for _, e := range list {
+			m, _ := e.(map[string]any)
+			u, _ := m["url"].(map[string]any)
+			ref, ok := asSecretRef(u)
+			if !ok {
+				continue // the schema has said what is wrong
+			}
+			format, _ := m["format"].(string)
+			set.Notify = append(set.Notify, Notify{Format: format, URL: ref})
+		}
+	}
 }
 
 var percent = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)%$`)

@@ -46,7 +46,7 @@ func TestEachRuleIsReportedAtTheExactPosition(t *testing.T) {
 			[]string{`f.yaml:6:5: targets[0].name: duplicate key "name" (first at line 5); remove one`}},
 		{"an unknown key points at the key and lists the valid ones",
 			header + mongo + "settings: {paralelism: 3}\n",
-			[]string{`f.yaml:6:12: settings.paralelism: unknown field "paralelism"; valid fields: maxFailures, parallelism, pollInterval, qps, stepTimeout, window`}},
+			[]string{`f.yaml:6:12: settings.paralelism: unknown field "paralelism"; valid fields: maxFailures, notify, parallelism, pollInterval, qps, stepTimeout, window`}},
 		{"an unknown kind lists the five kinds",
 			header + "  - {name: a, kind: alibaba.kafk, region: cn-hangzhou, select: {ids: [x]}, desired: {version: \"2.2.0\"}}\n",
 			[]string{`f.yaml:5:21: targets[0].kind: must be one of "alibaba.kafka", "alibaba.mongodb", "alibaba.rabbitmq", "alibaba.computenest", "tencent.redis", not "alibaba.kafk"; did you mean "alibaba.kafka"?`}},

@@ -80,6 +80,15 @@ type Settings struct {
 	QPS          map[string]float64 // "kind/Action" → requests per second
 	PollInterval time.Duration
 	StepTimeout  time.Duration
+	// Notify are the webhooks told when apply ends or stops; each URL comes from the
+	// environment (a webhook URL is itself a credential).
+	Notify []Notify
+}
+
+// Notify is one settings.notify entry.
+type Notify struct {
+	Format string    // "" (from the URL's host), json, slack, dingtalk, wecom, feishu
+	URL    SecretRef // always {fromEnv}
 }
 
 // Budget is maxFailures: a count, or a percentage of the steps.

@@ -424,6 +424,9 @@ func ResolveSettings(s manifest.Settings) Settings {
 	if len(s.QPS) > 0 {
 		out.QPS = maps.Clone(s.QPS)
 	}
+	for _, n := range s.Notify {
+		out.Notify = append(out.Notify, Notify{Format: n.Format, URL: provider.SecretRef{FromEnv: n.URL.FromEnv}})
+	}
 	return out
 }
 

@@ -68,6 +68,15 @@ type Settings struct {
 	QPS          map[string]float64 `json:"qps,omitempty"` // "kind/Action" → requests per second
 	PollInterval Duration           `json:"poll_interval"`
 	StepTimeout  Duration           `json:"step_timeout"`
+	// Notify are the webhooks apply tells when it ends or stops (settings.notify); each URL
+	// is a reference to an environment variable, never the URL.
+	Notify []Notify `json:"notify,omitempty"`
+}
+
+// Notify is one webhook of settings.notify.
+type Notify struct {
+	Format string             `json:"format,omitempty"`
+	URL    provider.SecretRef `json:"url"`
 }
 
 // Window is the change window: no step starts before Start or after End-Cutoff.
@@ -163,14 +172,27 @@ func Encode(w io.Writer, p *Plan) error {
 	return err
 }
 
-// WriteFile writes p to path atomically (a temp file in the same directory, then rename).
+// WriteFile writes p to path atomically (a temp file in the same directory, then rename),
+// gzip-compressed when path ends in .gz (compress.go).
 func WriteFile(path string, p *Plan) error {
 	var buf bytes.Buffer
 	if err := Encode(&buf, p); err != nil {
 		return err
 	}
-	return writeAtomic(path, buf.Bytes())
+	data := buf.Bytes()
+	if compressed(path) {
+		z, err := gzipBytes(data)
+		if err != nil {
+			return err
+		}
+		data = z
+	}
+	return writeAtomic(path, data)
 }
+
+// WriteDigestFile writes digest and a newline to path atomically: what `plan --digest-file`
+// writes for `apply --expect-digest "$(cat FILE)"` (and a CronJob's configMapKeyRef).
+func WriteDigestFile(path, digest string) error { return writeAtomic(path, []byte(digest+"\n")) }
 
 // ErrDigestMismatch and ErrFormatVersion are the refusals `show` and `apply` exit 4 on.
 var (
@@ -178,7 +200,7 @@ var (
 	ErrFormatVersion  = errors.New("unknown plan format version")
 )
 
-// Decode reads a plan and checks its format version and digest. A mismatch is an error
+// Decode reads a plan, compressed or not (compress.go), and checks its format version and digest. A mismatch is an error
 // wrapping ErrDigestMismatch or ErrFormatVersion; the plan is still returned with it so
 // that callers can report what it claims.
 //
@@ -188,6 +210,9 @@ func Decode(r io.Reader) (*Plan, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, fmt.Errorf("plan: read: %w", err)
+	}
+	if data, err = Gunzip(data); err != nil {
+		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()

@@ -184,6 +184,16 @@ func recheckSettings(s Settings, reg provider.Registry, add func(string, ...any)
 			add("settings.qps[%q] %g is below the floor of one call an hour (%g)", key, q, manifest.QPSFloor)
 		}
 	}
+	for i, n := range s.Notify {
+		switch n.Format {
+		case "", "json", "slack", "dingtalk", "wecom", "feishu":
+		default:
+			add("settings.notify[%d].format %q is not json, slack, dingtalk, wecom or feishu", i, n.Format)
+		}
+		if n.URL.FromEnv == "" {
+			add("settings.notify[%d].url names no environment variable", i)
+		}
+	}
 }
 
 // walkSecretRefs calls visit with the variable of every {fromEnv} in v.

@@ -99,6 +99,11 @@ func MissingEnv(p *Plan, getenv func(string) string) []string {
 			}
 		}
 	}
+	for _, n := range p.Settings.Notify {
+		if n.URL.FromEnv != "" {
+			need[n.URL.FromEnv] = true
+		}
+	}
 	var missing []string
 	for name := range need {
 		if getenv(name) == "" {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -75,11 +76,78 @@ type Silence struct {
 	// Endpoint and Variable name the endpoint in the error: "127.0.0.1:40123" set by
 	// UPGRADEPLAN_ALIBABA_ENDPOINT, or a real endpoint (Variable "").
 	Endpoint, Variable string
-	Connect, Answer    time.Duration
+	// EnvVar is the variable that points the provider at another endpoint (set or not),
+	// named when a real endpoint cannot be reached: the user likely meant the simulator.
+	EnvVar          string
+	Connect, Answer time.Duration
 
-	mu       sync.Mutex
-	answered bool
-	timeouts int
+	mu          sync.Mutex
+	answered    bool
+	timeouts    int
+	unreachable int
+	lastErr     string
+}
+
+// Observe notes one request's outcome from its error (nil, an HTTP answer, or a transport
+// failure) and returns a permanent error once an endpoint that never answered has timed out
+// or been unreachable (connection refused, unknown host) SilentAttempts times in a row, so
+// that plan fails in seconds, naming the endpoint and the variable to set, instead of
+// retrying for tens of seconds and printing a chain of transport errors.
+func (s *Silence) Observe(answered bool, err error) error {
+	if answered || err == nil {
+		return s.Record(true, false)
+	}
+	if IsUnreachable(err) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.answered {
+			return nil
+		}
+		s.unreachable++
+		s.lastErr = unreachableWhy(err)
+		if s.unreachable >= SilentAttempts {
+			return errors.New(s.unreachableMessage())
+		}
+		return nil
+	}
+	return s.Record(false, IsTimeout(err))
+}
+
+func (s *Silence) unreachableMessage() string {
+	if s.Variable != "" {
+		return fmt.Sprintf("nothing answers at %s (set by %s): %s; is the simulator running there (upgradeplan sim --listen %s)?",
+			s.Endpoint, s.Variable, s.lastErr, s.Endpoint)
+	}
+	hint := ""
+	if s.EnvVar != "" {
+		hint = fmt.Sprintf("; %s is not set, so this is the product's real endpoint: to use the simulator, export %s=HOST:PORT", s.EnvVar, s.EnvVar)
+	}
+	return fmt.Sprintf("cannot reach %s: %s%s", s.Endpoint, s.lastErr, hint)
+}
+
+// IsUnreachable reports whether err says no server could be reached at all: the host does
+// not resolve, or nothing listens on the port.
+func IsUnreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) || errors.Is(err, syscall.ECONNREFUSED) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "connection refused") || strings.Contains(msg, "no such host")
+}
+
+func unreachableWhy(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "no such host"):
+		return "no such host"
+	case strings.Contains(msg, "connection refused"):
+		return "connection refused"
+	}
+	return "unreachable"
 }
 
 // Record notes one request's outcome: answered (any HTTP answer, an error one too), or

@@ -36,6 +36,11 @@ func buildAndRun(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	// The applies these tests start keep their plan locks and ledgers in this run's
+	// directory, not the user's cache, where another run could hold them.
+	if os.Getenv("UPGRADEPLAN_LOCK_DIR") == "" {
+		os.Setenv("UPGRADEPLAN_LOCK_DIR", filepath.Join(dir, "locks"))
+	}
 	defer os.RemoveAll(dir)
 	cliBinary = filepath.Join(dir, "upgradeplan")
 	args := []string{"build", "-o", cliBinary}

@@ -41,9 +41,9 @@ func TestProgressOnATerminalRedrawsOneLine(t *testing.T) {
 	got := out.String()
 	for _, want := range []string{
 		"\r\x1b[Kupgradeplan: 0/3 done · 0 failed · 1 in flight · 0 throttled · ETA 2m0s",
-		"\r\x1b[Kupgradeplan: 1/3 done · 0 failed · 0 in flight · 2 throttled · ETA 1m10s",
+		"\r\x1b[Kupgradeplan: 1/3 done · 0 failed · 0 in flight · 2 throttled · 1m00s elapsed · ETA 1m10s",
 		"\r\x1b[Kfailed: marketplace/si-demo-1: InvalidParameter: InstancePassword *** is too weak retry\n",
-		"\r\x1b[Kupgradeplan: 3/3 done · 1 failed · 0 in flight · 2 throttled\n",
+		"\r\x1b[Kupgradeplan: 3/3 done · 1 failed · 0 in flight · 2 throttled · 1m10s elapsed\n",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("terminal output lacks %q:\n%q", want, got)
@@ -69,7 +69,7 @@ func TestProgressOnATerminalDoesNotRedrawForEveryEvent(t *testing.T) {
 	if n := strings.Count(out.String(), "\r\x1b[K"); n > 12 {
 		t.Errorf("1,000 events within one second redrew the line %d times; want about one per 100ms", n)
 	}
-	if !strings.HasSuffix(out.String(), "upgradeplan: 1,000/2,000 done · 0 failed · 0 in flight · 0 throttled\n") {
+	if !strings.HasSuffix(out.String(), "upgradeplan: 1,000/2,000 done · 0 failed · 0 in flight · 0 throttled · 1s elapsed\n") {
 		t.Errorf("Close must draw the last state seen: %q", out.String()[max(0, out.Len()-120):])
 	}
 }

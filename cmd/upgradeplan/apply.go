@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/upgradeplan/upgradeplan/executor"
+	"github.com/upgradeplan/upgradeplan/notify"
 	"github.com/upgradeplan/upgradeplan/planner"
 	"github.com/upgradeplan/upgradeplan/provider"
 	"github.com/upgradeplan/upgradeplan/provider/products"
@@ -33,18 +35,21 @@ func applyCommand() *cli.Command {
 		Description: "Runs the plan's steps (dependencies, canary waves, parallelism, change window,\n" +
 			"   failure budget) and writes DIR/journal.jsonl, DIR/run.json, DIR/report.md and DIR/junit.xml.\n" +
 			"   Exit 0 all succeeded or had nothing to do, 1 nothing attempted, 2 a step failed or was\n" +
-			"   skipped, 3 stopped early (resume with --resume DIR), 4 plan refused, 5 plan locked.",
+			"   skipped, 3 stopped early (run the same command again to continue), 4 plan refused, 5 locked.\n" +
+			"   --out DIR starts a run, or continues the run of this plan that DIR holds.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "out", Usage: "run directory (default runs/<plan name>-<UTC time>)"},
 			&cli.IntFlag{Name: "parallelism", Usage: "steps in flight at once, overriding the plan's settings.parallelism"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "read, order and rate-limit everything, send no mutating call"},
 			&cli.StringFlag{Name: "resume", Usage: "continue the run recorded in `DIR`"},
 			&cli.StringFlag{Name: "expect-digest", Usage: "refuse the plan unless its digest is `SHA`"},
-			&cli.StringFlag{Name: "window", Usage: "with --resume: a later change window `START/END` (RFC 3339) in place of the plan's; its cutoff still applies"},
+			&cli.StringFlag{Name: "window", Usage: "when continuing a stopped run: a later change window `START/END` (RFC 3339) in place of the plan's; its cutoff still applies"},
 			&cli.StringFlag{Name: "log-format", Value: reports.LogText, Usage: "progress lines when stderr is not a terminal: text or json"},
 			&cli.DurationFlag{Name: "stop-timeout", Value: executor.DefaultStopTimeout, Usage: "after the first signal, how long to follow steps in flight while every poll of them fails, before recording them in doubt for --resume"},
 			&cli.StringFlag{Name: "lock-dir", EnvVars: []string{executor.LockDirEnv}, Usage: "`DIR` of the plan-digest locks (default $XDG_RUNTIME_DIR/upgradeplan/locks, else the user cache dir's upgradeplan/locks); the run directory's lock is DIR/lock"},
 			&cli.StringSliceFlag{Name: "visibility-grace", EnvVars: []string{"UPGRADEPLAN_VISIBILITY_GRACE"}, Usage: "override the products' visibility grace: `[KIND=]DURATION`, repeatable (how long an accepted change may stay invisible; a call whose answer was lost is not resent before the instance was seen untouched that long)"},
+			&cli.StringSliceFlag{Name: "notify", EnvVars: []string{"UPGRADEPLAN_NOTIFY"}, Usage: "post a summary when the run ends or stops to `[FORMAT=]URL` or [FORMAT=]env:NAME (json, slack, dingtalk, wecom, feishu; repeatable)"},
+			&cli.StringFlag{Name: "metrics-file", EnvVars: []string{"UPGRADEPLAN_METRICS_FILE"}, Usage: "keep `FILE` (*.prom) current in Prometheus text format for node_exporter's textfile collector"},
 			maxPlanAgeFlag(),
 		}, timeoutFlags()...),
 		Action: applyAction,
@@ -52,7 +57,7 @@ func applyCommand() *cli.Command {
 }
 
 func applyAction(c *cli.Context) error {
-	args, err := interspersedArgs(c) // `apply PLAN --out DIR` as DESIGN.md writes it
+	args, err := interspersedArgs(c) // `apply PLAN --out DIR`, flags after the plan
 	if err != nil {
 		return exitError(ExitInvalid, usageError{fmt.Errorf("apply: %w", err)})
 	}
@@ -62,20 +67,66 @@ func applyAction(c *cli.Context) error {
 	if err := reports.CheckLogFormat(c.String("log-format")); err != nil {
 		return exitError(ExitInvalid, usageError{err})
 	}
+	stderr := c.App.ErrWriter
+	tty := false
+	if f, ok := stderr.(*os.File); ok {
+		tty = term.IsTerminal(int(f.Fd()))
+	}
+	progress := reports.NewProgress(stderr, tty, c.String("log-format"))
+	if tty {
+		if f, ok := stderr.(*os.File); ok {
+			progress.SetWidth(func() int { w, _, _ := term.GetSize(int(f.Fd())); return w })
+		}
+	}
+	// From here on every line apply writes goes through progress, so that with
+	// --log-format json every line on stderr is JSON.
+	fail := func(code int, err error) error {
+		if tty || c.String("log-format") != reports.LogJSON {
+			return exitError(code, err)
+		}
+		progress.Log(slog.LevelError, "apply failed", slog.String("error", err.Error()), slog.Int("exit_code", code))
+		return exitError(code, nil)
+	}
 	planPath := args[0]
 	if err := setTimeouts(c); err != nil {
+		return exitError(ExitInvalid, usageError{err})
+	}
+	targets, err := notifyTargets(c.StringSlice("notify"))
+	if err != nil {
 		return exitError(ExitInvalid, usageError{err})
 	}
 	reg := products.Registry()
 	plan, _, err := readPlan("apply", planPath, reg)
 	if err != nil {
+		var coded *codedError
+		if errors.As(err, &coded) && coded.err != nil {
+			return fail(coded.code, coded.err)
+		}
 		return err
 	}
-	printWarnings(c, planWarnings(c, plan, reg))
+	progress.Redact(secretValues(plan)...)
+	// The plan's settings.notify, besides --notify: the URLs come from the environment,
+	// which MissingEnv below has checked.
+	for _, n := range plan.Settings.Notify {
+		spec := "env:" + n.URL.FromEnv
+		if n.Format != "" {
+			spec = n.Format + "=" + spec
+		}
+		t, err := notify.ParseTarget(spec, os.Getenv)
+		if err != nil && os.Getenv(n.URL.FromEnv) != "" {
+			return fail(ExitInvalid, fmt.Errorf("apply: settings.notify: %w", err))
+		}
+		if err == nil {
+			targets = append(targets, t)
+		}
+	}
+	for _, w := range planWarnings(c, plan, reg) {
+		progress.Notice("warning: " + w)
+	}
 	// Every secret the plan needs is read before the first call, so a missing one stops
 	// apply with nothing sent instead of failing its steps halfway through the run.
 	if missing := planner.MissingEnv(plan, os.Getenv); len(missing) > 0 {
-		return exitError(ExitInvalid, fmt.Errorf("apply: the plan needs environment variables that are not set: %s; nothing was sent", strings.Join(missing, ", ")))
+		return fail(ExitInvalid, fmt.Errorf("apply: the plan needs environment variables that are not set: %s; nothing was sent", strings.Join(missing, ", ")))
 	}
 	out, resume := c.String("out"), false
 	if dir := c.String("resume"); dir != "" {
@@ -86,8 +137,8 @@ func applyAction(c *cli.Context) error {
 	}
 	var window *planner.Window
 	if v := c.String("window"); v != "" {
-		if !resume {
-			return exitError(ExitInvalid, usageError{errors.New("apply: --window moves the window of a stopped run: use it with --resume DIR; a new run keeps the reviewed plan's window")})
+		if out == "" {
+			return exitError(ExitInvalid, usageError{errors.New("apply: --window moves the window of a stopped run: name its run directory with --out DIR; a new run keeps the reviewed plan's window")})
 		}
 		w, err := parseWindow(v)
 		if err != nil {
@@ -103,13 +154,14 @@ func applyAction(c *cli.Context) error {
 		out = filepath.Join("runs", runName(plan.Manifest.Name)+"-"+time.Now().UTC().Format("20060102T150405Z"))
 	}
 
-	stderr := c.App.ErrWriter
-	tty := false
-	if f, ok := stderr.(*os.File); ok {
-		tty = term.IsTerminal(int(f.Fd()))
+	var metrics *metricsSink
+	if path := c.String("metrics-file"); path != "" {
+		metrics = newMetricsSink(path, progress, plan)
 	}
-	progress := reports.NewProgress(stderr, tty, c.String("log-format"))
-	progress.Redact(secretValues(plan)...)
+	onEvent := progress.Event
+	if metrics != nil {
+		onEvent = func(ev executor.Event) { progress.Event(ev); metrics.event(ev) }
+	}
 
 	opts := executor.Options{
 		Registry:     reg,
@@ -120,17 +172,25 @@ func applyAction(c *cli.Context) error {
 		Resume:       resume,
 		ExpectDigest: c.String("expect-digest"),
 		Window:       window,
-		OnEvent:      progress.Event,
+		OnEvent:      onEvent,
 		ToolVersion:  versionString(),
 		LockDir:      c.String("lock-dir"),
 		StopTimeout:  c.Duration("stop-timeout"),
 		// The grace overrides, by kind ("" for every kind).
 		VisibilityGrace: grace,
 	}
+	if metrics != nil {
+		opts.OnRecord = metrics.record
+	}
+	stopTimeout := c.Duration("stop-timeout")
+	if stopTimeout <= 0 {
+		stopTimeout = executor.DefaultStopTimeout
+	}
+	finished := make(chan struct{})
+	defer close(finished)
+	go watchFirstSignal(c.Context, finished, progress, stopTimeout)
 	if sig := signalsFrom(c.Context); sig != nil {
 		opts.Hard = sig.Second()
-		finished := make(chan struct{})
-		defer close(finished)
 		go func() {
 			select {
 			case <-sig.Second():
@@ -139,12 +199,29 @@ func applyAction(c *cli.Context) error {
 			}
 			select {
 			case <-time.After(hardExitGrace):
-				fmt.Fprintln(stderr, "upgradeplan: second signal: exiting now; the journal is intact, resume with --resume "+out)
+				progress.Notice("second signal: exiting now; the journal is intact; continue with: " + continueCommand(planPath, out, nil))
 				os.Exit(ExitStopped)
 			case <-finished:
 			}
 		}()
 	}
+	if tty {
+		go func() {
+			tick := time.NewTicker(time.Second)
+			defer tick.Stop()
+			for {
+				select {
+				case now := <-tick.C:
+					progress.Tick(now)
+				case <-finished:
+					return
+				}
+			}
+		}()
+	} else {
+		logRunStarted(progress, plan, out, opts.DryRun)
+	}
+	progress.SetStart(time.Now())
 
 	// The reports are written while apply still holds the plan's lock, so a resume cannot
 	// interleave its run.json with these reports.
@@ -156,25 +233,69 @@ func applyAction(c *cli.Context) error {
 	rec, err := executor.Apply(c.Context, plan, opts)
 	progress.Close()
 	code := executor.ExitCode(rec, err)
+	cont := continueCommand(planPath, out, rec)
+	if metrics != nil {
+		metrics.finish(rec)
+	}
 	if err != nil {
-		return exitError(code, fmt.Errorf("apply: %w", err))
+		err = fmt.Errorf("apply: %w", err)
+		notifyEnd(progress, targets, errorSummary(plan, out, code, err, rec))
+		return fail(code, err)
 	}
 	if reportErr != nil {
-		return exitError(ExitFailed, fmt.Errorf("apply: the run finished (%s) but its reports could not be written: %w", rec.Outcome.Result, reportErr))
+		code = max(code, ExitFailed)
+		err := fmt.Errorf("apply: the run finished (%s) but its reports could not be written: %w", rec.Outcome.Result, reportErr)
+		notifyEnd(progress, targets, errorSummary(plan, out, code, err, rec))
+		return fail(code, err)
 	}
 	fmt.Fprintf(c.App.Writer, "%s: %s\n", rec.Outcome.Result, summary(rec))
 	fmt.Fprintf(c.App.Writer, "run record: %s\n", filepath.Join(out, executor.RecordFile))
+	if !tty {
+		logRunFinished(progress, rec, out, code, cont)
+	}
+	s := notify.NewSummary(rec, out, reportPaths(out), "")
+	if rec.Outcome.Result == "stopped" {
+		s.Continue = cont
+	}
+	notifyEnd(progress, targets, s)
 	if code == ExitOK {
 		return nil
 	}
-	msg := "apply " + rec.Outcome.Result
-	if rec.Outcome.Reason != "" {
-		msg += ": " + rec.Outcome.Reason
+	return fail(code, errors.New(endMessage(rec, cont)))
+}
+
+// notifyTargets parses the --notify values.
+func notifyTargets(values []string) ([]notify.Target, error) {
+	var out []notify.Target
+	for _, v := range values {
+		for _, one := range strings.Split(v, ",") {
+			if one = strings.TrimSpace(one); one == "" {
+				continue
+			}
+			t, err := notify.ParseTarget(one, os.Getenv)
+			if err != nil {
+				return nil, fmt.Errorf("apply: %w", err)
+			}
+			out = append(out, t)
+		}
 	}
-	if code == ExitStopped {
-		msg += "; continue with: upgradeplan apply " + planPath + " --resume " + out
+	return out, nil
+}
+
+// errorSummary is the notification of an apply that ended with an error (refused, locked,
+// nothing attempted, reports not written): the on-call engineer hears of it too.
+func errorSummary(plan *planner.Plan, out string, code int, err error, rec *executor.Record) notify.Summary {
+	if rec != nil {
+		s := notify.NewSummary(rec, out, nil, "")
+		s.Reason = err.Error()
+		s.ExitCode = code
+		return s
 	}
-	return exitError(code, errors.New(msg))
+	return notify.Summary{
+		Event: "run not started", Plan: plan.Manifest.Name, Digest: plan.Digest, RunDir: out,
+		Result: "error", Reason: err.Error(), ExitCode: code, FinishedAt: time.Now().UTC(),
+		Counts: map[string]int{},
+	}
 }
 
 // summary is "3 succeeded, 1 failed, 2 not-started" in a fixed order.

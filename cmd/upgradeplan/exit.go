@@ -11,7 +11,7 @@ import (
 	"github.com/upgradeplan/upgradeplan/manifest"
 )
 
-// Exit codes (DESIGN.md, "Command line"). They are mapped here and nowhere else.
+// Exit codes (docs/design.md, "Exit codes"). They are mapped here and nowhere else.
 const (
 	ExitOK      = 0 // success; apply: every step succeeded or had nothing to do
 	ExitInvalid = 1 // nothing was attempted: bad input, credentials, unreadable file; plan: error

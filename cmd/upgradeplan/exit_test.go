@@ -76,7 +76,7 @@ func TestFirstSignalCancelsTheContextSecondClosesSecond(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("first signal did not cancel the context")
 	}
-	if got := context.Cause(sig.Context()).Error(); got != "interrupted by terminated" {
+	if got := context.Cause(sig.Context()).Error(); got != "terminated (SIGTERM)" {
 		t.Errorf("cause = %q, want it to name the signal", got)
 	}
 	select {

@@ -33,6 +33,7 @@ func commands() []*cli.Command {
 		reportCommand(),
 		applyCommand(),
 		simCommand(),
+		completionCommand(),
 	}
 }
 
@@ -143,7 +144,16 @@ func (s *signals) Close() {
 // interruptedError is the context cause after a signal.
 type interruptedError struct{ sig os.Signal }
 
-func (e *interruptedError) Error() string { return "interrupted by " + e.sig.String() }
+// Error names the signal as people know it: "interrupted (SIGINT)", "terminated (SIGTERM)".
+func (e *interruptedError) Error() string {
+	switch e.sig {
+	case os.Interrupt:
+		return "interrupted (SIGINT)"
+	case syscall.SIGTERM:
+		return "terminated (SIGTERM)"
+	}
+	return "stopped by signal " + e.sig.String()
+}
 
 type signalsKey struct{}
 

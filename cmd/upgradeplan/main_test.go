@@ -14,6 +14,13 @@ var update = flag.Bool("update", false, "rewrite the expected output in testdata
 // TestMain lets the scripts run the real command line in a child process: "upgradeplan" in a
 // script is this test binary calling run.
 func TestMain(m *testing.M) {
+	// Applies in tests keep their plan locks and ledgers out of the user's cache directory,
+	// where another test run (or a real apply) on the same machine could hold them.
+	if os.Getenv("UPGRADEPLAN_LOCK_DIR") == "" {
+		if dir, err := os.MkdirTemp("", "upgradeplan-cmd-locks-"); err == nil {
+			os.Setenv("UPGRADEPLAN_LOCK_DIR", dir)
+		}
+	}
 	testscript.Main(m, map[string]func(){
 		"upgradeplan": func() { os.Exit(run(os.Args, os.Stdout, os.Stderr)) },
 	})

@@ -36,6 +36,7 @@ func planCommand() *cli.Command {
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write the plan file to `FILE` (not saved without it)"},
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "stdout rendering: text, markdown or json"},
 			&cli.BoolFlag{Name: "detailed-exitcode", Usage: "exit 0 for no changes, 1 for an error, 2 for changes (as Terraform)"},
+			&cli.StringFlag{Name: "digest-file", Usage: "with -o: also write the plan's digest alone to `FILE`, for apply --expect-digest \"$(cat FILE)\""},
 		}, timeoutFlags()...),
 		Action: func(c *cli.Context) error {
 			args, err := interspersedArgs(c)
@@ -52,6 +53,13 @@ func planCommand() *cli.Command {
 			out := c.String("out")
 			if err := checkPlanOut(out, args[0]); err != nil {
 				return exitError(ExitInvalid, usageError{err})
+			}
+			digestFile := c.String("digest-file")
+			if digestFile != "" && out == "" {
+				return exitError(ExitInvalid, usageError{errors.New("plan: --digest-file needs -o: the digest names a saved plan file")})
+			}
+			if digestFile != "" && (sameFile(digestFile, args[0]) || sameFile(digestFile, out)) {
+				return exitError(ExitInvalid, usageError{fmt.Errorf("plan: --digest-file %s would overwrite the manifest or the plan file", digestFile)})
 			}
 			if err := setTimeouts(c); err != nil {
 				return exitError(ExitInvalid, usageError{err})
@@ -85,6 +93,11 @@ func planCommand() *cli.Command {
 			if out != "" {
 				if err := planner.WriteFile(out, p); err != nil {
 					return exitError(ExitInvalid, fmt.Errorf("plan: write %s: %w", out, err))
+				}
+				if digestFile != "" {
+					if err := planner.WriteDigestFile(digestFile, p.Digest); err != nil {
+						return exitError(ExitInvalid, fmt.Errorf("plan: write %s: %w", digestFile, err))
+					}
 				}
 			} else if format != "json" {
 				fmt.Fprintln(c.App.ErrWriter, "upgradeplan: the plan was not saved; -o FILE saves it for apply")

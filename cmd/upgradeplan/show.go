@@ -63,6 +63,10 @@ func readPlan(command, path string, reg provider.Registry) (*planner.Plan, []byt
 	if err != nil {
 		return nil, nil, exitError(ExitInvalid, fmt.Errorf("%s: %w", command, err))
 	}
+	// A gzip-compressed plan (plan -o plan.json.gz) is read as the plan inside it.
+	if file, err = planner.Gunzip(file); err != nil {
+		return nil, nil, exitError(ExitInvalid, fmt.Errorf("%s: %s: %w", command, path, err))
+	}
 	if err := wrongKind(command, path, file, kindPlan); err != nil {
 		return nil, nil, exitError(ExitInvalid, err)
 	}

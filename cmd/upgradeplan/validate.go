@@ -19,28 +19,58 @@ func validateCommand() *cli.Command {
 		Description: "Reports every problem of every file at once, sorted by position, one per line as\n" +
 			"   FILE:LINE:COL: PATH: MESSAGE\n" +
 			"and prints \"FILE: valid\" for each valid file. Exit 0 when all are valid, 1 otherwise.\n" +
-			"   - reads a manifest from standard input (named <stdin> in positions).",
+			"   - reads a manifest from standard input (named <stdin> in positions).\n" +
+			"   --format github prints each problem as a GitHub Actions ::error annotation on stdout;\n" +
+			"   --format json prints {\"valid\", \"files\", \"problems\": [{file, line, column, path, message}]}.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "format", Value: "text", Usage: "text, github (Actions annotations) or json"},
+		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
 				return exitError(ExitInvalid, usageError{errors.New("validate: name at least one manifest file")})
 			}
+			format := c.String("format")
+			if err := checkValidateFormat(format); err != nil {
+				return exitError(ExitInvalid, usageError{err})
+			}
 			var all manifest.Problems
+			var files []validateResult
 			for _, file := range c.Args().Slice() {
 				_, err := loadManifest(c, file)
+				name := file
+				if file == "-" {
+					name = stdinName
+				}
 				var problems manifest.Problems
 				switch {
-				case err == nil && file == "-":
-					fmt.Fprintf(c.App.Writer, "%s: valid\n", stdinName)
 				case err == nil:
-					fmt.Fprintf(c.App.Writer, "%s: valid\n", file)
+					files = append(files, validateResult{File: name, Valid: true})
+					if format != "json" {
+						fmt.Fprintf(c.App.Writer, "%s: valid\n", name)
+					}
+					continue
 				case errors.As(err, &problems):
 					all = append(all, problems...)
 				default:
-					all = append(all, manifest.Problem{Pos: manifest.Pos{File: file}, Message: err.Error()})
+					all = append(all, manifest.Problem{Pos: manifest.Pos{File: name}, Message: err.Error()})
 				}
+				files = append(files, validateResult{File: name})
+			}
+			all = all.Sort()
+			switch format {
+			case "json":
+				if err := writeValidateJSON(c.App.Writer, files, all); err != nil {
+					return exitError(ExitInvalid, err)
+				}
+				if len(all) > 0 {
+					return exitError(ExitInvalid, nil)
+				}
+				return nil
+			case "github":
+				writeGitHubAnnotations(c.App.Writer, all)
 			}
 			if len(all) > 0 {
-				return exitError(ExitInvalid, all.Sort())
+				return exitError(ExitInvalid, all)
 			}
 			return nil
 		},

@@ -48,7 +48,7 @@ func newClientWith(cfg provider.Config, cred common.CredentialIface) (*tcredis.C
 	cpf.RateLimitExceededMaxRetries = 0
 	cpf.DisableRegionBreaker = true
 	cpf.HttpProfile.ReqTimeout = int(math.Ceil(timeout.Seconds()))
-	silence := &provider.Silence{Connect: connect, Answer: timeout, Endpoint: Endpoint(cfg.Region)}
+	silence := &provider.Silence{Connect: connect, Answer: timeout, Endpoint: Endpoint(cfg.Region), EnvVar: EndpointEnv}
 	if ep := strings.TrimSpace(cfg.Env()(EndpointEnv)); ep != "" {
 		if err := provider.CheckEndpoint(EndpointEnv, ep); err != nil {
 			return nil, nil, fmt.Errorf("redis: open client for %s: %w", cfg.Region, err)

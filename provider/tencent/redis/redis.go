@@ -121,7 +121,7 @@ func (p *Provider) do(ctx context.Context, action, instance string, send func(co
 		if ctx.Err() == nil && p.silence != nil {
 			var sdk *tcerr.TencentCloudSDKError
 			answered := err == nil || (errors.As(err, &sdk) && sdk.Code != "ClientError.NetworkError")
-			if giveUp := p.silence.Record(answered, !answered && provider.IsTimeout(err)); giveUp != nil {
+			if giveUp := p.silence.Observe(answered, err); giveUp != nil {
 				return &provider.Error{Kind: Kind, Action: action, Instance: instance, Class: provider.ClassPermanent,
 					Code: "ClientError.NetworkError", Message: giveUp.Error(), Err: err}
 			}

@@ -134,7 +134,7 @@ func NewPool(cfg provider.Config, opt Options) (*Pool, error) {
 		idle:    make(chan *sdk.Client, n),
 		slots:   make(chan struct{}, n),
 	}
-	p.silence = &provider.Silence{Connect: connect, Answer: read}
+	p.silence = &provider.Silence{Connect: connect, Answer: read, EnvVar: EndpointEnv}
 	if ep := strings.TrimSpace(cfg.Env()(EndpointEnv)); ep != "" {
 		if err := provider.CheckEndpoint(EndpointEnv, ep); err != nil {
 			return nil, fmt.Errorf("%s: %w", opt.Kind, err)
@@ -352,7 +352,7 @@ func (p *Pool) send(ctx context.Context, call Call, attempt Attempt) (err error)
 	healthy = true
 	if ctx.Err() == nil {
 		answered := sdkErr == nil || resp.GetHttpStatus() != 0 || Classify(sdkErr, false).HTTPStatus != 0
-		if giveUp := p.silence.Record(answered, !answered && provider.IsTimeout(sdkErr)); giveUp != nil {
+		if giveUp := p.silence.Observe(answered, sdkErr); giveUp != nil {
 			return p.wrap(call, &provider.Error{Class: provider.ClassPermanent, Code: CodeNetwork, Message: giveUp.Error(), Err: sdkErr})
 		}
 	}

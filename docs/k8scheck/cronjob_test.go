@@ -1,0 +1,88 @@
+package k8scheck
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// stopTimeout is apply's default --stop-timeout: after SIGTERM it follows the steps in
+// flight for at most this long, then writes the record and exits. The pod's grace period
+// must be longer, or the kubelet's SIGKILL cuts the record short.
+const stopTimeout = 3 * time.Minute
+
+// yamlBlocks returns the ```yaml blocks of a Markdown file.
+func yamlBlocks(t *testing.T, path string) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blocks []string
+	for _, m := range regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(data), -1) {
+		blocks = append(blocks, m[1])
+	}
+	return blocks
+}
+
+func TestScheduledApplyCronJobIsAValidBatchV1CronJob(t *testing.T) {
+	var found int
+	for _, block := range yamlBlocks(t, "../scheduled-apply.md") {
+		if !strings.Contains(block, "kind: CronJob") {
+			continue
+		}
+		found++
+		var cj batchv1.CronJob
+		if err := yaml.UnmarshalStrict([]byte(block), &cj); err != nil {
+			t.Fatalf("the CronJob in docs/scheduled-apply.md does not decode strictly as batch/v1: %v", err)
+		}
+		if cj.APIVersion != "batch/v1" || cj.Kind != "CronJob" {
+			t.Errorf("apiVersion/kind = %s/%s", cj.APIVersion, cj.Kind)
+		}
+		spec := cj.Spec
+		if spec.TimeZone == nil || *spec.TimeZone == "" {
+			t.Error("spec.timeZone is not set: the schedule would be read in the controller's zone")
+		} else if _, err := time.LoadLocation(*spec.TimeZone); err != nil {
+			t.Errorf("spec.timeZone %q: %v", *spec.TimeZone, err)
+		}
+		if spec.ConcurrencyPolicy != batchv1.ForbidConcurrent {
+			t.Errorf("concurrencyPolicy = %q, want Forbid", spec.ConcurrencyPolicy)
+		}
+		pod := spec.JobTemplate.Spec.Template.Spec
+		if g := pod.TerminationGracePeriodSeconds; g == nil || time.Duration(*g)*time.Second <= stopTimeout {
+			t.Errorf("terminationGracePeriodSeconds = %v, want longer than apply's --stop-timeout (%s)", g, stopTimeout)
+		}
+		if pod.RestartPolicy != "Never" {
+			t.Errorf("restartPolicy = %q, want Never (a failed run is looked at, not retried blindly)", pod.RestartPolicy)
+		}
+		if len(pod.Containers) != 1 {
+			t.Fatalf("want one container, got %d", len(pod.Containers))
+		}
+		args := strings.Join(pod.Containers[0].Args, " ")
+		for _, want := range []string{"apply", "--out=", "--expect-digest="} {
+			if !strings.Contains(args, want) {
+				t.Errorf("container args %q lack %q", args, want)
+			}
+		}
+		if strings.Contains(args, "--resume") {
+			t.Errorf("container args %q use --resume: apply --out continues a run by itself, and --resume fails on the first firing", args)
+		}
+		readOnly := false
+		for _, m := range pod.Containers[0].VolumeMounts {
+			if m.MountPath == "/plans" && m.ReadOnly {
+				readOnly = true
+			}
+		}
+		if !readOnly {
+			t.Error("the plans volume is not mounted read-only at /plans")
+		}
+	}
+	if found != 1 {
+		t.Fatalf("docs/scheduled-apply.md shows %d CronJobs, want 1", found)
+	}
+}

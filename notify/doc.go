@@ -1,0 +1,11 @@
+// Package notify owns what apply tells people when a run ends or stops: one summary of the
+// run record (outcome, counts, failures with instance, error code and request id, report
+// paths, the command that continues the run) posted to incoming webhooks — a plain JSON
+// document, or the message shapes Slack, DingTalk, WeCom and Feishu accept.
+//
+// A notification must never change a run: sending is retried with backoff for a bounded
+// time and its failure is returned for a warning, never turned into an exit code. It never
+// carries a secret: the summary is built from the run record (which holds secret
+// references, not values), and a webhook URL — which for these services is itself a
+// credential — is named in errors and logs by scheme and host only.
+package notify

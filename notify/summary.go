@@ -1,0 +1,192 @@
+package notify
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/upgradeplan/upgradeplan/executor"
+)
+
+// MaxFailures is how many failed steps a summary lists; the rest are counted. A chat
+// message is read on a phone at 03:30: the first failures and where the report is are
+// what matters, report.md has the others.
+const MaxFailures = 10
+
+// Summary is the plain JSON notification and what every template renders.
+type Summary struct {
+	Event      string         `json:"event"` // "run finished" or "run stopped"
+	Plan       string         `json:"plan"`
+	Digest     string         `json:"plan_digest"`
+	RunDir     string         `json:"run_dir"`
+	Result     string         `json:"result"` // executor.Outcome.Result
+	Reason     string         `json:"reason,omitempty"`
+	ExitCode   int            `json:"exit_code"`
+	DryRun     bool           `json:"dry_run,omitempty"`
+	Host       string         `json:"host,omitempty"`
+	StartedAt  time.Time      `json:"started_at"`
+	FinishedAt time.Time      `json:"finished_at"`
+	Counts     map[string]int `json:"counts"`
+	Failures   []Failure      `json:"failures,omitempty"`
+	// MoreFailures counts the failed steps left out of Failures.
+	MoreFailures int               `json:"more_failures,omitempty"`
+	Reports      map[string]string `json:"reports,omitempty"` // "markdown", "junit", "json" → path
+	// Continue is the complete command that continues a stopped run; "" when nothing is left.
+	Continue string `json:"continue,omitempty"`
+}
+
+// Failure is one failed step as an on-call engineer needs it.
+type Failure struct {
+	Step      string `json:"step"`
+	Instance  string `json:"instance"`
+	Code      string `json:"code,omitempty"`
+	RequestID string `json:"request_id,omitempty"`
+	Message   string `json:"message"`
+}
+
+// NewSummary builds the summary of rec. runDir, reports and continueCmd are what the
+// command line knows; continueCmd must already be the complete command that works.
+func NewSummary(rec *executor.Record, runDir string, reports map[string]string, continueCmd string) Summary {
+	s := Summary{
+		Event:      "run finished",
+		Plan:       rec.Plan.Name,
+		Digest:     rec.Plan.Digest,
+		RunDir:     runDir,
+		Result:     rec.Outcome.Result,
+		Reason:     rec.Outcome.Reason,
+		ExitCode:   rec.Outcome.ExitCode,
+		DryRun:     rec.DryRun,
+		StartedAt:  rec.StartedAt,
+		FinishedAt: rec.FinishedAt,
+		Counts:     map[string]int{},
+		Reports:    reports,
+		Continue:   continueCmd,
+	}
+	if rec.Outcome.Result == "stopped" {
+		s.Event = "run stopped"
+	}
+	if n := len(rec.Segments); n > 0 {
+		s.Host = rec.Segments[n-1].Host
+	}
+	for st, n := range rec.Counts {
+		if n > 0 {
+			s.Counts[string(st)] = n
+		}
+	}
+	for _, st := range rec.Steps {
+		if st.Status != executor.StatusFailed {
+			continue
+		}
+		if len(s.Failures) == MaxFailures {
+			s.MoreFailures++
+			continue
+		}
+		f := Failure{Step: st.ID, Instance: st.Instance}
+		if st.Error != nil {
+			f.Code, f.RequestID, f.Message = st.Error.Code, st.Error.RequestID, st.Error.Message
+		} else {
+			f.Message = st.Reason
+		}
+		s.Failures = append(s.Failures, f)
+	}
+	return s
+}
+
+// headline is the one line that says what happened, in plain words.
+func (s Summary) headline() string {
+	what := map[string]string{
+		"succeeded": "finished: every step succeeded or had nothing to do",
+		"failed":    "finished with failures",
+		"stopped":   "stopped before finishing",
+		"refused":   "refused the plan",
+		"error":     "did not run",
+	}[s.Result]
+	if what == "" {
+		what = s.Result
+	}
+	dry := ""
+	if s.DryRun {
+		dry = " (dry run)"
+	}
+	line := fmt.Sprintf("upgradeplan apply of %s%s %s (exit %d)", s.Plan, dry, what, s.ExitCode)
+	if s.Reason != "" {
+		line += ": " + s.Reason
+	}
+	return line
+}
+
+// countsLine lists the non-zero counts in a stable order: the outcomes people act on first.
+func (s Summary) countsLine() string {
+	order := []string{"failed", "skipped", "drifted", "not-started", "cancelled", "succeeded", "noop"}
+	seen := map[string]bool{}
+	var parts []string
+	for _, k := range order {
+		if n := s.Counts[k]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, k))
+		}
+		seen[k] = true
+	}
+	var rest []string
+	for k := range s.Counts {
+		if !seen[k] {
+			rest = append(rest, k)
+		}
+	}
+	sort.Strings(rest)
+	for _, k := range rest {
+		parts = append(parts, fmt.Sprintf("%d %s", s.Counts[k], k))
+	}
+	if len(parts) == 0 {
+		return "no steps"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// text is the summary as plain lines; markdown adds emphasis and code spans where the
+// service renders them.
+func (s Summary) text(markdown bool) string {
+	code := func(v string) string {
+		if markdown && v != "" {
+			return "`" + v + "`"
+		}
+		return v
+	}
+	var b strings.Builder
+	if markdown {
+		fmt.Fprintf(&b, "**%s**\n\n", s.headline())
+	} else {
+		fmt.Fprintf(&b, "%s\n", s.headline())
+	}
+	fmt.Fprintf(&b, "Steps: %s\n", s.countsLine())
+	fmt.Fprintf(&b, "Plan digest: %s\n", code(s.Digest))
+	if s.Host != "" {
+		fmt.Fprintf(&b, "Runner: %s\n", s.Host)
+	}
+	if len(s.Failures) > 0 {
+		b.WriteString("\nFailures:\n")
+		for _, f := range s.Failures {
+			fmt.Fprintf(&b, "- %s: %s", code(f.Instance), f.Message)
+			if f.Code != "" {
+				fmt.Fprintf(&b, " (code %s", f.Code)
+				if f.RequestID != "" {
+					fmt.Fprintf(&b, ", request id %s", f.RequestID)
+				}
+				b.WriteString(")")
+			}
+			b.WriteString("\n")
+		}
+		if s.MoreFailures > 0 {
+			fmt.Fprintf(&b, "- and %d more failed steps (see the report)\n", s.MoreFailures)
+		}
+	}
+	if p := s.Reports["markdown"]; p != "" {
+		fmt.Fprintf(&b, "\nReport: %s\n", code(p))
+	} else if s.RunDir != "" {
+		fmt.Fprintf(&b, "\nRun directory: %s\n", code(s.RunDir))
+	}
+	if s.Continue != "" {
+		fmt.Fprintf(&b, "Continue with: %s\n", code(s.Continue))
+	}
+	return b.String()
+}
