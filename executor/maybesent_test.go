@@ -129,3 +129,40 @@ func TestABusyRefusalPastStepTimeoutFails(t *testing.T) {
 		}
 	})
 }
+
+// Checker seed 13196872993367526656: a MongoDB upgrade's answer was lost, a look then showed
+// the instance upgrading (maybe-sent became accepted, journaled in the step's snapshot
+// only), the segment was killed, and the upgrade failed and rolled back to Running on the
+// old kernel. The resume rebuilt the step as maybe-sent from the lost answer, saw the
+// instance untouched after the grace and upgraded it a second time. The snapshot's
+// accepted state is now the later word: the resume follows the change it saw, sends
+// nothing, and the step ends failed.
+func TestResumeFollowsALostAnswerThatWasSeenTakingEffect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cloud := newFakeCloud(30*time.Second, fleetOf(1, "a", "1"))
+		plan := planOf(t, planner.Settings{}, oneTarget(), []planner.Step{versionStep("t", "a-1", "1", "2", 0)})
+		dir := t.TempDir()
+		j, err := openJournal(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		then := time.Now().Add(-10 * time.Minute).UTC()
+		lost := &StepError{Class: provider.ClassUnknown, Code: "SDK.NetworkError", Message: "EOF"}
+		j.write(Entry{Type: EntryBegin, Time: then, Digest: plan.Digest, PID: 1})
+		j.write(Entry{Type: EntryIntent, Time: then, StepID: "t/a-1", Attempt: 1})
+		j.write(Entry{Type: EntryResult, Time: then, StepID: "t/a-1", Attempt: 1, Error: lost, Class: lost.Class})
+		j.write(Entry{Type: EntryStep, Time: then.Add(time.Second), StepID: "t/a-1", Step: &StepRecord{ID: "t/a-1", Instance: "a-1",
+			Status: StatusRunning, State: PhaseAccepted, From: provider.Values{"version": "1"}, To: provider.Values{"version": "2"}}})
+		j.close()
+		rec, err := runApply(t, t.Context(), plan, cloud.registry(), dir, func(o *Options) { o.Resume = true })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := cloud.sends("a-1"); n != 0 {
+			t.Errorf("the resume sent %d upgrade calls for a change that was seen taking effect", n)
+		}
+		if s := stepByID(t, rec, "t/a-1"); s.Status != StatusFailed {
+			t.Errorf("step %s %q %+v; want failed: the change was seen under way and did not land", s.Status, s.Reason, s.Error)
+		}
+	})
+}

@@ -28,6 +28,9 @@ type trail struct {
 	maySent  bool      // some intent may have reached the cloud
 	answered bool
 	busy     int // results refused as busy (provider.ClassBusy): nothing happened
+	// seen: after the last intent's lost answer, the step's snapshot says a look showed
+	// the change under way (maybe-sent became accepted): the call took effect.
+	seen bool
 }
 
 func (r *run) restore(entries []Entry) {
@@ -69,7 +72,7 @@ func (r *run) restore(entries []Entry) {
 				t.maySent = true // an earlier intent never got its result: it may have been sent
 			}
 			t.attempts++
-			t.last, t.callAt = "open", e.Time
+			t.last, t.callAt, t.seen = "open", e.Time, false
 		case EntryResult:
 			t := get(e.StepID)
 			if e.RequestID != "" {
@@ -94,7 +97,11 @@ func (r *run) restore(entries []Entry) {
 			}
 		case EntryStep:
 			if e.Step != nil {
-				get(e.Step.ID).snap = e.Step
+				t := get(e.Step.ID)
+				t.snap = e.Step
+				if e.Step.State == PhaseAccepted && t.last != "accepted" && t.last != "" {
+					t.seen = true
+				}
 			}
 		}
 	}
@@ -135,6 +142,12 @@ func restoreStep(rec *StepRecord, t *trail) machine {
 	case isFinal(rec.Status):
 		m.Phase, m.Status, m.Reason, m.Error, m.After = PhaseFinal, rec.Status, rec.Reason, rec.Error, rec.After
 		return m
+	case t.seen:
+		// A look of an earlier segment showed the change of a call whose answer was
+		// lost under way (the only way maybe-sent becomes accepted): follow it; never
+		// judge it maybe-sent again, when a change that failed and rolled back, or a
+		// restart in place that is over, would look untouched.
+		m.Phase, m.Since, m.AnswerLost, m.SeenBusy = PhaseAccepted, t.callAt, true, true
 	case t.last == "open", t.last == string(provider.ClassUnknown), t.last == string(provider.ClassRetryable):
 		m.Phase = PhaseMaybeSent
 	case t.last == "accepted":
