@@ -254,6 +254,8 @@ type stepState struct {
 	intent    *Entry
 	// Driver goroutine only:
 	lastOK time.Time // the last observation that answered about the step
+	// judgedAt is when the observation the step was last judged on was made.
+	judgedAt time.Time
 }
 
 func newRun(plan *planner.Plan, opts Options, entries []Entry) (*run, error) {

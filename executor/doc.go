@@ -43,7 +43,12 @@
 //     stays a few percent of the calls where it does not (bench/RESULTS.md).
 //   - Judge before every send: a step is sent only on an observation made at most
 //     verdictFreshness (1 s) before it passed its last wait (dependencies, slots, window, a
-//     busy instance); the rate-limit token wait that follows is bounded by the gate. Every
+//     busy instance); when its rate-limit token comes, a verdict older than sendFreshness
+//     (250 ms) is replaced by a look right before the call (in the send guard, before the
+//     intent), and the call goes out only if that look still shows the instance ready
+//     (otherwise it is judged from that look: noop, drifted, busy; the record's `before` is
+//     what the call was judged on). A throttled call's resends inside the Limiter are not
+//     judged again. Every
 //     poll carries, as riders, the watches of up to 50 of its group's steps that have not
 //     started (lowest plan index first), so the poll that shows a dependency done or frees a
 //     slot also judges the steps it releases, without a poll of their own.

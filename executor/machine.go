@@ -74,6 +74,8 @@ type machine struct {
 	// BusyFrom is when the first of them was answered: stepTimeout bounds the wait.
 	Busy     int
 	BusyFrom time.Time
+	// Resend: the call in PhaseSending is a maybe-sent step's resend (not yet written).
+	Resend bool
 }
 
 // machineConfig is what the machine knows of the step and the run; fixed for a step.
@@ -105,6 +107,7 @@ const (
 	inLookFailed                   // no observation: Err says why
 	inAnswer                       // the call's answer: Receipt, Err
 	inNotSent                      // the call did not go out (stop before it, journal failure): Why; Written if its intent is on disk
+	inRejudge                      // the call did not go out: the look right before it (its verdict had aged) showed P, or failed (Err)
 	inStop                         // the run stops starting steps: Why
 	inStopTimeout                  // after the stop, polls failed for --stop-timeout
 	inHard                         // the second signal: abandon the step
@@ -241,6 +244,9 @@ func notSent(m machine, c machineConfig, in input) (machine, []Entry, next) {
 			return final(m, StatusSucceeded, "dry run: not sent", nil), nil, next{Act: actEnd}
 		}
 		m.Phase, m.LookFrom = PhaseSending, time.Time{}
+		if p.Observed != nil {
+			m.Before = p.Observed // what the call is judged on
+		}
 		if c.DryRun {
 			return m, nil, next{Act: actSend}
 		}
@@ -281,10 +287,26 @@ func sending(m machine, c machineConfig, in input) (machine, []Entry, next) {
 			return final(m, StatusCancelled, fmt.Sprintf("in doubt: call attempt %d may have been sent (its answer was lost); the next attempt was not sent (%s): resume reconciles it", m.Attempt, in.Why), nil), entries, next{Act: actEnd}
 		}
 		return final(m, StatusNotStarted, in.Why, nil), entries, next{Act: actEnd}
+	case inRejudge:
+		// Not sent: the verdict had aged while the step waited for its token, and the look
+		// taken right before the call no longer shows the instance ready (someone changed
+		// it, or it is busy), or failed. Its intent was never written: judge from the look.
+		m.Attempt--
+		look := input{Kind: inLook, At: in.At, P: in.P, Stopping: in.Stopping, Why: in.Why}
+		if in.Err != nil {
+			look.Kind, look.Err = inLookFailed, in.Err
+		}
+		if m.Resend {
+			m.Phase, m.Resend = PhaseMaybeSent, false
+			return maybeSent(m, c, look)
+		}
+		m.Phase = PhasePending
+		return notSent(m, c, look)
 	case inAnswer:
 	default:
 		return m, nil, next{Act: actSend}
 	}
+	m.Resend = false
 	if c.DryRun {
 		if in.Err != nil {
 			return final(m, StatusFailed, "dry run", stepError(in.Err)), nil, next{Act: actEnd}
@@ -326,9 +348,10 @@ func sending(m machine, c machineConfig, in input) (machine, []Entry, next) {
 		}
 		return m, []Entry{res}, next{Act: actWaitReady}
 	}
-	// Retryable (5xx) or unknown: the call may have reached the cloud.
+	// Retryable (5xx) or unknown: the call may have reached the cloud. Its watch starts now.
 	m.Phase, m.MaySent = PhaseMaybeSent, true
 	m.Error = se
+	m.WatchedAt, m.Unwatched = time.Time{}, false
 	return m, []Entry{res}, next{Act: actLook, At: in.At}
 }
 
@@ -385,11 +408,10 @@ func maybeSent(m machine, c machineConfig, in input) (machine, []Entry, next) {
 		if m.attempts() >= c.MaxAttempts {
 			return final(m, StatusFailed, fmt.Sprintf("gave up after %d attempts; none took effect within the visibility grace", m.attempts()), m.Error), nil, next{Act: actEnd}
 		}
-		// Untouched for the grace: the call never took effect. Send it again (same token).
-		m.Phase, m.Error, m.LookFrom = PhaseSending, nil, time.Time{}
-		m.WatchedAt, m.Unwatched = time.Time{}, false
+		// Untouched for the grace: the call never took effect. Send it again (same token);
+		// CallAt moves to the new intent when the send guard writes it.
+		m.Phase, m.Error, m.LookFrom, m.Resend = PhaseSending, nil, time.Time{}, true
 		m.Attempt++
-		m.CallAt = in.At
 		return m, []Entry{{Type: EntryIntent, Attempt: m.Attempt}}, next{Act: actSend}
 	case p.State == provider.StateDone:
 		m.AnswerLost, m.Error = true, nil

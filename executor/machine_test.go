@@ -76,6 +76,10 @@ func TestStepMachineTransitions(t *testing.T) {
 		{"sending, refused as busy: nothing happened, wait as for a busy instance", sendingM, cfg, input{Kind: inAnswer, At: t0, Err: busy}, PhaseWaiting, "", []string{EntryResult}, actWaitReady, ""},
 		{"sending, refused as busy since stepTimeout: failed, not sent", machine{Phase: PhaseSending, Attempt: 4, Busy: 3, BusyFrom: t0}, cfg, input{Kind: inAnswer, At: at(time.Hour), Err: busy}, PhaseFinal, StatusFailed, []string{EntryResult}, actEnd, "refused the call as busy"},
 		{"sending, throttled after busy refusals: they are no attempts, back off", machine{Phase: PhaseSending, Attempt: 3, Busy: 1}, cfg, input{Kind: inAnswer, At: t0, Err: throttled}, PhasePending, "", []string{EntryResult}, actBackoff, ""},
+		{"sending, the look right before the call shows to (its verdict had aged): noop, not sent", sendingM, cfg, input{Kind: inRejudge, At: t0, P: done}, PhaseFinal, StatusNoop, nil, actEnd, "already shows"},
+		{"sending, the look right before the call shows it busy: waiting, not sent", sendingM, cfg, input{Kind: inRejudge, At: t0, P: obs(provider.StateWaiting)}, PhaseWaiting, "", nil, actWaitReady, ""},
+		{"sending, the look right before the call failed: back in line, not sent", sendingM, cfg, input{Kind: inRejudge, At: t0, Err: errors.New("timeout")}, PhasePending, "", nil, actAcquire, ""},
+		{"sending a resend, the look right before it shows it busy: accepted (a sign of the earlier call)", machine{Phase: PhaseSending, Attempt: 2, MaySent: true, Resend: true, CallAt: t0}, cfg, input{Kind: inRejudge, At: at(time.Minute), P: obs(provider.StateInProgress)}, PhaseAccepted, "", nil, actPoll, ""},
 		{"sending, answer lost: maybe sent", sendingM, cfg, input{Kind: inAnswer, At: t0, Err: lost}, PhaseMaybeSent, "", []string{EntryResult}, actLook, ""},
 		{"sending, 5xx: maybe sent", sendingM, cfg, input{Kind: inAnswer, At: t0, Err: fiveXX}, PhaseMaybeSent, "", []string{EntryResult}, actLook, ""},
 		{"sending, not sent (stop before the call): not started", sendingM, cfg, input{Kind: inNotSent, At: t0, Why: "interrupted"}, PhaseFinal, StatusNotStarted, nil, actEnd, "interrupted"},
@@ -142,6 +146,9 @@ func TestStepMachineTransitions(t *testing.T) {
 			}
 			if row.in.Kind == inLook && m.Phase == PhaseSending && len(entries) == 1 && entries[0].Attempt != row.m.Attempt+1 {
 				t.Errorf("intent attempt %d, want %d", entries[0].Attempt, row.m.Attempt+1)
+			}
+			if row.in.Kind == inRejudge && m.Attempt != row.m.Attempt-1 {
+				t.Errorf("attempt %d after a call that did not go out, want %d", m.Attempt, row.m.Attempt-1)
 			}
 		})
 	}

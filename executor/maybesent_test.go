@@ -166,3 +166,61 @@ func TestResumeFollowsALostAnswerThatWasSeenTakingEffect(t *testing.T) {
 		}
 	})
 }
+
+// Checker seeds 17551558801658151146 and 10505529547271798015: a step judged ready waited
+// a second for its rate-limit token (Kafka at 1/s); meanwhile another actor upgraded the
+// instance, and the call went out on the old verdict (the cloud saw `to` already, or a
+// `from` other than the plan's) and was recorded with the old `before`. A verdict that aged
+// while the step waited for its token is replaced by a look right before the call.
+func TestAVerdictThatAgedWaitingForItsTokenIsTakenAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cloud := newFakeCloud(10*time.Second, fleetOf(3, "a", "1"))
+		start := time.Now()
+		// One call a minute: a-2 and a-3 wait for their tokens long after their verdicts.
+		settings := planner.Settings{QPS: map[string]float64{fakeKind + "/Upgrade": 1.0 / 60}}
+		// At 30 s, while two steps wait for their tokens, another actor upgrades one of the
+		// instances not called yet and moves the other elsewhere.
+		want := map[string]Status{}
+		acted := make(chan struct{})
+		time.AfterFunc(30*time.Second, func() {
+			defer close(acted)
+			called := map[string]bool{}
+			for _, c := range cloud.callsOf("Upgrade") {
+				called[c.instance] = true
+			}
+			next := []provider.Values{{"version": "2"}, {"version": "7"}}
+			for _, id := range []string{"a-1", "a-2", "a-3"} {
+				switch {
+				case called[id]:
+					want["t/"+id] = StatusSucceeded
+				case len(next) == 2:
+					cloud.set(id, next[0])
+					want["t/"+id], next = StatusNoop, next[1:]
+				default:
+					cloud.set(id, next[0])
+					want["t/"+id] = StatusDrifted
+				}
+			}
+		})
+		plan := planOf(t, settings, oneTarget(), []planner.Step{
+			versionStep("t", "a-1", "1", "2", 0), versionStep("t", "a-2", "1", "2", 0), versionStep("t", "a-3", "1", "2", 0)})
+		rec, err := runApply(t, t.Context(), plan, cloud.registry(), t.TempDir(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-acted
+		if ups := cloud.callsOf("Upgrade"); len(ups) != 1 {
+			for _, c := range ups {
+				t.Errorf("%s was called %s after start", c.instance, c.at.Sub(start))
+			}
+		}
+		for id, st := range want {
+			if s := stepByID(t, rec, id); s.Status != st {
+				t.Errorf("%s is %s (%s), want %s", id, s.Status, s.Reason, st)
+			}
+		}
+		if len(want) != 3 {
+			t.Errorf("the actor saw %d steps", len(want))
+		}
+	})
+}
