@@ -3,7 +3,6 @@ package amqp
 import (
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -63,11 +62,7 @@ type instanceDetail struct {
 }
 
 func (inst *Instance) vo() instanceVO {
-	tags := make([]tagVO, 0, len(inst.Tags))
-	for k, v := range inst.Tags {
-		tags = append(tags, tagVO{Key: k, Value: v})
-	}
-	sort.Slice(tags, func(i, j int) bool { return tags[i].Key < tags[j].Key })
+	tags := sim.SortedTags(inst.Tags, func(k, v string) tagVO { return tagVO{Key: k, Value: v} })
 	return instanceVO{
 		InstanceId:      inst.ID,
 		InstanceName:    inst.Name,
@@ -98,13 +93,7 @@ func (p *Product) listInstances(r *sim.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var visible []*Instance
-	for _, inst := range p.instances {
-		if r.Sees(inst.Region, inst.Account) {
-			visible = append(visible, inst)
-		}
-	}
-	insts, next := sim.PageAfter(visible, instanceID, after, maxResults)
+	insts, next := sim.PageAfter(p.instances.List(r, nil, nil), after, maxResults)
 	page := make([]instanceVO, 0, len(insts))
 	for _, inst := range insts {
 		page = append(page, inst.vo())
@@ -117,7 +106,7 @@ func (p *Product) getInstance(r *sim.Request) (any, error) {
 	if id == "" {
 		return nil, sim.Errorf(http.StatusBadRequest, "MissingParameter", "InstanceId is mandatory for this action.")
 	}
-	inst, ok := p.visible(r, id)
+	inst, ok := p.instances.Visible(r, id)
 	if !ok {
 		return nil, sim.Errorf(http.StatusNotFound, "InstanceNotExist", "The instance %s does not exist.", id)
 	}
@@ -154,7 +143,7 @@ func (p *Product) updateInstance(r *sim.Request) (any, error) {
 	if answer, seen, err := p.tokens.Replay(r, tok); seen || err != nil {
 		return answer, err
 	}
-	inst, ok := p.visible(r, id)
+	inst, ok := p.instances.Visible(r, id)
 	if !ok {
 		return nil, sim.Errorf(http.StatusNotFound, "InstanceNotExist", "The instance %s does not exist.", id)
 	}
@@ -367,9 +356,5 @@ func param(params url.Values, name string) (string, bool) {
 // Act is another actor's change of a RabbitMQ instance's spec (the desired field names)
 // while it serves.
 func (p *Product) Act(id string, set map[string]any) (sim.Change, func(time.Time), error) {
-	inst, busy := p.byID[id], ""
-	if inst != nil && inst.Status != StatusServing {
-		busy = inst.Status
-	}
-	return sim.ActOn(inst, id, set, busy)
+	return p.instances.Act(id, set, func(inst *Instance) string { return sim.NotReady(inst.Status, StatusServing) })
 }

@@ -27,7 +27,6 @@ package amqp
 
 import (
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/upgradeplan/upgradeplan/cloudsim/sim"
@@ -65,12 +64,9 @@ type Spec struct {
 
 // Instance is one simulated RabbitMQ instance.
 type Instance struct {
-	ID      string            `yaml:"id" json:"id"`
-	Name    string            `yaml:"name,omitempty" json:"name,omitempty"`
-	Region  string            `yaml:"region" json:"region"`
-	Account string            `yaml:"account,omitempty" json:"account,omitempty"`
-	Status  string            `yaml:"status,omitempty" json:"status"`
-	Tags    map[string]string `yaml:"tags,omitempty" json:"tags,omitempty"`
+	sim.Placement `yaml:",inline"`
+	Name          string `yaml:"name,omitempty" json:"name,omitempty"`
+	Status        string `yaml:"status,omitempty" json:"status"`
 	// OrderType is PRE_PAID (subscription, the default) or POST_PAID (pay-as-you-go).
 	OrderType string `yaml:"orderType,omitempty" json:"orderType"`
 	// Edition is "shared" (the default) or "dedicated".
@@ -87,15 +83,14 @@ type Instance struct {
 
 // Product is the simulated amqp-open API.
 type Product struct {
-	instances []*Instance
-	byID      map[string]*Instance
+	instances sim.Table[Instance, *Instance]
 	tokens    sim.ClientTokens
 	nextOrder int64
 }
 
 // New returns an empty product; Load fills it.
 func New() sim.Product {
-	return &Product{byID: map[string]*Instance{}, tokens: sim.ClientTokens{}, nextOrder: 21000000}
+	return &Product{tokens: sim.ClientTokens{}, nextOrder: 21000000}
 }
 
 func (p *Product) Name() string           { return "amqp-open" }
@@ -105,22 +100,7 @@ func (p *Product) StateKey() string       { return StateKey }
 
 // Load reads a YAML list of instances.
 func (p *Product) Load(node *yaml.Node) error {
-	p.instances = nil
-	p.byID = map[string]*Instance{}
-	list, err := sim.DecodeInstances[*Instance](node, StateKey)
-	if err != nil {
-		return err
-	}
-	for i, inst := range list {
-		if inst == nil || inst.ID == "" {
-			return fmt.Errorf("rabbitmq[%d]: id is required", i)
-		}
-		if inst.Region == "" {
-			return fmt.Errorf("rabbitmq[%d] %s: region is required", i, inst.ID)
-		}
-		if _, dup := p.byID[inst.ID]; dup {
-			return fmt.Errorf("rabbitmq[%d]: duplicate id %s", i, inst.ID)
-		}
+	return p.instances.Load(node, StateKey, func(inst *Instance) error {
 		if inst.Status == "" {
 			inst.Status = StatusServing
 		}
@@ -128,13 +108,13 @@ func (p *Product) Load(node *yaml.Node) error {
 			inst.OrderType = "PRE_PAID"
 		}
 		if inst.OrderType != "PRE_PAID" && inst.OrderType != "POST_PAID" {
-			return fmt.Errorf("rabbitmq %s: orderType %q is not PRE_PAID or POST_PAID", inst.ID, inst.OrderType)
+			return fmt.Errorf("orderType %q is not PRE_PAID or POST_PAID", inst.OrderType)
 		}
 		if inst.Edition == "" {
 			inst.Edition = "shared"
 		}
 		if inst.Edition != "shared" && inst.Edition != "dedicated" {
-			return fmt.Errorf("rabbitmq %s: edition %q is not shared or dedicated", inst.ID, inst.Edition)
+			return fmt.Errorf("edition %q is not shared or dedicated", inst.Edition)
 		}
 		if inst.InstanceType == "" {
 			inst.InstanceType = "professional"
@@ -148,21 +128,12 @@ func (p *Product) Load(node *yaml.Node) error {
 		if inst.MaxVhost == 0 {
 			inst.MaxVhost = 50
 		}
-		p.byID[inst.ID] = inst
-		p.instances = append(p.instances, inst)
-	}
-	sort.Slice(p.instances, func(i, j int) bool { return p.instances[i].ID < p.instances[j].ID })
-	return nil
+		return nil
+	})
 }
 
 // Snapshot returns the instances, sorted by id.
-func (p *Product) Snapshot() any {
-	out := make([]Instance, len(p.instances))
-	for i, inst := range p.instances {
-		out[i] = *inst
-	}
-	return out
-}
+func (p *Product) Snapshot() any { return p.instances.Snapshot() }
 
 // Actions maps the API's actions to handlers.
 func (p *Product) Actions() map[string]sim.Action {
@@ -172,17 +143,6 @@ func (p *Product) Actions() map[string]sim.Action {
 		"UpdateInstance": p.updateInstance,
 	}
 }
-
-// visible returns the instance if the caller's account owns it in the request's region.
-func (p *Product) visible(r *sim.Request, id string) (*Instance, bool) {
-	inst, ok := p.byID[id]
-	if !ok || !r.Sees(inst.Region, inst.Account) {
-		return nil, false
-	}
-	return inst, true
-}
-
-func instanceID(inst *Instance) string { return inst.ID }
 
 // UpdateDeniedFor reports whether the account may not change the instance.
 func (inst *Instance) UpdateDeniedFor(account string) bool {

@@ -51,13 +51,10 @@ type VersionSpec struct {
 
 // Instance is one simulated service instance.
 type Instance struct {
-	ID        string            `yaml:"id" json:"id"`
-	Name      string            `yaml:"name,omitempty" json:"name,omitempty"`
-	Region    string            `yaml:"region" json:"region"`
-	Account   string            `yaml:"account,omitempty" json:"account,omitempty"`
-	Status    string            `yaml:"status,omitempty" json:"status"`
-	Tags      map[string]string `yaml:"tags,omitempty" json:"tags,omitempty"`
-	ServiceID string            `yaml:"serviceId,omitempty" json:"serviceId"`
+	sim.Placement `yaml:",inline"`
+	Name          string `yaml:"name,omitempty" json:"name,omitempty"`
+	Status        string `yaml:"status,omitempty" json:"status"`
+	ServiceID     string `yaml:"serviceId,omitempty" json:"serviceId"`
 	// Version is the service version the instance runs.
 	Version string `yaml:"version" json:"version"`
 	// Parameters are the instance's current configuration parameters.
@@ -76,14 +73,13 @@ type snapshotInstance struct {
 
 // Product is the simulated computenestsupplier API.
 type Product struct {
-	instances []*Instance
-	byID      map[string]*Instance
+	instances sim.Table[Instance, *Instance]
 	tokens    sim.ClientTokens
 }
 
 // New returns an empty product; Load fills it.
 func New() sim.Product {
-	return &Product{byID: map[string]*Instance{}, tokens: sim.ClientTokens{}}
+	return &Product{tokens: sim.ClientTokens{}}
 }
 
 func (p *Product) Name() string           { return "computenestsupplier" }
@@ -93,21 +89,9 @@ func (p *Product) StateKey() string       { return StateKey }
 
 // Load reads a YAML list of instances.
 func (p *Product) Load(node *yaml.Node) error {
-	p.instances = nil
-	p.byID = map[string]*Instance{}
-	list, err := sim.DecodeInstances[*Instance](node, StateKey)
-	if err != nil {
-		return err
-	}
-	for i, inst := range list {
-		if inst == nil || inst.ID == "" {
-			return fmt.Errorf("computenest[%d]: id is required", i)
-		}
-		if inst.Region == "" || inst.Version == "" {
-			return fmt.Errorf("computenest[%d] %s: region and version are required", i, inst.ID)
-		}
-		if _, dup := p.byID[inst.ID]; dup {
-			return fmt.Errorf("computenest[%d]: duplicate id %s", i, inst.ID)
+	return p.instances.Load(node, StateKey, func(inst *Instance) error {
+		if inst.Version == "" {
+			return fmt.Errorf("version is required")
 		}
 		if inst.Status == "" {
 			inst.Status = StatusDeployed
@@ -127,18 +111,16 @@ func (p *Product) Load(node *yaml.Node) error {
 		if _, ok := inst.Versions[inst.Version]; !ok {
 			inst.Versions[inst.Version] = VersionSpec{}
 		}
-		p.byID[inst.ID] = inst
-		p.instances = append(p.instances, inst)
-	}
-	sort.Slice(p.instances, func(i, j int) bool { return p.instances[i].ID < p.instances[j].ID })
-	return nil
+		return nil
+	})
 }
 
 // Snapshot returns the instances, sorted by id, with secret parameters masked.
 func (p *Product) Snapshot() any {
-	out := make([]snapshotInstance, len(p.instances))
-	for i, inst := range p.instances {
-		out[i] = snapshotInstance{Instance: *inst, Parameters: maskedParameters(inst.Parameters)}
+	list := p.instances.Snapshot()
+	out := make([]snapshotInstance, len(list))
+	for i, inst := range list {
+		out[i] = snapshotInstance{Instance: inst, Parameters: maskedParameters(inst.Parameters)}
 	}
 	return out
 }
@@ -205,5 +187,3 @@ func maskedParameters(params map[string]any) map[string]any {
 	}
 	return out
 }
-
-func instanceID(inst *Instance) string { return inst.ID }

@@ -68,9 +68,7 @@ package dds
 
 import (
 	"fmt"
-	"maps"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 
@@ -103,26 +101,23 @@ const stateKey = "mongodb"
 
 // Instance is one MongoDB instance in the state file and in GET /_sim/state.
 type Instance struct {
-	ID                string            `yaml:"id" json:"id"`
-	Region            string            `yaml:"region" json:"region"`
-	Account           string            `yaml:"account,omitempty" json:"account,omitempty"`
-	Status            string            `yaml:"status" json:"status"`
-	Type              string            `yaml:"type" json:"type"`
-	EngineVersion     string            `yaml:"engineVersion" json:"engineVersion"`
-	KernelVersion     string            `yaml:"kernelVersion" json:"kernelVersion"`
-	ReplicationFactor int               `yaml:"replicationFactor,omitempty" json:"replicationFactor,omitempty"`
-	Tags              map[string]string `yaml:"tags,omitempty" json:"tags,omitempty"`
-	MaintenanceWindow string            `yaml:"maintenanceWindow,omitempty" json:"maintenanceWindow,omitempty"`
+	sim.Placement     `yaml:",inline"`
+	Status            string `yaml:"status" json:"status"`
+	Type              string `yaml:"type" json:"type"`
+	EngineVersion     string `yaml:"engineVersion" json:"engineVersion"`
+	KernelVersion     string `yaml:"kernelVersion" json:"kernelVersion"`
+	ReplicationFactor int    `yaml:"replicationFactor,omitempty" json:"replicationFactor,omitempty"`
+	MaintenanceWindow string `yaml:"maintenanceWindow,omitempty" json:"maintenanceWindow,omitempty"`
 	// Upgrades counts accepted UpgradeDBInstanceKernelVersion calls.
 	Upgrades int `yaml:"-" json:"upgrades"`
 }
 
 type product struct {
-	instances map[string]*Instance
+	instances sim.Table[Instance, *Instance]
 }
 
 // New returns the dds product with no instances.
-func New() sim.Product { return &product{instances: map[string]*Instance{}} }
+func New() sim.Product { return &product{} }
 
 func (p *product) Name() string           { return "dds" }
 func (p *product) Protocol() sim.Protocol { return sim.RPC }
@@ -140,12 +135,7 @@ func (p *product) Actions() map[string]sim.Action {
 
 // Load reads the mongodb section: a list of instances.
 func (p *product) Load(node *yaml.Node) error {
-	list, err := sim.DecodeInstances[Instance](node, stateKey)
-	if err != nil {
-		return err
-	}
-	for i := range list {
-		inst := list[i]
+	return p.instances.Load(node, stateKey, func(inst *Instance) error {
 		if inst.Status == "" {
 			inst.Status = StatusRunning
 		}
@@ -153,47 +143,23 @@ func (p *product) Load(node *yaml.Node) error {
 			inst.Type = TypeReplicate
 		}
 		switch {
-		case inst.ID == "":
-			return fmt.Errorf("mongodb: instance %d: id is missing", i+1)
-		case inst.Region == "":
-			return fmt.Errorf("mongodb: %s: region is missing", inst.ID)
 		case inst.Type != TypeReplicate && inst.Type != TypeSharding:
-			return fmt.Errorf("mongodb: %s: type %q is not replicate or sharding", inst.ID, inst.Type)
+			return fmt.Errorf("type %q is not replicate or sharding", inst.Type)
 		case inst.EngineVersion == "" || inst.KernelVersion == "":
-			return fmt.Errorf("mongodb: %s: engineVersion and kernelVersion are required", inst.ID)
+			return fmt.Errorf("engineVersion and kernelVersion are required")
 		}
 		if _, err := untilWindowErr(inst.MaintenanceWindow, time.Time{}); err != nil {
-			return fmt.Errorf("mongodb: %s: %w", inst.ID, err)
+			return err
 		}
 		if e, _, ok := splitKernel(inst.KernelVersion); !ok || e != inst.EngineVersion {
-			return fmt.Errorf("mongodb: %s: kernelVersion %q is not a kernel of engine %s (mongodb_<date>_%s.<patch>)", inst.ID, inst.KernelVersion, inst.EngineVersion, inst.EngineVersion)
+			return fmt.Errorf("kernelVersion %q is not a kernel of engine %s (mongodb_<date>_%s.<patch>)", inst.KernelVersion, inst.EngineVersion, inst.EngineVersion)
 		}
-		if _, dup := p.instances[inst.ID]; dup {
-			return fmt.Errorf("mongodb: %s: duplicate instance id", inst.ID)
-		}
-		p.instances[inst.ID] = &inst
-	}
-	return nil
+		return nil
+	})
 }
 
 // Snapshot returns the instances sorted by id.
-func (p *product) Snapshot() any {
-	out := make([]Instance, 0, len(p.instances))
-	for _, id := range p.sortedIDs() {
-		out = append(out, *p.instances[id])
-	}
-	return out
-}
-
-func (p *product) sortedIDs() []string { return slices.Sorted(maps.Keys(p.instances)) }
-
-func (p *product) visible(r *sim.Request, id string) (*Instance, bool) {
-	inst, ok := p.instances[id]
-	if !ok || !r.Sees(inst.Region, inst.Account) {
-		return nil, false
-	}
-	return inst, true
-}
+func (p *product) Snapshot() any { return p.instances.Snapshot() }
 
 type tag struct {
 	Key   string `json:"Key"`
@@ -232,10 +198,7 @@ func render(inst *Instance, withKernel bool) dbInstance {
 	if withKernel {
 		d.CurrentKernelVersion = instanceSpelling(inst.KernelVersion)
 	}
-	d.Tags.Tag = []tag{}
-	for _, k := range slices.Sorted(maps.Keys(inst.Tags)) {
-		d.Tags.Tag = append(d.Tags.Tag, tag{Key: k, Value: inst.Tags[k]})
-	}
+	d.Tags.Tag = sim.SortedTags(inst.Tags, func(k, v string) tag { return tag{Key: k, Value: v} })
 	return d
 }
 
@@ -294,21 +257,13 @@ func (p *product) describeDBInstances(r *sim.Request) (any, error) {
 		want = append(want, sim.Tag{Key: k, Value: v})
 	}
 	id, status := r.Params.Get("DBInstanceId"), r.Params.Get("DBInstanceStatus")
-	var match []*Instance
-	for _, iid := range p.sortedIDs() {
-		inst, ok := p.visible(r, iid)
-		if !ok || (id != "" && iid != id) || inst.Type != typ || (status != "" && inst.Status != status) {
-			continue
-		}
-		if !sim.HasTags(inst.Tags, want) {
-			continue
-		}
-		match = append(match, inst)
-	}
+	match := p.instances.List(r, want, func(inst *Instance) bool {
+		return (id == "" || inst.ID == id) && inst.Type == typ && (status == "" || inst.Status == status)
+	})
 	out := describeDBInstancesAnswer{TotalCount: len(match), PageNumber: page, PageSize: size}
 	out.DBInstances.DBInstance = []dbInstance{}
-	for i := (page - 1) * size; i < len(match) && i < page*size; i++ {
-		out.DBInstances.DBInstance = append(out.DBInstances.DBInstance, render(match[i], false))
+	for _, inst := range sim.Window(match, (page-1)*size, size) {
+		out.DBInstances.DBInstance = append(out.DBInstances.DBInstance, render(inst, false))
 	}
 	return out, nil
 }
@@ -320,7 +275,7 @@ func (p *product) lookup(r *sim.Request) (*Instance, error) {
 	if id == "" {
 		return nil, sim.Errorf(http.StatusBadRequest, "MissingParameter", "The input parameter \"DBInstanceId\" that is mandatory for processing this request is not supplied.")
 	}
-	inst, ok := p.instances[id]
+	inst, ok := p.instances.Get(id)
 	if ok && (!r.Account.Owns(inst.Account) || (r.Region != "" && r.Region != inst.Region)) {
 		ok = false
 	}
@@ -408,9 +363,5 @@ func (p *product) upgradeKernel(r *sim.Request) (any, error) {
 
 // Act is another actor's change of a MongoDB instance (kernelVersion) while it runs.
 func (p *product) Act(id string, set map[string]any) (sim.Change, func(time.Time), error) {
-	inst, busy := p.instances[id], ""
-	if inst != nil && inst.Status != StatusRunning {
-		busy = inst.Status
-	}
-	return sim.ActOn(inst, id, set, busy)
+	return p.instances.Act(id, set, func(inst *Instance) string { return sim.NotReady(inst.Status, StatusRunning) })
 }

@@ -41,7 +41,6 @@ package kafka
 
 import (
 	"fmt"
-	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -87,23 +86,20 @@ const (
 
 // Instance is one Kafka instance in the state file and in GET /_sim/state.
 type Instance struct {
-	ID          string            `yaml:"id" json:"id"`
-	Region      string            `yaml:"region" json:"region"`
-	Account     string            `yaml:"account,omitempty" json:"account,omitempty"`
-	Status      string            `yaml:"status" json:"status"`
-	Version     string            `yaml:"version" json:"version"`
-	MinorLatest bool              `yaml:"minorLatest,omitempty" json:"minorLatest"`
-	Tags        map[string]string `yaml:"tags,omitempty" json:"tags,omitempty"`
+	sim.Placement `yaml:",inline"`
+	Status        string `yaml:"status" json:"status"`
+	Version       string `yaml:"version" json:"version"`
+	MinorLatest   bool   `yaml:"minorLatest,omitempty" json:"minorLatest"`
 	// Upgrades counts accepted UpgradeInstanceVersion calls (for tests and auditors).
 	Upgrades int `yaml:"-" json:"upgrades"`
 }
 
 type product struct {
-	instances map[string]*Instance
+	instances sim.Table[Instance, *Instance]
 }
 
 // New returns the alikafka product with no instances.
-func New() sim.Product { return &product{instances: map[string]*Instance{}} }
+func New() sim.Product { return &product{} }
 
 func (p *product) Name() string           { return "alikafka" }
 func (p *product) Protocol() sim.Protocol { return sim.RPC }
@@ -119,51 +115,22 @@ func (p *product) Actions() map[string]sim.Action {
 
 // Load reads the kafka section: a list of instances.
 func (p *product) Load(node *yaml.Node) error {
-	list, err := sim.DecodeInstances[Instance](node, stateKey)
-	if err != nil {
-		return err
-	}
-	for i := range list {
-		inst := list[i]
+	return p.instances.Load(node, stateKey, func(inst *Instance) error {
 		if inst.Status == "" {
 			inst.Status = StatusRunning
 		}
 		switch {
-		case inst.ID == "":
-			return fmt.Errorf("kafka: instance %d: id is missing", i+1)
-		case inst.Region == "":
-			return fmt.Errorf("kafka: %s: region is missing", inst.ID)
 		case inst.Version != Version0102 && inst.Version != Version220:
-			return fmt.Errorf("kafka: %s: version %q is not %s or %s", inst.ID, inst.Version, Version0102, Version220)
+			return fmt.Errorf("version %q is not %s or %s", inst.Version, Version0102, Version220)
 		case !slices.Contains([]string{StatusRunning, StatusUpgrading, StatusUpgradeFailed, StatusDeploying}, inst.Status):
-			return fmt.Errorf("kafka: %s: status %q is not running, upgrading, upgradeFailed or deploying", inst.ID, inst.Status)
+			return fmt.Errorf("status %q is not running, upgrading, upgradeFailed or deploying", inst.Status)
 		}
-		if _, dup := p.instances[inst.ID]; dup {
-			return fmt.Errorf("kafka: %s: duplicate instance id", inst.ID)
-		}
-		p.instances[inst.ID] = &inst
-	}
-	return nil
+		return nil
+	})
 }
 
 // Snapshot returns the instances sorted by id.
-func (p *product) Snapshot() any {
-	out := make([]Instance, 0, len(p.instances))
-	for _, id := range p.sortedIDs() {
-		out = append(out, *p.instances[id])
-	}
-	return out
-}
-
-func (p *product) sortedIDs() []string { return slices.Sorted(maps.Keys(p.instances)) }
-
-func (p *product) visible(r *sim.Request, id string) (*Instance, bool) {
-	inst, ok := p.instances[id]
-	if !ok || !r.Sees(inst.Region, inst.Account) {
-		return nil, false
-	}
-	return inst, true
-}
+func (p *product) Snapshot() any { return p.instances.Snapshot() }
 
 // refusal is alikafka's HTTP 200 answer to a request it will not carry out.
 type refusal struct {
@@ -276,18 +243,11 @@ func (p *product) getInstanceList(r *sim.Request) (any, error) {
 	}
 	out := getInstanceListAnswer{Code: 200, Message: "operation success.", Success: true}
 	out.InstanceList.InstanceVO = []instanceVO{}
-	for _, id := range p.sortedIDs() {
-		inst, ok := p.visible(r, id)
-		if !ok || (len(ids) > 0 && !slices.Contains(ids, id)) || !sim.HasTags(inst.Tags, tags) {
-			continue
-		}
+	for _, inst := range p.instances.List(r, tags, func(inst *Instance) bool { return len(ids) == 0 || slices.Contains(ids, inst.ID) }) {
 		vo := instanceVO{InstanceID: inst.ID, RegionID: inst.Region, Name: inst.ID, SpecType: "normal", DeployType: 5, PaidType: 1}
 		vo.ServiceStatus, vo.ViewInstanceStatusCode = status(inst)
 		vo.UpgradeServiceDetailInfo.Current2OpenSourceVersion = inst.Version
-		vo.Tags.TagVO = []tagVO{}
-		for _, k := range slices.Sorted(maps.Keys(inst.Tags)) {
-			vo.Tags.TagVO = append(vo.Tags.TagVO, tagVO{Key: k, Value: inst.Tags[k]})
-		}
+		vo.Tags.TagVO = sim.SortedTags(inst.Tags, func(k, v string) tagVO { return tagVO{Key: k, Value: v} })
 		out.InstanceList.InstanceVO = append(out.InstanceList.InstanceVO, vo)
 	}
 	return out, nil
@@ -313,7 +273,7 @@ func (p *product) upgradeInstanceVersion(r *sim.Request) (any, error) {
 	if target != Version0102 && target != Version220 {
 		return refuse(CodeFieldInvalid, "TargetVersion %q is not valid: use %s or %s.", target, Version0102, Version220)
 	}
-	inst, ok := p.visible(r, id)
+	inst, ok := p.instances.Visible(r, id)
 	if !ok {
 		return refuse(CodeInstanceNotFound, "The instance %s does not exist in %s.", id, r.Region)
 	}
@@ -347,9 +307,5 @@ func (p *product) upgradeInstanceVersion(r *sim.Request) (any, error) {
 
 // Act is another actor's change of a Kafka instance (version, minorLatest) while it runs.
 func (p *product) Act(id string, set map[string]any) (sim.Change, func(time.Time), error) {
-	inst, busy := p.instances[id], ""
-	if inst != nil && inst.Status != StatusRunning {
-		busy = inst.Status
-	}
-	return sim.ActOn(inst, id, set, busy)
+	return p.instances.Act(id, set, func(inst *Instance) string { return sim.NotReady(inst.Status, StatusRunning) })
 }

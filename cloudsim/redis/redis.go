@@ -14,7 +14,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -56,11 +55,8 @@ const DefaultDuration = 2 * time.Minute
 
 // Instance is one Redis instance in the state file and in GET /_sim/state.
 type Instance struct {
-	ID      string            `yaml:"id" json:"id"`
-	Region  string            `yaml:"region" json:"region"`
-	Account string            `yaml:"account,omitempty" json:"account,omitempty"`
-	Status  int64             `yaml:"status" json:"status"`
-	Tags    map[string]string `yaml:"tags,omitempty" json:"tags,omitempty"`
+	sim.Placement `yaml:",inline"`
+	Status        int64 `yaml:"status" json:"status"`
 	// MemSizeMB is the memory of one shard (RedisShardSize, UpgradeInstance's MemSize).
 	MemSizeMB int64  `yaml:"memSizeMB" json:"memSizeMB"`
 	Shards    int64  `yaml:"shards" json:"shards"`
@@ -87,14 +83,14 @@ type deal struct {
 }
 
 type product struct {
-	instances map[string]*Instance
+	instances sim.Table[Instance, *Instance]
 	deals     map[string]*deal
 	nextDeal  int64
 }
 
 // New returns the redis product with no instances.
 func New() sim.Product {
-	return &product{instances: map[string]*Instance{}, deals: map[string]*deal{}, nextDeal: 6954227}
+	return &product{deals: map[string]*deal{}, nextDeal: 6954227}
 }
 
 func (p *product) Name() string           { return "redis" }
@@ -112,56 +108,25 @@ func (p *product) Actions() map[string]sim.Action {
 
 // Load reads the state file's redis section: a list of instances.
 func (p *product) Load(node *yaml.Node) error {
-	list, err := sim.DecodeInstances[Instance](node, p.StateKey())
-	if err != nil {
-		return err
-	}
-	for i := range list {
-		inst := list[i]
-		switch {
-		case inst.ID == "":
-			return fmt.Errorf("redis: instance %d: id is missing", i+1)
-		case inst.Region == "":
-			return fmt.Errorf("redis: %s: region is missing", inst.ID)
-		case inst.MemSizeMB <= 0 || inst.Shards <= 0 || inst.Replicas < 0:
-			return fmt.Errorf("redis: %s: memSizeMB and shards must be positive, replicas not negative", inst.ID)
-		}
-		if _, dup := p.instances[inst.ID]; dup {
-			return fmt.Errorf("redis: %s: duplicate instance id", inst.ID)
+	return p.instances.Load(node, p.StateKey(), func(inst *Instance) error {
+		if inst.MemSizeMB <= 0 || inst.Shards <= 0 || inst.Replicas < 0 {
+			return fmt.Errorf("memSizeMB and shards must be positive, replicas not negative")
 		}
 		if inst.ProductType == "" {
 			inst.ProductType = ProductCluster
 		}
 		if inst.ProductType != ProductCluster && inst.ProductType != ProductStandalone {
-			return fmt.Errorf("redis: %s: productType %q is not cluster or standalone", inst.ID, inst.ProductType)
+			return fmt.Errorf("productType %q is not cluster or standalone", inst.ProductType)
 		}
 		if inst.Status == 0 {
 			inst.Status = StatusRunning
 		}
-		p.instances[inst.ID] = &inst
-	}
-	return nil
+		return nil
+	})
 }
 
 // Snapshot returns the instances sorted by id.
-func (p *product) Snapshot() any {
-	out := make([]Instance, 0, len(p.instances))
-	for _, id := range p.sortedIDs() {
-		out = append(out, *p.instances[id])
-	}
-	return out
-}
-
-func (p *product) sortedIDs() []string { return slices.Sorted(maps.Keys(p.instances)) }
-
-// visible returns the instance if the caller's account and region can see it.
-func (p *product) visible(r *sim.Request, id string) (*Instance, bool) {
-	inst, ok := p.instances[id]
-	if !ok || !r.Sees(inst.Region, inst.Account) {
-		return nil, false
-	}
-	return inst, true
-}
+func (p *product) Snapshot() any { return p.instances.Snapshot() }
 
 func decode(r *sim.Request, v any) error {
 	body := r.Body
@@ -225,22 +190,25 @@ func (p *product) describeInstances(r *sim.Request) (any, error) {
 	if offset < 0 {
 		return nil, sim.Errorf(http.StatusOK, "InvalidParameterValue", "Offset must not be negative, got %d", offset)
 	}
+	var tags []sim.Tag
 	for _, t := range req.InstanceTags {
 		if t.TagKey == nil || *t.TagKey == "" {
 			return nil, sim.Errorf(http.StatusOK, "InvalidParameterValue", "InstanceTags.TagKey must not be empty")
 		}
+		f := sim.Tag{Key: *t.TagKey}
+		if t.TagValue != nil {
+			f.Value, f.Exact = *t.TagValue, true
+		}
+		tags = append(tags, f)
+	}
+	for _, k := range req.TagKeys {
+		tags = append(tags, sim.Tag{Key: k})
 	}
 
-	var matched []*Instance
-	for _, id := range p.sortedIDs() {
-		inst, ok := p.visible(r, id)
-		if ok && req.matches(inst) {
-			matched = append(matched, inst)
-		}
-	}
+	matched := p.instances.List(r, tags, req.matches)
 	set := []instanceSet{}
-	for i := offset; i < int64(len(matched)) && i < offset+limit; i++ {
-		set = append(set, toSet(matched[i]))
+	for _, inst := range sim.Window(matched, int(offset), int(limit)) {
+		set = append(set, toSet(inst))
 	}
 	return struct {
 		TotalCount  int64
@@ -248,8 +216,8 @@ func (p *product) describeInstances(r *sim.Request) (any, error) {
 	}{int64(len(matched)), set}, nil
 }
 
-// matches applies DescribeInstances' filters: every given filter must hold (InstanceId,
-// InstanceIds, SearchKeys by exact id, all InstanceTags, all TagKeys, Status).
+// matches applies DescribeInstances' filters other than tags: every given filter must
+// hold (InstanceId, InstanceIds, SearchKeys by exact id, Status).
 func (q *describeInstancesRequest) matches(inst *Instance) bool {
 	if q.InstanceId != nil && *q.InstanceId != "" && *q.InstanceId != inst.ID {
 		return false
@@ -260,17 +228,6 @@ func (q *describeInstancesRequest) matches(inst *Instance) bool {
 	if len(q.SearchKeys) > 0 && !slices.Contains(q.SearchKeys, inst.ID) {
 		return false
 	}
-	for _, t := range q.InstanceTags {
-		v, ok := inst.Tags[*t.TagKey]
-		if !ok || (t.TagValue != nil && *t.TagValue != v) {
-			return false
-		}
-	}
-	for _, k := range q.TagKeys {
-		if _, ok := inst.Tags[k]; !ok {
-			return false
-		}
-	}
 	if len(q.Status) > 0 && !slices.Contains(q.Status, inst.Status) {
 		return false
 	}
@@ -278,10 +235,7 @@ func (q *describeInstancesRequest) matches(inst *Instance) bool {
 }
 
 func toSet(inst *Instance) instanceSet {
-	tags := []tagInfo{}
-	for _, k := range slices.Sorted(maps.Keys(inst.Tags)) {
-		tags = append(tags, tagInfo{TagKey: ptr(k), TagValue: ptr(inst.Tags[k])})
-	}
+	tags := sim.SortedTags(inst.Tags, func(k, v string) tagInfo { return tagInfo{TagKey: ptr(k), TagValue: ptr(v)} })
 	return instanceSet{
 		InstanceId:          inst.ID,
 		InstanceName:        inst.ID,
@@ -321,7 +275,7 @@ func (p *product) upgradeInstance(r *sim.Request) (any, error) {
 	if req.MemSize == nil {
 		return nil, sim.Errorf(http.StatusOK, "MissingParameter", "The request is missing a required parameter `MemSize`.")
 	}
-	inst, ok := p.visible(r, *req.InstanceId)
+	inst, ok := p.instances.Visible(r, *req.InstanceId)
 	if !ok {
 		return nil, sim.Errorf(http.StatusOK, "ResourceNotFound.InstanceNotExists", "No Redis instance found by the serialId %s.", *req.InstanceId)
 	}
@@ -490,9 +444,7 @@ func sizes(inst Instance) sizeFields { return sizeFields{inst.MemSizeMB, inst.Sh
 // Act is another actor's change of a Redis instance's sizes (memSizeMB, shards,
 // replicas) while it runs.
 func (p *product) Act(id string, set map[string]any) (sim.Change, func(time.Time), error) {
-	inst, busy := p.instances[id], ""
-	if inst != nil && inst.Status != StatusRunning {
-		busy = fmt.Sprint(inst.Status)
-	}
-	return sim.ActOn(inst, id, set, busy)
+	return p.instances.Act(id, set, func(inst *Instance) string {
+		return sim.NotReady(fmt.Sprint(inst.Status), fmt.Sprint(StatusRunning))
+	})
 }

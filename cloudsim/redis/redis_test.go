@@ -139,6 +139,9 @@ func TestDescribeInstancesFilters(t *testing.T) {
 			r.InstanceIds = common.StringPtrs([]string{"crs-a", "crs-b"})
 			r.InstanceTags = []*tcredis.InstanceTagInfo{tag("env", "prod")}
 		}, "crs-b"},
+		{"an InstanceTags value given empty matches only an empty value", func(r *tcredis.DescribeInstancesRequest) {
+			r.InstanceTags = []*tcredis.InstanceTagInfo{tag("env", "")}
+		}, ""},
 		{"TagKeys needs the key", func(r *tcredis.DescribeInstancesRequest) { r.TagKeys = common.StringPtrs([]string{"team"}) }, "crs-a"},
 		{"SearchKeys matches an id exactly", func(r *tcredis.DescribeInstancesRequest) { r.SearchKeys = common.StringPtrs([]string{"crs-busy"}) }, "crs-busy"},
 		{"Status filters by status", func(r *tcredis.DescribeInstancesRequest) { r.Status = common.Int64Ptrs([]int64{1}) }, "crs-busy"},

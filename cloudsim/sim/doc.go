@@ -3,7 +3,10 @@
 // requests, refuses stale and replayed ones, routes them to products,
 // enforces per-(account, action) rate caps over a sliding one-second window, injects faults,
 // runs lifecycle transitions on a scaled clock, and records every call. Products live in
-// sibling packages. It must not import either cloud SDK.
+// sibling packages and keep their instances in its one generic instance table (Table:
+// loading, snapshot, ids in order, visibility by account and region, tag filters, paging,
+// actors' changes), each with its own fields and rules. It must not import either cloud
+// SDK.
 //
 // # State file
 //

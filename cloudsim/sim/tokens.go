@@ -36,21 +36,8 @@ func NextTokenAfter(r *Request) (string, error) {
 	return string(b), nil
 }
 
-// PageAfter returns at most max items, in order, whose id sorts after the id a NextToken
-// named, and the NextToken of the page that follows ("" when no item is left). items must
-// be sorted by id.
-func PageAfter[T any](items []T, id func(T) string, after string, max int) (page []T, next string) {
-	for _, it := range items {
-		if id(it) <= after {
-			continue
-		}
-		if len(page) == max {
-			return page, base64.RawURLEncoding.EncodeToString([]byte(id(page[len(page)-1])))
-		}
-		page = append(page, it)
-	}
-	return page, ""
-}
+// encodeNextToken is the NextToken of the page after the instance id.
+func encodeNextToken(id string) string { return base64.RawURLEncoding.EncodeToString([]byte(id)) }
 
 // ClientTokens remembers a product's accepted calls by account and ClientToken, so that a
 // retry with the same token and parameters gets the first answer and changes nothing, and

@@ -3,7 +3,6 @@ package sim_test
 import (
 	"errors"
 	"net/url"
-	"slices"
 	"testing"
 	"time"
 
@@ -20,35 +19,6 @@ func code(err error) string {
 		return apiErr.Code
 	}
 	return ""
-}
-
-func TestNextTokenPagesVisitEveryIDOnce(t *testing.T) {
-	ids := []string{"i-1", "i-2", "i-3", "i-4", "i-5"}
-	for _, size := range []int{1, 2, 5, 6} {
-		var got []string
-		params := url.Values{}
-		for pages := 0; ; pages++ {
-			if pages > len(ids) {
-				t.Fatalf("page size %d: the pages never end", size)
-			}
-			after, err := sim.NextTokenAfter(request("a", params))
-			if err != nil {
-				t.Fatalf("page size %d: the simulator's own NextToken is refused: %v", size, err)
-			}
-			page, next := sim.PageAfter(ids, func(s string) string { return s }, after, size)
-			if len(page) > size {
-				t.Fatalf("page size %d: a page of %d", size, len(page))
-			}
-			got = append(got, page...)
-			if next == "" {
-				break
-			}
-			params.Set("NextToken", next)
-		}
-		if !slices.Equal(got, ids) {
-			t.Errorf("page size %d: the pages list %v, want %v", size, got, ids)
-		}
-	}
 }
 
 func TestAForeignNextTokenIsInvalid(t *testing.T) {
