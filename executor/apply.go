@@ -337,16 +337,29 @@ func (r *run) pollInterval() time.Duration {
 	return 15 * time.Second
 }
 
-// maxWatchGap is machineConfig.MaxGap: an in-place change's busy spell lasts at least the
-// product's shortest operation, and the polling cadence is the operator's own bound on how
-// long a spell may go unseen; looks further apart than the shorter of the two (the cadence
-// taken twice, for poll latency) may have missed one.
-func (r *run) maxWatchGap(spec provider.Spec) time.Duration {
-	gap := 2 * r.pollInterval()
-	if spec.ShortestOperation > 0 && spec.ShortestOperation < gap {
-		gap = spec.ShortestOperation
+// maxWatchGap is machineConfig.MaxGap: a change's busy spell lasts at least the product's
+// shortest operation, so looks closer together than that cannot miss one. For a restart in
+// place the polling cadence is the operator's own bound on how long a spell may go unseen
+// too: the shorter of the two (the cadence taken twice, for poll latency).
+func (r *run) maxWatchGap(spec provider.Spec, inPlace bool) time.Duration {
+	gap := r.shortestOperation(spec)
+	if p := 2 * r.pollInterval(); inPlace && p < gap {
+		gap = p
 	}
 	return gap
+}
+
+// shortestOperation is the product's shortest operation, or its override.
+func (r *run) shortestOperation(spec provider.Spec) time.Duration {
+	for _, k := range []string{spec.Kind, ""} {
+		if d, ok := r.opts.ShortestOperation[k]; ok && d > 0 {
+			return d
+		}
+	}
+	if spec.ShortestOperation > 0 {
+		return spec.ShortestOperation
+	}
+	return provider.DefaultShortestOperation
 }
 
 func (r *run) execute(ctx context.Context) (*Record, error) {

@@ -89,13 +89,17 @@
 //     `apply --visibility-grace`) has passed since the call gets the call again, with the
 //     same ClientToken ("upgp-" + 32 hex of SHA-256(digest, step id); the digest covers
 //     created_at), within the attempt bound. An in-place change (below) shows nothing once
-//     it is over, so its call is sent again only if this segment watched the instance over
-//     the whole grace, no two looks (the call counting as the first) further apart than the
-//     shorter of the product's ShortestOperation and twice settings.pollInterval; otherwise
-//     (a crash between the call and its answer, reads failing) it fails in doubt, never
-//     restarted twice on a guess. What remains: a change that failed and rolled back to its
-//     `from` without a trace (MongoDB) while no segment watched looks as if it never reached
-//     the cloud, and its call is sent again; the APIs in use show no task or order for it.
+//     it is over, nor does a failed change of a product whose failures roll back without a
+//     trace (provider.Spec.FailureLeavesNoTrace: MongoDB), so such a call is sent again only
+//     if this segment watched the instance over the whole grace, no two looks (the call
+//     counting as the first) further apart than the product's ShortestOperation (the
+//     shortest busy spell; Options.ShortestOperation, `--shortest-operation`), for a restart
+//     in place also twice settings.pollInterval; otherwise (a crash between the call and its
+//     answer and a resume later than that, reads failing) it fails in doubt, never made
+//     twice on a guess. What remains: a busy spell shorter than the declared shortest
+//     operation can be missed; the APIs in use carry no task or order id that would show a
+//     lost call (RabbitMQ's orderId and Redis's DealId come only in the answer that was
+//     lost; RabbitMQ and Compute Nest dedupe a resend by ClientToken instead).
 //   - Busy refusals: a call the cloud refused because the instance is busy with an earlier
 //     change (provider.ClassBusy, RabbitMQ's …TopicMigrating while its list shows it
 //     serving) did nothing: the step waits as for a busy instance (no slot held), is judged

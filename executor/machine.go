@@ -91,11 +91,13 @@ type machineConfig struct {
 	ChainTo provider.Values
 	// DryRun sends nothing; APIDryRun sends the call with Call.DryRun (no intent).
 	DryRun, APIDryRun bool
-	// MaxGap is the longest time between two looks at a maybe-sent in-place step for its
-	// instance to count as watched: the shorter of the product's shortest operation and
-	// twice the polling interval. A restart in place leaves no trace once it is over, so
-	// an in-place step whose instance was not watched over the whole grace is never sent
-	// again. Zero: every gap counts as watched.
+	// Traceless: a failed change of this product rolls back to `from` without a trace
+	// (provider.Spec.FailureLeavesNoTrace).
+	Traceless bool
+	// MaxGap is the longest time between two looks at a maybe-sent step for its instance
+	// to count as watched (see run.maxWatchGap). A restart in place shows nothing once it
+	// is over, nor does a traceless failure, so such a step whose instance was not watched
+	// over the whole grace is never sent again. Zero: every gap counts as watched.
 	MaxGap time.Duration
 }
 
@@ -396,14 +398,18 @@ func maybeSent(m machine, c machineConfig, in input) (machine, []Entry, next) {
 			m = final(m, StatusCancelled, fmt.Sprintf("in doubt: call attempt %d was sent, its answer lost, and showed no effect within the visibility grace %s; not sent again (%s): resume reconciles it", m.Attempt, c.Grace, in.Why), m.Error)
 			return m, nil, next{Act: actEnd}
 		}
-		if c.InPlace && m.Unwatched {
-			// A restart in place shows nothing once it is over, and nobody watched the
-			// whole grace (a crash, failing reads): the call may have restarted the
-			// instance already. Never restart it twice on a guess.
+		if (c.InPlace || c.Traceless) && m.Unwatched {
+			// A restart in place shows nothing once it is over, nor does a failed change
+			// that rolled back, and nobody watched the whole grace (a crash, failing
+			// reads): the call may have been made already. Never make it twice on a guess.
+			what := "this change shows nothing once done"
+			if !c.InPlace {
+				what = "a failed change of this product rolls back without a trace"
+			}
 			return final(m, StatusFailed, "", &StepError{Class: provider.ClassUnknown, Code: "InDoubt",
-				Message: fmt.Sprintf("in doubt: call attempt %d may have reached the cloud (its answer was lost) and this change shows nothing once done; "+
-					"the instance was not watched over the whole visibility grace %s (looks more than %s apart), so it may have restarted unseen; not sent again: "+
-					"check the instance's history, then re-plan if it still needs the change", m.Attempt, c.Grace, c.MaxGap)}), nil, next{Act: actEnd}
+				Message: fmt.Sprintf("in doubt: call attempt %d may have reached the cloud (its answer was lost) and %s; "+
+					"the instance was not watched over the whole visibility grace %s (looks more than %s apart), so it may have changed unseen; not sent again: "+
+					"check the instance's history, then re-plan if it still needs the change", m.Attempt, what, c.Grace, c.MaxGap)}), nil, next{Act: actEnd}
 		}
 		if m.attempts() >= c.MaxAttempts {
 			return final(m, StatusFailed, fmt.Sprintf("gave up after %d attempts; none took effect within the visibility grace", m.attempts()), m.Error), nil, next{Act: actEnd}

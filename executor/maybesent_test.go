@@ -224,3 +224,51 @@ func TestAVerdictThatAgedWaitingForItsTokenIsTakenAgain(t *testing.T) {
 		}
 	})
 }
+
+// A MongoDB-like product, whose failed change rolls back to `from` without a trace: after
+// a kill between an intent and its answer, a resume that comes later than the product's
+// shortest operation cannot tell a call that never arrived from one that failed and rolled
+// back unseen (checker: a failing MongoDB instance upgraded twice), so it sends nothing
+// and fails the step in doubt. A resume within the shortest operation watched the whole
+// spell the change would show, and sends the call again.
+func TestALostAnswerOfATracelessProductIsResentOnlyIfWatched(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		ago   time.Duration
+		sends int
+		want  Status
+	}{
+		{"resumed after the shortest operation", 10 * time.Minute, 0, StatusFailed},
+		{"resumed within the shortest operation", 10 * time.Second, 1, StatusSucceeded},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				cloud := newFakeCloud(30*time.Second, fleetOf(1, "a", "1"))
+				reg := cloud.registry()
+				spec := reg[fakeKind]
+				spec.FailureLeavesNoTrace, spec.ShortestOperation = true, time.Minute
+				reg[fakeKind] = spec
+				plan := planOf(t, planner.Settings{}, oneTarget(), []planner.Step{versionStep("t", "a-1", "1", "2", 0)})
+				dir := t.TempDir()
+				j, err := openJournal(dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				then := time.Now().Add(-c.ago).UTC()
+				j.write(Entry{Type: EntryBegin, Time: then, Digest: plan.Digest, PID: 1})
+				j.write(Entry{Type: EntryIntent, Time: then, StepID: "t/a-1", Attempt: 1})
+				j.close()
+				rec, err := runApply(t, t.Context(), plan, reg, dir, func(o *Options) { o.Resume = true })
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n := cloud.sends("a-1"); n != c.sends {
+					t.Errorf("the resume sent %d upgrade calls, want %d", n, c.sends)
+				}
+				if s := stepByID(t, rec, "t/a-1"); s.Status != c.want {
+					t.Errorf("step %s %q %+v, want %s", s.Status, s.Reason, s.Error, c.want)
+				}
+			})
+		})
+	}
+}

@@ -144,7 +144,9 @@ func runHistory(t *testing.T, sc *scenario) *history {
 	// Both applies share one lock directory (one machine): its digest locks and ledger are
 	// what refuse the second apply.
 	h.lockDir = filepath.Join(h.dir, "locks")
-	env := cliEnv(s, executor.LockDirEnv+"="+h.lockDir)
+	// Upgrades take 20 s simulated, 200 ms of wall clock: the shortest busy spell a change
+	// shows is that short here (the products declare a minute).
+	env := cliEnv(s, executor.LockDirEnv+"="+h.lockDir, "UPGRADEPLAN_SHORTEST_OPERATION=150ms")
 	if sc.cutoffAfter > 0 {
 		h.cutoffAt = time.Now().Add(sc.cutoffAfter)
 	}

@@ -74,7 +74,7 @@ func runScenario(t *testing.T, seed uint64) {
 		}
 	}()
 	h := runHistory(t, sc)
-	t.Logf("ran: %v; second apply: %v", h.segments, h.second)
+	t.Logf("ran: %v; second apply: %v; actors: %v", h.segments, h.second, h.actors)
 	for _, v := range checkScenario(sc, h) {
 		t.Errorf("seed %d: %s", seed, v)
 	}

@@ -47,6 +47,7 @@ func applyCommand() *cli.Command {
 			&cli.StringFlag{Name: "log-format", Value: reports.LogText, Usage: "progress lines when stderr is not a terminal: text or json"},
 			&cli.DurationFlag{Name: "stop-timeout", Value: executor.DefaultStopTimeout, Usage: "after the first signal, how long to follow steps in flight while every poll of them fails, before recording them in doubt for --resume"},
 			&cli.StringFlag{Name: "lock-dir", EnvVars: []string{executor.LockDirEnv}, Usage: "`DIR` of the plan-digest locks (default $XDG_RUNTIME_DIR/upgradeplan/locks, else the user cache dir's upgradeplan/locks); the run directory's lock is DIR/lock"},
+			&cli.StringSliceFlag{Name: "shortest-operation", EnvVars: []string{"UPGRADEPLAN_SHORTEST_OPERATION"}, Usage: "override the products' shortest operation: `[KIND=]DURATION`, repeatable (the shortest busy spell a change shows; a lost answer of a change that leaves no trace is resent only if the instance was watched with looks closer than this)"},
 			&cli.StringSliceFlag{Name: "visibility-grace", EnvVars: []string{"UPGRADEPLAN_VISIBILITY_GRACE"}, Usage: "override the products' visibility grace: `[KIND=]DURATION`, repeatable (how long an accepted change may stay invisible; a call whose answer was lost is not resent before the instance was seen untouched that long)"},
 			&cli.StringSliceFlag{Name: "notify", EnvVars: []string{"UPGRADEPLAN_NOTIFY"}, Usage: "post a summary when the run ends or stops to `[FORMAT=]URL` or [FORMAT=]env:NAME (json, slack, dingtalk, wecom, feishu; repeatable)"},
 			&cli.StringFlag{Name: "metrics-file", EnvVars: []string{"UPGRADEPLAN_METRICS_FILE"}, Usage: "keep `FILE` (*.prom) current in Prometheus text format for node_exporter's textfile collector"},
@@ -150,6 +151,10 @@ func applyAction(c *cli.Context) error {
 	if err != nil {
 		return exitError(ExitInvalid, usageError{fmt.Errorf("apply: --visibility-grace: %w", err)})
 	}
+	shortest, err := parseGrace(c.StringSlice("shortest-operation"))
+	if err != nil {
+		return exitError(ExitInvalid, usageError{fmt.Errorf("apply: --shortest-operation: %w", err)})
+	}
 	if out == "" {
 		out = filepath.Join("runs", runName(plan.Manifest.Name)+"-"+time.Now().UTC().Format("20060102T150405Z"))
 	}
@@ -176,8 +181,9 @@ func applyAction(c *cli.Context) error {
 		ToolVersion:  versionString(),
 		LockDir:      c.String("lock-dir"),
 		StopTimeout:  c.Duration("stop-timeout"),
-		// The grace overrides, by kind ("" for every kind).
-		VisibilityGrace: grace,
+		// The grace and shortest-operation overrides, by kind ("" for every kind).
+		VisibilityGrace:   grace,
+		ShortestOperation: shortest,
 	}
 	if metrics != nil {
 		opts.OnRecord = metrics.record
