@@ -174,7 +174,7 @@ func runHistory(t *testing.T, sc *scenario) *history {
 	// (its begin entry is journaled, after the ledger names its run directory): which of
 	// two racing starts claims the plan is not the point.
 	startSecond := func(main *proc, begins int) {
-		if secondArgs == nil || second != nil || !h.waitForBegin(main, begins) {
+		if secondArgs == nil || second != nil || sc.secondBetween || !h.waitForBegin(main, begins) {
 			return
 		}
 		time.Sleep(sc.secondAfter)
@@ -204,6 +204,11 @@ func runHistory(t *testing.T, sc *scenario) *history {
 		if !seg.killed {
 			ended = true
 			break
+		}
+		if sc.secondBetween && secondArgs != nil && second == nil && h.begins() > 0 {
+			// The main run claimed the plan and no segment is alive.
+			second = launch(t, h.dir, append(env, secondCredentials...), "second apply", secondArgs...)
+			h.waitSecond(second)
 		}
 	}
 	if !ended && sc.stopAfter > 0 {

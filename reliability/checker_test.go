@@ -122,9 +122,12 @@ type scenario struct {
 	kills                                 []time.Duration // real time after each segment's start
 	second                                secondApply
 	secondAfter                           time.Duration
-	stopAfter                             time.Duration // SIGTERM this long into the segment after the kills; 0: none
-	cutoffAfter                           time.Duration // window end - cutoff this long after plan; 0: no window
-	kafkaQPS                              float64
+	// secondBetween starts the second apply between two segments of the main run (after
+	// a kill, none alive): it must be refused with exit 4, the plan applied elsewhere.
+	secondBetween bool
+	stopAfter     time.Duration // SIGTERM this long into the segment after the kills; 0: none
+	cutoffAfter   time.Duration // window end - cutoff this long after plan; 0: no window
+	kafkaQPS      float64
 }
 
 func newScenario(seed uint64) *scenario {
@@ -178,6 +181,7 @@ func newScenario(seed uint64) *scenario {
 	if rng.IntN(4) == 0 {
 		sc.cutoffAfter = ms(1500, 4000)
 	}
+	sc.secondBetween = len(sc.kills) > 0 && rng.IntN(3) == 0 // drawn last: older seeds keep their scenarios
 	return sc
 }
 
@@ -210,8 +214,12 @@ func (sc *scenario) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "kafka %d (+%d latestMinor), mongodb %d, rabbitmq %d (chained %v), computenest %d, redis %d (chained); ",
 		sc.kafka, sc.minor, sc.mongo, sc.rabbit, sc.rabbitChain, sc.nest, sc.rd)
-	fmt.Fprintf(&b, "lag %v; %d fault rules; failing %v, maxFailures %d; %d actors; kills at %v; second apply: %s after %s; stop after %s; cutoff after %s; kafka qps %v",
-		sc.lag, len(sc.rules), sc.failing, sc.maxFailures, len(sc.actors), sc.kills, sc.second, sc.secondAfter, sc.stopAfter, sc.cutoffAfter, sc.kafkaQPS)
+	when := "after " + sc.secondAfter.String()
+	if sc.secondBetween {
+		when = "between segments"
+	}
+	fmt.Fprintf(&b, "lag %v; %d fault rules; failing %v, maxFailures %d; %d actors; kills at %v; second apply: %s %s; stop after %s; cutoff after %s; kafka qps %v",
+		sc.lag, len(sc.rules), sc.failing, sc.maxFailures, len(sc.actors), sc.kills, sc.second, when, sc.stopAfter, sc.cutoffAfter, sc.kafkaQPS)
 	return b.String()
 }
 
