@@ -44,7 +44,7 @@
 //   - Judge before every send: a step is sent only on an observation made at most
 //     verdictFreshness (1 s) before it passed its last wait (dependencies, slots, window, a
 //     busy instance); when its rate-limit token comes, a verdict older than sendFreshness
-//     (250 ms) is replaced by a look right before the call (in the send guard, before the
+//     (20 ms) is replaced by a look right before the call (in the send guard, before the
 //     intent), and the call goes out only if that look still shows the instance ready
 //     (otherwise it is judged from that look: noop, drifted, busy; the record's `before` is
 //     what the call was judged on). A throttled call's resends inside the Limiter are not

@@ -117,9 +117,11 @@ func (r *run) machineOf(s *stepState) machine {
 const verdictFreshness = time.Second
 
 // sendFreshness is how old the observation a step was judged on may be when its rate-limit
-// token comes; an older one is replaced by a look right before the call (one extra poll of
-// the group, only for buckets slower than a few calls a second).
-const sendFreshness = 250 * time.Millisecond
+// token comes; an older one is replaced by a look right before the call (one more poll of
+// the group, shared by the steps whose tokens come together). Only a step judged by its own
+// look and sent at once skips it: a verdict that rode along in another step's poll, or
+// waited for its token, is taken again, so no one's change in between is overwritten.
+const sendFreshness = 20 * time.Millisecond
 
 // notStartedWatch is the step's watch as a not-yet-sent call.
 func (r *run) notStartedWatch(s *stepState) provider.Watch {
