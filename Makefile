@@ -62,6 +62,8 @@ soak:
 bench: build
 	$(GO) run ./bench -bin $(BIN) -out bench/RESULTS.md
 	$(GO) test -run '^$$' -bench . ./planner
+	$(GO) test -run '^$$' -bench 'BenchmarkApplyScale' -benchtime 1x ./executor
+	$(GO) test -run '^$$' -bench 'BenchmarkJournal' -benchtime 20000x ./executor
 
 # Release: static binaries (CGO_ENABLED=0, -trimpath, version and commit stamped) for linux,
 # darwin and windows on amd64 and arm64, with dist/SHA256SUMS (scripts/release.sh).

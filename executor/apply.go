@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,9 +32,6 @@ func Apply(ctx context.Context, plan *planner.Plan, opts Options) (*Record, erro
 	if err := CheckPlan(plan, opts.ExpectDigest); err != nil {
 		return refusedRecord(plan, opts, err), err
 	}
-	if opts.Out == "" {
-		return nil, fmt.Errorf("%w: no run directory", ErrNothingAttempted)
-	}
 	if opts.DryRun && opts.Resume {
 		return nil, fmt.Errorf("%w: --dry-run cannot resume a run", ErrNothingAttempted)
 	}
@@ -47,95 +42,59 @@ func Apply(ctx context.Context, plan *planner.Plan, opts Options) (*Record, erro
 				opts.Window.End.Format(time.RFC3339), opts.Window.Start.Format(time.RFC3339))
 		}
 	}
-	_, statErr := os.Stat(opts.Out)
-	created := errors.Is(statErr, fs.ErrNotExist)
-	_, journalErr := os.Stat(filepath.Join(opts.Out, JournalFile))
-	hadRun := journalErr == nil
-	if opts.Resume && created {
-		return nil, fmt.Errorf("%w: %s holds no journal to resume", ErrNothingAttempted, opts.Out)
-	}
-	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
-		return nil, fmt.Errorf("%w: run directory: %w", ErrNothingAttempted, err)
-	}
-	lockDir := opts.LockDir
-	if lockDir == "" {
-		lockDir = LockDir(opts.Getenv)
-	}
-	locks, err := acquireRunLocks(lockDir, plan.Digest, opts.Out)
-	if err != nil {
-		if created {
-			os.Remove(opts.Out)
+	state := opts.State
+	if state == nil {
+		lockDir := opts.LockDir
+		if lockDir == "" {
+			lockDir = LockDir(opts.Getenv)
 		}
+		state = DirState{LockDir: lockDir}
+	}
+	st, err := state.Open(ctx, plan.Digest, opts.Out)
+	if err != nil {
 		return nil, err
 	}
-	defer locks.release()
-	ledger := filepath.Join(lockDir, "plan-"+plan.Digest+".run")
+	defer st.Close()
+	if opts.Resume && !st.Existed() {
+		st.Discard(ctx)
+		return nil, fmt.Errorf("%w: %s holds no journal to resume", ErrNothingAttempted, st.Where())
+	}
 	if !opts.DryRun {
-		if err := checkLedger(ledger, plan, opts.Out); err != nil {
+		if err := st.CheckApplied(ctx); err != nil {
 			return refusedRecord(plan, opts, err), err
 		}
 	}
-	rec, err := applyLocked(ctx, plan, opts, ledger)
+	rec, err := applyLocked(ctx, plan, opts, st)
 	if err == nil && rec != nil && opts.Finish != nil {
-		// Still under the locks (released by the deferred release above).
+		// Still under the locks (released by the deferred Close above).
 		err = opts.Finish(rec)
 	}
-	if !opts.Resume && rec == nil && errors.Is(err, ErrNothingAttempted) && !hadRun {
+	if !opts.Resume && rec == nil && errors.Is(err, ErrNothingAttempted) && !st.Existed() {
 		// Nothing was attempted: leave no run behind, so the same command can run again.
-		os.Remove(filepath.Join(opts.Out, JournalFile))
-		os.Remove(filepath.Join(opts.Out, RecordFile))
-		if !opts.DryRun {
-			os.Remove(ledger)
-		}
-		locks.release()
-		os.Remove(filepath.Join(opts.Out, RunLockFile))
-		if created {
-			os.Remove(opts.Out)
-		}
+		st.Discard(ctx)
 	}
 	return rec, err
 }
 
-// checkLedger refuses a plan whose digest already has a run in another run directory: a
-// plan is applied once (as Terraform refuses a stale saved plan), so a second run of the
-// same plan file cannot repeat a step that is never a noop (Kafka's latestMinor). The
-// ledger, PLAN-DIGEST.run in the lock directory, names the run directory of the digest's
-// run; it is read and written under the digest's lock.
-func checkLedger(ledger string, plan *planner.Plan, out string) error {
-	b, err := os.ReadFile(ledger)
-	if err != nil {
-		return nil
-	}
-	prior := string(b)
-	here, _ := filepath.Abs(out)
-	if prior == here {
-		return nil
-	}
-	if _, err := os.Stat(filepath.Join(prior, JournalFile)); err != nil {
-		return nil // that run directory is gone: the plan was never applied from it
-	}
-	return fmt.Errorf("%w: plan %s was already applied in %s; a plan is applied once: continue that run with `upgradeplan apply PLAN --out %s`, or re-plan", ErrRefused, plan.Digest, prior, prior)
-}
-
-func applyLocked(ctx context.Context, plan *planner.Plan, opts Options, ledger string) (*Record, error) {
-	entries, err := ReadJournal(opts.Out)
+func applyLocked(ctx context.Context, plan *planner.Plan, opts Options, st RunState) (*Record, error) {
+	entries, err := st.ReadJournal(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNothingAttempted, err)
 	}
 	if opts.Resume && len(entries) == 0 {
-		return nil, fmt.Errorf("%w: %s holds no journal to resume", ErrNothingAttempted, opts.Out)
+		return nil, fmt.Errorf("%w: %s holds no journal to resume", ErrNothingAttempted, st.Where())
 	}
 	for _, e := range entries {
 		if e.Type == EntryBegin && e.Digest != plan.Digest {
-			err := fmt.Errorf("%w: the run in %s applied plan %s, not this plan file (%s); only the very plan file a run began with continues it", ErrRefused, opts.Out, e.Digest, plan.Digest)
+			err := fmt.Errorf("%w: the run in %s applied plan %s, not this plan file (%s); only the very plan file a run began with continues it", ErrRefused, st.Where(), e.Digest, plan.Digest)
 			return refusedRecord(plan, opts, err), err
 		}
 		if e.Type == EntryBegin && e.DryRun {
-			return nil, fmt.Errorf("%w: the run in %s was a dry run; start a new run instead of resuming it", ErrNothingAttempted, opts.Out)
+			return nil, fmt.Errorf("%w: the run in %s was a dry run; start a new run instead of resuming it", ErrNothingAttempted, st.Where())
 		}
 	}
 	if opts.DryRun && len(entries) > 0 {
-		return nil, fmt.Errorf("%w: %s already holds a run; a dry run needs a run directory of its own", ErrNothingAttempted, opts.Out)
+		return nil, fmt.Errorf("%w: %s already holds a run; a dry run needs a run directory of its own", ErrNothingAttempted, st.Where())
 	}
 	if !opts.Resume && len(entries) > 0 {
 		// Start or continue: the directory holds a run of this very plan, so this is its
@@ -143,26 +102,31 @@ func applyLocked(ctx context.Context, plan *planner.Plan, opts Options, ledger s
 		opts.Resume = true
 	}
 	if opts.Window != nil && !opts.Resume {
-		return nil, fmt.Errorf("%w: a window override is for continuing a stopped run, and %s holds none; a new run keeps the reviewed plan's window", ErrNothingAttempted, opts.Out)
+		return nil, fmt.Errorf("%w: a window override is for continuing a stopped run, and %s holds none; a new run keeps the reviewed plan's window", ErrNothingAttempted, st.Where())
 	}
 	if !opts.DryRun && !opts.Resume {
-		here, _ := filepath.Abs(opts.Out)
-		if err := writeFileAtomic(ledger, []byte(here)); err != nil {
-			return nil, fmt.Errorf("%w: lock directory: %w", ErrNothingAttempted, err)
+		if err := st.Claim(ctx); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrNothingAttempted, err)
 		}
 	}
-	r, err := newRun(plan, opts, entries)
+	r, err := newRun(plan, opts, st, entries)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNothingAttempted, err)
 	}
-	j, err := openJournal(opts.Out)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNothingAttempted, err)
-	}
-	j.fault = opts.journalFault
-	defer j.close()
-	r.journal = j
 	return r.execute(ctx)
+}
+
+// write appends e to the journal (durable when it returns).
+func (r *run) write(e Entry) error {
+	if e.Time.IsZero() {
+		e.Time = time.Now().UTC()
+	}
+	if r.opts.journalFault != nil {
+		if err := r.opts.journalFault(e); err != nil {
+			return fmt.Errorf("journal: write %s: %w", r.state.Where(), err)
+		}
+	}
+	return r.state.Append(context.Background(), e)
 }
 
 // run is one apply segment.
@@ -171,16 +135,21 @@ type run struct {
 	opts    Options
 	rec     *Record
 	limiter *Limiter
-	journal *journal
+	state   RunState
 	budget  int
 	timeout time.Duration
 	// stopTimeout bounds, after the stop, how long steps in flight are followed while their
 	// polls fail.
 	stopTimeout time.Duration
 
-	steps     []*stepState
-	observers map[groupKey]*observer
-	provs     map[groupKey]provider.Provider
+	steps    []*stepState
+	barriers []*barrier
+	// work is the steps' context; stepsRunning counts their goroutines.
+	work         context.Context
+	stepsRunning sync.WaitGroup
+	admission    *admission
+	observers    map[groupKey]*observer
+	provs        map[groupKey]provider.Provider
 
 	global    *slots
 	targetSem map[string]*slots
@@ -195,6 +164,13 @@ type run struct {
 	estimates map[string]*estimate
 	// buckets lists the steps' buckets of mutating calls; stepState.bi indexes it (ETA).
 	buckets []etaBucket
+	tally   tally
+	// ownSteps counts the steps this runner runs (all but other shards').
+	ownSteps int
+	// unsentNow mirrors every bucket's unsent count for the slots (read without run.mu);
+	// bucketRate is its configured rate.
+	unsentNow  []atomic.Int64
+	bucketRate []float64
 
 	segment  Segment
 	prior    []BucketStats
@@ -228,15 +204,23 @@ type dep struct {
 
 // stepState is one step in this run: its plan entry, scheduling links, and its machine.
 type stepState struct {
-	step  *planner.Step
-	rec   *StepRecord
-	done  chan struct{}
-	deps  []dep
-	prev  *stepState // the step before this one on the same instance
-	next  *stepState // the step chained after this one on the same instance
-	group groupKey
-	spec  provider.Spec
-	cfg   machineConfig
+	step *planner.Step
+	rec  *StepRecord
+	done chan struct{}
+	deps []dep
+	// waits are the barriers (waves, target dependsOn) the step waits for; member is the
+	// barrier of its own wave.
+	waits  []waitOn
+	member *barrier
+	// dependents are the steps whose dependsOn names this one; blockers (guarded by run.mu)
+	// counts the deps and waits not finished: the step's goroutine starts at zero.
+	dependents []*stepState
+	blockers   int
+	prev       *stepState // the step before this one on the same instance
+	next       *stepState // the step chained after this one on the same instance
+	group      groupKey
+	spec       provider.Spec
+	cfg        machineConfig
 	// bucket is the (account, kind/action) of the step's mutating call.
 	bucket string
 	bi     int // index in run.buckets
@@ -252,13 +236,19 @@ type stepState struct {
 	gateHeld  bool // holds a place in its bucket's gate
 	slotHeld  bool // holds its global (and target) slot
 	intent    *Entry
+	rank      float64    // remaining chain from this step, seconds (rankSteps)
+	counted   countClass // what the step adds to run.tally and its bucket's counts
+	admitted  bool       // guarded by admission.mu: holds an admission
 	// Driver goroutine only:
 	lastOK time.Time // the last observation that answered about the step
+	lease  func()    // releases the step's instance lease
+	// foreign: the step is another shard's (Options.Shard); followForeign ends it.
+	foreign bool
 	// judgedAt is when the observation the step was last judged on was made.
 	judgedAt time.Time
 }
 
-func newRun(plan *planner.Plan, opts Options, entries []Entry) (*run, error) {
+func newRun(plan *planner.Plan, opts Options, st RunState, entries []Entry) (*run, error) {
 	now := time.Now().UTC()
 	host, _ := os.Hostname()
 	budget, err := BudgetOf(plan.Settings.MaxFailures, len(plan.Steps))
@@ -283,21 +273,24 @@ func newRun(plan *planner.Plan, opts Options, entries []Entry) (*run, error) {
 	r := &run{
 		plan:        plan,
 		opts:        opts,
+		state:       st,
 		budget:      budget,
 		timeout:     timeout,
 		stopTimeout: stopTimeout,
 		limiter:     NewLimiter(opts.Registry, plan.Settings, LimiterOptions{Retry: opts.Retry, Seed: opts.Seed}),
 		observers:   map[groupKey]*observer{},
 		provs:       map[groupKey]provider.Provider{},
-		global:      newSlots(par),
-		targetSem:   map[string]*slots{},
-		ready:       map[string]*atomic.Int64{},
-		gates:       map[string]*slots{},
-		estimates:   map[string]*estimate{},
-		stopCh:      make(chan struct{}),
-		segment:     Segment{StartedAt: now, Resumed: opts.Resume, PID: os.Getpid(), Host: host, Window: windowOverride(plan, opts)},
+
+		targetSem: map[string]*slots{},
+		ready:     map[string]*atomic.Int64{},
+		gates:     map[string]*slots{},
+		estimates: map[string]*estimate{},
+		stopCh:    make(chan struct{}),
+		segment:   Segment{StartedAt: now, Resumed: opts.Resume, PID: os.Getpid(), Host: host, Window: windowOverride(plan, opts)},
 	}
 	r.stopCtx, r.stopCancel = context.WithCancel(context.Background())
+	r.global = newSlots(par, r.remaining)
+	r.admission = &admission{limit: admitLimit(par), start: r.goStep, queue: classQueue{weight: r.remaining}}
 	r.rec = &Record{
 		Schema:    RecordSchema,
 		Tool:      opts.ToolVersion,
@@ -311,7 +304,13 @@ func newRun(plan *planner.Plan, opts Options, entries []Entry) (*run, error) {
 	if err := r.buildSteps(); err != nil {
 		return nil, err
 	}
+	if err := r.markForeign(); err != nil {
+		return nil, err
+	}
 	r.restore(entries)
+	for _, s := range r.steps {
+		r.recount(s)
+	}
 	return r, nil
 }
 
@@ -363,7 +362,7 @@ func (r *run) shortestOperation(spec provider.Spec) time.Duration {
 }
 
 func (r *run) execute(ctx context.Context) (*Record, error) {
-	if err := r.journal.write(Entry{Type: EntryBegin, Time: r.segment.StartedAt, Digest: r.plan.Digest,
+	if err := r.write(Entry{Type: EntryBegin, Time: r.segment.StartedAt, Digest: r.plan.Digest,
 		PID: r.segment.PID, Host: r.segment.Host, Resumed: r.opts.Resume, DryRun: r.opts.DryRun, Window: r.segment.Window}); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNothingAttempted, err)
 	}
@@ -412,7 +411,10 @@ func (r *run) execute(ctx context.Context) (*Record, error) {
 		pollers.Add(1)
 		go func() { defer pollers.Done(); o.run(pollCtx) }()
 	}
-	periodic := time.NewTicker(10 * time.Second)
+	// run.json is rewritten every recordEvery, or 20 times as long as the last write took
+	// (a record of 100,000 steps costs a few hundred milliseconds), so that keeping it
+	// current stays a small share of the run whatever its size.
+	periodic := time.NewTimer(recordEvery)
 	doneWriting := make(chan struct{})
 	var writer sync.WaitGroup
 	writer.Add(1)
@@ -421,18 +423,31 @@ func (r *run) execute(ctx context.Context) (*Record, error) {
 		for {
 			select {
 			case <-periodic.C:
+				start := time.Now()
 				r.writeRecord()
+				periodic.Reset(max(recordEvery, 20*time.Since(start)))
 			case <-doneWriting:
 				return
 			}
 		}
 	}()
 
-	var g errgroup.Group
+	// A step's goroutine starts once its dependencies finished (stepDone), so steps waiting
+	// for other targets and waves cost no goroutine.
+	r.work = work
+	var initial []*stepState
+	r.mu.Lock()
 	for _, s := range r.steps {
-		g.Go(func() error { r.runStep(work, s); return nil })
+		if s.blockers == 0 {
+			initial = append(initial, s)
+		}
 	}
-	g.Wait()
+	r.mu.Unlock()
+	r.followForeign(work) // holds stepsRunning while this shard's steps wait for another's
+	for _, s := range initial {
+		r.startStep(s)
+	}
+	r.stepsRunning.Wait()
 	periodic.Stop()
 	close(doneWriting)
 	// A periodic write still under way must not rename its older snapshot over the final
@@ -443,11 +458,33 @@ func (r *run) execute(ctx context.Context) (*Record, error) {
 	return r.finish()
 }
 
+// recordEvery is the shortest interval between two periodic writes of run.json.
+const recordEvery = 10 * time.Second
+
+// startStep queues a step whose dependencies finished for a goroutine (admission.go).
+// Another shard's step is ended by followForeign instead.
+func (r *run) startStep(s *stepState) {
+	if s.foreign {
+		return
+	}
+	r.stepsRunning.Add(1)
+	r.admission.add(s)
+}
+
+// goStep runs an admitted step's goroutine.
+func (r *run) goStep(s *stepState) {
+	go func() {
+		defer r.stepsRunning.Done()
+		defer r.admission.done(s)
+		r.runStep(r.work, s)
+	}()
+}
+
 // open opens one provider and one observer per (kind, account, region).
 func (r *run) open() error {
 	for _, s := range r.steps {
 		k := s.group
-		if _, ok := r.provs[k]; ok {
+		if _, ok := r.provs[k]; ok || s.foreign {
 			continue
 		}
 		acct := provider.Account{}
@@ -541,6 +578,6 @@ func (s *stepState) watch(started bool) provider.Watch {
 
 // abort ends a segment that could not attempt anything.
 func (r *run) abort(err error) (*Record, error) {
-	r.journal.write(Entry{Type: EntryEnd, Stop: "error: " + err.Error()})
+	r.write(Entry{Type: EntryEnd, Stop: "error: " + err.Error()})
 	return nil, fmt.Errorf("%w: %w", ErrNothingAttempted, err)
 }

@@ -9,21 +9,32 @@
 // driver.go runs one goroutine per step that persists each transition and then acts;
 // scheduler.go holds dependencies, slots and gates; reconcile.go rebuilds the machines on
 // resume; window.go the window, budget and stop; runrecord.go run.json; progress.go the ETA;
-// limiter.go the buckets; observe.go the batched polls; lock.go the locks.
+// limiter.go the buckets; observe.go the batched polls; lock.go the locks; state.go the
+// run-state backend (journal, record, locks, ledger, leases) that statedir.go keeps in a
+// local directory and executor/pgstate in PostgreSQL; lease.go the instance leases.
 //
 // Choices where docs/design.md is silent:
 //
 //   - Rate limits: a bucket of burst 1 refilling at cap·(1−SafetyMargin) (1%), and a window
-//     guard: request n+⌊cap⌋ of a bucket is sent only once request n was answered more than
-//     WindowGuard (1 s + 2 ms) ago. The server stamps a request somewhere between our send and
-//     its answer, so no sliding second at the server sees more than the cap, whatever the
-//     jitter (a busy client, a server that answered one request late and the next on time).
-//     Spacing alone would need a margin as large as the worst jitter; the guard costs only the
-//     answer latency. On a throttling answer the bucket halves (down to cap/32) and climbs
+//     guard: request n+⌊cap⌋ of a bucket is sent only once request n was sent more than
+//     WindowGuard (1 s + 2 ms) plus its jitter ago, its jitter being how much longer its
+//     round trip was than the bucket's fastest (the whole round trip until 16 were
+//     measured). The server stamps a request somewhere between our send and its answer,
+//     and the fixed part of a round trip delays every stamp alike, so no sliding second at
+//     the server sees more than the cap under jittered latency (limiter_latency_test.go:
+//     50–300 ms, 0 throttles), while a long constant latency costs nothing: the rate does
+//     not depend on the round trip (the guard used to count from the answer: 1.25× slower
+//     at +250 ms). On a throttling answer the bucket halves (down to cap/32) and climbs
 //     back by cap/8 after each quiet second.
-//   - Scheduling: parallelism and maxConcurrent slots, and a gate per bucket of mutating
-//     calls, hand free places out in plan order (lowest step index first), not in goroutine
-//     order. The gate admits ⌈cap⌉ steps of a bucket at a time (about a second of its calls)
+//   - Scheduling: parallelism and maxConcurrent slots hand a free place to the work that
+//     bounds the makespan: the bucket with the most rate-limited time left (unsent calls at
+//     its rate), plus the waiter's remaining chain (its own upgrade and all that waits for
+//     it: next steps, later waves, dependent targets, in ShortestOperation units); within a
+//     bucket the longest chain, then plan order (slots.go). Plan order ran accounts one
+//     after another. Waves and target dependsOn are barriers that count their unfinished
+//     steps (barrier.go), never pairs of steps; a step gets a goroutine once its
+//     dependencies finished, and at most 2×parallelism ready steps wait for slots with one
+//     (admission.go). The gate per bucket of mutating calls hands out in chain order. The gate admits ⌈cap⌉ steps of a bucket at a time (about a second of its calls)
 //     to take a parallelism slot, and is left once the call is answered, so steps queueing for
 //     a slow bucket's tokens (kafka's 2/s) never hold the slots that a fast bucket needs. A
 //     step whose instance is busy gives back its slot and gate place while it waits (polled
@@ -117,6 +128,19 @@
 //     upgradeplan/locks; `apply --lock-dir`) and one per run directory (DIR/lock), through
 //     gofrs/flock; nothing is written next to the plan. A second apply gets *LockedError
 //     (exit 5) naming the holder's pid, host and start time.
+//   - Instance leases: before a step judges its instance for its call (and before a resumed
+//     step follows its call), it takes the state's lease on (cloud, region, instance), held
+//     until the step ends in this segment. While another run holds it the step waits,
+//     saying who holds it, without a slot; once it waited for stepTimeout it fails
+//     (InstanceLeased, nothing sent). The local directory grants every lease (it knows no
+//     other run); the PostgreSQL state keeps runs that share a database apart.
+//   - Shards (Options.Shard, a state runners share): a runner runs the steps of the
+//     accounts dealt to its shard (ShardOf: sorted accounts, round-robin, so an account's
+//     rate limits stay with one runner); another shard's step is followed through the state
+//     (ShardedRunState.StepRecords, every second) and ends a dependency once final there.
+//     Each shard has its own journal, record and plan lock; MergeShards makes the run's
+//     record. A step whose lease came from a shared state is judged afresh (no verdict
+//     ridden in before the lease), since another run may have changed the instance.
 //   - Nothing attempted (exit 1) in a new run leaves no journal, record or directory behind.
 //   - Dry run: steps end `succeeded` with reason "dry run: not sent" (or "dry run: the API's
 //     own dry run accepted the call" where Spec.DryRun); a chained step is judged as if its

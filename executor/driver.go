@@ -8,6 +8,7 @@ package executor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/upgradeplan/upgradeplan/provider"
@@ -15,10 +16,14 @@ import (
 
 // runStep takes one step from waiting on its dependencies to the end of this segment.
 func (r *run) runStep(ctx context.Context, s *stepState) {
-	defer close(s.done)
+	defer func() {
+		close(s.done)
+		r.stepDone(s)
+	}()
 	if r.phase(s) == PhaseFinal {
 		return
 	}
+	defer r.releaseLease(s)
 	defer r.releaseSlots(s)
 	defer r.unready(s)
 	for _, d := range s.deps {
@@ -26,6 +31,14 @@ func (r *run) runStep(ctx context.Context, s *stepState) {
 		case <-d.s.done:
 		case <-ctx.Done():
 			r.feed(s, input{Kind: inStop, Why: "the run ended before " + d.s.step.ID + " finished"})
+			return
+		}
+	}
+	for _, w := range s.waits {
+		select {
+		case <-w.b.done:
+		case <-ctx.Done():
+			r.feed(s, input{Kind: inStop, Why: fmt.Sprintf("the run ended before wave %d of target %s finished", w.b.wave, w.b.target)})
 			return
 		}
 	}
@@ -39,6 +52,12 @@ func (r *run) runStep(ctx context.Context, s *stepState) {
 	nx := resumeAct(r.machineOf(s))
 	if ph := r.phase(s); ph == PhaseAccepted || ph == PhaseMaybeSent {
 		// A call of an earlier segment: follow it in a slot, whatever the stop says.
+		if ok, in := r.takeLease(ctx, s, true); !ok {
+			if r.phase(s) != PhaseFinal {
+				r.feed(s, in)
+			}
+			return
+		}
 		if ok, _ := r.acquire(ctx, s, true); !ok {
 			r.feed(s, input{Kind: inHard})
 			return
@@ -61,8 +80,16 @@ func (r *run) runStep(ctx context.Context, s *stepState) {
 				nx = r.feed(s, input{Kind: inStop, Why: why})
 				continue
 			}
+			if ok, in := r.takeLease(ctx, s, false); !ok {
+				if r.phase(s) == PhaseFinal {
+					return
+				}
+				nx = r.feed(s, in)
+				continue
+			}
 			r.markReady(s)
 			ok, _ := r.acquire(ctx, s, false)
+			r.admission.done(s) // holding its slot: the next ready step may wait in its place
 			if !ok {
 				nx = r.feed(s, r.stopInput(ctx))
 				continue
@@ -353,7 +380,7 @@ func (r *run) send(ctx context.Context, s *stepState) next {
 		}
 		e := *intent
 		e.StepID, e.ClientToken, e.Params = s.step.ID, call.ClientToken, call.Params
-		if err := r.journal.write(e); err != nil {
+		if err := r.write(e); err != nil {
 			r.journalFailed(err)
 			return &notSentError{why: "the journal could not record the call's intent: " + err.Error()}
 		}
@@ -436,7 +463,7 @@ func (r *run) persist(s *stepState, before machine, entries []Entry) {
 			continue
 		}
 		e.StepID = s.step.ID
-		if err := r.journal.write(e); err != nil {
+		if err := r.write(e); err != nil {
 			r.journalFailed(err)
 		}
 	}

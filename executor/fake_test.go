@@ -34,6 +34,9 @@ type fakeCloud struct {
 	lag time.Duration
 	// listFault, when set, answers a List with an error.
 	listFault func() error
+	// latency, when set, delays a mutating request by in before the cloud sees it (its
+	// arrival, which the caps count) and by out after it answered.
+	latency func() (in, out time.Duration)
 }
 
 type fakeInst struct {
@@ -195,6 +198,11 @@ func (p *fakeProvider) Apply(ctx context.Context, call provider.Call) (provider.
 	var rec provider.Receipt
 	err := p.cfg.Doer.Do(ctx, p.req(call.Action, call.Instance, true), func(ctx context.Context) error {
 		c := p.c
+		if c.latency != nil {
+			in, out := c.latency()
+			time.Sleep(in)
+			defer time.Sleep(out)
+		}
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		now := time.Now()

@@ -6,10 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/upgradeplan/upgradeplan/planner"
@@ -61,31 +61,6 @@ type Entry struct {
 	Observed    provider.Values `json:"observed,omitempty"`
 }
 
-// journal appends fsynced entries.
-type journal struct {
-	mu    sync.Mutex
-	f     *os.File
-	path  string
-	fault func(Entry) error // tests: a full disk
-}
-
-func openJournal(dir string) (*journal, error) {
-	path := filepath.Join(dir, JournalFile)
-	if err := endLastLine(path); err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
-	}
-	// Make the file's directory entry durable too.
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return &journal{f: f, path: path}, nil
-}
-
 // endLastLine makes the journal end with a newline before anything is appended. A crash
 // while writing an entry leaves a torn last line that ReadJournal skips; appending after it
 // would glue the next entry onto it and break the journal in its middle, so no later resume
@@ -112,33 +87,6 @@ func endLastLine(path string) error {
 	}
 	return os.Truncate(path, int64(start))
 }
-
-func (j *journal) write(e Entry) error {
-	if e.Time.IsZero() {
-		e.Time = time.Now().UTC()
-	}
-	b, err := json.Marshal(e)
-	if err != nil {
-		return fmt.Errorf("journal: encode %s entry: %w", e.Type, err)
-	}
-	b = append(b, '\n')
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.fault != nil {
-		if err := j.fault(e); err != nil {
-			return fmt.Errorf("journal: write %s: %w", j.path, err)
-		}
-	}
-	if _, err := j.f.Write(b); err != nil {
-		return fmt.Errorf("journal: write %s: %w", j.path, err)
-	}
-	if err := j.f.Sync(); err != nil {
-		return fmt.Errorf("journal: fsync %s: %w", j.path, err)
-	}
-	return nil
-}
-
-func (j *journal) close() error { return j.f.Close() }
 
 // ReadJournal reads a run directory's journal. A torn last line (a crash while writing it) is
 // ignored; a broken line before the last is an error.
@@ -182,13 +130,25 @@ func isLastLine(all, line []byte) bool {
 // writeFileAtomic writes data to path via a synced temp file and a rename, so readers see the
 // old or the new file, never half of one.
 func writeFileAtomic(path string, data []byte) error {
+	return writeFileAtomicFunc(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// writeFileAtomicFunc is writeFileAtomic with the content written by write.
+func writeFileAtomicFunc(path string, write func(io.Writer) error) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err
 	}
 	tmp := f.Name()
-	_, err = f.Write(data)
+	bw := bufio.NewWriterSize(f, 256<<10)
+	err = write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
 	if err == nil {
 		err = f.Sync()
 	}
@@ -209,13 +169,63 @@ func writeFileAtomic(path string, data []byte) error {
 	return nil
 }
 
-// WriteRecord writes rec as DIR/run.json atomically.
+// WriteRecord writes rec as DIR/run.json atomically. The steps are encoded one at a time
+// into the file (the bytes json.MarshalIndent would give), so a record of 100,000 steps
+// never sits in memory as one document.
 func WriteRecord(dir string, rec *Record) error {
-	b, err := json.MarshalIndent(rec, "", "  ")
+	if rec.Steps == nil {
+		b, err := json.MarshalIndent(rec, "", "  ")
+		if err != nil {
+			return fmt.Errorf("run record: encode: %w", err)
+		}
+		if err := writeFileAtomic(filepath.Join(dir, RecordFile), append(b, '\n')); err != nil {
+			return fmt.Errorf("run record: %w", err)
+		}
+		return nil
+	}
+	shell := *rec
+	shell.Steps = []StepRecord{}
+	b, err := json.MarshalIndent(&shell, "", "  ")
 	if err != nil {
 		return fmt.Errorf("run record: encode: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, RecordFile), append(b, '\n')); err != nil {
+	const empty = "\n  \"steps\": [],\n"
+	cut := bytes.Index(b, []byte(empty))
+	if cut < 0 {
+		return fmt.Errorf("run record: encode: no steps field")
+	}
+	open := cut + len(empty) - len("],\n")
+	head, tail := b[:open], b[open:]
+	err = writeFileAtomicFunc(filepath.Join(dir, RecordFile), func(w io.Writer) error {
+		if _, err := w.Write(head); err != nil {
+			return err
+		}
+		for i := range rec.Steps {
+			sep := ",\n    "
+			if i == 0 {
+				sep = "\n    "
+			}
+			sb, err := json.MarshalIndent(&rec.Steps[i], "    ", "  ")
+			if err != nil {
+				return err
+			}
+			if _, err := io.WriteString(w, sep); err != nil {
+				return err
+			}
+			if _, err := w.Write(sb); err != nil {
+				return err
+			}
+		}
+		if len(rec.Steps) > 0 {
+			io.WriteString(w, "\n  ")
+		}
+		if _, err := w.Write(tail); err != nil {
+			return err
+		}
+		_, err := w.Write([]byte{'\n'})
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("run record: %w", err)
 	}
 	return nil

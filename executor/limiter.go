@@ -89,27 +89,39 @@ type bucket struct {
 	lastChange time.Time
 	stats      BucketStats
 
-	// window holds the last ⌊cap⌋ requests (one slot each, by sequence number): a request is
-	// sent only once the request ⌊cap⌋ places before it was answered more than WindowGuard
-	// ago. See WindowGuard.
-	window []*sent
-	seq    uint64
+	// window holds the last ⌊cap⌋ requests (one slot each, by sequence number): see
+	// WindowGuard. minRTT is the fastest round trip the bucket has seen.
+	window  []*sent
+	seq     uint64
+	minRTT  time.Duration
+	samples int
 }
 
-// sent is one request's place in its bucket's window; done is closed when it was answered.
+// floorSamples is how many round trips a bucket measures before it trusts their minimum as
+// the floor of its latency; before, the guard counts the whole round trip as jitter.
+const floorSamples = 16
+
+// sent is one request's place in its bucket's window; done is closed once it was answered
+// (or given up before it was sent: sentAt zero).
 type sent struct {
-	done chan struct{}
-	at   time.Time // when the answer came back; set before done is closed
+	done   chan struct{}
+	sentAt time.Time
+	rtt    time.Duration
 }
 
-// WindowGuard is how long after the answer to request n the request n+⌊cap⌋ of the same
-// bucket may be sent. The clouds count accepted requests in a sliding second at the moment
-// they stamp them, which is somewhere between our send and their answer; spacing tokens alone
-// cannot keep a window under the cap when the server stamps one request late (a slow answer,
-// a lock held on the server) and the next ones on time. Measuring from the answer covers any
-// stamp in the round trip, whatever the offset between the clocks; the extra 2 ms covers
-// timer granularity. With answers in a few
-// milliseconds it never waits longer than the token spacing does.
+// WindowGuard is how long after the send of request n the request n+⌊cap⌋ of the same
+// bucket may be sent, before the jitter margin. The clouds count accepted requests in a
+// sliding second at the moment they stamp them, somewhere between our send and their
+// answer, so the window at the server holds more than the cap only if request n was
+// stamped later in its round trip than request n+⌊cap⌋ in its own by more than the gap
+// between their sends exceeds a second. The guard therefore adds to the second the part of
+// request n's round trip above the fastest round trip of the bucket (its jitter: the fixed
+// part of a round trip delays every stamp alike), plus 2 ms for timer granularity. A
+// constant latency, however long, costs nothing (the rate stays cap·(1−SafetyMargin)); a
+// jittered one costs, on a bucket running at its cap, the jitter of the requests it waits
+// behind, never the whole round trip (until the bucket has measured floorSamples round
+// trips, the guard counts the whole round trip, as if from the answer). A request not answered within a second still holds
+// back request n+⌊cap⌋ until it is.
 const WindowGuard = time.Second + 2*time.Millisecond
 
 // NewLimiter builds the buckets' rates from the registry's documented caps (DefaultQPS where a
@@ -181,29 +193,34 @@ func asPoll(ctx context.Context) context.Context { return context.WithValue(ctx,
 func isPoll(ctx context.Context) bool { v, _ := ctx.Value(pollKey{}).(bool); return v }
 
 // take waits for the bucket's window and token and counts the call. The caller must call
-// the returned func when the request was answered (or failed).
-func (b *bucket) take(ctx context.Context) (answered func(), err error) {
+// sending right before the request leaves (not for a request given up before it) and the
+// returned answered when it was answered (or failed or given up).
+func (b *bucket) take(ctx context.Context) (mine *sent, err error) {
 	b.mu.Lock()
 	slot := int(b.seq % uint64(len(b.window)))
 	b.seq++
 	before := b.window[slot]
-	mine := &sent{done: make(chan struct{})}
+	mine = &sent{done: make(chan struct{})}
 	b.window[slot] = mine
 	b.mu.Unlock()
-	answered = func() {
-		mine.at = time.Now()
-		close(mine.done)
-	}
 	if before != nil {
 		select {
 		case <-before.done:
 		case <-ctx.Done():
-			answered()
+			b.answered(mine)
 			return nil, ctx.Err()
 		}
-		if err := sleep(ctx, time.Until(before.at.Add(WindowGuard))); err != nil {
-			answered()
-			return nil, err
+		if !before.sentAt.IsZero() {
+			b.mu.Lock()
+			jitter := before.rtt // until the floor is known, the whole round trip
+			if b.samples >= floorSamples {
+				jitter = max(0, before.rtt-b.minRTT)
+			}
+			b.mu.Unlock()
+			if err := sleep(ctx, time.Until(before.sentAt.Add(WindowGuard+jitter))); err != nil {
+				b.answered(mine)
+				return nil, err
+			}
 		}
 	}
 	b.mu.Lock()
@@ -215,7 +232,7 @@ func (b *bucket) take(ctx context.Context) (answered func(), err error) {
 	}
 	b.mu.Unlock()
 	if err := b.lim.Wait(ctx); err != nil {
-		answered()
+		b.answered(mine)
 		return nil, err
 	}
 	b.mu.Lock()
@@ -224,7 +241,21 @@ func (b *bucket) take(ctx context.Context) (answered func(), err error) {
 		b.stats.Polls++
 	}
 	b.mu.Unlock()
-	return answered, nil
+	return mine, nil
+}
+
+// answered closes the request's window place, noting its round trip if it was sent.
+func (b *bucket) answered(m *sent) {
+	if !m.sentAt.IsZero() {
+		m.rtt = time.Since(m.sentAt)
+		b.mu.Lock()
+		if b.samples == 0 || m.rtt < b.minRTT {
+			b.minRTT = m.rtt
+		}
+		b.samples++
+		b.mu.Unlock()
+	}
+	close(m.done)
 }
 
 func (b *bucket) throttled() {
@@ -290,18 +321,19 @@ func (l *Limiter) Do(ctx context.Context, req provider.Request, send func(contex
 		return err
 	}
 	for attempt := 0; ; attempt++ {
-		answered, err := b.take(wait)
+		mine, err := b.take(wait)
 		if err != nil {
 			return stopped(err)
 		}
 		if g != nil {
 			if err := g.before(); err != nil {
-				answered()
+				b.answered(mine)
 				return err
 			}
 		}
+		mine.sentAt = time.Now()
 		err = send(ctx)
-		answered()
+		b.answered(mine)
 		if err == nil {
 			return nil
 		}

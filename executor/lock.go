@@ -112,4 +112,5 @@ func (l *runLocks) release() {
 	}
 	l.run.release()
 	l.plan.release()
+	l.run, l.plan = nil, nil
 }

@@ -21,6 +21,12 @@ type Options struct {
 	// lock is Out/lock. A second apply of the same plan (any copy of it) or into the same
 	// run directory gets a *LockedError naming the holder.
 	LockDir string
+	// State keeps the run's journal, record, locks, ledger and instance leases; nil means
+	// DirState{LockDir} with Out as the run directory.
+	State State
+	// Shard, with a State runners share, runs only the steps of the accounts dealt to this
+	// shard (ShardOf); steps of other shards are waited for through the state.
+	Shard *Shard
 	// StopTimeout bounds, after the first signal, how long steps in flight are followed
 	// while every poll of them fails; then they are recorded cancelled, in doubt, for a
 	// resume to reconcile. 0 means DefaultStopTimeout.

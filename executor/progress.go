@@ -15,46 +15,92 @@ func (r *run) emit(s *stepState, st Status, msg string) {
 	r.opts.OnEvent(ev)
 }
 
-// etaBucket is one bucket of mutating calls as the ETA sees it.
+// etaBucket is one bucket of mutating calls as the ETA sees it; its counts are kept as
+// steps change (recount), never by a scan of the steps.
 type etaBucket struct {
 	account, action string
 	est             *estimate
-	// per counters() call:
-	unsent    int
-	lastSince time.Time
+	unsent          int // steps not ended whose call was not accepted yet
+	accepted        int // steps whose accepted call is being followed
+	lastSince       time.Time
+}
+
+// countClass is what a step adds to the counters.
+type countClass uint8
+
+const (
+	cUncounted     countClass = iota
+	cNone                     // not-started, cancelled: nothing more happens to it in this run
+	cUnsent                   // pending
+	cUnsentRunning            // running, its call not accepted yet
+	cAccepted                 // running, accepted
+	cDone
+	cFailed
+)
+
+func classOf(st Status, ph Phase) countClass {
+	switch {
+	case isFinal(st):
+		if st == StatusFailed {
+			return cFailed
+		}
+		return cDone
+	case st == StatusRunning && ph == PhaseAccepted, st == StatusPending && ph == PhaseAccepted:
+		return cAccepted
+	case st == StatusRunning:
+		return cUnsentRunning
+	case st == StatusPending:
+		return cUnsent
+	}
+	return cNone
+}
+
+// tally keeps the run's counters; guarded by run.mu.
+type tally struct{ done, failed, inFlight int }
+
+// recount moves the step's share of the counters to its current status and phase (caller
+// holds r.mu): O(1) per transition.
+func (r *run) recount(s *stepState) {
+	if s.foreign {
+		return // another shard's
+	}
+	c := classOf(s.rec.Status, s.m.Phase)
+	if c == s.counted {
+		return
+	}
+	b := &r.buckets[s.bi]
+	r.tally.add(b, s.counted, -1)
+	r.tally.add(b, c, 1)
+	r.unsentNow[s.bi].Store(int64(b.unsent))
+	if c == cAccepted && s.m.Since.After(b.lastSince) {
+		b.lastSince = s.m.Since
+	}
+	s.counted = c
+}
+
+func (t *tally) add(b *etaBucket, cl countClass, sign int) {
+	switch cl {
+	case cDone:
+		t.done += sign
+	case cFailed:
+		t.done += sign
+		t.failed += sign
+	case cUnsent:
+		b.unsent += sign
+	case cUnsentRunning:
+		b.unsent += sign
+		t.inFlight += sign
+	case cAccepted:
+		b.accepted += sign
+		t.inFlight += sign
+	}
 }
 
 func (r *run) counters() Counters {
 	now := time.Now()
 	r.mu.Lock()
-	c := Counters{Total: len(r.rec.Steps), Throttled: r.limiter.Throttles()}
-	for i := range r.buckets {
-		r.buckets[i].unsent, r.buckets[i].lastSince = 0, time.Time{}
-	}
-	for i := range r.rec.Steps {
-		st := r.rec.Steps[i].Status
-		switch {
-		case isFinal(st):
-			c.Done++
-			if st == StatusFailed {
-				c.Failed++
-			}
-			continue
-		case st == StatusRunning:
-			c.InFlight++
-		case st != StatusPending:
-			continue // not-started, cancelled: nothing more happens to it in this run
-		}
-		s := r.steps[i]
-		b := &r.buckets[s.bi]
-		if s.m.Phase == PhaseAccepted {
-			if s.m.Since.After(b.lastSince) {
-				b.lastSince = s.m.Since
-			}
-		} else {
-			b.unsent++
-		}
-	}
+	c := Counters{Total: r.ownSteps, Throttled: r.limiter.Throttles(),
+		Done: r.tally.done, Failed: r.tally.failed, InFlight: r.tally.inFlight}
 	buckets := append([]etaBucket(nil), r.buckets...)
 	r.mu.Unlock()
 	c.ETA = eta(buckets, now, r.limiter.CurrentRate)
@@ -83,7 +129,7 @@ func eta(buckets []etaBucket, now time.Time, rateOf func(account, action string)
 			if known {
 				left += d
 			}
-		case !b.lastSince.IsZero():
+		case b.accepted > 0:
 			if known {
 				left = b.lastSince.Add(d).Sub(now)
 			}

@@ -8,6 +8,7 @@ package executor
 // everything else runs afresh.
 
 import (
+	"context"
 	"time"
 
 	"github.com/upgradeplan/upgradeplan/provider"
@@ -113,7 +114,7 @@ func (r *run) restore(entries []Entry) {
 	if len(segs) > 0 {
 		r.rec.StartedAt = segs[0].StartedAt
 	}
-	if prev, err := ReadRecord(r.opts.Out); err == nil {
+	if prev, err := r.state.ReadRecord(context.Background()); err == nil {
 		r.prior = prev.Buckets
 	}
 	for id, t := range trails {

@@ -39,7 +39,10 @@ type Record struct {
 	Settings   planner.Settings `json:"settings"`
 	Counts     map[Status]int   `json:"counts"`
 	Steps      []StepRecord     `json:"steps"`
-	Buckets    []BucketStats    `json:"buckets"`
+	// Shard is "I/N" in the record of one shard of a sharded run (`apply --shard`), whose
+	// steps of other shards are as that shard last saw them; MergeShards makes the run's.
+	Shard   string        `json:"shard,omitempty"`
+	Buckets []BucketStats `json:"buckets"`
 }
 
 // PlanRef identifies the applied plan.

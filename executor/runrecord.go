@@ -4,6 +4,7 @@ package executor
 // change is journaled, and the outcome says truthfully how the segment ended.
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -49,6 +50,7 @@ func (r *run) syncRecord(s *stepState) bool {
 		rec.FinishedAt = &now
 		rec.DurationSeconds = now.Sub(*rec.StartedAt).Seconds()
 	}
+	r.recount(s)
 	return changed
 }
 
@@ -57,7 +59,7 @@ func (r *run) snapshot(s *stepState) {
 	r.mu.Lock()
 	c := cloneStep(*s.rec)
 	r.mu.Unlock()
-	if err := r.journal.write(Entry{Type: EntryStep, StepID: c.ID, Step: &c}); err != nil {
+	if err := r.write(Entry{Type: EntryStep, StepID: c.ID, Step: &c}); err != nil {
 		r.journalFailed(err)
 	}
 }
@@ -77,7 +79,7 @@ func (r *run) writeRecord() error {
 	if r.opts.OnRecord != nil {
 		r.opts.OnRecord(rec)
 	}
-	return WriteRecord(r.opts.Out, rec)
+	return r.state.WriteRecord(context.Background(), rec)
 }
 
 func (r *run) snapshotRecord() *Record {
@@ -91,8 +93,10 @@ func (r *run) snapshotRecord() *Record {
 	seg := r.segment
 	rec.Segments = append(append([]Segment(nil), r.rec.Segments...), seg)
 	rec.Counts = map[Status]int{}
-	for _, s := range rec.Steps {
-		rec.Counts[s.Status]++
+	for i, s := range rec.Steps {
+		if !r.steps[i].foreign {
+			rec.Counts[s.Status]++
+		}
 	}
 	rec.Buckets = mergeBuckets(r.prior, r.limiter.Stats())
 	return &rec
@@ -104,7 +108,10 @@ func (r *run) finish() (*Record, error) {
 	why, stoppedEarly := r.stopped()
 	r.mu.Lock()
 	notRun, bad, cancelled, sent := 0, 0, 0, 0
-	for _, s := range r.rec.Steps {
+	for i, s := range r.rec.Steps {
+		if r.steps[i].foreign {
+			continue
+		}
 		switch s.Status {
 		case StatusCancelled:
 			cancelled++
@@ -137,8 +144,8 @@ func (r *run) finish() (*Record, error) {
 	r.rec.FinishedAt = now
 	r.mu.Unlock()
 	rec := r.snapshotRecord()
-	r.journal.write(Entry{Type: EntryEnd, Time: now, Stop: why})
-	if err := WriteRecord(r.opts.Out, rec); err != nil {
+	r.write(Entry{Type: EntryEnd, Time: now, Stop: why})
+	if err := r.state.WriteRecord(context.Background(), rec); err != nil {
 		return rec, fmt.Errorf("%w: %w", ErrRecordNotWritten, err)
 	}
 	return rec, nil

@@ -8,95 +8,11 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"strings"
 	"sync/atomic"
 
 	"github.com/upgradeplan/upgradeplan/planner"
 	"github.com/upgradeplan/upgradeplan/provider"
 )
-
-// linkSteps expands the plan's dependencies into step edges and finds chains.
-func (r *run) linkSteps(byID map[string]*stepState, byTarget map[string][]*stepState, targets map[string]*planner.Target) error {
-	for _, s := range r.steps {
-		seen := map[*stepState]bool{}
-		add := func(d *stepState, k depKind) {
-			if d != s && !seen[d] {
-				seen[d] = true
-				s.deps = append(s.deps, dep{d, k})
-			}
-		}
-		for _, id := range s.step.DependsOn {
-			d, ok := byID[id]
-			if !ok {
-				return fmt.Errorf("plan: step %s depends on unknown step %s", s.step.ID, id)
-			}
-			add(d, depStep)
-			if d.step.Instance == s.step.Instance && d.step.Kind == s.step.Kind && d.step.Region == s.step.Region {
-				s.prev = d
-				if d.next == nil {
-					d.next = s
-				}
-			}
-		}
-		if t := targets[s.step.Target]; t != nil {
-			for _, tn := range t.DependsOn {
-				for _, d := range byTarget[tn] {
-					add(d, depTarget)
-				}
-			}
-		}
-		for _, d := range byTarget[s.step.Target] {
-			if d.step.Wave < s.step.Wave {
-				add(d, depWave)
-			}
-		}
-	}
-	if cyc := findCycle(r.steps); cyc != "" {
-		return fmt.Errorf("plan: steps depend on each other in a cycle: %s", cyc)
-	}
-	return nil
-}
-
-// depVerdict says whether a step can start after its dependencies finished.
-func (r *run) depVerdict(s *stepState) (Status, string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var notRun string
-	for _, d := range s.deps {
-		st := d.s.rec.Status
-		what := d.s.step.ID
-		switch d.kind {
-		case depTarget:
-			what = "target " + d.s.step.Target + " (step " + d.s.step.ID + ")"
-		case depWave:
-			what = fmt.Sprintf("wave %d of target %s (step %s)", d.s.step.Wave, d.s.step.Target, d.s.step.ID)
-		}
-		switch st {
-		case StatusSucceeded, StatusNoop:
-		case StatusFailed, StatusSkipped:
-			return StatusSkipped, "depends on " + what + ", which " + pastTense(st)
-		case StatusDrifted:
-			// A drifted dependency was not applied: what this step was planned after did not
-			// happen, so it is skipped like after a failure; re-plan to go on.
-			return StatusSkipped, "depends on " + what + ", which drifted and was not applied"
-		default:
-			if notRun == "" {
-				notRun = "depends on " + what + ", which did not run (" + string(st) + ")"
-			}
-		}
-	}
-	if notRun != "" {
-		return StatusNotStarted, notRun
-	}
-	return "", ""
-}
-
-func pastTense(st Status) string {
-	if st == StatusFailed {
-		return "failed"
-	}
-	return "was skipped"
-}
 
 // acquire takes what the step does not hold yet of: its target slot (maxConcurrent), a
 // place in its bucket's gate (not for a step whose call was already sent) and a global slot
@@ -112,7 +28,7 @@ func (r *run) acquire(ctx context.Context, s *stepState, inFlight bool) (ok, wai
 	r.mu.Unlock()
 	if needSlot {
 		if sem := r.targetSem[s.step.Target]; sem != nil {
-			got, w := sem.acquire(ctx, s.pos, stop)
+			got, w := sem.acquire(ctx, s, stop)
 			waited = waited || w
 			if !got {
 				return false, waited
@@ -120,7 +36,7 @@ func (r *run) acquire(ctx context.Context, s *stepState, inFlight bool) (ok, wai
 		}
 	}
 	if needGate {
-		got, w := r.gates[s.bucket].acquire(ctx, s.pos, stop)
+		got, w := r.gates[s.bucket].acquire(ctx, s, stop)
 		waited = waited || w
 		if !got {
 			if needSlot {
@@ -133,7 +49,7 @@ func (r *run) acquire(ctx context.Context, s *stepState, inFlight bool) (ok, wai
 		r.mu.Unlock()
 	}
 	if needSlot {
-		got, w := r.global.acquire(ctx, s.pos, stop)
+		got, w := r.global.acquire(ctx, s, stop)
 		waited = waited || w
 		if !got {
 			r.releaseGate(s)
@@ -224,53 +140,6 @@ func (r *run) awaited(s *stepState) bool {
 	return false
 }
 
-// findCycle returns a dependency cycle among the steps ("a → b → a"), or "".
-func findCycle(steps []*stepState) string {
-	const (
-		white = iota
-		grey
-		black
-	)
-	color := map[*stepState]int{}
-	var stack []*stepState
-	var found string
-	var visit func(s *stepState) bool
-	visit = func(s *stepState) bool {
-		color[s] = grey
-		stack = append(stack, s)
-		for _, d := range s.deps {
-			switch color[d.s] {
-			case grey:
-				var ids []string
-				start := 0
-				for i, x := range stack {
-					if x == d.s {
-						start = i
-					}
-				}
-				for _, x := range stack[start:] {
-					ids = append(ids, x.step.ID)
-				}
-				found = strings.Join(append(ids, d.s.step.ID), " → ")
-				return true
-			case white:
-				if visit(d.s) {
-					return true
-				}
-			}
-		}
-		stack = stack[:len(stack)-1]
-		color[s] = black
-		return false
-	}
-	for _, s := range steps {
-		if color[s] == white && visit(s) {
-			return found
-		}
-	}
-	return ""
-}
-
 // buildSteps makes a stepState per plan step and links dependencies, chains and buckets.
 func (r *run) buildSteps() error {
 	plan, opts := r.plan, r.opts
@@ -285,7 +154,7 @@ func (r *run) buildSteps() error {
 		t := &plan.Targets[i]
 		targets[t.Name] = t
 		if t.MaxConcurrent > 0 {
-			r.targetSem[t.Name] = newSlots(t.MaxConcurrent)
+			r.targetSem[t.Name] = newSlots(t.MaxConcurrent, r.remaining)
 			r.targetSem[t.Name].onWaiting = wakeOnWait
 		}
 	}
@@ -319,7 +188,7 @@ func (r *run) buildSteps() error {
 		s.cfg.MaxGap = r.maxWatchGap(spec, s.cfg.InPlace)
 		if r.ready[s.bucket] == nil {
 			r.ready[s.bucket] = &atomic.Int64{}
-			r.gates[s.bucket] = newSlots(max(1, int(math.Ceil(r.limiter.Rate(st.Kind+"/"+st.Action)))))
+			r.gates[s.bucket] = newSlots(max(1, int(math.Ceil(r.limiter.Rate(st.Kind+"/"+st.Action)))), nil)
 			bucketIndex[s.bucket] = len(r.buckets)
 			r.buckets = append(r.buckets, etaBucket{account: st.Account, action: st.Kind + "/" + st.Action})
 		}
@@ -335,6 +204,12 @@ func (r *run) buildSteps() error {
 	if err := r.linkSteps(byID, byTarget, targets); err != nil {
 		return err
 	}
+	r.unsentNow = make([]atomic.Int64, len(r.buckets))
+	r.bucketRate = make([]float64, len(r.buckets))
+	for i, b := range r.buckets {
+		r.bucketRate[i] = r.limiter.Rate(b.action)
+	}
+	r.rankSteps()
 	// A chain's steps learn what the instance shows once the whole chain is done.
 	for i := len(r.steps) - 1; i >= 0; i-- {
 		s := r.steps[i]
@@ -371,4 +246,67 @@ func mergeValues(a, b provider.Values) provider.Values {
 		out[k] = v
 	}
 	return out
+}
+
+// remaining is the rate-limited time left in bucket c: its unsent calls at its rate, in
+// seconds. The slots weigh their waiters' buckets by it.
+func (r *run) remaining(c int) float64 {
+	if c >= len(r.unsentNow) || r.bucketRate[c] <= 0 {
+		return 0
+	}
+	return float64(r.unsentNow[c].Load()) / r.bucketRate[c]
+}
+
+// rankSteps sets every step's rank: the longest chain of work from it to the end of the
+// plan (its own upgrade, then whatever waits for it: the next step on the instance, later
+// waves, dependent targets), in seconds of each product's ShortestOperation.
+func (r *run) rankSteps() {
+	const unknown = -1
+	unknowns := func(n int) []float64 {
+		out := make([]float64, n)
+		for i := range out {
+			out[i] = unknown
+		}
+		return out
+	}
+	tail, btail := unknowns(len(r.steps)), unknowns(len(r.barriers))
+	var stepTail func(s *stepState) float64
+	var barrierTail func(b *barrier) float64
+	barrierTail = func(b *barrier) float64 {
+		if btail[b.idx] != unknown {
+			return btail[b.idx]
+		}
+		btail[b.idx] = 0
+		best := 0.0
+		for _, w := range b.waiters {
+			best = max(best, stepTail(w))
+		}
+		if b.next != nil {
+			best = max(best, barrierTail(b.next))
+		}
+		btail[b.idx] = best
+		return best
+	}
+	stepTail = func(s *stepState) float64 {
+		if tail[s.pos] != unknown {
+			return tail[s.pos]
+		}
+		tail[s.pos] = 0
+		best := 0.0
+		for _, d := range s.dependents {
+			best = max(best, stepTail(d))
+		}
+		if s.member != nil {
+			best = max(best, barrierTail(s.member))
+		}
+		d := s.spec.ShortestOperation
+		if d <= 0 {
+			d = provider.DefaultShortestOperation
+		}
+		tail[s.pos] = d.Seconds() + best
+		return tail[s.pos]
+	}
+	for _, s := range r.steps {
+		s.rank = stepTail(s)
+	}
 }

@@ -7,29 +7,43 @@ import (
 	"sync/atomic"
 )
 
-// slots is a counting semaphore that hands free slots to waiters in plan order (the lowest
-// step index first), so that when parallelism binds, steps start in the order the plan lists
-// them rather than in the order their goroutines happened to ask.
+// slots is a counting semaphore that hands a free slot to the waiter whose work bounds the
+// makespan: among the waiters' buckets, the one whose remaining rate-limited time (its
+// unsent calls at its rate) plus the waiter's remaining chain is the longest; within a
+// bucket the longest remaining chain, then the lowest plan index. Handing out by plan
+// order made accounts run one after another, the slow bucket of the last one starting late.
 type slots struct {
 	mu      sync.Mutex
 	free    int
-	waiters waitHeap
+	waiters classQueue
 	// onWaiting, when set, is told the number of waiters after every change (under mu).
 	onWaiting func(n int)
 	nWaiting  atomic.Int64
 }
 
 type waiter struct {
-	index   int
+	class   int     // the step's bucket
+	rank    float64 // the step's remaining chain, seconds
+	index   int     // plan order
+	step    *stepState
 	ch      chan struct{} // closed when granted
 	granted bool
 	pos     int // heap position; -1 once removed
 }
 
+func waiterOf(s *stepState) *waiter {
+	return &waiter{class: s.bi, rank: s.rank, index: s.pos, step: s, ch: make(chan struct{})}
+}
+
 type waitHeap []*waiter
 
-func (h waitHeap) Len() int           { return len(h) }
-func (h waitHeap) Less(i, j int) bool { return h[i].index < h[j].index }
+func (h waitHeap) Len() int { return len(h) }
+func (h waitHeap) Less(i, j int) bool {
+	if h[i].rank != h[j].rank {
+		return h[i].rank > h[j].rank
+	}
+	return h[i].index < h[j].index
+}
 func (h waitHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
 	h[i].pos, h[j].pos = i, j
@@ -43,19 +57,61 @@ func (h *waitHeap) Pop() any {
 	return w
 }
 
-func newSlots(n int) *slots { return &slots{free: n} }
+// classQueue keeps waiters in one heap per class (bucket) and pops the best: the class
+// with the largest weight (its remaining rate-limited time) plus its best waiter's rank.
+type classQueue struct {
+	heaps  []waitHeap
+	n      int
+	weight func(class int) float64 // nil: every class weighs the same
+}
 
-// acquire takes a slot for the step at index, or returns false when stop or ctx is done
-// first. waited says whether the step had to queue for it.
-func (s *slots) acquire(ctx context.Context, index int, stop <-chan struct{}) (granted, waited bool) {
+func (q *classQueue) push(w *waiter) {
+	for len(q.heaps) <= w.class {
+		q.heaps = append(q.heaps, nil)
+	}
+	heap.Push(&q.heaps[w.class], w)
+	q.n++
+}
+
+func (q *classQueue) remove(w *waiter) {
+	heap.Remove(&q.heaps[w.class], w.pos)
+	q.n--
+}
+
+func (q *classQueue) pop() *waiter {
+	best, score := -1, 0.0
+	for c := range q.heaps {
+		if len(q.heaps[c]) == 0 {
+			continue
+		}
+		top := q.heaps[c][0]
+		sc := top.rank
+		if q.weight != nil {
+			sc += q.weight(c)
+		}
+		if best < 0 || sc > score || (sc == score && top.index < q.heaps[best][0].index) {
+			best, score = c, sc
+		}
+	}
+	q.n--
+	return heap.Pop(&q.heaps[best]).(*waiter)
+}
+
+func newSlots(n int, weight func(int) float64) *slots {
+	return &slots{free: n, waiters: classQueue{weight: weight}}
+}
+
+// acquire takes a slot for s, or returns false when stop or ctx is done first. waited says
+// whether the step had to queue for it.
+func (s *slots) acquire(ctx context.Context, st *stepState, stop <-chan struct{}) (granted, waited bool) {
 	s.mu.Lock()
-	if s.free > 0 && len(s.waiters) == 0 {
+	if s.free > 0 && s.waiters.n == 0 {
 		s.free--
 		s.mu.Unlock()
 		return true, false
 	}
-	w := &waiter{index: index, ch: make(chan struct{})}
-	heap.Push(&s.waiters, w)
+	w := waiterOf(st)
+	s.waiters.push(w)
 	s.notify()
 	s.mu.Unlock()
 	select {
@@ -70,21 +126,21 @@ func (s *slots) acquire(ctx context.Context, index int, stop <-chan struct{}) (g
 		s.release() // granted while giving up: pass it on
 		return false, true
 	}
-	heap.Remove(&s.waiters, w.pos)
+	s.waiters.remove(w)
 	s.notify()
 	s.mu.Unlock()
 	return false, true
 }
 
-// release frees a slot: the waiter with the lowest index gets it.
+// release frees a slot: the best waiter gets it.
 func (s *slots) release() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.waiters) == 0 {
+	if s.waiters.n == 0 {
 		s.free++
 		return
 	}
-	w := heap.Pop(&s.waiters).(*waiter)
+	w := s.waiters.pop()
 	w.granted = true
 	close(w.ch)
 	s.notify()
@@ -94,8 +150,8 @@ func (s *slots) release() {
 func (s *slots) waiting() int64 { return s.nWaiting.Load() }
 
 func (s *slots) notify() {
-	s.nWaiting.Store(int64(len(s.waiters)))
+	s.nWaiting.Store(int64(s.waiters.n))
 	if s.onWaiting != nil {
-		s.onWaiting(len(s.waiters))
+		s.onWaiting(s.waiters.n)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/upgradeplan/upgradeplan/cloudsim/sim"
 	"github.com/upgradeplan/upgradeplan/cloudsim/simtest"
 	"github.com/upgradeplan/upgradeplan/executor"
+	"github.com/upgradeplan/upgradeplan/internal/pgtest"
 	"github.com/upgradeplan/upgradeplan/planner"
 )
 
@@ -42,6 +43,7 @@ func buildAndRun(m *testing.M) int {
 		os.Setenv("UPGRADEPLAN_LOCK_DIR", filepath.Join(dir, "locks"))
 	}
 	defer os.RemoveAll(dir)
+	defer pgtest.Stop()
 	cliBinary = filepath.Join(dir, "upgradeplan")
 	args := []string{"build", "-o", cliBinary}
 	if raceEnabled {

@@ -145,6 +145,7 @@ func TestDescribeDBInstancesFiltersAndPageSizes(t *testing.T) {
 		}, "dds-1", ""},
 		{"an instance type narrows the list", 50, func(r *ddssdk.DescribeDBInstancesRequest) { r.DBInstanceType = "sharding" }, "dds-4", ""},
 		{"an id narrows the list", 100, func(r *ddssdk.DescribeDBInstancesRequest) { r.DBInstanceId = "dds-3" }, "dds-3", ""},
+		{"DBInstanceId takes one id: a list of ids matches nothing", 100, func(r *ddssdk.DescribeDBInstancesRequest) { r.DBInstanceId = "dds-1,dds-3" }, "", ""},
 		{"the id of a sharded cluster without DBInstanceType lists nothing", 30, func(r *ddssdk.DescribeDBInstancesRequest) { r.DBInstanceId = "dds-4" }, "", ""},
 		{"the id of a sharded cluster with DBInstanceType sharding lists it", 30, func(r *ddssdk.DescribeDBInstancesRequest) {
 			r.DBInstanceId, r.DBInstanceType = "dds-4", "sharding"

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/upgradeplan/upgradeplan/executor"
+	"github.com/upgradeplan/upgradeplan/executor/pgstate"
 	"github.com/upgradeplan/upgradeplan/notify"
 	"github.com/upgradeplan/upgradeplan/planner"
 	"github.com/upgradeplan/upgradeplan/provider"
@@ -48,6 +49,8 @@ func applyCommand() *cli.Command {
 			&cli.DurationFlag{Name: "stop-timeout", Value: executor.DefaultStopTimeout, Usage: "after the first signal, how long to follow steps in flight while every poll of them fails, before recording them in doubt for --resume"},
 			&cli.StringFlag{Name: "lock-dir", EnvVars: []string{executor.LockDirEnv}, Usage: "`DIR` of the plan-digest locks (default $XDG_RUNTIME_DIR/upgradeplan/locks, else the user cache dir's upgradeplan/locks); the run directory's lock is DIR/lock"},
 			&cli.StringSliceFlag{Name: "shortest-operation", EnvVars: []string{"UPGRADEPLAN_SHORTEST_OPERATION"}, Usage: "override the products' shortest operation: `[KIND=]DURATION`, repeatable (the shortest busy spell a change shows; a lost answer of a change that leaves no trace is resent only if the instance was watched with looks closer than this)"},
+			&cli.StringFlag{Name: "state", EnvVars: []string{pgstate.Env}, Usage: "keep the run's journal, record, locks and instance leases in PostgreSQL: `postgres://USER@HOST:PORT/DB` (password from PGPASSWORD or a PGPASSFILE, never in the URL); any machine continues the run with the same command; --out then only receives the reports"},
+			&cli.StringFlag{Name: "shard", Usage: "with --state: run only the steps of the accounts dealt to shard `I/N` (0 <= I < N; a Kubernetes Indexed Job's $JOB_COMPLETION_INDEX/N); other shards' steps are waited for through the state; `report --state URL --run DIGEST` merges the shards"},
 			&cli.StringSliceFlag{Name: "visibility-grace", EnvVars: []string{"UPGRADEPLAN_VISIBILITY_GRACE"}, Usage: "override the products' visibility grace: `[KIND=]DURATION`, repeatable (how long an accepted change may stay invisible; a call whose answer was lost is not resent before the instance was seen untouched that long)"},
 			&cli.StringSliceFlag{Name: "notify", EnvVars: []string{"UPGRADEPLAN_NOTIFY"}, Usage: "post a summary when the run ends or stops to `[FORMAT=]URL` or [FORMAT=]env:NAME (json, slack, dingtalk, wecom, feishu; repeatable)"},
 			&cli.StringFlag{Name: "metrics-file", EnvVars: []string{"UPGRADEPLAN_METRICS_FILE"}, Usage: "keep `FILE` (*.prom) current in Prometheus text format for node_exporter's textfile collector"},
@@ -158,6 +161,11 @@ func applyAction(c *cli.Context) error {
 	if out == "" {
 		out = filepath.Join("runs", runName(plan.Manifest.Name)+"-"+time.Now().UTC().Format("20060102T150405Z"))
 	}
+	state, shard, closeState, err := openState(c, resume)
+	if err != nil {
+		return err
+	}
+	defer closeState()
 
 	var metrics *metricsSink
 	if path := c.String("metrics-file"); path != "" {
@@ -168,6 +176,9 @@ func applyAction(c *cli.Context) error {
 		onEvent = func(ev executor.Event) { progress.Event(ev); metrics.event(ev) }
 	}
 
+	// A digest file ends in a newline, and a ConfigMap key read into the environment keeps
+	// it ($(PLAN_DIGEST) in docs/scheduled-apply.md): it is no part of the digest.
+	expect := strings.TrimSpace(c.String("expect-digest"))
 	opts := executor.Options{
 		Registry:     reg,
 		PlanPath:     planPath,
@@ -175,7 +186,7 @@ func applyAction(c *cli.Context) error {
 		Parallelism:  c.Int("parallelism"),
 		DryRun:       c.Bool("dry-run"),
 		Resume:       resume,
-		ExpectDigest: c.String("expect-digest"),
+		ExpectDigest: expect,
 		Window:       window,
 		OnEvent:      onEvent,
 		ToolVersion:  versionString(),
@@ -184,6 +195,8 @@ func applyAction(c *cli.Context) error {
 		// The grace and shortest-operation overrides, by kind ("" for every kind).
 		VisibilityGrace:   grace,
 		ShortestOperation: shortest,
+		State:             state,
+		Shard:             shard,
 	}
 	if metrics != nil {
 		opts.OnRecord = metrics.record
@@ -205,7 +218,7 @@ func applyAction(c *cli.Context) error {
 			}
 			select {
 			case <-time.After(hardExitGrace):
-				progress.Notice("second signal: exiting now; the journal is intact; continue with: " + continueCommand(planPath, out, nil))
+				progress.Notice("second signal: exiting now; the journal is intact; continue with: " + withState(c, continueCommand(planPath, out, nil)))
 				os.Exit(ExitStopped)
 			case <-finished:
 			}
@@ -233,13 +246,15 @@ func applyAction(c *cli.Context) error {
 	// interleave its run.json with these reports.
 	var reportErr error
 	opts.Finish = func(rec *executor.Record) error {
-		reportErr = reports.WriteAll(out, rec)
+		if reportErr = os.MkdirAll(out, 0o755); reportErr == nil { // with --state nothing else made it
+			reportErr = reports.WriteAll(out, rec)
+		}
 		return nil
 	}
 	rec, err := executor.Apply(c.Context, plan, opts)
 	progress.Close()
 	code := executor.ExitCode(rec, err)
-	cont := continueCommand(planPath, out, rec)
+	cont := withState(c, continueCommand(planPath, out, rec))
 	if metrics != nil {
 		metrics.finish(rec)
 	}
@@ -302,6 +317,61 @@ func errorSummary(plan *planner.Plan, out string, code int, err error, rec *exec
 		Result: "error", Reason: err.Error(), ExitCode: code, FinishedAt: time.Now().UTC(),
 		Counts: map[string]int{},
 	}
+}
+
+// openState opens the --state backend; nil (the run directory) when none is named.
+func openState(c *cli.Context, resume bool) (executor.State, *executor.Shard, func(), error) {
+	url := c.String("state")
+	var shard *executor.Shard
+	if v := c.String("shard"); v != "" {
+		if url == "" {
+			return nil, nil, nil, exitError(ExitInvalid, usageError{errors.New("apply: --shard needs --state: the shards of a run meet in its state database")})
+		}
+		sh, err := executor.ParseShard(v)
+		if err != nil {
+			return nil, nil, nil, exitError(ExitInvalid, usageError{fmt.Errorf("apply: --%w", err)})
+		}
+		shard = &sh
+	}
+	if url == "" {
+		return nil, nil, func() {}, nil
+	}
+	if resume {
+		return nil, nil, nil, exitError(ExitInvalid, usageError{errors.New("apply: --resume DIR continues a run directory; with --state the same `apply PLAN --state URL` continues the run")})
+	}
+	st, err := openStateURL(c, "apply", url)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if shard != nil {
+		return st.WithShard(shard.String()), shard, st.Close, nil
+	}
+	return st, nil, st.Close, nil
+}
+
+// openStateURL opens a --state URL (exit 1 when it is not one, carries a password, or the
+// database cannot be reached).
+func openStateURL(c *cli.Context, cmd, url string) (*pgstate.State, error) {
+	if !pgstate.IsURL(url) {
+		return nil, exitError(ExitInvalid, usageError{fmt.Errorf("%s: --state must be a postgres:// URL (the default state is the run directory)", cmd)})
+	}
+	st, err := pgstate.Open(c.Context, url)
+	if err != nil {
+		return nil, exitError(ExitInvalid, fmt.Errorf("%s: --state: %w", cmd, err))
+	}
+	return st, nil
+}
+
+// withState adds --state (and --shard) to a continue command: with a state database the same
+// command on any machine continues the run.
+func withState(c *cli.Context, cmd string) string {
+	if u := c.String("state"); u != "" {
+		cmd += " --state " + shellQuote(u)
+		if sh := c.String("shard"); sh != "" {
+			cmd += " --shard " + sh
+		}
+	}
+	return cmd
 }
 
 // summary is "3 succeeded, 1 failed, 2 not-started" in a fixed order.

@@ -15,8 +15,10 @@ var update = flag.Bool("update", false, "rewrite the expected output in testdata
 // script is this test binary calling run.
 func TestMain(m *testing.M) {
 	// Applies in tests keep their plan locks and ledgers out of the user's cache directory,
-	// where another test run (or a real apply) on the same machine could hold them.
-	if os.Getenv("UPGRADEPLAN_LOCK_DIR") == "" {
+	// where another test run (or a real apply) on the same machine could hold them. Only in
+	// the test process itself: this binary run as the upgradeplan command (by a script or
+	// the doc tests) keeps the environment it was given, so its locks outlive the process.
+	if filepath.Base(os.Args[0]) != "upgradeplan" && os.Getenv("UPGRADEPLAN_LOCK_DIR") == "" {
 		if dir, err := os.MkdirTemp("", "upgradeplan-cmd-locks-"); err == nil {
 			os.Setenv("UPGRADEPLAN_LOCK_DIR", dir)
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/upgradeplan/upgradeplan/executor"
+	"github.com/upgradeplan/upgradeplan/executor/pgstate"
 	// Aliased: this package's report func maps errors to exit codes.
 	reports "github.com/upgradeplan/upgradeplan/report"
 )
@@ -32,6 +33,8 @@ func reportCommand() *cli.Command {
 			"   A run directory may be named instead of its run.json.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "format", Value: "markdown", Usage: "markdown, junit or json"},
+			&cli.StringFlag{Name: "state", EnvVars: []string{pgstate.Env}, Usage: "read the run from the PostgreSQL state `postgres://USER@HOST:PORT/DB` (with --run) instead of a run.json; a sharded run's shards are merged into one record"},
+			&cli.StringFlag{Name: "run", Usage: "with --state: the run's `ID` (its plan's digest, or a unique prefix of it)"},
 		},
 		Action: func(c *cli.Context) error {
 			args, err := interspersedArgs(c)
@@ -39,12 +42,22 @@ func reportCommand() *cli.Command {
 			if err != nil {
 				return exitError(ExitInvalid, usageError{fmt.Errorf("report: %w", err)})
 			}
-			if len(args) != 1 {
-				return exitError(ExitInvalid, usageError{fmt.Errorf("report: name one run.json (or run directory), got %d arguments", len(args))})
-			}
 			render, ok := reportFormats[format]
 			if !ok {
 				return exitError(ExitInvalid, usageError{fmt.Errorf("report: --format %q: must be markdown, junit or json", format)})
+			}
+			if c.String("run") != "" {
+				if len(args) != 0 {
+					return exitError(ExitInvalid, usageError{errors.New("report: --run reads the run from --state: name no run.json")})
+				}
+				rec, err := stateRecord(c)
+				if err != nil {
+					return err
+				}
+				return renderTo(c, render, rec)
+			}
+			if len(args) != 1 {
+				return exitError(ExitInvalid, usageError{fmt.Errorf("report: name one run.json (or run directory), got %d arguments", len(args))})
 			}
 			path := args[0]
 			if fi, err := os.Stat(path); err == nil && fi.IsDir() {
@@ -57,13 +70,43 @@ func reportCommand() *cli.Command {
 				}
 				return exitError(ExitInvalid, err)
 			}
-			// Render fully before writing, so a failure never leaves half a report on stdout.
-			var buf bytes.Buffer
-			if err := render(&buf, rec); err != nil {
-				return exitError(ExitInvalid, err)
-			}
-			_, err = c.App.Writer.Write(buf.Bytes())
-			return err
+			return renderTo(c, render, rec)
 		},
 	}
+}
+
+// renderTo renders fully before writing, so a failure never leaves half a report on stdout.
+func renderTo(c *cli.Context, render func(io.Writer, *executor.Record) error, rec *executor.Record) error {
+	var buf bytes.Buffer
+	if err := render(&buf, rec); err != nil {
+		return exitError(ExitInvalid, err)
+	}
+	_, err := c.App.Writer.Write(buf.Bytes())
+	return err
+}
+
+// stateRecord reads --run's record from --state, its shards merged.
+func stateRecord(c *cli.Context) (*executor.Record, error) {
+	url := c.String("state")
+	if url == "" {
+		return nil, exitError(ExitInvalid, usageError{errors.New("report: --run needs --state (or UPGRADEPLAN_STATE)")})
+	}
+	st, err := openStateURL(c, "report", url)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	digest, err := st.ResolveRun(c.Context, c.String("run"))
+	if err != nil {
+		return nil, exitError(ExitInvalid, fmt.Errorf("report: %w", err))
+	}
+	recs, err := st.Records(c.Context, digest)
+	if err != nil {
+		return nil, exitError(ExitInvalid, fmt.Errorf("report: %w", err))
+	}
+	rec, err := executor.MergeShards(recs)
+	if err != nil {
+		return nil, exitError(ExitInvalid, fmt.Errorf("report: %w", err))
+	}
+	return rec, nil
 }

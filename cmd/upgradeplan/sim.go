@@ -22,8 +22,9 @@ func simCommand() *cli.Command {
 		Description: "Loads the state file (accounts, qps, durations, one section per product) and\n" +
 			"   answers the real SDKs until SIGINT or SIGTERM. The first line on stdout is\n" +
 			"   \"listening on HOST:PORT\": point UPGRADEPLAN_ALIBABA_ENDPOINT and\n" +
-			"   UPGRADEPLAN_TENCENT_ENDPOINT at it. GET /_sim/calls lists every call received,\n" +
-			"   GET /_sim/state the current state.",
+			"   UPGRADEPLAN_TENCENT_ENDPOINT at it. GET /_sim/calls lists every call received (secret\n" +
+			"   parameters masked), GET /_sim/applied every change the simulator made (request id,\n" +
+			"   ClientToken, from/to, whether its answer was lost), GET /_sim/state the current state.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "state", Usage: "simulator state `FILE` (YAML)"},
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:0", Usage: "`ADDR` to listen on (port 0 picks a free one)"},

@@ -1,6 +1,8 @@
 package k8scheck
 
 import (
+	"fmt"
+	"net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -84,5 +86,60 @@ func TestScheduledApplyCronJobIsAValidBatchV1CronJob(t *testing.T) {
 	}
 	if found != 1 {
 		t.Fatalf("docs/scheduled-apply.md shows %d CronJobs, want 1", found)
+	}
+}
+
+// The Indexed Job beside the CronJob: a valid batch/v1 Job whose pods each run their shard
+// of one plan against the PostgreSQL state.
+func TestScheduledApplyIndexedJobShardsOnePlan(t *testing.T) {
+	var found int
+	for _, block := range yamlBlocks(t, "../scheduled-apply.md") {
+		if !strings.Contains(block, "kind: Job\n") {
+			continue
+		}
+		found++
+		var job batchv1.Job
+		if err := yaml.UnmarshalStrict([]byte(block), &job); err != nil {
+			t.Fatalf("the Job in docs/scheduled-apply.md does not decode strictly as batch/v1: %v", err)
+		}
+		spec := job.Spec
+		if spec.CompletionMode == nil || *spec.CompletionMode != batchv1.IndexedCompletion {
+			t.Error("completionMode is not Indexed: the pods would not know their shard")
+		}
+		if spec.Completions == nil || spec.Parallelism == nil || *spec.Completions != *spec.Parallelism {
+			t.Error("completions and parallelism differ: some shards would wait for others to end")
+		}
+		pod := spec.Template.Spec
+		if g := pod.TerminationGracePeriodSeconds; g == nil || time.Duration(*g)*time.Second <= stopTimeout {
+			t.Errorf("terminationGracePeriodSeconds = %v, want longer than apply's --stop-timeout (%s)", g, stopTimeout)
+		}
+		args := strings.Join(pod.Containers[0].Args, " ")
+		want := fmt.Sprintf("--shard=$(JOB_COMPLETION_INDEX)/%d", *spec.Completions)
+		for _, w := range []string{"--state=postgres://", want, "--expect-digest="} {
+			if !strings.Contains(args, w) {
+				t.Errorf("container args %q lack %q", args, w)
+			}
+		}
+		for _, a := range pod.Containers[0].Args {
+			if v, ok := strings.CutPrefix(a, "--state="); ok {
+				if u, err := url.Parse(v); err != nil {
+					t.Errorf("--state %q: %v", v, err)
+				} else if _, set := u.User.Password(); set {
+					t.Error("the state URL carries a password: apply refuses it")
+				}
+			}
+		}
+		pw := false
+		for _, e := range pod.Containers[0].Env {
+			if e.Name == "PGPASSWORD" && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+				pw = true
+			}
+		}
+		if !pw {
+			t.Error("PGPASSWORD does not come from a Secret")
+		}
+	}
+	if found != 1 {
+		t.Fatalf("docs/scheduled-apply.md shows %d Jobs, want 1", found)
 	}
 }

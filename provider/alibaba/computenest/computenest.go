@@ -2,11 +2,15 @@
 // alibaba.computenest, computenestsupplier 2021-05-21, UpgradeServiceInstance). It owns the
 // product's rules: the desired serviceVersion must be one of the instance's
 // UpgradableServiceVersions, and the parameters the new version requires must be in the
-// manifest, which Plan checks by sending UpgradeServiceInstance with DryRun=true.
+// manifest, which Plan checks by sending UpgradeServiceInstance with DryRun=true: one DryRun
+// per distinct (service, from version, to version, parameter names), and one per instance
+// only for an instance that is not Deployed (dryrun.go says why).
 //
 // Reading: ListServiceInstances, 100 per page, with the selection sent as filters: ids as
 // a ServiceInstanceId filter of at most 10 values (so more ids take more calls) and tags as
-// Tag.N. Observe reads the watched ids the same way. The list does not say which versions
+// Tag.N. Observe reads the watched ids the same way, ceil(k/10) calls for k instances,
+// unless the region's pages (100 per call, from the size its last unfiltered list
+// recorded) are fewer: then it pages the region. The list does not say which versions
 // an instance can upgrade to (the current model has no Service.UpgradableServiceVersions
 // there); Plan reads them with one GetServiceInstance for an instance whose desired version
 // differs from its current one, and for no other.
@@ -102,6 +106,13 @@ type Provider struct {
 	region string
 	getenv func(string) string
 	pool   *alisdk.Pool
+
+	// size is the region's instance count from its last unfiltered list, for Observe's
+	// choice between ServiceInstanceId filters and the region's pages.
+	size provider.RegionSize
+
+	// dry holds Plan's DryRun answers, shared by instances the API answers alike (dryrun.go).
+	dry dryRuns
 }
 
 var _ provider.Provider = (*Provider)(nil)
@@ -173,6 +184,9 @@ func (p *Provider) list(ctx context.Context, ids []string, tags map[string]strin
 		if err != nil {
 			return nil, fmt.Errorf("computenest: list service instances in %s: %w", p.region, err)
 		}
+	}
+	if len(ids) == 0 && len(tags) == 0 {
+		p.size.Record(len(out))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
@@ -300,7 +314,7 @@ func (p *Provider) Plan(ctx context.Context, inst provider.Instance, want provid
 			"%q is not an upgradable version of %s (at version %q; upgradable: %s)", version, inst.ID, current, list)}
 	}
 
-	required, err := p.dryRun(ctx, inst.ID, version, params)
+	required, err := p.requiredFor(ctx, inst, version, params)
 	if err != nil {
 		return nil, err
 	}

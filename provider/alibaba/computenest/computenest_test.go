@@ -50,14 +50,14 @@ func serviceInstance(id, status, tags string) string {
 `, id, region, status, tags)
 }
 
-func start(t *testing.T, instances, faults string, env map[string]string) (*simtest.Sim, *Provider) {
+func start(t testing.TB, instances, faults string, env map[string]string) (*simtest.Sim, *Provider) {
 	t.Helper()
 	state := accounts + "durations: {computenest: 60s}\ncomputenest:\n" + instances
 	s := simtest.Start(t, state, sim.Options{TimeScale: 3600, Faults: []byte(faults)}, simcn.New())
 	return s, open(t, s.Addr, env)
 }
 
-func open(t *testing.T, addr string, env map[string]string) *Provider {
+func open(t testing.TB, addr string, env map[string]string) *Provider {
 	t.Helper()
 	all := map[string]string{"UPGRADEPLAN_ALIBABA_ENDPOINT": addr, "T_AK": "test-ak", "T_SK": "test-sk"}
 	maps.Copy(all, env)

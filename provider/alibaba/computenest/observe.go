@@ -7,14 +7,15 @@ import (
 	"github.com/upgradeplan/upgradeplan/provider"
 )
 
-// Observe reads the watched instances with ServiceInstanceId filters (10 ids per call).
+// Observe reads the watched instances with ServiceInstanceId filters (10 ids per call), or
+// pages the region where that takes fewer calls (provider.RegionSize.ByID).
 func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]provider.Progress, error) {
-	ids := make([]string, 0, len(watches))
-	for _, w := range watches {
-		ids = append(ids, w.Instance)
-	}
+	ids := provider.WatchedInstances(watches)
 	if len(ids) == 0 {
 		return nil, nil
+	}
+	if !p.size.ByID((len(ids)+maxFilterValues-1)/maxFilterValues, 0, pageSize, 1) {
+		ids = nil
 	}
 	insts, err := p.list(ctx, ids, nil)
 	if err != nil {

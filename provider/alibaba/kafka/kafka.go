@@ -1,7 +1,8 @@
 // Package kafka is upgradeplan's alibaba.kafka provider: ApsaraMQ for Kafka (alikafka
 // 2019-09-16) major-version and minor-version upgrades through UpgradeInstanceVersion.
 // It owns what is special about the product: reading a region's instances with one
-// GetInstanceList call (the API returns every instance at once), the transition table
+// GetInstanceList call (the API returns every instance at once, so polling any watched set
+// is one call, narrowed by InstanceId.N up to 50 ids), the transition table
 // (0.10.2 → 2.2.0 only; same major → minor upgrade when latestMinor), the HTTP 200
 // "Success": false refusals, and how completion looks (ViewInstanceStatusCode 2 → 7 → 2,
 // 102 = upgrade failed). SDK clients, endpoints, credentials and error classes come from

@@ -1,7 +1,10 @@
 // Package mongodb is upgradeplan's alibaba.mongodb provider: ApsaraDB for MongoDB (dds
 // 2015-12-01) kernel (minor version) upgrades through UpgradeDBInstanceKernelVersion.
 // It owns what is special about the product: paged reads of a region (DescribeDBInstances,
-// 100 per page, one listing per DBInstanceType), resolving kernelVersion "latest" through DescribeKernelReleaseNotes, the
+// 100 per page, one listing per DBInstanceType); polling by id where that is cheaper (the
+// list filters by a single DBInstanceId and lacks the kernel, so Observe reads k watched
+// instances with k DescribeDBInstanceAttribute calls unless the region's pages plus the
+// kernels they lack cost less: see Observe); resolving kernelVersion "latest" through DescribeKernelReleaseNotes, the
 // rules (standalone instances cannot upgrade; the instance must be Running, so the executor
 // waits instead of calling early; the instance restarts once), and how completion looks
 // (Running → MinorVersionUpgrading → Running on the planned CurrentKernelVersion). SDK
@@ -90,6 +93,10 @@ type Provider struct {
 	// last. One call answers every engine version, so the first Plan that needs it fills it.
 	notesMu sync.Mutex
 	notes   map[string][]string
+
+	// size is the region's instance count from its last complete read, for Observe's
+	// choice between per-id reads and the region's pages.
+	size provider.RegionSize
 }
 
 var _ provider.Provider = (*Provider)(nil)
@@ -150,6 +157,8 @@ func (p *Provider) list(ctx context.Context, ids []string, tags map[string]strin
 	sel := provider.Selection{IDs: ids, Tags: tags}
 	var out []observed
 	seen := map[string]bool{}
+	whole := len(tags) == 0 && len(ids) != 1 // the pages are the region's
+	total := 0
 	for _, typ := range [...]string{TypeReplicate, TypeSharding} {
 		err := provider.ReadPages(func(pg provider.Page) (provider.PageAnswer, error) {
 			var resp *dds.DescribeDBInstancesResponse
@@ -183,11 +192,17 @@ func (p *Provider) list(ctx context.Context, ids []string, tags map[string]strin
 				seen[o.id] = true
 				out = append(out, o)
 			}
+			if pg.Index == 0 {
+				total += resp.TotalCount
+			}
 			return provider.PageAnswer{Items: len(resp.DBInstances.DBInstance), Size: PageSize, Total: int64(resp.TotalCount)}, nil
 		})
 		if err != nil {
 			return nil, err
 		}
+	}
+	if whole {
+		p.size.Record(total)
 	}
 	slices.SortFunc(out, func(a, b observed) int { return strings.Compare(a.id, b.id) })
 	return out, nil
@@ -210,23 +225,14 @@ func (p *Provider) withKernels(ctx context.Context, obs []observed, need func(ob
 }
 
 func (p *Provider) kernelOf(ctx context.Context, id string) (string, error) {
-	var resp *dds.DescribeDBInstanceAttributeResponse
-	err := p.pool.Invoke(ctx, alisdk.Call{Action: ActionAttribute}, func() (requests.AcsRequest, responses.AcsResponse) {
-		req := dds.CreateDescribeDBInstanceAttributeRequest()
-		req.RegionId = p.region
-		req.DBInstanceId = id
-		resp = dds.CreateDescribeDBInstanceAttributeResponse()
-		return req, resp
-	})
+	d, ok, err := p.attribute(ctx, id)
 	if err != nil {
-		return "", fmt.Errorf("mongodb: read the kernel version of %s: %w", id, err)
+		return "", err
 	}
-	for _, d := range resp.DBInstances.DBInstance {
-		if d.DBInstanceId == id {
-			return d.CurrentKernelVersion, nil
-		}
+	if !ok {
+		return "", fmt.Errorf("mongodb: read the kernel version of %s: %s", id, codeNotFound)
 	}
-	return "", fmt.Errorf("mongodb: DescribeDBInstanceAttribute did not return %s (request id %s)", id, resp.RequestId)
+	return d.CurrentKernelVersion, nil
 }
 
 // List returns every instance of the region matching sel, replica sets and sharded clusters,

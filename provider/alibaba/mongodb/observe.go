@@ -16,20 +16,22 @@ import (
 // window (SwitchMode=1) has no start grace: it may start hours later, within stepTimeout.
 const StartGrace = 2 * time.Minute
 
-// Observe reports every watch from one paged DescribeDBInstances read of the watched
-// instances per DBInstanceType (replica sets, then sharded clusters), plus one
-// DescribeDBInstanceAttribute for each watched instance that is Running: the list has no
-// kernel version, and an instance in any other status is in progress (or, not yet called,
-// waiting) whatever its kernel, so it needs none.
+// Observe reports every watch from the cheaper of two reads. DescribeDBInstances filters by
+// one DBInstanceId only, and its answer has no kernel version, but
+// DescribeDBInstanceAttribute answers one id with both status and kernel: so the by-id
+// form is one DescribeDBInstanceAttribute per watched instance (k calls for k instances).
+// The region form pages DescribeDBInstances once per DBInstanceType (replica sets, then
+// sharded clusters; 100 per page) and adds one DescribeDBInstanceAttribute for each watched
+// instance that is Running (an instance in any other status is in progress, or, not yet
+// called, waiting, whatever its kernel). Observe takes the by-id form unless the region's
+// pages (from the size its last region read recorded) plus one call per watch not yet
+// started cost less (provider.RegionSize.ByID).
 func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]provider.Progress, error) {
 	if len(watches) == 0 {
 		return nil, nil
 	}
-	obs, err := p.list(ctx, provider.WatchedInstances(watches), nil)
+	obs, err := p.observeRead(ctx, watches)
 	if err != nil {
-		return nil, err
-	}
-	if err := p.withKernels(ctx, obs, func(o observed) bool { return o.status == StatusRunning }); err != nil {
 		return nil, err
 	}
 	byID := make(map[string]observed, len(obs))

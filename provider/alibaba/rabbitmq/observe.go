@@ -15,16 +15,22 @@ import (
 // change counts as over without having taken effect.
 const StartGrace = 2 * time.Minute
 
-// Observe reports every watch from ListInstances pages; GetInstance is added for a watch
-// only when its from/to names a field the list lacks (and, once started, only when the
-// list shows the instance SERVING again, since DEPLOYING already says "in progress").
+// Observe reports every watch from the cheaper of two reads. ListInstances has no id (or
+// tag) filter, but GetInstance answers one id with every field the list has and those it
+// lacks: so the by-id form is one GetInstance per watched instance (k calls for k
+// instances). The region form pages ListInstances (100 per call) and adds GetInstance for a
+// watch only when its from/to names a field the list lacks (and, once started, only when
+// the list shows the instance SERVING again, since DEPLOYING already says "in progress").
+// Observe takes the by-id form unless the region's pages (from the size its last region
+// read recorded) plus those GetInstance calls cost less (provider.RegionSize.ByID).
 func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]provider.Progress, error) {
-	all, err := p.listAll(ctx)
+	if len(watches) == 0 {
+		return nil, nil
+	}
+	byID, detailed, err := p.observeRead(ctx, watches)
 	if err != nil {
 		return nil, err
 	}
-	byID := provider.IndexByID(all)
-	detailed := map[string]provider.Instance{}
 	out := make([]provider.Progress, len(watches))
 	for i, w := range watches {
 		inst, ok := byID[w.Instance]

@@ -4,7 +4,8 @@
 // InstanceType only on subscription instances, and encryption on dedicated instances.
 //
 // Reading: List pages through ListInstances (100 per call; the API has no id or tag filter,
-// so the selection is applied to the pages). ListInstances does not report maxConnections,
+// so the selection is applied to the pages). Observe polls by id with GetInstance where that
+// costs less than the region's pages (see Observe). ListInstances does not report maxConnections,
 // supportTracing, tracingStorageTime, serverlessChargeType, encrypted, kmsKeyId or the
 // edition (shared or dedicated), so GetInstance — which SDK v1.63.107 lacks and which is
 // called with a CommonRequest — is sent for one instance only when the desired state names
@@ -86,6 +87,10 @@ type Provider struct {
 	// busy holds the accepted changes (instance/order) whose instance Observe saw busy.
 	busyMu sync.Mutex
 	busy   map[string]bool
+
+	// size is the region's instance count from its last ListInstances read, for Observe's
+	// choice between GetInstance per id and the region's pages.
+	size provider.RegionSize
 }
 
 var _ provider.Provider = (*Provider)(nil)
@@ -142,6 +147,7 @@ func (p *Provider) listAll(ctx context.Context) ([]provider.Instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rabbitmq: list instances in %s: %w", p.region, err)
 	}
+	p.size.Record(len(out))
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
 }

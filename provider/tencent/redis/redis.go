@@ -5,6 +5,10 @@
 // current values, and an upgrade is finished when DescribeInstances shows the new sizes with
 // Status 2, or failed when its deal (DescribeInstanceDealDetail) says delivery failed.
 //
+// Polling: Observe reads only the watched instances, DescribeInstances with InstanceIds in
+// batches of 1000 (the largest Limit): ceil(k/1000) calls for k instances, never more than
+// the region's own pages.
+//
 // It must not retry on its own: every request goes through the Config's Doer.
 package redis
 

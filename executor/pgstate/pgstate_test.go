@@ -1,0 +1,208 @@
+package pgstate
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/upgradeplan/upgradeplan/executor"
+	"github.com/upgradeplan/upgradeplan/internal/pgtest"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	pgtest.Stop()
+	os.Exit(code)
+}
+
+// openTest opens a fresh database's state with the password in PGPASSWORD.
+func openTest(t testing.TB) (*State, *pgtest.Server, string) {
+	t.Helper()
+	srv := pgtest.Start(t)
+	db := srv.NewDatabase(t)
+	t.Setenv("PGPASSWORD", srv.Password)
+	st, err := Open(t.Context(), srv.URL(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	return st, srv, db
+}
+
+// A password in the URL is refused without repeating it; from PGPASSWORD or a PGPASSFILE
+// it connects.
+func TestThePasswordComesFromTheEnvironmentNeverTheURL(t *testing.T) {
+	srv := pgtest.Start(t)
+	db := srv.NewDatabase(t)
+	t.Setenv("PGPASSWORD", "")
+	for _, u := range []string{srv.URLWithPassword(db), srv.URL(db) + "&password=" + srv.Password} {
+		_, err := Open(t.Context(), u)
+		if !errors.Is(err, ErrPasswordInURL) {
+			t.Errorf("Open(URL with a password) = %v, want ErrPasswordInURL", err)
+		}
+		if err != nil && strings.Contains(err.Error(), srv.Password) {
+			t.Errorf("the refusal repeats the password: %v", err)
+		}
+	}
+	pass := t.TempDir() + "/pgpass"
+	os.WriteFile(pass, []byte("*:*:*:"+srv.User+":"+srv.Password+"\n"), 0o600)
+	t.Setenv("PGPASSFILE", pass)
+	st, err := Open(t.Context(), srv.URL(db))
+	if err != nil {
+		t.Fatalf("with a PGPASSFILE: %v", err)
+	}
+	st.Close()
+}
+
+// The schema is migrated once, by whichever runner comes first; a newer schema is refused.
+func TestMigrationsApplyOnceAndANewerSchemaIsRefused(t *testing.T) {
+	_, srv, db := openTest(t)
+	st2, err := Open(t.Context(), srv.URL(db))
+	if err != nil {
+		t.Fatalf("second open: %v", err)
+	}
+	st2.Close()
+	conn, err := pgx.Connect(t.Context(), srv.URLWithPassword(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n, v int
+	conn.QueryRow(t.Context(), "SELECT count(*), max(version) FROM upgradeplan.schema_migrations").Scan(&n, &v)
+	if n != SchemaVersion() || v != SchemaVersion() {
+		t.Errorf("schema_migrations: %d rows, version %d; want %d", n, v, SchemaVersion())
+	}
+	conn.Exec(t.Context(), "INSERT INTO upgradeplan.schema_migrations (version, name) VALUES (9999, 'future')")
+	if _, err := Open(t.Context(), srv.URL(db)); err == nil || !strings.Contains(err.Error(), "newer than this upgradeplan") {
+		t.Errorf("a newer schema: %v", err)
+	}
+}
+
+// A second apply of one plan anywhere gets a LockedError naming the first's host, pid and
+// start time; once the first's connection is gone, the plan is free.
+func TestThePlanLockNamesItsHolderAndDiesWithItsConnection(t *testing.T) {
+	st, _, _ := openTest(t)
+	ctx := t.Context()
+	a, err := st.Open(ctx, "d1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = st.Open(ctx, "d1", "")
+	var le *executor.LockedError
+	host, _ := os.Hostname()
+	if !errors.As(err, &le) || !strings.Contains(le.Holder, host) || !strings.Contains(le.Holder, "pid ") {
+		t.Fatalf("second open: %v, want a LockedError naming pid and host %s", err, host)
+	}
+	if code := executor.ExitCode(nil, err); code != executor.ExitLocked {
+		t.Errorf("exit %d, want 5", code)
+	}
+	if b, err := st.WithShard("1/2").Open(ctx, "d1", ""); err != nil {
+		t.Errorf("another shard of the plan is locked apart: %v", err)
+	} else {
+		b.Close()
+	}
+	// The connection dies (as with a killed runner): PostgreSQL releases the lock.
+	a.(*runState).lock.Close(ctx)
+	var c executor.RunState
+	untilServerCaughtUp(func() bool { c, err = st.Open(ctx, "d1", ""); return err == nil })
+	if err != nil {
+		t.Fatalf("after the holder's connection died: %v", err)
+	}
+	c.Close()
+}
+
+// Appended entries read back in order; the record round-trips; a lost lock connection
+// refuses further appends.
+func TestJournalAndRecordRoundTrip(t *testing.T) {
+	st, _, _ := openTest(t)
+	ctx := t.Context()
+	r, err := st.Open(ctx, "d2", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if r.Existed() {
+		t.Error("a new run existed")
+	}
+	for i, typ := range []string{executor.EntryBegin, executor.EntryIntent, executor.EntryResult, executor.EntryEnd} {
+		if err := r.Append(ctx, executor.Entry{Time: time.Now().UTC(), Type: typ, StepID: "s", Attempt: i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	es, err := r.ReadJournal(ctx)
+	if err != nil || len(es) != 4 || es[1].Type != executor.EntryIntent || es[2].Attempt != 2 {
+		t.Fatalf("journal = %+v, %v", es, err)
+	}
+	if err := r.WriteRecord(ctx, &executor.Record{Schema: executor.RecordSchema, Outcome: executor.Outcome{Result: "succeeded"}}); err != nil {
+		t.Fatal(err)
+	}
+	if rec, err := r.ReadRecord(ctx); err != nil || rec.Outcome.Result != "succeeded" {
+		t.Fatalf("record = %+v, %v", rec, err)
+	}
+	rs := r.(*runState)
+	rs.lock.Close(ctx)
+	rs.checkLock()
+	if err := r.Append(ctx, executor.Entry{Type: executor.EntryStep}); err == nil {
+		t.Error("an append after the lock's connection was lost succeeded")
+	}
+}
+
+// An instance's lease is one run's at a time; the same run takes it again; a dead
+// runner's lease is taken over.
+func TestInstanceLeasesKeepRunsApart(t *testing.T) {
+	st, _, _ := openTest(t)
+	ctx := t.Context()
+	a, err := st.Open(ctx, "plan-a", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := st.Open(ctx, "plan-b", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	k := executor.InstanceKey{Cloud: "alibaba", Account: "x", Region: "cn-hangzhou", Instance: "i-1"}
+	relA, _, err := a.Lease(ctx, k, "t/i-1")
+	if err != nil || relA == nil {
+		t.Fatalf("first lease: %v", err)
+	}
+	k2 := k
+	k2.Account = "named-otherwise"
+	rel, holder, err := b.Lease(ctx, k2, "u/i-1")
+	if err != nil || rel != nil || !strings.Contains(holder, "step t/i-1 of plan plan-a") {
+		t.Fatalf("second run's lease: release %v, holder %q, %v; want refused naming step t/i-1 of plan-a", rel != nil, holder, err)
+	}
+	again, _, err := a.Lease(ctx, k, "t/i-1#2")
+	if err != nil || again == nil {
+		t.Fatalf("the holder's run could not take it again: %v", err)
+	}
+	relA()
+	again()
+	rel, _, err = b.Lease(ctx, k, "u/i-1")
+	if err != nil || rel == nil {
+		t.Fatalf("after release: %v", err)
+	}
+	rel()
+	// a takes it and dies without releasing.
+	if r, _, _ := a.Lease(ctx, k, "t/i-1"); r == nil {
+		t.Fatal("retake")
+	}
+	a.(*runState).lock.Close(ctx)
+	untilServerCaughtUp(func() bool { rel, holder, err = b.Lease(ctx, k, "u/i-1"); return rel != nil })
+	if err != nil || rel == nil {
+		t.Fatalf("a dead runner's lease was not taken over: holder %q, %v", holder, err)
+	}
+}
+
+// untilServerCaughtUp retries f while the server has not yet ended the backend of a closed
+// connection (it does so asynchronously), for at most ten seconds.
+func untilServerCaughtUp(f func() bool) {
+	for deadline := time.Now().Add(10 * time.Second); !f() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,65 @@
+package computenest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/upgradeplan/upgradeplan/provider"
+)
+
+// Watching 3 of 500 instances is one ListServiceInstances call (a ServiceInstanceId filter
+// takes 10 values), not the region's 5 pages; watching all 500 once the region's size is
+// known is its 5 pages, not 50 filtered calls; both judge an instance alike.
+func TestObservingByIDOrRegionTakesTheFewerCalls(t *testing.T) {
+	var insts strings.Builder
+	for i := range 500 {
+		insts.WriteString(serviceInstance(fmt.Sprintf("si-%03d", i), "Deployed", "{env: test}"))
+	}
+	s, p := start(t, insts.String(), "", nil)
+	ctx := context.Background()
+	from, to := provider.Values{valueVersion: "2"}, provider.Values{valueVersion: "3"}
+	var all []provider.Watch
+	for i := range 500 {
+		all = append(all, provider.Watch{Instance: fmt.Sprintf("si-%03d", i), From: from, To: to})
+	}
+	three := []provider.Watch{all[7], all[123], all[400], {Instance: "si-gone", From: from, To: to}}
+	got, err := p.Observe(ctx, three)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Count(actionList); n != 1 {
+		t.Errorf("watching 3 of 500 (region size unknown): %d ListServiceInstances, want 1", n)
+	}
+	if _, err := p.List(ctx, provider.Selection{}); err != nil { // as a plan does: records the size
+		t.Fatal(err)
+	}
+	before := s.Count(actionList)
+	region, err := p.Observe(ctx, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Count(actionList) - before; n != 5 {
+		t.Errorf("watching all 500: %d ListServiceInstances, want the region's 5 pages (not 50 filtered calls)", n)
+	}
+	before = s.Count(actionList)
+	again, err := p.Observe(ctx, three)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Count(actionList) - before; n != 1 {
+		t.Errorf("watching 3 of 500 (region size known): %d ListServiceInstances, want 1", n)
+	}
+	for i, pr := range got {
+		if i < 3 && (fmt.Sprint(pr) != fmt.Sprint(region[[]int{7, 123, 400}[i]]) || pr.State != provider.StatePending) {
+			t.Errorf("%s by id %+v, region %+v; want pending in both", pr.Instance, pr, region[[]int{7, 123, 400}[i]])
+		}
+		if fmt.Sprint(pr) != fmt.Sprint(again[i]) {
+			t.Errorf("%s: %+v then %+v", pr.Instance, pr, again[i])
+		}
+	}
+	if got[3].State != provider.StateMissing {
+		t.Errorf("si-gone: %s, want missing", got[3].State)
+	}
+}

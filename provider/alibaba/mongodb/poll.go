@@ -1,0 +1,84 @@
+package mongodb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/responses"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/dds"
+
+	"github.com/upgradeplan/upgradeplan/provider"
+	"github.com/upgradeplan/upgradeplan/provider/alibaba/internal/alisdk"
+)
+
+// codeNotFound is dds's answer to an id it does not know (DescribeDBInstanceAttribute).
+const codeNotFound = "InvalidDBInstanceId.NotFound"
+
+// observeRead reads the watched instances in the cheaper of two forms (see Observe): one
+// DescribeDBInstanceAttribute per id, or the region's DescribeDBInstances pages plus one
+// DescribeDBInstanceAttribute per Running instance.
+func (p *Provider) observeRead(ctx context.Context, watches []provider.Watch) ([]observed, error) {
+	ids := provider.WatchedInstances(watches)
+	// A watch whose call has not been sent expects its instance Running: a region read
+	// needs its kernel too.
+	notStarted := map[string]bool{}
+	for _, w := range watches {
+		if !w.Started {
+			notStarted[w.Instance] = true
+		}
+	}
+	if p.size.ByID(len(ids), len(notStarted), PageSize, 2) {
+		return p.attributes(ctx, ids)
+	}
+	obs, err := p.list(ctx, ids, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.withKernels(ctx, obs, func(o observed) bool { return o.status == StatusRunning }); err != nil {
+		return nil, err
+	}
+	return obs, nil
+}
+
+// attributes reads each id with DescribeDBInstanceAttribute, which carries the status and
+// the kernel; an id dds does not know (InvalidDBInstanceId.NotFound) is left out.
+func (p *Provider) attributes(ctx context.Context, ids []string) ([]observed, error) {
+	out := make([]observed, 0, len(ids))
+	for _, id := range ids {
+		d, ok, err := p.attribute(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, fromSDK(d))
+		}
+	}
+	return out, nil
+}
+
+// attribute reads one instance with DescribeDBInstanceAttribute; ok is false when dds
+// answers that the instance does not exist.
+func (p *Provider) attribute(ctx context.Context, id string) (d dds.DBInstance, ok bool, err error) {
+	var resp *dds.DescribeDBInstanceAttributeResponse
+	err = p.pool.Invoke(ctx, alisdk.Call{Action: ActionAttribute}, func() (requests.AcsRequest, responses.AcsResponse) {
+		req := dds.CreateDescribeDBInstanceAttributeRequest()
+		req.RegionId = p.region
+		req.DBInstanceId = id
+		resp = dds.CreateDescribeDBInstanceAttributeResponse()
+		return req, resp
+	})
+	if pe := (*provider.Error)(nil); errors.As(err, &pe) && pe.Code == codeNotFound {
+		return dds.DBInstance{}, false, nil
+	}
+	if err != nil {
+		return dds.DBInstance{}, false, fmt.Errorf("mongodb: describe instance %s: %w", id, err)
+	}
+	for _, d := range resp.DBInstances.DBInstance {
+		if d.DBInstanceId == id {
+			return d, true, nil
+		}
+	}
+	return dds.DBInstance{}, false, fmt.Errorf("mongodb: DescribeDBInstanceAttribute did not return %s (request id %s)", id, resp.RequestId)
+}

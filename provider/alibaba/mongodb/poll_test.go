@@ -1,0 +1,114 @@
+package mongodb_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/upgradeplan/upgradeplan/provider"
+)
+
+// upgradingRegion is a cn-hangzhou region of 400 replica sets (dds-NNNN) and 100 sharded
+// clusters (dds-s-NNNN), every one MinorVersionUpgrading except the ones running lists.
+func upgradingRegion(running map[string]string) string {
+	var b strings.Builder
+	b.WriteString("accounts:\n  - {name: ali, cloud: alibaba, keyId: ak-1, secret: sk-1}\nmongodb:\n")
+	row := func(id, typ string) {
+		status, kernel := "MinorVersionUpgrading", oldKernel
+		if k, ok := running[id]; ok {
+			status, kernel = "Running", k
+		}
+		fmt.Fprintf(&b, "  - {id: %s, region: cn-hangzhou, account: ali, engineVersion: \"4.4\", kernelVersion: %s, replicationFactor: 3, type: %s, status: %s}\n", id, kernel, typ, status)
+	}
+	for i := range 400 {
+		row(fmt.Sprintf("dds-%04d", i), "replicate")
+	}
+	for i := range 100 {
+		row(fmt.Sprintf("dds-s-%04d", i), "sharding")
+	}
+	return b.String()
+}
+
+// Watching 3 of 500 instances costs 3 DescribeDBInstanceAttribute calls (DescribeDBInstances
+// filters by one id, the attribute answers one id with status and kernel), not the
+// region's 5 pages plus a kernel read per Running instance; and it judges the 3 exactly as
+// the region read does.
+func TestObservingThreeOfFiveHundredReadsThreeInstances(t *testing.T) {
+	running := map[string]string{"dds-0007": oldKernel, "dds-0123": newestKernel, "dds-s-0042": oldKernel}
+	f := start(t, upgradingRegion(running), "")
+	p := f.open(t)
+	ctx := context.Background()
+	from, to := provider.Values{"kernelVersion": oldKernel}, provider.Values{"kernelVersion": newestKernel}
+	now := time.Now()
+	var all []provider.Watch
+	for i := range 400 {
+		all = append(all, provider.Watch{Instance: fmt.Sprintf("dds-%04d", i), From: from, To: to, Started: true, Since: now})
+	}
+	for i := range 100 {
+		all = append(all, provider.Watch{Instance: fmt.Sprintf("dds-s-%04d", i), From: from, To: to, Started: true, Since: now})
+	}
+	// dds-s-0042's call was accepted long ago: Running on the old kernel is a failure.
+	all[400+42].Since = now.Add(-time.Hour)
+	calls := func() (list, attr int) {
+		return f.sim.Count("DescribeDBInstances"), f.sim.Count("DescribeDBInstanceAttribute")
+	}
+
+	region, err := p.Observe(ctx, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, attr := calls()
+	if list != 5 || attr != 3 {
+		t.Errorf("watching all 500: %d list pages and %d kernel reads, want 4+1 pages and 3 (the Running ones)", list, attr)
+	}
+
+	three := []provider.Watch{all[123], all[7], all[400+42]}
+	got, err := p.Observe(ctx, three)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list2, attr2 := calls()
+	if list2-list != 0 || attr2-attr != 3 {
+		t.Errorf("watching 3 of 500: %d list pages and %d DescribeDBInstanceAttribute, want 0 and 3", list2-list, attr2-attr)
+	}
+	byID := map[string]provider.Progress{}
+	for _, pr := range region {
+		byID[pr.Instance] = pr
+	}
+	wantStates := []provider.State{provider.StateDone, provider.StateInProgress, provider.StateFailed}
+	for i, pr := range got {
+		if fmt.Sprint(pr) != fmt.Sprint(byID[pr.Instance]) {
+			t.Errorf("%s by id: %+v\nregion read:  %+v", pr.Instance, pr, byID[pr.Instance])
+		}
+		if pr.State != wantStates[i] {
+			t.Errorf("%s: %s (%s), want %s", pr.Instance, pr.State, pr.Message, wantStates[i])
+		}
+	}
+}
+
+// A fresh provider (no region size known yet) watching 3 instances not yet called reads
+// them by id: the region read would need their 3 kernels on top of at least 2 pages.
+func TestObservingNotStartedWatchesOfAnUnknownRegionReadsByID(t *testing.T) {
+	f := start(t, upgradingRegion(map[string]string{"dds-0001": oldKernel, "dds-0002": oldKernel, "dds-s-0003": oldKernel}), "")
+	p := f.open(t)
+	from, to := provider.Values{"kernelVersion": oldKernel}, provider.Values{"kernelVersion": newestKernel}
+	var ws []provider.Watch
+	for _, id := range []string{"dds-0001", "dds-0002", "dds-s-0003", "dds-gone"} {
+		ws = append(ws, provider.Watch{Instance: id, From: from, To: to})
+	}
+	got, err := p.Observe(context.Background(), ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []provider.State{provider.StatePending, provider.StatePending, provider.StatePending, provider.StateMissing}
+	for i := range want {
+		if got[i].State != want[i] {
+			t.Errorf("%s: %s (%s), want %s", ws[i].Instance, got[i].State, got[i].Message, want[i])
+		}
+	}
+	if l, a := f.sim.Count("DescribeDBInstances"), f.sim.Count("DescribeDBInstanceAttribute"); l != 0 || a != 4 {
+		t.Errorf("%d list pages and %d DescribeDBInstanceAttribute, want 0 and 4", l, a)
+	}
+}

@@ -1,0 +1,77 @@
+package rabbitmq
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/upgradeplan/upgradeplan/provider"
+)
+
+// notFoundCodes are GetInstance's answers to an id amqp-open does not know: Alibaba's
+// Terraform provider expects ResourceNotFound, the UpdateInstance model documents
+// InstanceNotExist.
+var notFoundCodes = []string{"ResourceNotFound", "InstanceNotExist"}
+
+// observeRead returns the watched instances by id, complete with GetInstance's fields where
+// they were read, in the cheaper of two forms (see Observe).
+func (p *Provider) observeRead(ctx context.Context, watches []provider.Watch) (insts, detailed map[string]provider.Instance, err error) {
+	ids := provider.WatchedInstances(watches)
+	needs := map[string]bool{}
+	for _, w := range watches {
+		if needsDetail(w.To) || needsDetail(w.From) {
+			needs[w.Instance] = true
+		}
+	}
+	detailed = map[string]provider.Instance{}
+	if !p.size.ByID(len(ids), len(needs), pageSize, 1) {
+		all, err := p.listAll(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		return provider.IndexByID(all), detailed, nil
+	}
+	insts = make(map[string]provider.Instance, len(ids))
+	for _, id := range ids {
+		d, err := p.getInstance(ctx, id)
+		var pe *provider.Error
+		if errors.As(err, &pe) && isNotFound(pe.Code) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		inst := withDetail(fromDetail(p.region, d), d)
+		insts[id], detailed[id] = inst, inst
+	}
+	return insts, detailed, nil
+}
+
+func isNotFound(code string) bool {
+	for _, c := range notFoundCodes {
+		if code == c {
+			return true
+		}
+	}
+	return false
+}
+
+// fromDetail is the instance as ListInstances would show it, from GetInstance's Data, which
+// carries every field the list does (tags aside, which Observe does not read).
+func fromDetail(region string, d instanceDetail) provider.Instance {
+	return provider.Instance{
+		ID:     d.InstanceId,
+		Region: region,
+		Status: d.Status,
+		Phase:  phaseOf(d.Status),
+		Values: provider.Values{
+			"instanceType":  strings.ToLower(d.InstanceType),
+			"maxPrivateTps": d.MaxTps,
+			"queueCapacity": d.MaxQueue,
+			"storageSize":   d.StorageSize,
+			"supportEip":    d.SupportEIP,
+			"maxEipTps":     d.MaxEipTps,
+			factChargeType:  chargeType(d.OrderType),
+		},
+	}
+}
