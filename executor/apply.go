@@ -244,6 +244,8 @@ type stepState struct {
 	lease  func()    // releases the step's instance lease
 	// foreign: the step is another shard's (Options.Shard); followForeign ends it.
 	foreign bool
+	// judgedAt is when the observation the step was last judged on was made.
+	judgedAt time.Time
 }
 
 func newRun(plan *planner.Plan, opts Options, st RunState, entries []Entry) (*run, error) {
@@ -324,6 +326,39 @@ func (r *run) grace(spec provider.Spec) time.Duration {
 		return spec.VisibilityGrace
 	}
 	return provider.DefaultVisibilityGrace
+}
+
+// pollInterval is the plan's settings.pollInterval, 15 s when it names none.
+func (r *run) pollInterval() time.Duration {
+	if d := time.Duration(r.plan.Settings.PollInterval); d > 0 {
+		return d
+	}
+	return 15 * time.Second
+}
+
+// maxWatchGap is machineConfig.MaxGap: a change's busy spell lasts at least the product's
+// shortest operation, so looks closer together than that cannot miss one. For a restart in
+// place the polling cadence is the operator's own bound on how long a spell may go unseen
+// too: the shorter of the two (the cadence taken twice, for poll latency).
+func (r *run) maxWatchGap(spec provider.Spec, inPlace bool) time.Duration {
+	gap := r.shortestOperation(spec)
+	if p := 2 * r.pollInterval(); inPlace && p < gap {
+		gap = p
+	}
+	return gap
+}
+
+// shortestOperation is the product's shortest operation, or its override.
+func (r *run) shortestOperation(spec provider.Spec) time.Duration {
+	for _, k := range []string{spec.Kind, ""} {
+		if d, ok := r.opts.ShortestOperation[k]; ok && d > 0 {
+			return d
+		}
+	}
+	if spec.ShortestOperation > 0 {
+		return spec.ShortestOperation
+	}
+	return provider.DefaultShortestOperation
 }
 
 func (r *run) execute(ctx context.Context) (*Record, error) {
@@ -467,11 +502,7 @@ func (r *run) open() error {
 			return fmt.Errorf("open %s: %w", k, err)
 		}
 		r.provs[k] = p
-		interval := time.Duration(r.plan.Settings.PollInterval)
-		if interval <= 0 {
-			interval = 15 * time.Second
-		}
-		r.observers[k] = newObserver(k, p, interval)
+		r.observers[k] = newObserver(k, p, r.pollInterval())
 		r.observers[k].riders = r.riders(k)
 	}
 	return nil

@@ -54,7 +54,12 @@
 //     stays a few percent of the calls where it does not (bench/RESULTS.md).
 //   - Judge before every send: a step is sent only on an observation made at most
 //     verdictFreshness (1 s) before it passed its last wait (dependencies, slots, window, a
-//     busy instance); the rate-limit token wait that follows is bounded by the gate. Every
+//     busy instance); when its rate-limit token comes, a verdict older than sendFreshness
+//     (20 ms) is replaced by a look right before the call (in the send guard, before the
+//     intent), and the call goes out only if that look still shows the instance ready
+//     (otherwise it is judged from that look: noop, drifted, busy; the record's `before` is
+//     what the call was judged on). A throttled call's resends inside the Limiter are not
+//     judged again. Every
 //     poll carries, as riders, the watches of up to 50 of its group's steps that have not
 //     started (lowest plan index first), so the poll that shows a dependency done or frees a
 //     slot also judges the steps it releases, without a poll of their own.
@@ -94,7 +99,23 @@
 //     product's visibility grace (provider.Spec.VisibilityGrace; Options.VisibilityGrace,
 //     `apply --visibility-grace`) has passed since the call gets the call again, with the
 //     same ClientToken ("upgp-" + 32 hex of SHA-256(digest, step id); the digest covers
-//     created_at), within the attempt bound.
+//     created_at), within the attempt bound. An in-place change (below) shows nothing once
+//     it is over, nor does a failed change of a product whose failures roll back without a
+//     trace (provider.Spec.FailureLeavesNoTrace: MongoDB), so such a call is sent again only
+//     if this segment watched the instance over the whole grace, no two looks (the call
+//     counting as the first) further apart than the product's ShortestOperation (the
+//     shortest busy spell; Options.ShortestOperation, `--shortest-operation`), for a restart
+//     in place also twice settings.pollInterval; otherwise (a crash between the call and its
+//     answer and a resume later than that, reads failing) it fails in doubt, never made
+//     twice on a guess. What remains: a busy spell shorter than the declared shortest
+//     operation can be missed; the APIs in use carry no task or order id that would show a
+//     lost call (RabbitMQ's orderId and Redis's DealId come only in the answer that was
+//     lost; RabbitMQ and Compute Nest dedupe a resend by ClientToken instead).
+//   - Busy refusals: a call the cloud refused because the instance is busy with an earlier
+//     change (provider.ClassBusy, RabbitMQ's …TopicMigrating while its list shows it
+//     serving) did nothing: the step waits as for a busy instance (no slot held), is judged
+//     afresh at the next poll that shows it ready, and is sent again; refusals count as no
+//     attempt, and stepTimeout from the first refusal bounds the wait.
 //   - In place: a change whose `to` shows nothing its `from` does not (Kafka's latestMinor)
 //     is done once the instance was seen busy after the call and then done, or, never seen
 //     busy, once done after the visibility grace (noted in the record).

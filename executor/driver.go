@@ -96,6 +96,7 @@ func (r *run) runStep(ctx context.Context, s *stepState) {
 			}
 			r.waitWindow(ctx)
 			if p := r.takePreJudged(s); p != nil && time.Since(p.at) <= verdictFreshness {
+				s.judgedAt = p.at
 				nx = r.feed(s, input{Kind: inLook, P: r.dryRunView(s, p.p)})
 				continue
 			}
@@ -141,6 +142,20 @@ func (r *run) machineOf(s *stepState) machine {
 // dependency done or freed its slot); the wait for a rate-limit token that follows is
 // bounded by the bucket's gate to about a second of calls.
 const verdictFreshness = time.Second
+
+// sendFreshness is how old the observation a step was judged on may be when its rate-limit
+// token comes; an older one is replaced by a look right before the call (one more poll of
+// the group, shared by the steps whose tokens come together). Only a step judged by its own
+// look and sent at once skips it: a verdict that rode along in another step's poll, or
+// waited for its token, is taken again, so no one's change in between is overwritten.
+const sendFreshness = 20 * time.Millisecond
+
+// notStartedWatch is the step's watch as a not-yet-sent call.
+func (r *run) notStartedWatch(s *stepState) provider.Watch {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return s.watch(false)
+}
 
 // judged is an observation of a step that it did not ask for, and when it was made.
 type judged struct {
@@ -237,6 +252,7 @@ func (r *run) observe(ctx context.Context, s *stepState, started, urgent bool) n
 		switch {
 		case err == nil:
 			s.lastOK = time.Now()
+			s.judgedAt = s.lastOK
 			kind := inLook
 			if started {
 				kind = inPoll
@@ -347,6 +363,21 @@ func (r *run) send(ctx context.Context, s *stepState) next {
 		if written {
 			return nil // a resend after a throttling answer: its intent is on disk
 		}
+		if time.Since(s.judgedAt) > sendFreshness {
+			// The verdict aged while the step waited for its token: look again, so the
+			// call goes out on what the instance shows now.
+			p, err := r.observers[s.group].observe(ctx, r.notStartedWatch(s), true)
+			if err != nil {
+				return &notSentError{why: "the look right before the call failed", rejudge: true, err: err}
+			}
+			s.judgedAt = time.Now()
+			if p = r.dryRunView(s, p); p.State != provider.StatePending {
+				return &notSentError{why: "the instance changed while the call waited for its token", rejudge: true, p: p}
+			}
+			if why := r.mayStart(); why != "" {
+				return &notSentError{why: why}
+			}
+		}
 		e := *intent
 		e.StepID, e.ClientToken, e.Params = s.step.ID, call.ClientToken, call.Params
 		if err := r.write(e); err != nil {
@@ -368,6 +399,8 @@ func (r *run) send(ctx context.Context, s *stepState) next {
 	r.unready(s)
 	var ns *notSentError
 	switch {
+	case errors.As(err, &ns) && ns.rejudge:
+		return r.feed(s, input{Kind: inRejudge, P: ns.p, Err: ns.err})
 	case errors.As(err, &ns):
 		why := ns.why
 		if stopWhy, ok := r.stopped(); ok && why == errStoppedWaiting {

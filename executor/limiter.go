@@ -288,8 +288,14 @@ func withSendGuard(ctx context.Context, g *sendGuard) context.Context {
 // errStoppedWaiting is why a call the stop caught waiting for its token was not sent.
 const errStoppedWaiting = "the call was waiting for its rate-limit token and was not sent"
 
-// notSentError says a mutating call was not sent, and why.
-type notSentError struct{ why string }
+// notSentError says a mutating call was not sent, and why. rejudge: the look taken right
+// before the call showed p (or failed with err), not an instance ready for it.
+type notSentError struct {
+	why     string
+	rejudge bool
+	p       provider.Progress
+	err     error
+}
 
 func (e *notSentError) Error() string { return "not sent: " + e.why }
 

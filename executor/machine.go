@@ -64,6 +64,18 @@ type machine struct {
 	// answered about the step since it was accepted.
 	LookFrom time.Time
 	Observed bool
+	// WatchedAt is this segment's last look that showed a maybe-sent step's instance
+	// untouched; Unwatched is set once two looks (the call counting as the first) were
+	// further apart than MaxGap, so a busy spell may have come and gone unseen.
+	WatchedAt time.Time
+	Unwatched bool
+	// Busy counts the calls the cloud refused because the instance was busy with an
+	// earlier change (provider.ClassBusy; nothing happened, so they are no attempts);
+	// BusyFrom is when the first of them was answered: stepTimeout bounds the wait.
+	Busy     int
+	BusyFrom time.Time
+	// Resend: the call in PhaseSending is a maybe-sent step's resend (not yet written).
+	Resend bool
 }
 
 // machineConfig is what the machine knows of the step and the run; fixed for a step.
@@ -79,6 +91,14 @@ type machineConfig struct {
 	ChainTo provider.Values
 	// DryRun sends nothing; APIDryRun sends the call with Call.DryRun (no intent).
 	DryRun, APIDryRun bool
+	// Traceless: a failed change of this product rolls back to `from` without a trace
+	// (provider.Spec.FailureLeavesNoTrace).
+	Traceless bool
+	// MaxGap is the longest time between two looks at a maybe-sent step for its instance
+	// to count as watched (see run.maxWatchGap). A restart in place shows nothing once it
+	// is over, nor does a traceless failure, so such a step whose instance was not watched
+	// over the whole grace is never sent again. Zero: every gap counts as watched.
+	MaxGap time.Duration
 }
 
 type inputKind int
@@ -89,6 +109,7 @@ const (
 	inLookFailed                   // no observation: Err says why
 	inAnswer                       // the call's answer: Receipt, Err
 	inNotSent                      // the call did not go out (stop before it, journal failure): Why; Written if its intent is on disk
+	inRejudge                      // the call did not go out: the look right before it (its verdict had aged) showed P, or failed (Err)
 	inStop                         // the run stops starting steps: Why
 	inStopTimeout                  // after the stop, polls failed for --stop-timeout
 	inHard                         // the second signal: abandon the step
@@ -225,6 +246,9 @@ func notSent(m machine, c machineConfig, in input) (machine, []Entry, next) {
 			return final(m, StatusSucceeded, "dry run: not sent", nil), nil, next{Act: actEnd}
 		}
 		m.Phase, m.LookFrom = PhaseSending, time.Time{}
+		if p.Observed != nil {
+			m.Before = p.Observed // what the call is judged on
+		}
 		if c.DryRun {
 			return m, nil, next{Act: actSend}
 		}
@@ -265,10 +289,26 @@ func sending(m machine, c machineConfig, in input) (machine, []Entry, next) {
 			return final(m, StatusCancelled, fmt.Sprintf("in doubt: call attempt %d may have been sent (its answer was lost); the next attempt was not sent (%s): resume reconciles it", m.Attempt, in.Why), nil), entries, next{Act: actEnd}
 		}
 		return final(m, StatusNotStarted, in.Why, nil), entries, next{Act: actEnd}
+	case inRejudge:
+		// Not sent: the verdict had aged while the step waited for its token, and the look
+		// taken right before the call no longer shows the instance ready (someone changed
+		// it, or it is busy), or failed. Its intent was never written: judge from the look.
+		m.Attempt--
+		look := input{Kind: inLook, At: in.At, P: in.P, Stopping: in.Stopping, Why: in.Why}
+		if in.Err != nil {
+			look.Kind, look.Err = inLookFailed, in.Err
+		}
+		if m.Resend {
+			m.Phase, m.Resend = PhaseMaybeSent, false
+			return maybeSent(m, c, look)
+		}
+		m.Phase = PhasePending
+		return notSent(m, c, look)
 	case inAnswer:
 	default:
 		return m, nil, next{Act: actSend}
 	}
+	m.Resend = false
 	if c.DryRun {
 		if in.Err != nil {
 			return final(m, StatusFailed, "dry run", stepError(in.Err)), nil, next{Act: actEnd}
@@ -287,15 +327,33 @@ func sending(m machine, c machineConfig, in input) (machine, []Entry, next) {
 		return final(m, StatusFailed, "", se), []Entry{res}, next{Act: actEnd}
 	case provider.ClassThrottled:
 		// Still throttled after the Limiter's own retries: nothing happened.
-		if m.Attempt >= c.MaxAttempts {
-			return final(m, StatusFailed, fmt.Sprintf("gave up after %d attempts", m.Attempt), se), []Entry{res}, next{Act: actEnd}
+		if m.attempts() >= c.MaxAttempts {
+			return final(m, StatusFailed, fmt.Sprintf("gave up after %d attempts", m.attempts()), se), []Entry{res}, next{Act: actEnd}
 		}
 		m.Phase = PhasePending
 		return m, []Entry{res}, next{Act: actBackoff}
+	case provider.ClassBusy:
+		// Refused: the instance is busy with an earlier change and nothing happened. Wait
+		// as for a busy instance (no slot held, no attempt counted), judged afresh once a
+		// poll shows it ready; stepTimeout counts from the first refusal.
+		m.Busy++
+		if m.BusyFrom.IsZero() {
+			m.BusyFrom = in.At
+		}
+		if c.Timeout > 0 && in.At.Sub(m.BusyFrom) >= c.Timeout {
+			se.Message = fmt.Sprintf("the cloud still refused the call as busy after stepTimeout %s (%d refusals): %s", c.Timeout, m.Busy, se.Message)
+			return final(m, StatusFailed, "", se), []Entry{res}, next{Act: actEnd}
+		}
+		m.Phase = PhaseWaiting
+		if m.LookFrom.IsZero() {
+			m.LookFrom = in.At
+		}
+		return m, []Entry{res}, next{Act: actWaitReady}
 	}
-	// Retryable (5xx) or unknown: the call may have reached the cloud.
+	// Retryable (5xx) or unknown: the call may have reached the cloud. Its watch starts now.
 	m.Phase, m.MaySent = PhaseMaybeSent, true
 	m.Error = se
+	m.WatchedAt, m.Unwatched = time.Time{}, false
 	return m, []Entry{res}, next{Act: actLook, At: in.At}
 }
 
@@ -323,6 +381,14 @@ func maybeSent(m machine, c machineConfig, in input) (machine, []Entry, next) {
 	untouched := p.State == provider.StatePending || (c.InPlace && p.State == provider.StateDone)
 	switch {
 	case untouched:
+		prev := m.WatchedAt
+		if prev.IsZero() || prev.Before(m.CallAt) {
+			prev = m.CallAt
+		}
+		if c.MaxGap > 0 && in.At.Sub(prev) > c.MaxGap {
+			m.Unwatched = true
+		}
+		m.WatchedAt = in.At
 		if in.At.Sub(m.CallAt) < c.Grace {
 			// Watched at the polling cadence: a short busy spell (a restart in place, an
 			// upgrade that rolls back) is a sign of the change too.
@@ -332,13 +398,26 @@ func maybeSent(m machine, c machineConfig, in input) (machine, []Entry, next) {
 			m = final(m, StatusCancelled, fmt.Sprintf("in doubt: call attempt %d was sent, its answer lost, and showed no effect within the visibility grace %s; not sent again (%s): resume reconciles it", m.Attempt, c.Grace, in.Why), m.Error)
 			return m, nil, next{Act: actEnd}
 		}
-		if m.Attempt >= c.MaxAttempts {
-			return final(m, StatusFailed, fmt.Sprintf("gave up after %d attempts; none took effect within the visibility grace", m.Attempt), m.Error), nil, next{Act: actEnd}
+		if (c.InPlace || c.Traceless) && m.Unwatched {
+			// A restart in place shows nothing once it is over, nor does a failed change
+			// that rolled back, and nobody watched the whole grace (a crash, failing
+			// reads): the call may have been made already. Never make it twice on a guess.
+			what := "this change shows nothing once done"
+			if !c.InPlace {
+				what = "a failed change of this product rolls back without a trace"
+			}
+			return final(m, StatusFailed, "", &StepError{Class: provider.ClassUnknown, Code: "InDoubt",
+				Message: fmt.Sprintf("in doubt: call attempt %d may have reached the cloud (its answer was lost) and %s; "+
+					"the instance was not watched over the whole visibility grace %s (looks more than %s apart), so it may have changed unseen; not sent again: "+
+					"check the instance's history, then re-plan if it still needs the change", m.Attempt, what, c.Grace, c.MaxGap)}), nil, next{Act: actEnd}
 		}
-		// Untouched for the grace: the call never took effect. Send it again (same token).
-		m.Phase, m.Error, m.LookFrom = PhaseSending, nil, time.Time{}
+		if m.attempts() >= c.MaxAttempts {
+			return final(m, StatusFailed, fmt.Sprintf("gave up after %d attempts; none took effect within the visibility grace", m.attempts()), m.Error), nil, next{Act: actEnd}
+		}
+		// Untouched for the grace: the call never took effect. Send it again (same token);
+		// CallAt moves to the new intent when the send guard writes it.
+		m.Phase, m.Error, m.LookFrom, m.Resend = PhaseSending, nil, time.Time{}, true
 		m.Attempt++
-		m.CallAt = in.At
 		return m, []Entry{{Type: EntryIntent, Attempt: m.Attempt}}, next{Act: actSend}
 	case p.State == provider.StateDone:
 		m.AnswerLost, m.Error = true, nil
@@ -409,6 +488,9 @@ func accepted(m machine, c machineConfig, in input) (machine, []Entry, next) {
 	}
 	return m, nil, next{Act: actPoll}
 }
+
+// attempts counts the calls that may have done something: busy refusals are none.
+func (m machine) attempts() int { return m.Attempt - m.Busy }
 
 func final(m machine, st Status, reason string, serr *StepError) machine {
 	m.Phase, m.Status, m.Reason = PhaseFinal, st, reason

@@ -17,6 +17,7 @@ func TestStepMachineTransitions(t *testing.T) {
 	cfg := machineConfig{Timeout: time.Hour, Grace: time.Minute, MaxAttempts: 3, ChainTo: provider.Values{"v": "2"}}
 	inPlace := cfg
 	inPlace.InPlace = true
+	inPlace.MaxGap = 2 * time.Second
 	dry := cfg
 	dry.DryRun = true
 	apiDry := dry
@@ -34,6 +35,8 @@ func TestStepMachineTransitions(t *testing.T) {
 	throttled := &provider.Error{Class: provider.ClassThrottled, Code: "Throttling"}
 	lost := &provider.Error{Class: provider.ClassUnknown, Message: "connection reset"}
 	fiveXX := &provider.Error{Class: provider.ClassRetryable, Code: "InternalError"}
+	busy := &provider.Error{Class: provider.ClassBusy, Code: "InstanceUpgradeOrDownGradeTopicMigrating"}
+	watched := machine{Phase: PhaseMaybeSent, Attempt: 1, MaySent: true, CallAt: t0, WatchedAt: at(time.Minute - time.Second)}
 
 	rows := []struct {
 		name    string
@@ -70,6 +73,13 @@ func TestStepMachineTransitions(t *testing.T) {
 		{"sending, permanent error: failed", sendingM, cfg, input{Kind: inAnswer, At: t0, Err: perm}, PhaseFinal, StatusFailed, []string{EntryResult}, actEnd, "InvalidParameter"},
 		{"sending, throttled: nothing happened, back off and judge again", sendingM, cfg, input{Kind: inAnswer, At: t0, Err: throttled}, PhasePending, "", []string{EntryResult}, actBackoff, ""},
 		{"sending, throttled on the last attempt: failed", machine{Phase: PhaseSending, Attempt: 3}, cfg, input{Kind: inAnswer, At: t0, Err: throttled}, PhaseFinal, StatusFailed, []string{EntryResult}, actEnd, "gave up"},
+		{"sending, refused as busy: nothing happened, wait as for a busy instance", sendingM, cfg, input{Kind: inAnswer, At: t0, Err: busy}, PhaseWaiting, "", []string{EntryResult}, actWaitReady, ""},
+		{"sending, refused as busy since stepTimeout: failed, not sent", machine{Phase: PhaseSending, Attempt: 4, Busy: 3, BusyFrom: t0}, cfg, input{Kind: inAnswer, At: at(time.Hour), Err: busy}, PhaseFinal, StatusFailed, []string{EntryResult}, actEnd, "refused the call as busy"},
+		{"sending, throttled after busy refusals: they are no attempts, back off", machine{Phase: PhaseSending, Attempt: 3, Busy: 1}, cfg, input{Kind: inAnswer, At: t0, Err: throttled}, PhasePending, "", []string{EntryResult}, actBackoff, ""},
+		{"sending, the look right before the call shows to (its verdict had aged): noop, not sent", sendingM, cfg, input{Kind: inRejudge, At: t0, P: done}, PhaseFinal, StatusNoop, nil, actEnd, "already shows"},
+		{"sending, the look right before the call shows it busy: waiting, not sent", sendingM, cfg, input{Kind: inRejudge, At: t0, P: obs(provider.StateWaiting)}, PhaseWaiting, "", nil, actWaitReady, ""},
+		{"sending, the look right before the call failed: back in line, not sent", sendingM, cfg, input{Kind: inRejudge, At: t0, Err: errors.New("timeout")}, PhasePending, "", nil, actAcquire, ""},
+		{"sending a resend, the look right before it shows it busy: accepted (a sign of the earlier call)", machine{Phase: PhaseSending, Attempt: 2, MaySent: true, Resend: true, CallAt: t0}, cfg, input{Kind: inRejudge, At: at(time.Minute), P: obs(provider.StateInProgress)}, PhaseAccepted, "", nil, actPoll, ""},
 		{"sending, answer lost: maybe sent", sendingM, cfg, input{Kind: inAnswer, At: t0, Err: lost}, PhaseMaybeSent, "", []string{EntryResult}, actLook, ""},
 		{"sending, 5xx: maybe sent", sendingM, cfg, input{Kind: inAnswer, At: t0, Err: fiveXX}, PhaseMaybeSent, "", []string{EntryResult}, actLook, ""},
 		{"sending, not sent (stop before the call): not started", sendingM, cfg, input{Kind: inNotSent, At: t0, Why: "interrupted"}, PhaseFinal, StatusNotStarted, nil, actEnd, "interrupted"},
@@ -85,6 +95,11 @@ func TestStepMachineTransitions(t *testing.T) {
 		{"maybe sent, busy: accepted", maybe, cfg, input{Kind: inLook, At: at(time.Second), P: obs(provider.StateWaiting)}, PhaseAccepted, "", nil, actPoll, ""},
 		{"maybe sent, at to: succeeded, answer lost", maybe, cfg, input{Kind: inLook, At: at(time.Second), P: done}, PhaseFinal, StatusSucceeded, nil, actEnd, "answer was lost"},
 		{"maybe sent, in place and showing to: untouched", maybe, inPlace, input{Kind: inLook, At: at(time.Second), P: done}, PhaseMaybeSent, "", nil, actLook, ""},
+		{"maybe sent in place, watched over the whole grace and untouched: intent, send again", watched, inPlace, input{Kind: inLook, At: at(time.Minute), P: obs(provider.StatePending)}, PhaseSending, "", []string{EntryIntent}, actSend, ""},
+		{"maybe sent in place, looks too far apart (a crash, failing reads): failed in doubt, never resent", maybe, inPlace, input{Kind: inLook, At: at(time.Minute), P: obs(provider.StatePending)}, PhaseFinal, StatusFailed, nil, actEnd, "may have changed unseen"},
+		{"maybe sent, a failure rolls back without a trace, not watched over the grace and untouched: failed in doubt, never resent", maybe, machineConfig{Timeout: time.Hour, Grace: time.Minute, MaxAttempts: 3, MaxGap: 2 * time.Second, Traceless: true}, input{Kind: inLook, At: at(time.Minute), P: obs(provider.StatePending)}, PhaseFinal, StatusFailed, nil, actEnd, "rolls back without a trace"},
+		{"maybe sent in place, a look after a gap within the grace: still watched at the cadence", maybe, inPlace, input{Kind: inLook, At: at(10 * time.Second), P: obs(provider.StatePending)}, PhaseMaybeSent, "", nil, actLook, ""},
+		{"maybe sent, not in place, not watched over the grace and untouched: the change would show, send again", maybe, machineConfig{Timeout: time.Hour, Grace: time.Minute, MaxAttempts: 3, MaxGap: 2 * time.Second}, input{Kind: inLook, At: at(time.Minute), P: obs(provider.StatePending)}, PhaseSending, "", []string{EntryIntent}, actSend, ""},
 		{"maybe sent, failed: failed", maybe, cfg, input{Kind: inLook, At: at(time.Second), P: obs(provider.StateFailed)}, PhaseFinal, StatusFailed, nil, actEnd, ""},
 		{"maybe sent, neither from nor to: failed, unknown", maybe, cfg, input{Kind: inLook, At: at(time.Second), P: obs(provider.StateDrifted)}, PhaseFinal, StatusFailed, nil, actEnd, "neither from nor to"},
 		{"maybe sent, reads failing: look again", maybe, cfg, input{Kind: inLookFailed, At: at(time.Second), Err: errors.New("timeout")}, PhaseMaybeSent, "", nil, actLook, ""},
@@ -132,6 +147,9 @@ func TestStepMachineTransitions(t *testing.T) {
 			}
 			if row.in.Kind == inLook && m.Phase == PhaseSending && len(entries) == 1 && entries[0].Attempt != row.m.Attempt+1 {
 				t.Errorf("intent attempt %d, want %d", entries[0].Attempt, row.m.Attempt+1)
+			}
+			if row.in.Kind == inRejudge && m.Attempt != row.m.Attempt-1 {
+				t.Errorf("attempt %d after a call that did not go out, want %d", m.Attempt, row.m.Attempt-1)
 			}
 		})
 	}

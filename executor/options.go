@@ -34,6 +34,11 @@ type Options struct {
 	// VisibilityGrace overrides the products' visibility grace (provider.Spec), by kind;
 	// the key "" applies to every kind not named.
 	VisibilityGrace map[string]time.Duration
+	// ShortestOperation overrides the products' shortest operation (provider.Spec), by
+	// kind ("" for every kind): the shortest busy spell a change shows, which bounds how
+	// far apart the looks at a maybe-sent step whose change leaves no trace may be (a
+	// simulator running faster than the clouds needs a shorter one).
+	ShortestOperation map[string]time.Duration
 	// Out is the run directory: journal.jsonl and run.json live there.
 	Out string
 	// Parallelism overrides settings.parallelism when positive.

@@ -28,6 +28,10 @@ type trail struct {
 	since    time.Time // the accepted result's time
 	maySent  bool      // some intent may have reached the cloud
 	answered bool
+	busy     int // results refused as busy (provider.ClassBusy): nothing happened
+	// seen: after the last intent's lost answer, the step's snapshot says a look showed
+	// the change under way (maybe-sent became accepted): the call took effect.
+	seen bool
 }
 
 func (r *run) restore(entries []Entry) {
@@ -65,8 +69,11 @@ func (r *run) restore(entries []Entry) {
 			}
 		case EntryIntent:
 			t := get(e.StepID)
+			if t.last == "open" {
+				t.maySent = true // an earlier intent never got its result: it may have been sent
+			}
 			t.attempts++
-			t.last, t.callAt = "open", e.Time
+			t.last, t.callAt, t.seen = "open", e.Time, false
 		case EntryResult:
 			t := get(e.StepID)
 			if e.RequestID != "" {
@@ -83,12 +90,19 @@ func (r *run) restore(entries []Entry) {
 				continue
 			}
 			t.last = string(e.Error.Class)
-			if e.Error.Class == provider.ClassUnknown || e.Error.Class == provider.ClassRetryable {
+			switch e.Error.Class {
+			case provider.ClassUnknown, provider.ClassRetryable:
 				t.maySent = true
+			case provider.ClassBusy:
+				t.busy++
 			}
 		case EntryStep:
 			if e.Step != nil {
-				get(e.Step.ID).snap = e.Step
+				t := get(e.Step.ID)
+				t.snap = e.Step
+				if e.Step.State == PhaseAccepted && t.last != "accepted" && t.last != "" {
+					t.seen = true
+				}
 			}
 		}
 	}
@@ -124,11 +138,17 @@ func restoreStep(rec *StepRecord, t *trail) machine {
 		rec.OrderName = t.orderName
 	}
 	m := machine{Phase: PhasePending, Attempt: t.attempts, MaySent: t.maySent || t.last == "open",
-		CallAt: t.callAt, Before: rec.Before}
+		CallAt: t.callAt, Before: rec.Before, Busy: t.busy}
 	switch {
 	case isFinal(rec.Status):
 		m.Phase, m.Status, m.Reason, m.Error, m.After = PhaseFinal, rec.Status, rec.Reason, rec.Error, rec.After
 		return m
+	case t.seen:
+		// A look of an earlier segment showed the change of a call whose answer was
+		// lost under way (the only way maybe-sent becomes accepted): follow it; never
+		// judge it maybe-sent again, when a change that failed and rolled back, or a
+		// restart in place that is over, would look untouched.
+		m.Phase, m.Since, m.AnswerLost, m.SeenBusy = PhaseAccepted, t.callAt, true, true
 	case t.last == "open", t.last == string(provider.ClassUnknown), t.last == string(provider.ClassRetryable):
 		m.Phase = PhaseMaybeSent
 	case t.last == "accepted":

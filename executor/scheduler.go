@@ -183,7 +183,9 @@ func (r *run) buildSteps() error {
 			group: groupKey{st.Kind, st.Account, st.Region}, bucket: st.Account + "\x00" + st.Kind + "/" + st.Action,
 			m: machine{Phase: PhasePending}}
 		s.cfg = machineConfig{Timeout: r.timeout, Grace: r.grace(spec), MaxAttempts: maxAttempts,
-			InPlace: inPlace(st.From, st.To), ChainTo: st.To, DryRun: opts.DryRun, APIDryRun: spec.DryRun}
+			InPlace: inPlace(st.From, st.To), ChainTo: st.To, DryRun: opts.DryRun, APIDryRun: spec.DryRun,
+			Traceless: spec.FailureLeavesNoTrace}
+		s.cfg.MaxGap = r.maxWatchGap(spec, s.cfg.InPlace)
 		if r.ready[s.bucket] == nil {
 			r.ready[s.bucket] = &atomic.Int64{}
 			r.gates[s.bucket] = newSlots(max(1, int(math.Ceil(r.limiter.Rate(st.Kind+"/"+st.Action)))), nil)

@@ -176,8 +176,15 @@ type Spec struct {
 	// would never have planned (a moved RegionId, an injected parameter).
 	Recheck func(region, instance string, c Change) error
 	// ShortestOperation is the least time an upgrade of the product takes: a stepTimeout
-	// below it fails every step, and plan, show and apply warn about it.
+	// below it fails every step, and plan, show and apply warn about it. It is also the
+	// shortest busy spell a change shows, so looks closer together than it cannot miss one.
 	ShortestOperation time.Duration
+	// FailureLeavesNoTrace is true where a change that fails rolls the instance back to
+	// its `from` with nothing in lists or describes to show it was tried (MongoDB: Running
+	// on the old kernel, no failed status). A call whose answer was lost is then sent
+	// again only if the executor watched the instance over the whole visibility grace,
+	// never on a single later look.
+	FailureLeavesNoTrace bool
 }
 
 // DefaultVisibilityGrace is the visibility grace of a product that declares none.

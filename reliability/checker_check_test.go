@@ -27,7 +27,10 @@ import (
 //  4. No mutating call arrives after a SIGTERM, after the window's cutoff, or after the
 //     failure budget was exceeded (beyond stopGrace, for a call already on its way).
 //  5. The journal and run.json parse after every segment, kills included; a second apply
-//     of the same plan is refused with exit 5 while the first holds it.
+//     of the same plan (a copy, the same file, a same-digest re-plan) into another run
+//     directory is refused: exit 5 while a segment of the first holds the plan's lock,
+//     exit 4 once the first has claimed the plan (a plan is applied once), and it changes
+//     nothing.
 func checkScenario(sc *scenario, h *history) []string {
 	v := append([]string(nil), h.problems...)
 	c := newChecker(h)
@@ -39,7 +42,7 @@ func checkScenario(sc *scenario, h *history) []string {
 		last := h.segments[len(h.segments)-1]
 		v = append(v, c.recordAgrees("main run", h.record, false, last)...)
 	}
-	if h.second != nil && h.second.code != 5 && h.secondRecord != nil {
+	if h.second != nil && h.second.code != 5 && h.secondRecord != nil && h.secondRecord.Outcome.Result != "refused" {
 		v = append(v, c.recordAgrees("second apply", h.secondRecord, true, *h.second)...)
 	}
 	v = append(v, c.noCallAfterStops(sc)...)
@@ -212,6 +215,12 @@ func (c *checker) recordAgrees(label string, rec *runRecord, second bool, last s
 		n := len(made)
 		switch r.Status {
 		case "succeeded":
+			if n == 0 && strings.Contains(r.Reason, "answer was lost") && c.actorMade(r.ID) {
+				// A call whose answer was lost, then the instance seen at `to`, which an
+				// actor made: the tool cannot tell who made it, and issue 12 has it
+				// recorded succeeded with the note that the answer was lost (no request id).
+				break
+			}
 			if n != 1 {
 				v = append(v, fmt.Sprintf("%s: %s is succeeded, but %d of the changes the cloud applied for this run carry it out", label, r.ID, n))
 			}
@@ -261,6 +270,20 @@ func (c *checker) recordAgrees(label string, rec *runRecord, second bool, last s
 	return v
 }
 
+// actorMade says whether an actor's change made what the step changes.
+func (c *checker) actorMade(id string) bool {
+	s, ok := c.steps[id]
+	if !ok {
+		return false
+	}
+	for _, a := range c.actors[s.Instance] {
+		if subset(changes(s), a.To) {
+			return true
+		}
+	}
+	return false
+}
+
 // answeredToTheKilled says whether the call with this request id came from a segment that
 // was then killed: its answer may have died with the process before it was journaled.
 func (c *checker) answeredToTheKilled(requestID string) bool {
@@ -304,33 +327,64 @@ func (c *checker) noCallAfterStops(sc *scenario) []string {
 		after("the window cutoff", c.h.cutoffAt, time.Time{})
 	}
 	if sc.maxFailures >= 0 && c.h.record != nil {
-		var failed []time.Time
-		for _, r := range c.h.record.Steps {
-			if r.Status == "failed" && r.FinishedAt != nil {
-				failed = append(failed, *r.FinishedAt)
+		// The budget counts one segment's failures (executor/doc.go): a resume, after a
+		// person looked at them, finishes the rest. So each segment is checked alone.
+		for _, seg := range c.h.segments {
+			var failed []time.Time
+			for _, r := range c.h.record.Steps {
+				if r.Status == "failed" && r.FinishedAt != nil && !r.FinishedAt.Before(seg.start) && !r.FinishedAt.After(seg.end) {
+					failed = append(failed, *r.FinishedAt)
+				}
 			}
-		}
-		sort.Slice(failed, func(i, j int) bool { return failed[i].Before(failed[j]) })
-		if len(failed) > sc.maxFailures {
-			after(fmt.Sprintf("the failure budget (%d) was exceeded", sc.maxFailures), failed[sc.maxFailures], time.Time{})
+			sort.Slice(failed, func(i, j int) bool { return failed[i].Before(failed[j]) })
+			if len(failed) > sc.maxFailures {
+				after(fmt.Sprintf("the failure budget (%d) was exceeded in %s", sc.maxFailures, seg.name), failed[sc.maxFailures], seg.end)
+			}
 		}
 	}
 	return v
 }
 
-// secondRefused checks that a second apply of the same plan that ran wholly while a segment
-// of the main run was alive was refused with exit 5.
+// secondRefused checks the second apply of the same plan, started once the main run had
+// claimed it: refused with exit 5 if it ran wholly while a segment of the main run was
+// alive (holding the plan's lock), with exit 4 if no segment was alive while it ran (the
+// plan was applied elsewhere), with one of the two otherwise; and it changed nothing.
+//
+// Before the lead's decision that a plan is applied once, a second apply that got the lock
+// after the first segment died was allowed to run and was checked like the main run; now a
+// plan whose digest has a run in another run directory is refused (exit 4), which this
+// asserts, so a latestMinor step can never run twice from two run directories.
 func (c *checker) secondRefused(sc *scenario) []string {
 	s := c.h.second
-	if s == nil || s.code == 5 {
+	if s == nil {
 		return nil
 	}
-	for _, seg := range c.h.segments {
-		if !s.start.Before(seg.start) && !s.end.After(seg.end) {
-			return []string{fmt.Sprintf("the second apply (%s) ran to exit %d while %s held the plan; want exit 5", sc.second, s.code, seg.name)}
+	var v []string
+	for _, id := range sortedKeys(c.byStep) {
+		for _, a := range c.byStep[id] {
+			if isSecond(a.Account) {
+				v = append(v, fmt.Sprintf("the second apply (%s) changed %s, but a plan is applied once: %s", sc.second, id, describe(a)))
+			}
 		}
 	}
-	return nil
+	within, overlaps := false, false
+	for _, seg := range c.h.segments {
+		if !s.start.Before(seg.start) && !s.end.After(seg.end) {
+			within = true
+		}
+		if s.start.Before(seg.end) && seg.start.Before(s.end) {
+			overlaps = true
+		}
+	}
+	switch {
+	case s.code != 4 && s.code != 5:
+		v = append(v, fmt.Sprintf("the second apply (%s) exited %d; want 5 (locked) or 4 (the plan was already applied in %s)\n%s", sc.second, s.code, c.h.out, lastLines(s.stderr, 5)))
+	case s.code == 4 && within:
+		v = append(v, fmt.Sprintf("the second apply (%s) exited 4 while a segment of the main run held the plan; want 5", sc.second))
+	case s.code == 5 && !overlaps:
+		v = append(v, fmt.Sprintf("the second apply (%s) exited 5 while no segment of the main run was alive; want 4 (the plan was already applied)", sc.second))
+	}
+	return v
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -39,6 +39,7 @@ func (s segment) String() string {
 // history is what one scenario did and what the simulator saw.
 type history struct {
 	dir, out  string
+	lockDir   string
 	plan      *planner.Plan
 	planCalls int // calls made before the first apply
 	cutoffAt  time.Time
@@ -140,7 +141,12 @@ func runHistory(t *testing.T, sc *scenario) *history {
 	s := startSim(t, sc.state(), sc.faults(), checkerScale)
 	h := &history{dir: t.TempDir()}
 	h.out = filepath.Join(h.dir, "run")
-	env := cliEnv(s)
+	// Both applies share one lock directory (one machine): its digest locks and ledger are
+	// what refuse the second apply.
+	h.lockDir = filepath.Join(h.dir, "locks")
+	// Upgrades take 20 s simulated, 200 ms of wall clock: the shortest busy spell a change
+	// shows is that short here (the products declare a minute).
+	env := cliEnv(s, executor.LockDirEnv+"="+h.lockDir, "UPGRADEPLAN_SHORTEST_OPERATION=150ms")
 	if sc.cutoffAfter > 0 {
 		h.cutoffAt = time.Now().Add(sc.cutoffAfter)
 	}
@@ -164,20 +170,23 @@ func runHistory(t *testing.T, sc *scenario) *history {
 		return []string{"apply", planPath, "--out", h.out}
 	}
 	var second *proc
-	startSecond := func() {
-		if secondArgs != nil && second == nil {
-			time.Sleep(sc.secondAfter)
-			second = launch(t, h.dir, append(env, secondCredentials...), "second apply", secondArgs...)
+	// The second apply starts secondAfter once a segment of the main run holds the plan
+	// (its begin entry is journaled, after the ledger names its run directory): which of
+	// two racing starts claims the plan is not the point.
+	startSecond := func(main *proc, begins int) {
+		if secondArgs == nil || second != nil || sc.secondBetween || !h.waitForBegin(main, begins) {
+			return
 		}
+		time.Sleep(sc.secondAfter)
+		second = launch(t, h.dir, append(env, secondCredentials...), "second apply", secondArgs...)
 	}
 	// segment runs one apply of the main run with do (kill, stop or wait). One refused
 	// because the second apply holds the plan (exit 5) is run again once that ended.
 	runSegment := func(label string, do func(*proc) (segment, bool)) segment {
 		for {
+			begins := h.begins()
 			p := launch(t, h.dir, env, fmt.Sprintf("segment %d%s", len(h.segments)+1, label), args()...)
-			if len(h.segments) == 0 {
-				startSecond()
-			}
+			startSecond(p, begins)
 			seg, ok := do(p)
 			h.addSegment(seg)
 			if !ok {
@@ -195,6 +204,11 @@ func runHistory(t *testing.T, sc *scenario) *history {
 		if !seg.killed {
 			ended = true
 			break
+		}
+		if sc.secondBetween && secondArgs != nil && second == nil && h.begins() > 0 {
+			// The main run claimed the plan and no segment is alive.
+			second = launch(t, h.dir, append(env, secondCredentials...), "second apply", secondArgs...)
+			h.waitSecond(second)
 		}
 	}
 	if !ended && sc.stopAfter > 0 {
@@ -215,6 +229,33 @@ func runHistory(t *testing.T, sc *scenario) *history {
 	h.state = observedState(t, s)
 	h.record = readRunRecord(h.out)
 	return h
+}
+
+// begins counts the begin entries of the main run's journal.
+func (h *history) begins() int {
+	entries, _ := executor.ReadJournal(h.out)
+	n := 0
+	for _, e := range entries {
+		if e.Type == executor.EntryBegin {
+			n++
+		}
+	}
+	return n
+}
+
+// waitForBegin waits until the main run's journal has more than before begin entries (the
+// segment holds the plan's lock); false if the segment ended (or was killed) first.
+func (h *history) waitForBegin(main *proc, before int) bool {
+	for {
+		if h.begins() > before {
+			return true
+		}
+		select {
+		case <-main.done:
+			return false
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
 }
 
 // waitSecond waits for the second apply and checks its run directory.

@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +30,7 @@ var (
 	checkerSeed  = flag.Uint64("checker.seed", 0, "run only the randomized checker scenario with this seed (replay)")
 	checkerRuns  = flag.Int("checker.runs", 6, "how many randomized checker scenarios to run (without -soak.duration)")
 	soakDuration = flag.Duration("soak.duration", 0, "run randomized checker scenarios until this much time has passed (make soak)")
+	checkerKeep  = flag.String("checker.keep", "", "copy a failing scenario's directory (plans, run directories, journals) under this directory")
 )
 
 // The checker's clocks: the simulator runs 100 times faster than real time, so a 20 s
@@ -71,8 +74,17 @@ func runScenario(t *testing.T, seed uint64) {
 		}
 	}()
 	h := runHistory(t, sc)
+	t.Logf("ran: %v; second apply: %v; actors: %v", h.segments, h.second, h.actors)
 	for _, v := range checkScenario(sc, h) {
 		t.Errorf("seed %d: %s", seed, v)
+	}
+	if t.Failed() && *checkerKeep != "" {
+		keep := filepath.Join(*checkerKeep, fmt.Sprintf("seed-%d", seed))
+		if err := os.CopyFS(keep, os.DirFS(h.dir)); err != nil {
+			t.Logf("keeping the scenario's directory: %v", err)
+		} else {
+			t.Logf("the scenario's directory is kept in %s", keep)
+		}
 	}
 }
 
@@ -110,9 +122,12 @@ type scenario struct {
 	kills                                 []time.Duration // real time after each segment's start
 	second                                secondApply
 	secondAfter                           time.Duration
-	stopAfter                             time.Duration // SIGTERM this long into the segment after the kills; 0: none
-	cutoffAfter                           time.Duration // window end - cutoff this long after plan; 0: no window
-	kafkaQPS                              float64
+	// secondBetween starts the second apply between two segments of the main run (after
+	// a kill, none alive): it must be refused with exit 4, the plan applied elsewhere.
+	secondBetween bool
+	stopAfter     time.Duration // SIGTERM this long into the segment after the kills; 0: none
+	cutoffAfter   time.Duration // window end - cutoff this long after plan; 0: no window
+	kafkaQPS      float64
 }
 
 func newScenario(seed uint64) *scenario {
@@ -166,6 +181,7 @@ func newScenario(seed uint64) *scenario {
 	if rng.IntN(4) == 0 {
 		sc.cutoffAfter = ms(1500, 4000)
 	}
+	sc.secondBetween = len(sc.kills) > 0 && rng.IntN(3) == 0 // drawn last: older seeds keep their scenarios
 	return sc
 }
 
@@ -198,8 +214,12 @@ func (sc *scenario) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "kafka %d (+%d latestMinor), mongodb %d, rabbitmq %d (chained %v), computenest %d, redis %d (chained); ",
 		sc.kafka, sc.minor, sc.mongo, sc.rabbit, sc.rabbitChain, sc.nest, sc.rd)
-	fmt.Fprintf(&b, "lag %v; %d fault rules; failing %v, maxFailures %d; %d actors; kills at %v; second apply: %s after %s; stop after %s; cutoff after %s; kafka qps %v",
-		sc.lag, len(sc.rules), sc.failing, sc.maxFailures, len(sc.actors), sc.kills, sc.second, sc.secondAfter, sc.stopAfter, sc.cutoffAfter, sc.kafkaQPS)
+	when := "after " + sc.secondAfter.String()
+	if sc.secondBetween {
+		when = "between segments"
+	}
+	fmt.Fprintf(&b, "lag %v; %d fault rules; failing %v, maxFailures %d; %d actors; kills at %v; second apply: %s %s; stop after %s; cutoff after %s; kafka qps %v",
+		sc.lag, len(sc.rules), sc.failing, sc.maxFailures, len(sc.actors), sc.kills, sc.second, when, sc.stopAfter, sc.cutoffAfter, sc.kafkaQPS)
 	return b.String()
 }
 

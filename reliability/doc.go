@@ -27,9 +27,13 @@
 //     its failure budget; the invariants are checked against the simulator's own applied
 //     record (GET /_sim/applied): at most one applied change per planned change, every
 //     change at its `to` or its record saying why, run.json agreeing with what was applied,
-//     no call after a stop, journal and run.json always parsing. `make test` runs
-//     -checker.runs scenarios (6) from a fresh seed; `make soak` runs them for
-//     -soak.duration (SOAK=30m); -checker.seed=N replays one.
+//     no call after a stop, journal and run.json always parsing, and a second apply of
+//     the same plan refused (exit 5 while the first holds it, exit 4 once the plan was
+//     applied in another run directory: a plan is applied once) without changing anything.
+//     `make test` runs -checker.runs scenarios (6, about a minute with -race) from a fresh
+//     seed; `make soak` runs them for -soak.duration (SOAK=30m, `SOAK=4h make soak`);
+//     -checker.seed=N replays one; -checker.keep=DIR keeps a failing scenario's directory
+//     (plans, journals, run.json) for a look.
 //
 // The plan file fuzz target lives with the plan format (planner.FuzzDecode), the manifest one
 // with the manifest (manifest.FuzzParse).

@@ -305,6 +305,9 @@ func cliEnv(s *simtest.Sim, extra ...string) []string {
 		}
 		env = append(env, kv)
 	}
+	if d := os.Getenv(executor.LockDirEnv); d != "" {
+		env = append(env, executor.LockDirEnv+"="+d) // TestMain's: kept, not the user's
+	}
 	env = append(env, s.Env()...)
 	env = append(env,
 		"ALIBABA_CLOUD_ACCESS_KEY_ID=demo-ak", "ALIBABA_CLOUD_ACCESS_KEY_SECRET=demo-sk",

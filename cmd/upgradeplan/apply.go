@@ -48,6 +48,7 @@ func applyCommand() *cli.Command {
 			&cli.StringFlag{Name: "log-format", Value: reports.LogText, Usage: "progress lines when stderr is not a terminal: text or json"},
 			&cli.DurationFlag{Name: "stop-timeout", Value: executor.DefaultStopTimeout, Usage: "after the first signal, how long to follow steps in flight while every poll of them fails, before recording them in doubt for --resume"},
 			&cli.StringFlag{Name: "lock-dir", EnvVars: []string{executor.LockDirEnv}, Usage: "`DIR` of the plan-digest locks (default $XDG_RUNTIME_DIR/upgradeplan/locks, else the user cache dir's upgradeplan/locks); the run directory's lock is DIR/lock"},
+			&cli.StringSliceFlag{Name: "shortest-operation", EnvVars: []string{"UPGRADEPLAN_SHORTEST_OPERATION"}, Usage: "override the products' shortest operation: `[KIND=]DURATION`, repeatable (the shortest busy spell a change shows; a lost answer of a change that leaves no trace is resent only if the instance was watched with looks closer than this)"},
 			&cli.StringFlag{Name: "state", EnvVars: []string{pgstate.Env}, Usage: "keep the run's journal, record, locks and instance leases in PostgreSQL: `postgres://USER@HOST:PORT/DB` (password from PGPASSWORD or a PGPASSFILE, never in the URL); any machine continues the run with the same command; --out then only receives the reports"},
 			&cli.StringFlag{Name: "shard", Usage: "with --state: run only the steps of the accounts dealt to shard `I/N` (0 <= I < N; a Kubernetes Indexed Job's $JOB_COMPLETION_INDEX/N); other shards' steps are waited for through the state; `report --state URL --run DIGEST` merges the shards"},
 			&cli.StringSliceFlag{Name: "visibility-grace", EnvVars: []string{"UPGRADEPLAN_VISIBILITY_GRACE"}, Usage: "override the products' visibility grace: `[KIND=]DURATION`, repeatable (how long an accepted change may stay invisible; a call whose answer was lost is not resent before the instance was seen untouched that long)"},
@@ -153,6 +154,10 @@ func applyAction(c *cli.Context) error {
 	if err != nil {
 		return exitError(ExitInvalid, usageError{fmt.Errorf("apply: --visibility-grace: %w", err)})
 	}
+	shortest, err := parseGrace(c.StringSlice("shortest-operation"))
+	if err != nil {
+		return exitError(ExitInvalid, usageError{fmt.Errorf("apply: --shortest-operation: %w", err)})
+	}
 	if out == "" {
 		out = filepath.Join("runs", runName(plan.Manifest.Name)+"-"+time.Now().UTC().Format("20060102T150405Z"))
 	}
@@ -187,10 +192,11 @@ func applyAction(c *cli.Context) error {
 		ToolVersion:  versionString(),
 		LockDir:      c.String("lock-dir"),
 		StopTimeout:  c.Duration("stop-timeout"),
-		// The grace overrides, by kind ("" for every kind).
-		VisibilityGrace: grace,
-		State:           state,
-		Shard:           shard,
+		// The grace and shortest-operation overrides, by kind ("" for every kind).
+		VisibilityGrace:   grace,
+		ShortestOperation: shortest,
+		State:             state,
+		Shard:             shard,
 	}
 	if metrics != nil {
 		opts.OnRecord = metrics.record

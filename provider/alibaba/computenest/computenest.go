@@ -501,12 +501,19 @@ func scrub(err error, secrets []string) error {
 	}
 	pe, ok := provider.AsError(err)
 	if !ok {
-		return errors.New(clean(err.Error()))
+		if c := clean(err.Error()); c != err.Error() {
+			return errors.New(c)
+		}
+		return err
 	}
 	out := *pe
 	out.Message = clean(pe.Message)
+	// The cause is replaced only when its text holds a secret: a cause without one keeps
+	// its chain (the executor's "not sent" answer of a stopped run must stay recognisable).
 	if pe.Err != nil {
-		out.Err = errors.New(clean(pe.Err.Error()))
+		if c := clean(pe.Err.Error()); c != pe.Err.Error() {
+			out.Err = errors.New(c)
+		}
 	}
 	return &out
 }

@@ -79,6 +79,8 @@ func Spec() provider.Spec {
 		Recheck:         Recheck,
 		// A kernel upgrade restarts the instance once; no document names a shorter one.
 		ShortestOperation: provider.DefaultShortestOperation,
+		// A failed kernel upgrade is Running again on the old kernel (see StartGrace).
+		FailureLeavesNoTrace: true,
 	}
 }
 
