@@ -195,7 +195,13 @@ func simState(f fleetSize) string {
 	}
 	b.WriteString("computenest:\n")
 	for i := range f.nest {
-		fmt.Fprintf(&b, "  - {id: si-rel-%03d, region: cn-hangzhou, account: demo-ali, status: Deployed, tags: {env: rel}, serviceId: service-rel, version: \"2\", parameters: {EcsInstanceType: ecs.g6.large}, versions: {\"2\": {required: [EcsInstanceType]}, \"3\": {required: [EcsInstanceType, InstancePassword]}}}\n", i)
+		// Plan sends one DryRun per service and versions: si-rel-007 is of a service of its
+		// own, so its DryRun is certainly sent (and the fault mix can drop it).
+		service := "service-rel"
+		if i == 7 {
+			service = "service-rel-7"
+		}
+		fmt.Fprintf(&b, "  - {id: si-rel-%03d, region: cn-hangzhou, account: demo-ali, status: Deployed, tags: {env: rel}, serviceId: %s, version: \"2\", parameters: {EcsInstanceType: ecs.g6.large}, versions: {\"2\": {required: [EcsInstanceType]}, \"3\": {required: [EcsInstanceType, InstancePassword]}}}\n", i, service)
 	}
 	b.WriteString("redis:\n")
 	for i := range f.redis {
