@@ -165,6 +165,11 @@ func TestKillNineAtTwentyPointsAndResumeUpgradesEveryInstanceOnce(t *testing.T) 
 
 	tail := newJournalTail(out)
 	var seen struct{ beforeCall, inDoubt, polling int }
+	// finishedEarly: a late segment completed the run before its kill point was reached (the
+	// executor can finish the last quarter faster than the journal tail polls); the kills
+	// left have nothing to interrupt.
+	finishedEarly := false
+kill:
 	for i, mode := range modes {
 		tail.poll()
 		args := []string{"apply", planPath, "--resume", out}
@@ -210,6 +215,12 @@ func TestKillNineAtTwentyPointsAndResumeUpgradesEveryInstanceOnce(t *testing.T) 
 			}
 			select {
 			case err := <-exited:
+				if err == nil && i >= kills/2 {
+					t.Logf("kill %2d %-30s the apply finished the run before this kill point (%d of %d steps); no kill left to make",
+						i+1, mode, points[i], len(p.Steps))
+					finishedEarly = true
+					break kill
+				}
 				t.Fatalf("kill %d (%s, at %d of %d steps): the apply ended first (%v); the kill points must land inside the run\n%s",
 					i+1, mode, points[i], len(p.Steps), err, lastLines(stderr.String(), 5))
 			case <-deadline:
@@ -279,8 +290,12 @@ func TestKillNineAtTwentyPointsAndResumeUpgradesEveryInstanceOnce(t *testing.T) 
 	if len(rec.Segments) != begins || begins < kills/2 {
 		t.Errorf("run.json lists %d segments, the journal %d begins (20 kills and a final resume)", len(rec.Segments), begins)
 	}
+	finished := 1 // the final resume; and the segment that finished early, if one did
+	if finishedEarly {
+		finished = 2
+	}
 	for k, seg := range rec.Segments {
-		last := k == len(rec.Segments)-1
+		last := k >= len(rec.Segments)-finished
 		if last && seg.Stop != "" || !last && !strings.HasPrefix(seg.Stop, "killed") {
 			t.Errorf("segment %d (pid %d) stop %q; want the killed ones marked killed and the last one finished", k+1, seg.PID, seg.Stop)
 		}
