@@ -322,7 +322,7 @@ func TestUpgradeSendsTheSecretAndLeaksItNowhere(t *testing.T) {
 		logger.Info("request", "action", req.Action, "instance", req.Instance, "err", err)
 		return err
 	})
-	s := simtest.Start(t, accounts+"durations: {computenest: 60s}\ncomputenest:\n"+serviceInstance("si-1", "Deployed", "{env: test}"),
+	s := simtest.Start(t, accounts+"durations: {computenest: 1h}\ncomputenest:\n"+serviceInstance("si-1", "Deployed", "{env: test}"),
 		sim.Options{TimeScale: 3600}, simcn.New())
 	env := map[string]string{"UPGRADEPLAN_ALIBABA_ENDPOINT": s.Addr, "T_AK": "test-ak", "T_SK": "test-sk", "SI_PASSWORD": secret}
 	p, err := New(provider.Config{Region: region, Doer: logged,
