@@ -136,23 +136,31 @@ func (r *runState) ReadJournal(ctx context.Context) ([]executor.Entry, error) {
 }
 
 func readJournal(ctx context.Context, s *State, digest, shard string) ([]executor.Entry, error) {
+	return queryJSON[executor.Entry](ctx, s, "journal",
+		"SELECT entry FROM upgradeplan.journal WHERE digest = $1 AND shard = $2 ORDER BY id", digest, shard)
+}
+
+// queryJSON runs a query whose one column is a JSON document and decodes every row into a
+// T; what names the table in errors.
+func queryJSON[T any](ctx context.Context, s *State, what, sql string, args ...any) ([]T, error) {
 	c, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	rows, err := s.pool.Query(c, "SELECT entry FROM upgradeplan.journal WHERE digest = $1 AND shard = $2 ORDER BY id", digest, shard)
+	rows, err := s.pool.Query(c, sql, args...)
 	if err != nil {
-		return nil, fmt.Errorf("journal: %s: %w", s.where, err)
+		return nil, fmt.Errorf("%s: %s: %w", what, s.where, err)
 	}
-	var out []executor.Entry
+	defer rows.Close()
+	var out []T
 	for rows.Next() {
 		var b []byte
 		if err := rows.Scan(&b); err != nil {
 			return nil, err
 		}
-		var e executor.Entry
-		if err := json.Unmarshal(b, &e); err != nil {
-			return nil, fmt.Errorf("journal: %s: %w", s.where, err)
+		var v T
+		if err := json.Unmarshal(b, &v); err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", what, s.where, err)
 		}
-		out = append(out, e)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }
@@ -265,25 +273,9 @@ WHERE digest = $1 AND type = 'step' ORDER BY step_id, id DESC`, r.digest)
 // Records returns the run record of every shard of the digest's run (one, unsharded, for
 // a run without shards).
 func (s *State) Records(ctx context.Context, digest string) ([]*executor.Record, error) {
-	c, cancel := context.WithTimeout(ctx, opTimeout)
-	defer cancel()
-	rows, err := s.pool.Query(c, "SELECT record FROM upgradeplan.records WHERE digest = $1 ORDER BY shard", digest)
+	out, err := queryJSON[*executor.Record](ctx, s, "run records",
+		"SELECT record FROM upgradeplan.records WHERE digest = $1 ORDER BY shard", digest)
 	if err != nil {
-		return nil, fmt.Errorf("run records: %s: %w", s.where, err)
-	}
-	var out []*executor.Record
-	for rows.Next() {
-		var b []byte
-		if err := rows.Scan(&b); err != nil {
-			return nil, err
-		}
-		var rec executor.Record
-		if err := json.Unmarshal(b, &rec); err != nil {
-			return nil, fmt.Errorf("run records: %s: %w", s.where, err)
-		}
-		out = append(out, &rec)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	if len(out) == 0 {
