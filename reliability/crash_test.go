@@ -113,6 +113,17 @@ func (m killMode) String() string {
 	return [...]string{"at a random instant", "at the segment's start", "right after an intent", "after a result, while polling"}[m]
 }
 
+// slowUpgrades makes every upgrade call take 15 ms of real time in the simulator, so kills
+// land between an intent and its answer; a client killed during that delay never reaches
+// the product.
+const slowUpgrades = `rules:
+  - {action: UpgradeInstanceVersion, fault: latency, latency: 15ms}
+  - {action: UpgradeDBInstanceKernelVersion, fault: latency, latency: 15ms}
+  - {action: UpdateInstance, fault: latency, latency: 15ms}
+  - {action: UpgradeServiceInstance, fault: latency, latency: 15ms}
+  - {action: UpgradeInstance, fault: latency, latency: 15ms}
+`
+
 // A 500-instance apply of all five kinds is killed with SIGKILL at 20 seeded points, each
 // time resumed with `apply --resume DIR`, the next kill landing in that resumed run; a last
 // resume runs to the end. Every instance ends upgraded with exactly one effective upgrade
@@ -130,17 +141,8 @@ func TestKillNineAtTwentyPointsAndResumeUpgradesEveryInstanceOnce(t *testing.T) 
 	t.Logf("kill points seeded with %d; rerun them with REL_SEED=%d go test ./reliability -run %s", seed, seed, t.Name())
 	rng := rand.New(rand.NewPCG(seed, seed^0x5eed))
 
-	// Upgrade calls take 15 ms of real time in the simulator, so kills land between an
-	// intent and its answer; a client killed during that delay never reaches the product.
-	const faults = `rules:
-  - {action: UpgradeInstanceVersion, fault: latency, latency: 15ms}
-  - {action: UpgradeDBInstanceKernelVersion, fault: latency, latency: 15ms}
-  - {action: UpdateInstance, fault: latency, latency: 15ms}
-  - {action: UpgradeServiceInstance, fault: latency, latency: 15ms}
-  - {action: UpgradeInstance, fault: latency, latency: 15ms}
-`
 	f := each(100)
-	s := startSim(t, simState(f), faults, 200)
+	s := startSim(t, simState(f), slowUpgrades, 200)
 	dir := t.TempDir()
 	env := cliEnv(s)
 	planPath, p := planFleet(t, dir, env, fleetManifest(f, 48, "50ms", 400))

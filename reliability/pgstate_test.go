@@ -72,15 +72,8 @@ func TestPostgresStateARunKilledIsContinuedByAnotherRunnerElsewhere(t *testing.T
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("kill delays seeded with %d", seed)
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e))
-	const faults = `rules:
-  - {action: UpgradeInstanceVersion, fault: latency, latency: 15ms}
-  - {action: UpgradeDBInstanceKernelVersion, fault: latency, latency: 15ms}
-  - {action: UpdateInstance, fault: latency, latency: 15ms}
-  - {action: UpgradeServiceInstance, fault: latency, latency: 15ms}
-  - {action: UpgradeInstance, fault: latency, latency: 15ms}
-`
 	f := each(20)
-	s := startSim(t, simState(f), faults, 200)
+	s := startSim(t, simState(f), slowUpgrades, 200)
 	env := cliEnv(s, pass)
 	planPath, p := planFleet(t, t.TempDir(), env, fleetManifest(f, 16, "50ms", 400))
 
