@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/upgradeplan/upgradeplan/provider"
+	"github.com/upgradeplan/upgradeplan/provider/internal/providertest"
 )
 
 // upgradingRegion is a cn-hangzhou region of 400 replica sets (dds-NNNN) and 100 sharded
@@ -73,19 +74,7 @@ func TestObservingThreeOfFiveHundredReadsThreeInstances(t *testing.T) {
 	if list2-list != 0 || attr2-attr != 3 {
 		t.Errorf("watching 3 of 500: %d list pages and %d DescribeDBInstanceAttribute, want 0 and 3", list2-list, attr2-attr)
 	}
-	byID := map[string]provider.Progress{}
-	for _, pr := range region {
-		byID[pr.Instance] = pr
-	}
-	wantStates := []provider.State{provider.StateDone, provider.StateInProgress, provider.StateFailed}
-	for i, pr := range got {
-		if fmt.Sprint(pr) != fmt.Sprint(byID[pr.Instance]) {
-			t.Errorf("%s by id: %+v\nregion read:  %+v", pr.Instance, pr, byID[pr.Instance])
-		}
-		if pr.State != wantStates[i] {
-			t.Errorf("%s: %s (%s), want %s", pr.Instance, pr.State, pr.Message, wantStates[i])
-		}
-	}
+	providertest.SameAsRegionRead(t, got, region, []provider.State{provider.StateDone, provider.StateInProgress, provider.StateFailed})
 }
 
 // A fresh provider (no region size known yet) watching 3 instances not yet called reads

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/upgradeplan/upgradeplan/provider"
+	"github.com/upgradeplan/upgradeplan/provider/internal/providertest"
 )
 
 // Watching 3 of 500 instances costs 3 GetInstance calls (ListInstances has no id filter;
@@ -49,19 +50,7 @@ func TestObservingThreeOfFiveHundredReadsThreeInstances(t *testing.T) {
 	if l, g := s.Count("ListInstances"), s.Count("GetInstance"); l != 5 || g != 3 {
 		t.Errorf("watching 3 of 500: %d more ListInstances and %d GetInstance, want 0 and 3", l-5, g)
 	}
-	byID := map[string]provider.Progress{}
-	for _, pr := range region {
-		byID[pr.Instance] = pr
-	}
-	wantStates := []provider.State{provider.StateDone, provider.StateInProgress, provider.StatePending}
-	for i, pr := range got {
-		if fmt.Sprint(pr) != fmt.Sprint(byID[pr.Instance]) {
-			t.Errorf("%s by id: %+v\nregion read:  %+v", pr.Instance, pr, byID[pr.Instance])
-		}
-		if pr.State != wantStates[i] {
-			t.Errorf("%s: %s (%s), want %s", pr.Instance, pr.State, pr.Message, wantStates[i])
-		}
-	}
+	providertest.SameAsRegionRead(t, got, region, []provider.State{provider.StateDone, provider.StateInProgress, provider.StatePending})
 }
 
 // An instance GetInstance does not know is missing, as it is from the region's pages.

@@ -6,6 +6,7 @@ package providertest
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"sync"
 	"testing"
@@ -83,6 +84,28 @@ func (r *Retrying) Do(ctx context.Context, _ provider.Request, send func(context
 	for r.Sends = 1; ; r.Sends++ {
 		if err := send(ctx); provider.ClassOf(err) != provider.ClassRetryable || r.Sends == 8 {
 			return err
+		}
+	}
+}
+
+// SameAsRegionRead fails for every progress in got (an observation by id) that differs from
+// the same instance's progress in region (a whole-region read), or whose state is not
+// want[i]: reading by id must answer exactly what the region read does.
+func SameAsRegionRead(t testing.TB, got, region []provider.Progress, want []provider.State) {
+	t.Helper()
+	byID := map[string]provider.Progress{}
+	for _, pr := range region {
+		byID[pr.Instance] = pr
+	}
+	if len(got) != len(want) {
+		t.Fatalf("observed %d instances, want %d", len(got), len(want))
+	}
+	for i, pr := range got {
+		if fmt.Sprint(pr) != fmt.Sprint(byID[pr.Instance]) {
+			t.Errorf("%s by id: %+v\nregion read:  %+v", pr.Instance, pr, byID[pr.Instance])
+		}
+		if pr.State != want[i] {
+			t.Errorf("%s: %s (%s), want %s", pr.Instance, pr.State, pr.Message, want[i])
 		}
 	}
 }
