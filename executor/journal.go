@@ -200,19 +200,22 @@ func WriteRecord(dir string, rec *Record) error {
 		if _, err := w.Write(head); err != nil {
 			return err
 		}
+		var compact []byte
+		var indented bytes.Buffer
 		for i := range rec.Steps {
 			sep := ",\n    "
 			if i == 0 {
 				sep = "\n    "
 			}
-			sb, err := json.MarshalIndent(&rec.Steps[i], "    ", "  ")
-			if err != nil {
+			compact = appendStepRecord(compact[:0], &rec.Steps[i])
+			indented.Reset()
+			if err := json.Indent(&indented, compact, "    ", "  "); err != nil {
 				return err
 			}
 			if _, err := io.WriteString(w, sep); err != nil {
 				return err
 			}
-			if _, err := w.Write(sb); err != nil {
+			if _, err := indented.WriteTo(w); err != nil {
 				return err
 			}
 		}
