@@ -15,13 +15,13 @@ import (
 	"time"
 )
 
-// encodeEntry is json.Marshal(e), fast for the step, intent and result entries that make up
-// a journal (a begin entry with a window override goes to encoding/json).
-func encodeEntry(e Entry) ([]byte, error) {
+// appendEntry appends json.Marshal(e) to b, fast for the step, intent and result entries
+// that make up a journal (a begin entry with a window override goes to encoding/json).
+func appendEntry(b []byte, e Entry) ([]byte, error) {
 	if e.Window != nil {
-		return json.Marshal(e)
+		q, err := json.Marshal(e)
+		return append(b, q...), err
 	}
-	b := make([]byte, 0, 512)
 	b = append(b, `{"time":`...)
 	b = appendTime(b, e.Time)
 	b = append(b, `,"type":`...)

@@ -85,7 +85,7 @@ func TestStepRecordsEncodeAsEncodingJSONDoes(t *testing.T) {
 			e.Digest, e.PID, e.Host, e.Resumed, e.DryRun, e.Stop = str(), rnd.IntN(3), str(), rnd.IntN(2) == 0, rnd.IntN(2) == 0, str()
 		}
 		want, _ = json.Marshal(e)
-		if got, _ := encodeEntry(e); !bytes.Equal(got, want) {
+		if got, _ := appendEntry(nil, e); !bytes.Equal(got, want) {
 			t.Fatalf("entry %d:\n got %s\nwant %s", i, got, want)
 		}
 	}
