@@ -3,7 +3,8 @@ package executor
 // This file bounds the steps' goroutines. A step whose dependencies finished is queued
 // here; a queued step gets a goroutine to wait for its slots only while its bucket of
 // mutating calls has fewer than bucketAdmits steps waiting so (about two seconds of the
-// bucket's calls: more could only queue at its gate), and at most admitLimit in all. So
+// bucket's calls: more could only queue at its gate; and no more than a quarter of the
+// parallelism), and at most admitLimit in all. So
 // 100,000 ready steps cost 100,000 queue entries, not 100,000 goroutine stacks, and every
 // bucket always has steps at its gate while it has steps queued. A step gives its
 // admission back once it holds its parallelism slot (or ends); admission follows the order
@@ -29,12 +30,14 @@ type admission struct {
 func admitLimit(parallelism int) int { return max(256, 2*parallelism) }
 
 // bucketAdmits is how many of a bucket's steps may wait for slots with a goroutine of their
-// own: two gates' worth (the gate admits about a second of its calls) and some.
-func bucketAdmits(rate float64) int {
+// own: two gates' worth (the gate admits about a second of its calls) and some, and no more
+// than a quarter of the parallelism (at least 64), enough to take the global slots as they
+// free: admission starts the next step as soon as one takes its slot.
+func bucketAdmits(rate float64, parallelism int) int {
 	if math.IsNaN(rate) || rate > 1e6 {
 		rate = 1e6
 	}
-	return 2*max(1, int(math.Ceil(rate))) + 16
+	return min(2*max(1, int(math.Ceil(rate)))+16, max(64, parallelism/4))
 }
 
 // add queues a ready step and starts what the limit allows.

@@ -307,7 +307,7 @@ func newRun(plan *planner.Plan, opts Options, st RunState, entries []Entry) (*ru
 	if len(r.targetSem) == 0 { // a target's maxConcurrent would hold its bucket's admitted steps
 		r.admission.perClass, r.admission.inClass = make([]int, len(r.bucketRate)), make([]int, len(r.bucketRate))
 		for i, rate := range r.bucketRate {
-			r.admission.perClass[i] = bucketAdmits(rate)
+			r.admission.perClass[i] = bucketAdmits(rate, par)
 		}
 	}
 	if err := r.markForeign(); err != nil {
