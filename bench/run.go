@@ -256,12 +256,13 @@ func runApply(ctx context.Context, bin string, f files, p profile) (out appliedR
 	return out, nil
 }
 
-// runProfile plans and applies one profile's workload (at its full size, or scaled).
-func runProfile(ctx context.Context, bin string, p profile, keep bool) (result, error) {
+// runProfile plans and applies one profile's workload (at its full size, or scaled); with
+// pg it applies the plan a second time with --state (state.go).
+func runProfile(ctx context.Context, bin string, p profile, keep bool, pg *pgBench) (result, *stateRun, error) {
 	w := generate(p.mix)
 	dir, err := os.MkdirTemp("", "upgradeplan-bench-"+p.name+"-")
 	if err != nil {
-		return result{}, err
+		return result{}, nil, err
 	}
 	if keep {
 		fmt.Fprintln(os.Stderr, "bench: keeping", dir)
@@ -270,23 +271,31 @@ func runProfile(ctx context.Context, bin string, p profile, keep bool) (result, 
 	}
 	f, err := writeFiles(dir, w, p)
 	if err != nil {
-		return result{}, err
+		return result{}, nil, err
 	}
 	start := time.Now()
 	fmt.Fprintf(os.Stderr, "bench: %s: %d instances (%s); plan\n", p.name, w.instances, kindCounts(w.byKind))
 	pl, err := runPlan(ctx, bin, f, p)
 	if err != nil {
-		return result{}, fmt.Errorf("%s: %w", p.name, err)
+		return result{}, nil, fmt.Errorf("%s: %w", p.name, err)
 	}
 	fmt.Fprintf(os.Stderr, "bench: %s: plan has %d steps (%.1f s); apply\n", p.name, len(pl.plan.Steps), pl.child.wall.Seconds())
 	ap, err := runApply(ctx, bin, f, p)
 	if err != nil {
-		return result{}, fmt.Errorf("%s: %w", p.name, err)
+		return result{}, nil, fmt.Errorf("%s: %w", p.name, err)
 	}
 	if ap.child.exit != 0 {
 		fmt.Fprintf(os.Stderr, "bench: %s: apply exited %d (%s); see %s (-keep keeps it)\n", p.name, ap.child.exit, ap.rec.Outcome.Result, ap.log)
 	}
 	r := measure(p, w, pl, ap)
+	var sr *stateRun
+	if pg != nil {
+		fmt.Fprintf(os.Stderr, "bench: %s: makespan %.1f s; apply again with --state postgres\n", p.name, r.makespan.Seconds())
+		if sr, err = compareStates(ctx, bin, f, p, pg, w, pl, r); err != nil {
+			return result{}, nil, fmt.Errorf("%s --state: %w", p.name, err)
+		}
+		fmt.Fprintf(os.Stderr, "bench: %s: PostgreSQL adds %+.1f%% to the makespan\n", p.name, 100*sr.overhead())
+	}
 	r.wall = time.Since(start)
-	return r, nil
+	return r, sr, nil
 }
