@@ -235,10 +235,17 @@ type appliedRun struct {
 }
 
 // runApply applies the plan against a fresh simulator of the same state (the faults).
-func runApply(ctx context.Context, bin string, f files, p profile) (out appliedRun, err error) {
-	err = onSim(bin, f, f.faults, p, "apply.log", func(sim *simProc, log *os.File) error {
+func runApply(ctx context.Context, bin string, f files, p profile) (appliedRun, error) {
+	return runApplyWith(ctx, bin, f, p, "apply.log", nil)
+}
+
+// runApplyWith is runApply into f.run with the log logName, the environment extra and the
+// arguments more after apply's own.
+func runApplyWith(ctx context.Context, bin string, f files, p profile, logName string, extra []string, more ...string) (out appliedRun, err error) {
+	args := append([]string{"apply", f.plan, "--out", f.run}, more...)
+	err = onSim(bin, f, f.faults, p, logName, func(sim *simProc, log *os.File) error {
 		out.log = log.Name()
-		if out.child, err = runChild(ctx, bin, sim.env(), log, log, "apply", f.plan, "--out", f.run); err != nil {
+		if out.child, err = runChild(ctx, bin, append(sim.env(), extra...), log, log, args...); err != nil {
 			return err
 		}
 		if out.calls, err = fetch[call](sim.addr, "/_sim/calls"); err != nil {
@@ -251,7 +258,7 @@ func runApply(ctx context.Context, bin string, f files, p profile) (out appliedR
 		return out, err
 	}
 	if out.rec, err = executor.ReadRecord(f.run); err != nil {
-		return out, fmt.Errorf("apply exited %d and left no run.json: %w", out.child.exit, err)
+		return out, fmt.Errorf("apply %s exited %d and left no run.json: %w", strings.Join(more, " "), out.child.exit, err)
 	}
 	return out, nil
 }

@@ -16,7 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/upgradeplan/upgradeplan/executor"
 	"github.com/upgradeplan/upgradeplan/internal/pgtest"
 )
 
@@ -94,34 +93,17 @@ func applyAgain(ctx context.Context, bin string, f files, p profile, w workload,
 	g := f
 	g.run = filepath.Join(f.dir, "run-"+label)
 	extra := []string{"UPGRADEPLAN_LOCK_DIR=" + filepath.Join(f.dir, "locks-"+label)}
-	args := []string{"apply", g.plan, "--out", g.run}
+	var more []string
 	if withPG {
 		url, err := pg.database(p.name)
 		if err != nil {
 			return result{}, err
 		}
-		args = append(args, "--state", url)
-		extra = pg.srv.Env()
+		more, extra = []string{"--state", url}, pg.srv.Env()
 	}
-	var out appliedRun
-	err := onSim(bin, g, g.faults, p, "apply-"+label+".log", func(sim *simProc, log *os.File) error {
-		var err error
-		out.log = log.Name()
-		if out.child, err = runChild(ctx, bin, append(sim.env(), extra...), log, log, args...); err != nil {
-			return err
-		}
-		if out.calls, err = fetch[call](sim.addr, "/_sim/calls"); err != nil {
-			return err
-		}
-		out.applied, err = fetch[applied](sim.addr, "/_sim/applied")
-		return err
-	})
+	out, err := runApplyWith(ctx, bin, g, p, "apply-"+label+".log", extra, more...)
 	if err != nil {
 		return result{}, err
-	}
-	var err2 error
-	if out.rec, err2 = executor.ReadRecord(g.run); err2 != nil {
-		return result{}, fmt.Errorf("apply %s exited %d and left no run.json: %w", strings.Join(args[2:], " "), out.child.exit, err2)
 	}
 	if out.child.exit != 0 {
 		fmt.Fprintf(os.Stderr, "bench: %s: apply exited %d (%s); see %s (-keep keeps it)\n", p.name, out.child.exit, out.rec.Outcome.Result, out.log)

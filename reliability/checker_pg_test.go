@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/upgradeplan/upgradeplan/executor"
+	"github.com/upgradeplan/upgradeplan/executor/pgstate"
 	"github.com/upgradeplan/upgradeplan/planner"
 )
 
@@ -183,4 +184,59 @@ func (c *checker) secondPlanRan(sc *scenario) []string {
 		}
 	}
 	return v
+}
+
+// A step whose instance another plan's runner holds says so while it waits, naming the
+// holder, and once it waited past its stepTimeout fails with InstanceLeased naming the
+// holder, having sent nothing to that instance; the fleet's other steps go on.
+func TestPostgresStateAStepWaitingForAnotherPlansLeaseNamesItAndGivesUp(t *testing.T) {
+	url, pass, _ := pgState(t)
+	f := fleetSize{kafka: 3}
+	s := startSim(t, simState(f), "", 100)
+	env := cliEnv(s, pass)
+	manifest := strings.Replace(fleetManifest(f, 4, "50ms", 400), "stepTimeout: 2m", "stepTimeout: 3s", 1)
+	planPath, p := planFleet(t, t.TempDir(), env, manifest)
+
+	// The other plan's runner: its plan lock and a lease on one instance, held throughout.
+	t.Setenv("PGPASSWORD", strings.TrimPrefix(pass, "PGPASSWORD="))
+	st, err := pgstate.Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	other, err := st.Open(t.Context(), "0123456789abcdef", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	held := "alikafka-rel-001"
+	if rel, _, err := other.Lease(t.Context(), executor.InstanceKey{Cloud: "alibaba", Region: "cn-hangzhou", Instance: held}, "other/"+held); err != nil || rel == nil {
+		t.Fatalf("the other plan's lease: %v", err)
+	}
+
+	dir := runnerDir(t, planPath)
+	r := cli(t, dir, env, "apply", "plan.json", "--state", url, "--out", "reports")
+	if r.code != executor.ExitFailed {
+		t.Errorf("apply: want exit %d (a step failed): %s", executor.ExitFailed, r)
+	}
+	if !strings.Contains(r.stderr, "waiting for instance alibaba/default/cn-hangzhou/"+held+": leased by step other/"+held+" of plan 0123456789ab") {
+		t.Errorf("the waiting step does not say what it waits for:\n%s", lastLines(r.stderr, 10))
+	}
+	for _, st := range readRecord(t, filepath.Join(dir, "reports")).Steps {
+		switch {
+		case st.Instance == held && (st.Status != executor.StatusFailed || st.Error == nil || st.Error.Code != executor.LeaseCode ||
+			!leasedBy.MatchString(st.Error.Message) || !strings.Contains(st.Error.Message, "stepTimeout 3s")):
+			t.Errorf("%s: %s %+v; want failed with %s naming the holder and the stepTimeout", st.ID, st.Status, st.Error, executor.LeaseCode)
+		case st.Instance != held && st.Status != executor.StatusSucceeded:
+			t.Errorf("%s: %s (%s); the other instances' steps should go on", st.ID, st.Status, st.Reason)
+		}
+	}
+	for _, c := range s.Calls() {
+		if c.Instance == held && mutatingActions[c.Action] {
+			t.Errorf("a mutating call reached the leased instance: %s", c.Action)
+		}
+	}
+	if len(p.Steps) != 3 {
+		t.Fatalf("the plan has %d steps, want 3", len(p.Steps))
+	}
 }

@@ -31,7 +31,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -124,17 +123,7 @@ func runShards(t *testing.T, sc *scenario) {
 	four := startSim(t, sc.state(), sc.faults(), checkerScale)
 	envFour := cliEnv(four, append(shardCredentials, "UPGRADEPLAN_SHORTEST_OPERATION=150ms", srv.Env()[0])...)
 	hs := &history{dir: h.dir, plan: h.plan}
-	var wg sync.WaitGroup
-	shards := make([]result, 4)
-	for i := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			shards[i] = cli(t, runnerDir(t, planPath), envFour, "apply", "plan.json", "--state", url, "--shard", fmt.Sprintf("%d/4", i), "--out", "reports")
-		}()
-	}
-	wg.Wait()
-	for i, r := range shards {
+	for i, r := range applyShards(t, planPath, envFour, url, 4) {
 		t.Logf("shard %d/4: exit %d after %s", i, r.code, r.elapsed.Round(time.Millisecond))
 		hs.segments = append(hs.segments, segment{name: fmt.Sprintf("shard %d/4", i), code: r.code, stderr: r.stderr})
 		if r.code == 4 || r.code == 5 || r.code == 1 {

@@ -5,8 +5,7 @@
 -- that takes the instance after such a change waits out the kind's visibility grace before
 -- it judges the instance, and a dead runner's lease whose step had sent its call and not
 -- seen it settle is not taken by another run at all (the call may still be on its way to
--- being seen): only that run's continuation takes it. Runners of 0002 keep deleting rows on
--- release, which 0003 runners read as "no change known".
+-- being seen): only that run's continuation takes it.
 ALTER TABLE upgradeplan.leases
     ADD COLUMN released_at    timestamptz,
     ADD COLUMN changed_at     timestamptz,
