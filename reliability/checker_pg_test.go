@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -238,5 +239,45 @@ func TestPostgresStateAStepWaitingForAnotherPlansLeaseNamesItAndGivesUp(t *testi
 	}
 	if len(p.Steps) != 3 {
 		t.Fatalf("the plan has %d steps, want 3", len(p.Steps))
+	}
+}
+
+// A plan applied right after another plan changed the same instances through the same state
+// database waits, before it sends its own call to each of them, until the other plan's
+// change can show in reads (the kind's visibility grace from when that step let the
+// instance go), and says so. The step is a latestMinor upgrade, which is never a noop (the
+// API cannot tell whether the minor version is the latest), so each plan sends its own.
+func TestPostgresStateAPlanAfterAnotherWaitsForItsChangesToShow(t *testing.T) {
+	url, pass, _ := pgState(t)
+	state := simHeader + "kafka:\n"
+	for i := range 2 {
+		state += fmt.Sprintf("  - {id: alikafka-min-%03d, region: cn-hangzhou, account: demo-ali, status: running, version: 2.2.0, minorLatest: false, tags: {env: rel}}\n", i)
+	}
+	s := startSim(t, state, "", 100)
+	env := cliEnv(s, pass)
+	manifest := strings.Replace(fleetManifest(fleetSize{kafka: 2}, 4, "50ms", 400), `desired: {version: "2.2.0"}`, `desired: {version: "2.2.0", latestMinor: true}`, 1)
+	manifest = strings.Replace(manifest, "    canary: 1\n", "", 1) // both at once: both wait
+	dir := t.TempDir()
+	pathA, _ := planFleet(t, dir, env, manifest)
+	dirA := runnerDir(t, pathA)
+	time.Sleep(1100 * time.Millisecond) // another created_at: another digest
+	pathB, _ := planFleet(t, dir, env, manifest)
+	if r := cli(t, dirA, env, "apply", "plan.json", "--state", url, "--out", "reports"); r.code != 0 {
+		t.Fatalf("plan A: %s", r)
+	}
+	aEnded := time.Now()
+	const grace = 3 * time.Second
+	r := cli(t, runnerDir(t, pathB), append(env, "UPGRADEPLAN_VISIBILITY_GRACE="+grace.String()), "apply", "plan.json", "--state", url, "--out", "reports")
+	if r.code != 0 {
+		t.Fatalf("plan B: %s", r)
+	}
+	if n := strings.Count(r.stderr, "was changed by another run's step"); n < 2 {
+		t.Errorf("plan B said %d times that it waits for another run's change to show, want 2 (one per instance):\n%s", n, lastLines(r.stderr, 10))
+	}
+	// Plan A let each instance go before it exited; B's call comes a grace after that.
+	for _, c := range s.Calls() {
+		if isUpgrade(c) && c.Time.After(aEnded) && c.Time.Before(aEnded.Add(grace-500*time.Millisecond)) {
+			t.Errorf("plan B upgraded %s %s after plan A ended, within the visibility grace of A's change", c.Instance, c.Time.Sub(aEnded).Round(time.Millisecond))
+		}
 	}
 }

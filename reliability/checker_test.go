@@ -83,6 +83,13 @@ func runChecked(t *testing.T, seed uint64, test string, sc *scenario, pg *pgRun)
 	}()
 	h := runHistory(t, sc, pg)
 	t.Logf("ran: %v; second apply: %v; actors: %v", h.segments, h.second, h.actors)
+	if h.secondRecord != nil && pg != nil {
+		for _, st := range h.secondRecord.Steps {
+			if st.Status != "succeeded" && st.Status != "noop" {
+				t.Logf("second plan: %s %s (%s) %+v", st.ID, st.Status, st.Reason, st.Error)
+			}
+		}
+	}
 	for _, v := range checkScenario(sc, h) {
 		t.Errorf("seed %d: %s", seed, v)
 	}
