@@ -128,13 +128,18 @@ func run(bin, resultsPath, names, scale string, baseline, keep bool) (missed []s
 		}
 		if sr != nil {
 			stateRuns = append(stateRuns, *sr)
-			fresh["postgres"] = stateSection(stateRuns, time.Since(stateStart))
+			fresh["postgres"] = stateSection(stateRuns, time.Since(stateStart), "")
 			fmt.Println(fresh["postgres"])
 			missed = append(missed, sr.missed()...)
 		}
 		if err := save(); err != nil { // after each profile, so a long run keeps what it measured
 			return missed, err
 		}
+	}
+	if len(stateRuns) > 0 {
+		fmt.Fprintln(os.Stderr, "bench: BenchmarkStepCost")
+		fresh["postgres"] = stateSection(stateRuns, time.Since(stateStart), stepCost(ctx))
+		fmt.Println(fresh["postgres"])
 	}
 	if baseline {
 		c, err := runComparison(ctx, bin, keep)

@@ -137,7 +137,9 @@ func (s stateRun) missed() []string {
 	return out
 }
 
-func stateSection(runs []stateRun, took time.Duration) string {
+// stateSection is the "postgres" section: the profiles' makespans both ways, then cost, the
+// BenchmarkStepCost table (stepcost.go; "" while the profiles run).
+func stateSection(runs []stateRun, took time.Duration, cost string) string {
 	var sb strings.Builder
 	sb.WriteString("## The PostgreSQL run state beside the run directory (`-state postgres`)\n\n")
 	sb.WriteString(stamp(took))
@@ -173,6 +175,9 @@ func stateSection(runs []stateRun, took time.Duration) string {
 			list(s.local, span), list(s.pg, span), 1+s.overhead(), list(s.local, calls), list(s.pg, calls),
 			list(s.local, cpu), list(s.pg, cpu), list(s.local, func(r result) string { return r.outcome }),
 			list(s.pg, func(r result) string { return r.outcome }), applied, target, ok)
+	}
+	if cost != "" {
+		sb.WriteString("\nWhat the state costs per step alone (its lease, six journal appends: four transitions, the intent and the result, and the release), on a loopback server:\n\n" + cost)
 	}
 	return sb.String()
 }
