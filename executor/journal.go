@@ -200,22 +200,15 @@ func WriteRecord(dir string, rec *Record) error {
 		if _, err := w.Write(head); err != nil {
 			return err
 		}
-		var compact []byte
-		var indented bytes.Buffer
+		var compact, indented []byte
 		for i := range rec.Steps {
 			sep := ",\n    "
 			if i == 0 {
 				sep = "\n    "
 			}
 			compact = appendStepRecord(compact[:0], &rec.Steps[i])
-			indented.Reset()
-			if err := json.Indent(&indented, compact, "    ", "  "); err != nil {
-				return err
-			}
-			if _, err := io.WriteString(w, sep); err != nil {
-				return err
-			}
-			if _, err := indented.WriteTo(w); err != nil {
+			indented = appendIndented(append(indented[:0], sep...), compact, "    ", "  ")
+			if _, err := w.Write(indented); err != nil {
 				return err
 			}
 		}

@@ -258,3 +258,53 @@ func appendFloat(b []byte, f float64) []byte {
 	}
 	return b
 }
+
+// appendIndented appends compact, the output of appendStepRecord, indented as json.Indent
+// indents it (prefix after every newline, indent per level, "[]" and "{}" kept as they are),
+// by one pass that tracks only strings: encoding/json's scanner was most of the cost of
+// rewriting run.json.
+func appendIndented(b, compact []byte, prefix, indent string) []byte {
+	depth := 0
+	newline := func() {
+		b = append(b, '\n')
+		b = append(b, prefix...)
+		for range depth {
+			b = append(b, indent...)
+		}
+	}
+	for i := 0; i < len(compact); i++ {
+		c := compact[i]
+		switch c {
+		case '"':
+			j := i + 1
+			for ; j < len(compact) && compact[j] != '"'; j++ {
+				if compact[j] == '\\' {
+					j++
+				}
+			}
+			b = append(b, compact[i:j+1]...)
+			i = j
+		case '{', '[':
+			if i+1 < len(compact) && (compact[i+1] == '}' || compact[i+1] == ']') {
+				b = append(b, c, compact[i+1])
+				i++
+				continue
+			}
+			b = append(b, c)
+			depth++
+			newline()
+		case '}', ']':
+			depth--
+			newline()
+			b = append(b, c)
+		case ',':
+			b = append(b, c)
+			newline()
+		case ':':
+			b = append(b, ':', ' ')
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}

@@ -73,6 +73,11 @@ func TestStepRecordsEncodeAsEncodingJSONDoes(t *testing.T) {
 		if got := appendStepRecord(nil, &c); !bytes.Equal(got, want) {
 			t.Fatalf("record %d:\n got %s\nwant %s", i, got, want)
 		}
+		var want2 bytes.Buffer
+		json.Indent(&want2, want, "    ", "  ")
+		if got := appendIndented(nil, want, "    ", "  "); !bytes.Equal(got, want2.Bytes()) {
+			t.Fatalf("record %d indented:\n got %s\nwant %s", i, got, want2.Bytes())
+		}
 		e := Entry{Time: time.Date(2026, 12, 1, 0, 0, i, 0, time.UTC), Type: str(), StepID: c.ID}
 		switch i % 4 {
 		case 0:
