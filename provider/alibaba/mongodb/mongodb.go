@@ -211,17 +211,17 @@ func (p *Provider) list(ctx context.Context, ids []string, tags map[string]strin
 // withKernels fills in the kernel of every instance need picks that the list left without
 // one, one DescribeDBInstanceAttribute each.
 func (p *Provider) withKernels(ctx context.Context, obs []observed, need func(observed) bool) error {
+	var todo []int
 	for i := range obs {
-		if obs[i].kernel != "" || !need(obs[i]) {
-			continue
+		if obs[i].kernel == "" && need(obs[i]) {
+			todo = append(todo, i)
 		}
-		k, err := p.kernelOf(ctx, obs[i].id)
-		if err != nil {
-			return err
-		}
-		obs[i].kernel = k
 	}
-	return nil
+	return p.eachID(ctx, len(todo), func(ctx context.Context, j int) error {
+		k, err := p.kernelOf(ctx, obs[todo[j]].id)
+		obs[todo[j]].kernel = k
+		return err
+	})
 }
 
 func (p *Provider) kernelOf(ctx context.Context, id string) (string, error) {

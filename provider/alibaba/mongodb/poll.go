@@ -8,6 +8,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/responses"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/dds"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/upgradeplan/upgradeplan/provider"
 	"github.com/upgradeplan/upgradeplan/provider/alibaba/internal/alisdk"
@@ -43,20 +44,46 @@ func (p *Provider) observeRead(ctx context.Context, watches []provider.Watch) ([
 }
 
 // attributes reads each id with DescribeDBInstanceAttribute, which carries the status and
-// the kernel; an id dds does not know (InvalidDBInstanceId.NotFound) is left out.
+// the kernel; an id dds does not know (InvalidDBInstanceId.NotFound) is left out. The reads
+// go out side by side, as many as the pool has clients (the executor's limiter keeps them
+// under the action's rate cap): one after another, 5,000 ids at a 150 ms round trip took
+// 12.5 minutes of an apply's refresh.
 func (p *Provider) attributes(ctx context.Context, ids []string) ([]observed, error) {
-	out := make([]observed, 0, len(ids))
-	for _, id := range ids {
-		d, ok, err := p.attribute(ctx, id)
-		if err != nil {
-			return nil, err
+	got := make([]*observed, len(ids))
+	err := p.eachID(ctx, len(ids), func(ctx context.Context, i int) error {
+		d, ok, err := p.attribute(ctx, ids[i])
+		if err == nil && ok {
+			o := fromSDK(d)
+			got[i] = &o
 		}
-		if ok {
-			out = append(out, fromSDK(d))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]observed, 0, len(ids))
+	for _, o := range got {
+		if o != nil {
+			out = append(out, *o)
 		}
 	}
 	return out, nil
 }
+
+// eachID runs read for 0..n-1, at most readersAtOnce at a time; the first error cancels
+// the rest and is returned.
+func (p *Provider) eachID(ctx context.Context, n int, read func(context.Context, int) error) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(readersAtOnce)
+	for i := range n {
+		g.Go(func() error { return read(ctx, i) })
+	}
+	return g.Wait()
+}
+
+// readersAtOnce is how many per-instance reads one Observe or plan has in flight: the
+// pool's default client count, so no read waits for a client while another holds one idle.
+const readersAtOnce = alisdk.DefaultClients
 
 // attribute reads one instance with DescribeDBInstanceAttribute; ok is false when dds
 // answers that the instance does not exist.

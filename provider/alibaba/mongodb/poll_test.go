@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/upgradeplan/upgradeplan/provider"
+	"github.com/upgradeplan/upgradeplan/provider/alibaba/mongodb"
 	"github.com/upgradeplan/upgradeplan/provider/internal/providertest"
 )
 
@@ -99,5 +102,57 @@ func TestObservingNotStartedWatchesOfAnUnknownRegionReadsByID(t *testing.T) {
 	}
 	if l, a := f.sim.Count("DescribeDBInstances"), f.sim.Count("DescribeDBInstanceAttribute"); l != 0 || a != 4 {
 		t.Errorf("%d list pages and %d DescribeDBInstanceAttribute, want 0 and 4", l, a)
+	}
+}
+
+// rendezvous is a Doer that holds each DescribeDBInstanceAttribute until another is in
+// flight with it (or 10 s pass, which fails the test): reads made one after another never
+// meet.
+type rendezvous struct {
+	mu     sync.Mutex
+	n      int
+	met    chan struct{}
+	missed atomic.Bool
+}
+
+func (r *rendezvous) Do(ctx context.Context, req provider.Request, send func(context.Context) error) error {
+	if req.Action == mongodb.ActionAttribute {
+		r.mu.Lock()
+		if r.n++; r.n == 2 {
+			close(r.met)
+		}
+		r.mu.Unlock()
+		select {
+		case <-r.met:
+		case <-time.After(10 * time.Second):
+			r.missed.Store(true)
+		}
+	}
+	return send(ctx)
+}
+
+// Observing by id sends the per-instance reads side by side: one after another, an apply's
+// refresh of 5,000 MongoDB steps spent minutes of its window on round trips before its
+// first upgrade. The rate cap is the executor's Doer's to keep, not the provider's.
+func TestObservingByIDReadsTheInstancesSideBySide(t *testing.T) {
+	f := start(t, upgradingRegion(map[string]string{"dds-0001": oldKernel, "dds-0002": oldKernel, "dds-0003": oldKernel}), "")
+	r := &rendezvous{met: make(chan struct{})}
+	p := f.open(t, func(c *provider.Config) { c.Doer = r })
+	from, to := provider.Values{"kernelVersion": oldKernel}, provider.Values{"kernelVersion": newestKernel}
+	var ws []provider.Watch
+	for _, id := range []string{"dds-0001", "dds-0002", "dds-0003"} {
+		ws = append(ws, provider.Watch{Instance: id, From: from, To: to})
+	}
+	ps, err := p.Observe(context.Background(), ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.missed.Load() {
+		t.Fatal("no two DescribeDBInstanceAttribute reads were in flight at once")
+	}
+	for i, pr := range ps {
+		if pr.State != provider.StatePending {
+			t.Errorf("%s: %s, want pending (Running on the old kernel)", ws[i].Instance, pr.State)
+		}
 	}
 }
