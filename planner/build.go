@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -25,6 +26,9 @@ const (
 	DefaultPollInterval = 15 * time.Second
 	// DefaultStepTimeout bounds one step from its call to its observed completion.
 	DefaultStepTimeout = 2 * time.Hour
+	// PlanWorkersPerGroup bounds the diffs in flight per (kind, account, region), under
+	// settings.parallelism: enough to keep a 100/s read bucket busy at 500 ms a request.
+	PlanWorkersPerGroup = 64
 )
 
 // Options are what Build needs besides the manifest and the products.
@@ -118,13 +122,25 @@ func Build(ctx context.Context, fleet *manifest.Fleet, reg provider.Registry, op
 	}
 	changes := make([][]provider.Change, len(jobs))
 	errs := make([]error, len(jobs))
-	eg, egctx := errgroup.WithContext(ctx)
-	eg.SetLimit(settings.Parallelism)
+	// Each group's diffs run on their own few workers: a provider that reads per instance
+	// (MongoDB's kernel) is held to its rate cap by the Doer anyway, so more goroutines
+	// would only wait, and one group's waiting never delays another group's diffs.
+	byGroup := map[*group][]int{}
 	for i, j := range jobs {
-		eg.Go(func() error {
-			changes[i], errs[i] = j.prov.Plan(egctx, j.inst, j.want)
-			return nil
-		})
+		byGroup[groupOf[j.target]] = append(byGroup[groupOf[j.target]], i)
+	}
+	var eg errgroup.Group
+	for _, idx := range byGroup {
+		var next atomic.Int64
+		for range min(settings.Parallelism, PlanWorkersPerGroup, len(idx)) {
+			eg.Go(func() error {
+				for k := next.Add(1) - 1; k < int64(len(idx)) && ctx.Err() == nil; k = next.Add(1) - 1 {
+					j := jobs[idx[k]]
+					changes[idx[k]], errs[idx[k]] = j.prov.Plan(ctx, j.inst, j.want)
+				}
+				return nil
+			})
+		}
 	}
 	_ = eg.Wait()
 	if err := ctx.Err(); err != nil {
