@@ -43,7 +43,7 @@ bench/profile.go).
   DryRun preflight fails the plan (the planner retries reads, not the DryRun), so the errors
   start with apply, against a fresh simulator of the same state (plan changes nothing).
 - large: the ideal mix ×10 (100,000 instances), every cap ×10 in the simulator's qps and in
-  settings.qps, parallelism 20,000.
+  settings.qps (MongoDB's kernel read DescribeDBInstanceAttribute included), parallelism 20,000.
 - baseline: realistic scaled to 2,000 instances.
 
 ## How the numbers are taken
@@ -52,6 +52,13 @@ bench/profile.go).
   system time, peak RSS its ru_maxrss. Apply CPU per step is that CPU over the planned steps.
 - Read calls, DryRun preflights, throttling answers and mutating calls come from the
   simulators' own logs (GET /_sim/calls): the plan's simulator, then the apply's.
+- Plan's reads are held to two rules (bench/planreads.go): bulk reads (list pages, MongoDB's
+  release notes, Compute Nest's GetServiceInstance once per service and version) ≤ 200 in
+  ideal; and exactly one DescribeDBInstanceAttribute per selected MongoDB instance, since
+  only that call returns CurrentKernelVersion (issue 17). Those kernel reads run at their
+  cap (settings.qps, else the executor's 10/s: dds documents none) per account, so plan's
+  wall is at least the largest account's reads / cap; the table shows the wall over that
+  bound.
 - Applied changes come from the apply simulator's applied record (GET /_sim/applied): every
   change it made, including those whose answer it then lost; exactly one per planned change
   per instance, none on an unplanned instance.
