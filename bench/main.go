@@ -14,7 +14,7 @@
 //
 // Usage: go run ./bench -bin bin/upgradeplan [-profiles ideal,realistic,large] [-baseline=false]
 //
-//	[-scale 1000,10000,50000,100000] [-out bench/RESULTS.md] [-keep] [-strict]
+//	[-scale 1000,10000,50000,100000 [-plan-only]] [-out bench/RESULTS.md] [-keep] [-strict]
 package main
 
 import (
@@ -34,6 +34,7 @@ func main() {
 	names := flag.String("profiles", "ideal,realistic,large", "comma-separated profiles to run (ideal, realistic, large; empty for none)")
 	baseline := flag.Bool("baseline", true, "also run the Terraform-style baseline beside upgradeplan (realistic workload, 2,000 instances)")
 	scale := flag.String("scale", "", "comma-separated instance counts for the scale curve instead of the profiles, e.g. 1000,10000,50000,100000")
+	flag.BoolVar(&scalePlanOnly, "plan-only", false, "with -scale: plan each size without applying it (the curve's plan columns, section scale-plan)")
 	strict := flag.Bool("strict", false, "exit 1 when any target is missed")
 	flag.IntVar(&trySize, "size", 0, "scale every profile to about this many instances (a quick try; do not publish its numbers)")
 	flag.Parse()
@@ -50,8 +51,11 @@ func main() {
 	}
 }
 
-// trySize is -size.
-var trySize int
+// trySize is -size; scalePlanOnly is -plan-only.
+var (
+	trySize       int
+	scalePlanOnly bool
+)
 
 func run(bin, resultsPath, names, scale string, baseline, keep bool) (missed []string, err error) {
 	ctx := context.Background()
@@ -78,6 +82,11 @@ func run(bin, resultsPath, names, scale string, baseline, keep bool) (missed []s
 				return nil, fmt.Errorf("-scale: %q is not an instance count", s)
 			}
 			sizes = append(sizes, n)
+		}
+		if scalePlanOnly {
+			fresh["scale-plan"] = runScalePlan(ctx, bin, sizes, keep)
+			fmt.Println(fresh["scale-plan"])
+			return nil, save()
 		}
 		fresh["scale"] = runScale(ctx, bin, sizes, keep)
 		fmt.Println(fresh["scale"])
