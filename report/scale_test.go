@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/upgradeplan/upgradeplan/executor"
+	"github.com/upgradeplan/upgradeplan/planner"
 )
 
 // The largest fleet the bench plans (100,000 instances) spread over 20,000 targets: the plan
@@ -74,5 +75,22 @@ func TestMarkdownOfTwentyThousandTargetsKeepsHeadAndTail(t *testing.T) {
 		if !strings.Contains(md, want) {
 			t.Errorf("report.md lacks %q", want)
 		}
+	}
+}
+
+// Steps are grouped by target as slices of the plan's steps; a target whose steps are
+// apart (not how plan writes them) still gets all of them, and the plan is not changed.
+func TestPlanStepsByTargetKeepsApartStepsAndThePlan(t *testing.T) {
+	p := &planner.Plan{Steps: []planner.Step{{ID: "a/1", Target: "a"}, {ID: "b/1", Target: "b"}, {ID: "a/2", Target: "a"}, {ID: "a/3", Target: "a"}}}
+	by := planStepsByTarget(p)
+	var got []string
+	for _, s := range by["a"] {
+		got = append(got, s.ID)
+	}
+	if strings.Join(got, ",") != "a/1,a/2,a/3" || len(by["b"]) != 1 {
+		t.Errorf("a: %v, b: %v; want a/1,a/2,a/3 and b/1", got, by["b"])
+	}
+	if p.Steps[1].ID != "b/1" {
+		t.Errorf("grouping changed the plan: step 2 is %s, want b/1", p.Steps[1].ID)
 	}
 }
