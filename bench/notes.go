@@ -92,7 +92,7 @@ profile shows that ideal hides; the executor work it needs comes after issues 12
 
 Measured on this machine with the large workload (100,000 instances, caps ×10 including
 MongoDB's DescribeDBInstanceAttribute), one plan beside its simulator while other work shared
-the two cores, the code before and after (branch plan): CPU 17.6 s → 10.1–13.6 s (the curve below, on a
+the two cores, the code before and after (branch plan): CPU 17.6 s → 10.1–13.6 s (the scale-plan curve, on a
 busier machine, has the higher), peak RSS 733 MB → 272–277 MB, wall 81 s → 59 s (the bound: 5,000 kernel reads per
 account at 100/s, 50 s). What moved them: the plan file is streamed one target and step at a
 time, digest and indented file in one pass, and encoded once instead of three times
