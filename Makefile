@@ -51,23 +51,32 @@ fuzz:
 
 # The randomized checker of reliability/ (kill -9 and resume, lost answers, 5xx, throttles,
 # visibility lag, other actors, a concurrent second apply, stops), run for SOAK instead of
-# the few scenarios of `make test`; a failing scenario prints its seed and the command that
+# the few scenarios of `make test`; then its PostgreSQL scenarios (kills taken over by
+# runners elsewhere, a second plan at once over the same instances) and its four-shard
+# scenarios for SOAK_PG each. A failing scenario prints its seed and the command that
 # replays it (-checker.seed=N).
 SOAK ?= 30m
+SOAK_PG ?= 10m
 soak:
 	$(GO) test -race ./reliability -run '^TestRandomizedChecker$$' -soak.duration $(SOAK) -timeout 0 -v
+	$(GO) test -race ./reliability -run '^TestRandomizedCheckerPostgres$$' -soak.duration $(SOAK_PG) -timeout 0 -v
+	$(GO) test -race ./reliability -run '^TestRandomizedCheckerShards$$' -soak.duration $(SOAK_PG) -timeout 0 -v
 
 # Benchmarks (targets in docs/design.md): the named profiles' plan and apply against the simulator
 # and the Terraform-style baseline beside them (bench/, writes bench/RESULTS.md; how long each
 # takes is there), then the Go micro-benchmarks. PROFILES picks profiles, BASELINE=false skips
 # the baseline, BENCHFLAGS=-strict exits 1 on a missed target.
+# STATE=postgres also applies each profile's plan with --state into a durable PostgreSQL the
+# bench starts (needs Debian's postgresql), beside the run directory: the "postgres" section.
 PROFILES ?= ideal,realistic,large
 BASELINE ?= true
+STATE ?=
 bench: build
-	$(GO) run ./bench -bin $(BIN) -out bench/RESULTS.md -profiles $(PROFILES) -baseline=$(BASELINE) $(BENCHFLAGS)
+	$(GO) run ./bench -bin $(BIN) -out bench/RESULTS.md -profiles $(PROFILES) -baseline=$(BASELINE) $(if $(STATE),-state $(STATE)) $(BENCHFLAGS)
 	$(GO) test -run '^$$' -bench . ./planner
 	$(GO) test -run '^$$' -bench 'BenchmarkApplyScale' -benchtime 1x ./executor
 	$(GO) test -run '^$$' -bench 'BenchmarkJournal' -benchtime 20000x ./executor
+	$(GO) test -run '^$$' -bench 'BenchmarkStepCost' -benchtime 2000x ./executor/pgstate
 
 # The scale curve (1k, 10k, 50k, 100k instances) into bench/RESULTS.md; about 15 minutes.
 bench-scale: build

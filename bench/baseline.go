@@ -294,7 +294,7 @@ func runComparison(ctx context.Context, bin string, keep bool) (comparison, erro
 	p := real.atSize(size)
 	p.name = "baseline"
 	start := time.Now()
-	ours, err := runProfile(ctx, bin, p, keep)
+	ours, _, err := runProfile(ctx, bin, p, keep, nil)
 	if err != nil {
 		return comparison{}, err
 	}

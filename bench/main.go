@@ -12,9 +12,12 @@
 //
 // Missed targets are reported, not fatal: bench exits non-zero for them only with -strict.
 //
+// With -state postgres every profile's plan is applied a second time with `--state
+// postgres://…` into a PostgreSQL the bench starts (state.go), beside the run directory.
+//
 // Usage: go run ./bench -bin bin/upgradeplan [-profiles ideal,realistic,large] [-baseline=false]
 //
-//	[-scale 1000,10000,50000,100000 [-plan-only]] [-out bench/RESULTS.md] [-keep] [-strict]
+//	[-scale 1000,10000,50000,100000 [-plan-only]] [-state postgres [-repeat N]] [-out bench/RESULTS.md] [-keep] [-strict]
 package main
 
 import (
@@ -25,6 +28,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 func main() {
@@ -36,6 +40,8 @@ func main() {
 	scale := flag.String("scale", "", "comma-separated instance counts for the scale curve instead of the profiles, e.g. 1000,10000,50000,100000")
 	flag.BoolVar(&scalePlanOnly, "plan-only", false, "with -scale: plan each size without applying it (the curve's plan columns, section scale-plan)")
 	strict := flag.Bool("strict", false, "exit 1 when any target is missed")
+	flag.StringVar(&stateMode, "state", "", "postgres: also apply each profile's plan with --state into a durable PostgreSQL on loopback and write the comparison (the \"postgres\" section)")
+	flag.IntVar(&stateRepeat, "repeat", 1, "with -state postgres: apply each profile's plan this many times into each state (alternating)")
 	flag.IntVar(&trySize, "size", 0, "scale every profile to about this many instances (a quick try; do not publish its numbers)")
 	flag.Parse()
 	missed, err := run(*bin, *out, *names, *scale, *baseline, *keep)
@@ -106,8 +112,21 @@ func run(bin, resultsPath, names, scale string, baseline, keep bool) (missed []s
 		}
 		profs = append(profs, p)
 	}
+	var pg *pgBench
+	switch stateMode {
+	case "":
+	case "postgres":
+		if pg, err = startPG(); err != nil {
+			return nil, err
+		}
+		defer pg.stop()
+	default:
+		return nil, fmt.Errorf("-state %q: want postgres (or nothing: the run directory only)", stateMode)
+	}
+	var stateRuns []stateRun
+	stateStart := time.Now()
 	for _, p := range profs {
-		r, err := runProfile(ctx, bin, p, keep)
+		r, sr, err := runProfile(ctx, bin, p, keep, pg)
 		if err != nil {
 			return missed, err
 		}
@@ -116,9 +135,20 @@ func run(bin, resultsPath, names, scale string, baseline, keep bool) (missed []s
 		for _, m := range r.missed() {
 			missed = append(missed, p.name+": "+m)
 		}
+		if sr != nil {
+			stateRuns = append(stateRuns, *sr)
+			fresh["postgres"] = stateSection(stateRuns, time.Since(stateStart), "")
+			fmt.Println(fresh["postgres"])
+			missed = append(missed, sr.missed()...)
+		}
 		if err := save(); err != nil { // after each profile, so a long run keeps what it measured
 			return missed, err
 		}
+	}
+	if len(stateRuns) > 0 {
+		fmt.Fprintln(os.Stderr, "bench: BenchmarkStepCost")
+		fresh["postgres"] = stateSection(stateRuns, time.Since(stateStart), stepCost(ctx))
+		fmt.Println(fresh["postgres"])
 	}
 	if baseline {
 		c, err := runComparison(ctx, bin, keep)

@@ -235,10 +235,17 @@ type appliedRun struct {
 }
 
 // runApply applies the plan against a fresh simulator of the same state (the faults).
-func runApply(ctx context.Context, bin string, f files, p profile) (out appliedRun, err error) {
-	err = onSim(bin, f, f.faults, p, "apply.log", func(sim *simProc, log *os.File) error {
+func runApply(ctx context.Context, bin string, f files, p profile) (appliedRun, error) {
+	return runApplyWith(ctx, bin, f, p, "apply.log", nil)
+}
+
+// runApplyWith is runApply into f.run with the log logName, the environment extra and the
+// arguments more after apply's own.
+func runApplyWith(ctx context.Context, bin string, f files, p profile, logName string, extra []string, more ...string) (out appliedRun, err error) {
+	args := append([]string{"apply", f.plan, "--out", f.run}, more...)
+	err = onSim(bin, f, f.faults, p, logName, func(sim *simProc, log *os.File) error {
 		out.log = log.Name()
-		if out.child, err = runChild(ctx, bin, sim.env(), log, log, "apply", f.plan, "--out", f.run); err != nil {
+		if out.child, err = runChild(ctx, bin, append(sim.env(), extra...), log, log, args...); err != nil {
 			return err
 		}
 		if out.calls, err = fetch[call](sim.addr, "/_sim/calls"); err != nil {
@@ -251,17 +258,18 @@ func runApply(ctx context.Context, bin string, f files, p profile) (out appliedR
 		return out, err
 	}
 	if out.rec, err = executor.ReadRecord(f.run); err != nil {
-		return out, fmt.Errorf("apply exited %d and left no run.json: %w", out.child.exit, err)
+		return out, fmt.Errorf("apply %s exited %d and left no run.json: %w", strings.Join(more, " "), out.child.exit, err)
 	}
 	return out, nil
 }
 
-// runProfile plans and applies one profile's workload (at its full size, or scaled).
-func runProfile(ctx context.Context, bin string, p profile, keep bool) (result, error) {
+// runProfile plans and applies one profile's workload (at its full size, or scaled); with
+// pg it applies the plan a second time with --state (state.go).
+func runProfile(ctx context.Context, bin string, p profile, keep bool, pg *pgBench) (result, *stateRun, error) {
 	w := generate(p.mix)
 	dir, err := os.MkdirTemp("", "upgradeplan-bench-"+p.name+"-")
 	if err != nil {
-		return result{}, err
+		return result{}, nil, err
 	}
 	if keep {
 		fmt.Fprintln(os.Stderr, "bench: keeping", dir)
@@ -270,23 +278,31 @@ func runProfile(ctx context.Context, bin string, p profile, keep bool) (result, 
 	}
 	f, err := writeFiles(dir, w, p)
 	if err != nil {
-		return result{}, err
+		return result{}, nil, err
 	}
 	start := time.Now()
 	fmt.Fprintf(os.Stderr, "bench: %s: %d instances (%s); plan\n", p.name, w.instances, kindCounts(w.byKind))
 	pl, err := runPlan(ctx, bin, f, p)
 	if err != nil {
-		return result{}, fmt.Errorf("%s: %w", p.name, err)
+		return result{}, nil, fmt.Errorf("%s: %w", p.name, err)
 	}
 	fmt.Fprintf(os.Stderr, "bench: %s: plan has %d steps (%.1f s); apply\n", p.name, len(pl.plan.Steps), pl.child.wall.Seconds())
 	ap, err := runApply(ctx, bin, f, p)
 	if err != nil {
-		return result{}, fmt.Errorf("%s: %w", p.name, err)
+		return result{}, nil, fmt.Errorf("%s: %w", p.name, err)
 	}
 	if ap.child.exit != 0 {
 		fmt.Fprintf(os.Stderr, "bench: %s: apply exited %d (%s); see %s (-keep keeps it)\n", p.name, ap.child.exit, ap.rec.Outcome.Result, ap.log)
 	}
 	r := measure(p, w, pl, ap)
+	var sr *stateRun
+	if pg != nil {
+		fmt.Fprintf(os.Stderr, "bench: %s: makespan %.1f s; apply again with --state postgres\n", p.name, r.makespan.Seconds())
+		if sr, err = compareStates(ctx, bin, f, p, pg, w, pl, r); err != nil {
+			return result{}, nil, fmt.Errorf("%s --state: %w", p.name, err)
+		}
+		fmt.Fprintf(os.Stderr, "bench: %s: PostgreSQL adds %+.1f%% to the makespan\n", p.name, 100*sr.overhead())
+	}
 	r.wall = time.Since(start)
-	return r, nil
+	return r, sr, nil
 }

@@ -33,7 +33,7 @@ func runScale(ctx context.Context, bin string, sizes []int, keep bool) string {
 	start := time.Now()
 	var pts []scalePoint
 	for _, n := range sizes {
-		r, err := runProfile(ctx, bin, scaleProfile(n), keep)
+		r, _, err := runProfile(ctx, bin, scaleProfile(n), keep, nil)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench: scale:", err)
 		}

@@ -304,6 +304,12 @@ func newRun(plan *planner.Plan, opts Options, st RunState, entries []Entry) (*ru
 	if err := r.buildSteps(); err != nil {
 		return nil, err
 	}
+	if len(r.targetSem) == 0 { // a target's maxConcurrent would hold its bucket's admitted steps
+		r.admission.perClass, r.admission.inClass = make([]int, len(r.bucketRate)), make([]int, len(r.bucketRate))
+		for i, rate := range r.bucketRate {
+			r.admission.perClass[i] = bucketAdmits(rate, par)
+		}
+	}
 	if err := r.markForeign(); err != nil {
 		return nil, err
 	}

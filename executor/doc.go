@@ -133,7 +133,10 @@
 //     until the step ends in this segment. While another run holds it the step waits,
 //     saying who holds it, without a slot; once it waited for stepTimeout it fails
 //     (InstanceLeased, nothing sent). The local directory grants every lease (it knows no
-//     other run); the PostgreSQL state keeps runs that share a database apart.
+//     other run); the PostgreSQL state keeps runs that share a database apart. A step
+//     keeps the verdict it holds when it takes its lease unless the state says
+//     (ForeignChanges) that another run's step changed the instance: then it waits until
+//     that change can show (the kind's visibility grace from it) and judges afresh.
 //   - Shards (Options.Shard, a state runners share): a runner runs the steps of the
 //     accounts dealt to its shard (ShardOf: sorted accounts, round-robin, so an account's
 //     rate limits stay with one runner); another shard's step is followed through the state

@@ -200,19 +200,15 @@ func WriteRecord(dir string, rec *Record) error {
 		if _, err := w.Write(head); err != nil {
 			return err
 		}
+		var compact, indented []byte
 		for i := range rec.Steps {
 			sep := ",\n    "
 			if i == 0 {
 				sep = "\n    "
 			}
-			sb, err := json.MarshalIndent(&rec.Steps[i], "    ", "  ")
-			if err != nil {
-				return err
-			}
-			if _, err := io.WriteString(w, sep); err != nil {
-				return err
-			}
-			if _, err := w.Write(sb); err != nil {
+			compact = appendStepRecord(compact[:0], &rec.Steps[i])
+			indented = appendIndented(append(indented[:0], sep...), compact, "    ", "  ")
+			if _, err := w.Write(indented); err != nil {
 				return err
 			}
 		}

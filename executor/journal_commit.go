@@ -9,7 +9,6 @@ package executor
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -25,6 +24,7 @@ type journal struct {
 	path string
 
 	batch   []byte // lines gathered for the next sync
+	spare   []byte // the buffer of the last batch written, for the next one
 	batchN  uint64 // sequence number of the batch being gathered
 	syncedN uint64 // the last batch written (or failed: errs)
 	syncing bool
@@ -33,6 +33,9 @@ type journal struct {
 	// syncs and lines count fsyncs and entries (benchmarks).
 	syncs, lines int
 }
+
+// entryBufs are the writers' buffers for encoding an entry.
+var entryBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 func openJournal(dir string) (*journal, error) {
 	path := filepath.Join(dir, JournalFile)
@@ -59,10 +62,13 @@ func (j *journal) write(e Entry) error {
 	if e.Time.IsZero() {
 		e.Time = time.Now().UTC()
 	}
-	b, err := json.Marshal(e)
+	buf := entryBufs.Get().(*[]byte)
+	defer entryBufs.Put(buf)
+	b, err := appendEntry((*buf)[:0], e)
 	if err != nil {
 		return fmt.Errorf("journal: encode %s entry: %w", e.Type, err)
 	}
+	*buf = b
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.batch = append(append(j.batch, b...), '\n')
@@ -87,7 +93,7 @@ func (j *journal) write(e Entry) error {
 // I/O, so that other writers gather the next batch meanwhile).
 func (j *journal) flush() {
 	data, n := j.batch, j.batchN
-	j.batch, j.batchN, j.syncing = nil, n+1, true
+	j.batch, j.spare, j.batchN, j.syncing = j.spare[:0], nil, n+1, true
 	j.mu.Unlock()
 	var err error
 	if _, werr := j.f.Write(data); werr != nil {
@@ -101,7 +107,7 @@ func (j *journal) flush() {
 	if err != nil {
 		j.errs[n] = err
 	}
-	j.syncedN, j.syncing = n, false
+	j.syncedN, j.syncing, j.spare = n, false, data[:0]
 	j.cond.Broadcast()
 }
 

@@ -44,15 +44,12 @@ func (r *run) waitLease(ctx context.Context, s *stepState, inFlight bool) (bool,
 		release, holder, err := r.state.Lease(ctx, key, s.step.ID)
 		if err == nil && release != nil {
 			s.lease = release
-			if _, local := r.state.(*dirRun); !local || shown != "" {
-				// Another run may have changed the instance since that verdict, even
-				// within verdictFreshness (a fast change between two leases): look again.
-				r.takePreJudged(s)
-			}
 			if shown != "" {
+				// Another run held the instance since that verdict: look again.
+				r.takePreJudged(s)
 				r.emit(s, r.statusOf(s), "instance "+key.String()+" leased after waiting "+time.Since(began).Round(time.Second).String())
 			}
-			return true, input{}
+			return r.afterForeignChange(ctx, s, key)
 		}
 		why := "waiting for instance " + key.String() + ": leased by " + holder
 		if err != nil {
@@ -88,6 +85,35 @@ func (r *run) waitLease(ctx context.Context, s *stepState, inFlight bool) (bool,
 			return false, input{Kind: inHard}
 		}
 	}
+}
+
+// afterForeignChange holds a step that just took its lease until another run's change of
+// the instance, if one let the lease go less than the kind's visibility grace ago, can
+// show in reads (a change the other run's step saw finish may still read as before for
+// that long), dropping the verdict the step held. A state that cannot say (not
+// ForeignChanges, not the run directory) drops it too.
+func (r *run) afterForeignChange(ctx context.Context, s *stepState, key InstanceKey) (bool, input) {
+	fc, ok := r.state.(ForeignChanges)
+	if !ok {
+		if _, local := r.state.(*dirRun); !local {
+			r.takePreJudged(s)
+		}
+		return true, input{}
+	}
+	at := fc.ForeignChange(key)
+	if at.IsZero() {
+		return true, input{}
+	}
+	r.takePreJudged(s)
+	if d := time.Until(at.Add(s.cfg.Grace)); d > 0 {
+		r.emit(s, r.statusOf(s), fmt.Sprintf("instance %s was changed by another run's step %s ago: judging it once the change can show (%s, its visibility grace)",
+			key, time.Since(at).Round(time.Millisecond), s.cfg.Grace))
+		if !r.pause(ctx, s, d) {
+			return false, r.stopInput(ctx)
+		}
+		r.takePreJudged(s) // one a poll left meanwhile may be from before the change showed
+	}
+	return true, input{}
 }
 
 // releaseLease gives the step's instance lease back (the step ended in this segment).

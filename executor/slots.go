@@ -78,10 +78,14 @@ func (q *classQueue) remove(w *waiter) {
 	q.n--
 }
 
-func (q *classQueue) pop() *waiter {
+func (q *classQueue) pop() *waiter { return q.popWhere(nil) }
+
+// popWhere pops the best waiter of the classes allowed (nil: all); nil when no allowed class
+// has one.
+func (q *classQueue) popWhere(allowed func(class int) bool) *waiter {
 	best, score := -1, 0.0
 	for c := range q.heaps {
-		if len(q.heaps[c]) == 0 {
+		if len(q.heaps[c]) == 0 || (allowed != nil && !allowed(c)) {
 			continue
 		}
 		top := q.heaps[c][0]
@@ -92,6 +96,9 @@ func (q *classQueue) pop() *waiter {
 		if best < 0 || sc > score || (sc == score && top.index < q.heaps[best][0].index) {
 			best, score = c, sc
 		}
+	}
+	if best < 0 {
+		return nil
 	}
 	q.n--
 	return heap.Pop(&q.heaps[best]).(*waiter)

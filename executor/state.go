@@ -56,6 +56,15 @@ type RunState interface {
 	Close() error
 }
 
+// ForeignChanges is a RunState whose leases other runs share (the PostgreSQL state): after
+// a Lease, ForeignChange says when a step of another run that had sent a call to the
+// instance let its lease go (zero: no such change is known), so the step waits out the
+// kind's visibility grace from then before it judges the instance, and judges it afresh.
+// Without a known change the verdict the step already holds stands.
+type ForeignChanges interface {
+	ForeignChange(key InstanceKey) time.Time
+}
+
 // InstanceKey names one cloud instance wherever it is planned: two plans that name it
 // share its lease.
 type InstanceKey struct {

@@ -38,15 +38,23 @@ func (s segment) String() string {
 
 // history is what one scenario did and what the simulator saw.
 type history struct {
-	dir, out  string
-	lockDir   string
-	plan      *planner.Plan
-	planCalls int // calls made before the first apply
-	cutoffAt  time.Time
-	segments  []segment
-	second    *segment
-	secondOut string
-	actors    []string // what the actors were scheduled to do
+	dir, out string
+	lockDir  string
+	// pg is the state database of a scenario run with --state (nil: run directories);
+	// lockedRetries counts the segments refused while a killed one's lock was let go.
+	pg            *pgRun
+	lockedRetries int
+	// secondDir is the second apply's working directory; secondPlan its plan when it is
+	// another plan (with pg), nil when it applies the main run's plan.
+	secondDir  string
+	secondPlan *planner.Plan
+	plan       *planner.Plan
+	planCalls  int // calls made before the first apply
+	cutoffAt   time.Time
+	segments   []segment
+	second     *segment
+	secondOut  string
+	actors     []string // what the actors were scheduled to do
 
 	applied []sim.AppliedChange
 	calls   []sim.CallRecord
@@ -137,9 +145,14 @@ func (p *proc) stopAfter(d time.Duration, limit time.Duration) (segment, bool) {
 
 // runHistory runs one scenario: plan, the segments of the apply (kills and resumes, a
 // stop, a last resume), a concurrent second apply, and collects what the simulator saw.
-func runHistory(t *testing.T, sc *scenario) *history {
+//
+// With pg (checker_pg_test.go) every segment of the main run is `apply plan.json --state
+// URL` from a working directory of its own holding nothing but a copy of the plan (a
+// runner on another machine), and the second apply is a second plan over the same
+// instances, applied at once through the same state database.
+func runHistory(t *testing.T, sc *scenario, pg *pgRun) *history {
 	s := startSim(t, sc.state(), sc.faults(), checkerScale)
-	h := &history{dir: t.TempDir()}
+	h := &history{dir: t.TempDir(), pg: pg}
 	h.out = filepath.Join(h.dir, "run")
 	// Both applies share one lock directory (one machine): its digest locks and ledger are
 	// what refuse the second apply.
@@ -147,6 +160,9 @@ func runHistory(t *testing.T, sc *scenario) *history {
 	// Upgrades take 20 s simulated, 200 ms of wall clock: the shortest busy spell a change
 	// shows is that short here (the products declare a minute).
 	env := cliEnv(s, executor.LockDirEnv+"="+h.lockDir, "UPGRADEPLAN_SHORTEST_OPERATION=150ms")
+	if pg != nil {
+		env = append(env, pg.pass)
+	}
 	if sc.cutoffAfter > 0 {
 		h.cutoffAt = time.Now().Add(sc.cutoffAfter)
 	}
@@ -163,11 +179,15 @@ func runHistory(t *testing.T, sc *scenario) *history {
 		h.actors = append(h.actors, fmt.Sprintf("%s sets %s %v at +%s", name, a.instance, a.set, a.after))
 	}
 
-	args := func() []string {
-		if entries, err := executor.ReadJournal(h.out); err == nil && len(entries) > 0 {
-			return []string{"apply", planPath, "--resume", h.out}
+	// args returns the next segment's working directory and arguments.
+	args := func() (string, []string) {
+		if pg != nil {
+			return runnerDir(t, planPath), []string{"apply", "plan.json", "--state", pg.url, "--out", "reports"}
 		}
-		return []string{"apply", planPath, "--out", h.out}
+		if entries, err := executor.ReadJournal(h.out); err == nil && len(entries) > 0 {
+			return h.dir, []string{"apply", planPath, "--resume", h.out}
+		}
+		return h.dir, []string{"apply", planPath, "--out", h.out}
 	}
 	var second *proc
 	// The second apply starts secondAfter once a segment of the main run holds the plan
@@ -178,19 +198,27 @@ func runHistory(t *testing.T, sc *scenario) *history {
 			return
 		}
 		time.Sleep(sc.secondAfter)
-		second = launch(t, h.dir, append(env, secondCredentials...), "second apply", secondArgs...)
+		second = launch(t, h.secondDir, append(env, secondCredentials...), "second apply", secondArgs...)
 	}
 	// segment runs one apply of the main run with do (kill, stop or wait). One refused
 	// because the second apply holds the plan (exit 5) is run again once that ended.
 	runSegment := func(label string, do func(*proc) (segment, bool)) segment {
 		for {
 			begins := h.begins()
-			p := launch(t, h.dir, env, fmt.Sprintf("segment %d%s", len(h.segments)+1, label), args()...)
+			dir, a := args()
+			p := launch(t, dir, env, fmt.Sprintf("segment %d%s", len(h.segments)+1, label), a...)
 			startSecond(p, begins)
 			seg, ok := do(p)
-			h.addSegment(seg)
+			h.addSegment(seg, dir)
 			if !ok {
 				h.problems = append(h.problems, fmt.Sprintf("%s did not finish within 90 s\n%s", seg.name, lastLines(seg.stderr, 10)))
+			}
+			if pg != nil && seg.code == 5 && h.lockedRetries < 20 {
+				// The killed runner's connection is not yet seen closed by the server: its
+				// advisory lock goes with it a moment later.
+				h.lockedRetries++
+				time.Sleep(100 * time.Millisecond)
+				continue
 			}
 			if seg.code != 5 || second == nil || h.second != nil {
 				return seg
@@ -207,7 +235,7 @@ func runHistory(t *testing.T, sc *scenario) *history {
 		}
 		if sc.secondBetween && secondArgs != nil && second == nil && h.begins() > 0 {
 			// The main run claimed the plan and no segment is alive.
-			second = launch(t, h.dir, append(env, secondCredentials...), "second apply", secondArgs...)
+			second = launch(t, h.secondDir, append(env, secondCredentials...), "second apply", secondArgs...)
 			h.waitSecond(second)
 		}
 	}
@@ -227,12 +255,18 @@ func runHistory(t *testing.T, sc *scenario) *history {
 	time.Sleep(time.Second)
 	h.applied, h.calls = s.Applied(), s.Calls()
 	h.state = observedState(t, s)
+	if pg != nil {
+		h.out = h.pgReport(t, env)
+	}
 	h.record = readRunRecord(h.out)
 	return h
 }
 
 // begins counts the begin entries of the main run's journal.
 func (h *history) begins() int {
+	if h.pg != nil {
+		return h.pgBegins()
+	}
 	entries, _ := executor.ReadJournal(h.out)
 	n := 0
 	for _, e := range entries {
@@ -296,6 +330,10 @@ func (h *history) planWithRetries(t *testing.T, env []string, manifest, planFile
 // none).
 func (h *history) prepareSecond(t *testing.T, env []string, sc *scenario) []string {
 	t.Helper()
+	h.secondDir = h.dir
+	if h.pg != nil {
+		return h.prepareSecondPlan(t, env, sc)
+	}
 	mode := sc.second
 	if mode == secondReplan {
 		path := h.planWithRetries(t, env, "fleet.yaml", "replan.json", sc.manifest(h.cutoffAt))
@@ -325,8 +363,12 @@ func (h *history) prepareSecond(t *testing.T, env []string, sc *scenario) []stri
 	return nil
 }
 
-func (h *history) addSegment(seg segment) {
+func (h *history) addSegment(seg segment, dir string) {
 	h.segments = append(h.segments, seg)
+	if h.pg != nil {
+		h.checkPGState(seg, filepath.Join(dir, "reports"))
+		return
+	}
 	h.checkRunDir(seg, h.out)
 }
 

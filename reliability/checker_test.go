@@ -43,38 +43,53 @@ const (
 )
 
 func TestRandomizedChecker(t *testing.T) {
+	forSeeds(t, "TestRandomizedChecker", *checkerRuns, func(t *testing.T, seed uint64) {
+		runChecked(t, seed, "TestRandomizedChecker", newScenario(seed), nil)
+	})
+}
+
+// forSeeds runs one subtest per seed: -checker.seed's alone, else runs seeds from a fresh
+// base, or as many as -soak.duration allows.
+func forSeeds(t *testing.T, test string, runs int, run func(t *testing.T, seed uint64)) {
 	if *checkerSeed != 0 {
-		runScenario(t, *checkerSeed)
+		run(t, *checkerSeed)
 		return
 	}
 	base := uint64(time.Now().UnixNano())
 	deadline := time.Now().Add(*soakDuration)
 	for i := 0; ; i++ {
-		if *soakDuration > 0 && !time.Now().Before(deadline) || *soakDuration == 0 && i >= *checkerRuns {
+		if *soakDuration > 0 && !time.Now().Before(deadline) || *soakDuration == 0 && i >= runs {
 			break
 		}
 		seed := base + uint64(i)*0x9e3779b97f4a7c15
 		if seed == 0 {
 			seed = 1
 		}
-		if !t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { runScenario(t, seed) }) && *soakDuration > 0 {
-			t.Logf("seed %d failed; the soak goes on", seed)
+		if !t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { run(t, seed) }) && *soakDuration > 0 {
+			t.Logf("%s: seed %d failed; the soak goes on", test, seed)
 		}
 	}
 }
 
-// runScenario generates, runs and checks one seeded scenario.
-func runScenario(t *testing.T, seed uint64) {
-	sc := newScenario(seed)
+// runChecked runs and checks one seeded scenario (with pg, against the PostgreSQL state); a
+// failure names the seed and the command that replays it.
+func runChecked(t *testing.T, seed uint64, test string, sc *scenario, pg *pgRun) {
 	t.Logf("scenario: %s", sc)
-	replay := fmt.Sprintf("go test -race ./reliability -run '^TestRandomizedChecker$' -checker.seed=%d -v", seed)
+	replay := fmt.Sprintf("go test -race ./reliability -run '^%s$' -checker.seed=%d -v", test, seed)
 	defer func() {
 		if t.Failed() {
 			t.Logf("seed %d failed; replay it with:\n    %s", seed, replay)
 		}
 	}()
-	h := runHistory(t, sc)
+	h := runHistory(t, sc, pg)
 	t.Logf("ran: %v; second apply: %v; actors: %v", h.segments, h.second, h.actors)
+	if h.secondRecord != nil && pg != nil {
+		for _, st := range h.secondRecord.Steps {
+			if st.Status != "succeeded" && st.Status != "noop" {
+				t.Logf("second plan: %s %s (%s) %+v", st.ID, st.Status, st.Reason, st.Error)
+			}
+		}
+	}
 	for _, v := range checkScenario(sc, h) {
 		t.Errorf("seed %d: %s", seed, v)
 	}
@@ -128,6 +143,9 @@ type scenario struct {
 	stopAfter     time.Duration // SIGTERM this long into the segment after the kills; 0: none
 	cutoffAfter   time.Duration // window end - cutoff this long after plan; 0: no window
 	kafkaQPS      float64
+	// accounts gives every target an account of its own (checker_shard_test.go: the
+	// shards are dealt by account); false: every target in the default account.
+	accounts bool
 }
 
 func newScenario(seed uint64) *scenario {
@@ -255,7 +273,11 @@ func isSecond(account string) bool { return strings.HasPrefix(account, "second-"
 // instances (every one in its target's shape, tagged with its target).
 func (sc *scenario) state() string {
 	var b strings.Builder
-	b.WriteString(checkerHeader)
+	header := checkerHeader
+	if sc.accounts {
+		header = strings.Replace(header, "qps:\n", shardSimAccounts+"qps:\n", 1)
+	}
+	b.WriteString(header)
 	if len(sc.lag) > 0 {
 		b.WriteString("visibilityLag:\n")
 		for k, d := range sc.lag {
@@ -367,5 +389,8 @@ func (sc *scenario) manifest(cutoffAt time.Time) string {
     desired: {memSizeMB: 8192, shards: 8}
     dependsOn: [mongo-hz]
 `, rabbit)
+	if sc.accounts {
+		return withTargetAccounts(b.String())
+	}
 	return b.String()
 }

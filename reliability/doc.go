@@ -34,6 +34,24 @@
 //     seed; `make soak` runs them for -soak.duration (SOAK=30m, `SOAK=4h make soak`);
 //     -checker.seed=N replays one; -checker.keep=DIR keeps a failing scenario's directory
 //     (plans, journals, run.json) for a look.
+//   - checker_pg_test.go: the same randomized checker with the PostgreSQL run state: every
+//     segment of the main run is `apply plan.json --state URL` from a fresh working
+//     directory holding only a copy of the plan (a runner elsewhere, killed with SIGKILL
+//     and continued by the next), and the second apply is a second plan over the same
+//     instances applied at once through the same database: zero double upgrades in the
+//     simulator's applied record, every lease wait naming the other plan's step, every
+//     step that gave up (InstanceLeased) naming its holder. -checker.pgruns scenarios (2)
+//     in `make test`. Beside it, a step waiting past its stepTimeout for another plan's
+//     lease fails naming the holder, having sent nothing.
+//   - checker_shard_test.go: a scenario's fleet, one account per target, applied by four
+//     shards at once (`--shard 0/4` … `3/4`, one working directory each) and by one runner
+//     into a run directory: the merged `report --state --run` run.json, report.md and
+//     junit.xml equal the one runner's after the normalisation the file describes
+//     (times, segments, request and order ids, read buckets), and the shards' applied
+//     changes are the plan's and the one runner's. -checker.shardruns scenarios (1) in
+//     `make test`; `make soak` runs both kinds for SOAK_PG each after the local ones.
+//   - pgstate_test.go: the PostgreSQL state's own end-to-end tests (take-over, exit 5
+//     naming the holder, two plans, shards, the auditors' views).
 //
 // The plan file fuzz target lives with the plan format (planner.FuzzDecode), the manifest one
 // with the manifest (manifest.FuzzParse).

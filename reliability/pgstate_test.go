@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -90,7 +89,8 @@ func TestPostgresStateARunKilledIsContinuedByAnotherRunnerElsewhere(t *testing.T
 		exited := make(chan error, 1)
 		go func() { exited <- cmd.Wait() }()
 		// Kill once this runner wrote some intents of its own (1 to 10) after its begin.
-		before := count(t, conn, "SELECT count(*) FROM upgradeplan.journal WHERE type = 'intent'")
+		// (-1 before the first runner created the tables: none yet.)
+		before := max(0, count(t, conn, "SELECT count(*) FROM upgradeplan.journal WHERE type = 'intent'"))
 		want := before + 1 + rng.IntN(10)
 		deadline := time.Now().Add(30 * time.Second)
 		for count(t, conn, "SELECT count(*) FROM upgradeplan.journal WHERE type = 'intent'") < want {
@@ -282,16 +282,7 @@ func TestPostgresStateFourShardsApplyAPlanAsOneRunnerDoes(t *testing.T) {
 
 	simFour := startSim(t, state, "", 100)
 	envFour := cliEnv(simFour, append(accts, pass)...)
-	var wg sync.WaitGroup
-	results := make([]result, 4)
-	for i := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = cli(t, runnerDir(t, planPath), envFour, "apply", "plan.json", "--state", srv.URL(four), "--shard", strconv.Itoa(i)+"/4", "--out", "reports")
-		}()
-	}
-	wg.Wait()
+	results := applyShards(t, planPath, envFour, srv.URL(four), 4)
 	for i, r := range results {
 		if r.code != 0 {
 			t.Errorf("shard %d/4: %s", i, r)
@@ -352,6 +343,22 @@ func TestPostgresStateFourShardsApplyAPlanAsOneRunnerDoes(t *testing.T) {
 		t.Errorf("the merged report.md does not name the plan %s", p.Manifest.Name)
 	}
 	checkAuditViews(t, srv.URLWithPassword(four), p)
+}
+
+// applyShards runs `apply plan.json --state url --shard I/n` for every I at once, each from a
+// working directory of its own holding a copy of the plan, and returns how each ended.
+func applyShards(t *testing.T, planPath string, env []string, url string, n int) []result {
+	var wg sync.WaitGroup
+	results := make([]result, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = cli(t, runnerDir(t, planPath), env, "apply", "plan.json", "--state", url, "--shard", fmt.Sprintf("%d/%d", i, n), "--out", "reports")
+		}()
+	}
+	wg.Wait()
+	return results
 }
 
 // checkAuditViews checks the auditors' views after a run in which every step succeeded with

@@ -46,7 +46,10 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		}
 		if action := c.Action; action != nil {
 			name := c.Name
-			c.Action = func(ctx *cli.Context) error { return inCommand(name, action(ctx)) }
+			c.Action = func(ctx *cli.Context) error {
+				defer startProfiles(name)()
+				return inCommand(name, action(ctx))
+			}
 		}
 	}
 	return &cli.App{

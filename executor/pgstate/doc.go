@@ -24,4 +24,9 @@
 //   - Leases: a row per (cloud, region, instance), live while its run's plan lock is held
 //     (checked in pg_locks); the account is recorded, not keyed, since two plans may name one
 //     account differently while an instance id is one instance in its cloud and region.
+//     A row outlives its step (released_at), remembering the last run whose step sent a
+//     call to the instance (changed_at): the next run learns it through ForeignChange and
+//     waits out the visibility grace before it judges the instance. A dead runner's lease
+//     whose step sent a call it did not see settle is taken by no other run, only by that
+//     run's continuation: the accepted change may not show in reads yet.
 package pgstate

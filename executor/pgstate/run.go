@@ -30,6 +30,9 @@ type runState struct {
 	lost   error     // the lock's connection failed: no more appends
 	stop   chan struct{}
 	done   chan struct{}
+
+	foreignMu sync.Mutex
+	foreign   map[executor.InstanceKey]time.Time // ForeignChange's answers, by instance
 }
 
 func (r *runState) Where() string {
@@ -106,7 +109,7 @@ func (r *runState) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
 	if r.lost == nil {
-		r.lock.Exec(ctx, "DELETE FROM upgradeplan.leases WHERE digest = $1 AND shard = $2 AND backend_pid = $3", r.digest, r.shard, r.backend)
+		r.lock.Exec(ctx, releaseSQL(""), r.digest, r.shard, r.backend)
 		r.lock.Exec(ctx, "DELETE FROM upgradeplan.holders WHERE digest = $1 AND shard = $2 AND backend_pid = $3", r.digest, r.shard, r.backend)
 		r.lock.Exec(ctx, "SELECT pg_advisory_unlock($1)", r.key)
 	}

@@ -7,6 +7,9 @@
 // Where no server is installed the test is skipped with a message; with
 // UPGRADEPLAN_REQUIRE_POSTGRES=1 (set by .ci/run, which installs PostgreSQL) it fails
 // instead, so CI cannot pass by skipping.
+//
+// Run starts a server of its own outside a test (the bench's -state postgres), optionally
+// durable: fsync and synchronous commits on, as a production server runs.
 package pgtest
 
 import (
@@ -65,18 +68,25 @@ func (s *Server) NewDatabase(t testing.TB) string {
 	s.dbs++
 	name := fmt.Sprintf("t%d_%d", os.Getpid(), s.dbs)
 	s.mu.Unlock()
-	s.psql(t, "postgres", "CREATE DATABASE "+name)
+	if err := s.CreateDatabase(name); err != nil {
+		t.Fatal(err)
+	}
 	return name
 }
 
+// CreateDatabase creates an empty database named name.
+func (s *Server) CreateDatabase(name string) error {
+	return s.psql("postgres", "CREATE DATABASE "+name)
+}
+
 // psql runs one statement as the superuser over the Unix socket.
-func (s *Server) psql(t testing.TB, db, sql string) {
-	t.Helper()
+func (s *Server) psql(db, sql string) error {
 	out, err := s.command(filepath.Join(s.bin, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
 		"-h", s.Socket, "-p", strconv.Itoa(s.Port), "-U", s.User, "-d", db, "-c", sql).CombinedOutput()
 	if err != nil {
-		t.Fatalf("pgtest: psql %q: %v\n%s", sql, err, out)
+		return fmt.Errorf("pgtest: psql %q: %v\n%s", sql, err, out)
 	}
+	return nil
 }
 
 var (
@@ -91,7 +101,7 @@ var (
 // NewDatabase.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	sharedOnce.Do(func() { shared, sharedErr = start() })
+	sharedOnce.Do(func() { shared, sharedErr = Run(Options{}) })
 	if sharedErr != nil {
 		if os.Getenv("UPGRADEPLAN_REQUIRE_POSTGRES") == "1" {
 			t.Fatalf("pgtest: %v (UPGRADEPLAN_REQUIRE_POSTGRES=1: this test may not be skipped)", sharedErr)
@@ -104,9 +114,16 @@ func Start(t testing.TB) *Server {
 // Stop stops the server Start started, if any, and removes its files.
 func Stop() {
 	if shared != nil {
-		shared.stop()
+		shared.Stop()
 		shared = nil
 	}
+}
+
+// Options say how a server runs.
+type Options struct {
+	// Durable keeps fsync and synchronous commits on, as a production server runs; the
+	// tests' server turns them off (a test's database dies with it).
+	Durable bool
 }
 
 // findBin returns the directory holding initdb and pg_ctl.
@@ -129,7 +146,9 @@ func findBin() (string, error) {
 	return "", fmt.Errorf("no PostgreSQL server binaries (pg_ctl) on PATH or under /usr/lib/postgresql/*/bin: apt-get install -y postgresql")
 }
 
-func start() (*Server, error) {
+// Run starts a server of its own (not Start's shared one) and returns it running; the
+// caller stops it with Stop.
+func Run(o Options) (*Server, error) {
 	bin, err := findBin()
 	if err != nil {
 		return nil, err
@@ -164,7 +183,7 @@ func start() (*Server, error) {
 	}
 	if out, err := s.command(filepath.Join(bin, "initdb"), "-D", data, "-U", s.User, "--pwfile", pwfile,
 		"--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-instructions").CombinedOutput(); err != nil {
-		s.stop()
+		s.Stop()
 		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
 	}
 	for attempt := 0; attempt < 5; attempt++ {
@@ -173,18 +192,21 @@ func start() (*Server, error) {
 			return nil, err
 		}
 		s.Port = port
-		opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", port, s.dir)
+		opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c max_connections=200", port, s.dir)
+		if !o.Durable {
+			opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+		}
 		out, err := s.command(filepath.Join(bin, "pg_ctl"), "-D", data, "-l", filepath.Join(s.dir, "log"), "-o", opts, "-w", "-t", "60", "start").CombinedOutput()
 		if err == nil {
 			return s, nil
 		}
 		log, _ := os.ReadFile(filepath.Join(s.dir, "log"))
 		if !bytes.Contains(log, []byte("in use")) {
-			s.stop()
+			s.Stop()
 			return nil, fmt.Errorf("pg_ctl start: %v\n%s\n%s", err, out, log)
 		}
 	}
-	s.stop()
+	s.Stop()
 	return nil, fmt.Errorf("pg_ctl start: no free port after 5 attempts")
 }
 
@@ -197,7 +219,8 @@ func (s *Server) command(name string, args ...string) *exec.Cmd {
 	return exec.CommandContext(ctx, name, args...)
 }
 
-func (s *Server) stop() {
+// Stop stops the server and removes its files.
+func (s *Server) Stop() {
 	data := filepath.Join(s.dir, "data")
 	if _, err := os.Stat(filepath.Join(data, "postmaster.pid")); err == nil {
 		_ = s.command(filepath.Join(s.bin, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop").Run()
