@@ -6,7 +6,7 @@ COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 60s
 
-.PHONY: all build test fmt fmt-check vet lint-actions k8s-check demo fuzz bench bench-scale soak release image clean
+.PHONY: all build test fmt fmt-check vet lint-actions k8s-check demo fuzz bench bench-scale bench-scale-plan soak release image clean
 
 all: build
 
@@ -81,6 +81,10 @@ bench: build
 # The scale curve (1k, 10k, 50k, 100k instances) into bench/RESULTS.md; about 15 minutes.
 bench-scale: build
 	$(GO) run ./bench -bin $(BIN) -out bench/RESULTS.md -scale 1000,10000,50000,100000 $(BENCHFLAGS)
+
+# The plan side of the curve alone (plan columns, no apply); about 3 minutes.
+bench-scale-plan: build
+	$(GO) run ./bench -bin $(BIN) -out bench/RESULTS.md -scale 1000,10000,50000,100000 -plan-only $(BENCHFLAGS)
 
 # Release: static binaries (CGO_ENABLED=0, -trimpath, version and commit stamped) for linux,
 # darwin and windows on amd64 and arm64, with dist/SHA256SUMS (scripts/release.sh).

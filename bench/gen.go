@@ -100,7 +100,8 @@ func short(region string) string {
 }
 
 // caps are the simulator's default caps (sim.DefaultQPS) and the executor's default 10/s
-// for the mutating actions without a documented cap, as settings.qps names them.
+// for the mutating actions without a documented cap, and for the one read plan makes per
+// instance (MongoDB's kernel version, DescribeDBInstanceAttribute), as settings.qps names them.
 var settingsCaps = map[string]float64{
 	"alibaba.kafka/UpgradeInstanceVersion":           2,
 	"tencent.redis/UpgradeInstance":                  20,
@@ -108,6 +109,7 @@ var settingsCaps = map[string]float64{
 	"alibaba.mongodb/UpgradeDBInstanceKernelVersion": 10,
 	"alibaba.rabbitmq/UpdateInstance":                10,
 	"alibaba.computenest/UpgradeServiceInstance":     10,
+	"alibaba.mongodb/DescribeDBInstanceAttribute":    10,
 }
 
 var simCaps = map[string]string{ // settings key → simulator product/Action
@@ -117,6 +119,7 @@ var simCaps = map[string]string{ // settings key → simulator product/Action
 	"alibaba.mongodb/UpgradeDBInstanceKernelVersion": "dds/UpgradeDBInstanceKernelVersion",
 	"alibaba.rabbitmq/UpdateInstance":                "amqp-open/UpdateInstance",
 	"alibaba.computenest/UpgradeServiceInstance":     "computenestsupplier/UpgradeServiceInstance",
+	"alibaba.mongodb/DescribeDBInstanceAttribute":    "dds/DescribeDBInstanceAttribute",
 }
 
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

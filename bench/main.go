@@ -17,7 +17,7 @@
 //
 // Usage: go run ./bench -bin bin/upgradeplan [-profiles ideal,realistic,large] [-baseline=false]
 //
-//	[-scale 1000,10000,50000,100000] [-state postgres [-repeat N]] [-out bench/RESULTS.md] [-keep] [-strict]
+//	[-scale 1000,10000,50000,100000 [-plan-only]] [-state postgres [-repeat N]] [-out bench/RESULTS.md] [-keep] [-strict]
 package main
 
 import (
@@ -38,6 +38,7 @@ func main() {
 	names := flag.String("profiles", "ideal,realistic,large", "comma-separated profiles to run (ideal, realistic, large; empty for none)")
 	baseline := flag.Bool("baseline", true, "also run the Terraform-style baseline beside upgradeplan (realistic workload, 2,000 instances)")
 	scale := flag.String("scale", "", "comma-separated instance counts for the scale curve instead of the profiles, e.g. 1000,10000,50000,100000")
+	flag.BoolVar(&scalePlanOnly, "plan-only", false, "with -scale: plan each size without applying it (the curve's plan columns, section scale-plan)")
 	strict := flag.Bool("strict", false, "exit 1 when any target is missed")
 	flag.StringVar(&stateMode, "state", "", "postgres: also apply each profile's plan with --state into a durable PostgreSQL on loopback and write the comparison (the \"postgres\" section)")
 	flag.IntVar(&stateRepeat, "repeat", 1, "with -state postgres: apply each profile's plan this many times into each state (alternating)")
@@ -56,8 +57,11 @@ func main() {
 	}
 }
 
-// trySize is -size.
-var trySize int
+// trySize is -size; scalePlanOnly is -plan-only.
+var (
+	trySize       int
+	scalePlanOnly bool
+)
 
 func run(bin, resultsPath, names, scale string, baseline, keep bool) (missed []string, err error) {
 	ctx := context.Background()
@@ -84,6 +88,11 @@ func run(bin, resultsPath, names, scale string, baseline, keep bool) (missed []s
 				return nil, fmt.Errorf("-scale: %q is not an instance count", s)
 			}
 			sizes = append(sizes, n)
+		}
+		if scalePlanOnly {
+			fresh["scale-plan"] = runScalePlan(ctx, bin, sizes, keep)
+			fmt.Println(fresh["scale-plan"])
+			return nil, save()
 		}
 		fresh["scale"] = runScale(ctx, bin, sizes, keep)
 		fmt.Println(fresh["scale"])

@@ -43,7 +43,7 @@ bench/profile.go).
   DryRun preflight fails the plan (the planner retries reads, not the DryRun), so the errors
   start with apply, against a fresh simulator of the same state (plan changes nothing).
 - large: the ideal mix ×10 (100,000 instances), every cap ×10 in the simulator's qps and in
-  settings.qps, parallelism 20,000.
+  settings.qps (MongoDB's kernel read DescribeDBInstanceAttribute included), parallelism 20,000.
 - baseline: realistic scaled to 2,000 instances.
 
 ## How the numbers are taken
@@ -52,6 +52,13 @@ bench/profile.go).
   system time, peak RSS its ru_maxrss. Apply CPU per step is that CPU over the planned steps.
 - Read calls, DryRun preflights, throttling answers and mutating calls come from the
   simulators' own logs (GET /_sim/calls): the plan's simulator, then the apply's.
+- Plan's reads are held to two rules (bench/planreads.go): bulk reads (list pages, MongoDB's
+  release notes, Compute Nest's GetServiceInstance once per service and version) ≤ 200 in
+  ideal; and exactly one DescribeDBInstanceAttribute per selected MongoDB instance, since
+  only that call returns CurrentKernelVersion (issue 17). Those kernel reads run at their
+  cap (settings.qps, else the executor's 10/s: dds documents none) per account, so plan's
+  wall is at least the largest account's reads / cap; the table shows the wall over that
+  bound.
 - Applied changes come from the apply simulator's applied record (GET /_sim/applied): every
   change it made, including those whose answer it then lost; exactly one per planned change
   per instance, none on an unplanned instance.
@@ -80,4 +87,25 @@ bucket, plan order and per-bucket gates for slots, polls timed by an observed du
 estimate only while something waits on a step, and chained steps judged from their
 predecessor's poll: see the package doc of executor. Issue 15 records what the realistic
 profile shows that ideal hides; the executor work it needs comes after issues 12 and 17.
+
+## What moved the plan numbers (issue 15)
+
+Measured on this machine with the large workload (100,000 instances, caps ×10 including
+MongoDB's DescribeDBInstanceAttribute), one plan beside its simulator while other work shared
+the two cores, the code before and after (branch plan): CPU 17.6 s → 10.1–13.6 s (the scale-plan curve, on a
+busier machine, has the higher), peak RSS 733 MB → 272–277 MB, wall 81 s → 59 s (the bound: 5,000 kernel reads per
+account at 100/s, 50 s). What moved them: the plan file is streamed one target and step at a
+time, digest and indented file in one pass, and encoded once instead of three times
+(planner/encode.go); each (kind, account, region) lists, selects and diffs on its own and
+lets go of its listing as its diffs finish, so the listings of 100,000 instances are never all
+held (planner/diff.go); diffs run on 64 workers per group instead of one goroutine per
+parallelism slot (20,000 goroutines waiting on the MongoDB bucket); Redis pages and MongoDB's
+attribute answers are decoded into the fields the provider reads; Compute Nest reads
+GetServiceInstance once per (service, from version), like its DryRun. Plan CPU still misses 3 s
+at 100,000: about 4 s of it are the 10,000 kernel reads through the Alibaba SDK (signing,
+its goroutine-id nonce, HTTP), about 2 s the Tencent SDK decoding each Redis page three
+times (its transport's error check, then the answer); the plan's own share (diff, file,
+rendering, GC) is about 2 s. 5,000 Compute Nest changes at 50–300 ms a request plan in
+9.8 s (planner's BenchmarkPlanFiveThousandComputeNestChanges): 50 pages one after another
+(the list pages by NextToken), then 2 reads and 2 DryRuns.
 `

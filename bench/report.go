@@ -13,7 +13,7 @@ import (
 // RESULTS.md holds one section per profile (and the baseline and the scale curve), each
 // between markers; a run rewrites the sections it measured and keeps the others as they
 // were, with the date and commit they were measured on.
-var sectionOrder = []string{"ideal", "realistic", "large", "baseline", "postgres", "scale"}
+var sectionOrder = []string{"ideal", "realistic", "large", "baseline", "postgres", "scale", "scale-plan"}
 
 func marker(name string) (string, string) {
 	return "<!-- section:" + name + " -->\n", "<!-- end:" + name + " -->\n"

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/upgradeplan/upgradeplan/manifest"
 	"github.com/upgradeplan/upgradeplan/provider"
 )
@@ -25,6 +23,9 @@ const (
 	DefaultPollInterval = 15 * time.Second
 	// DefaultStepTimeout bounds one step from its call to its observed completion.
 	DefaultStepTimeout = 2 * time.Hour
+	// PlanWorkersPerGroup bounds the diffs in flight per (kind, account, region), under
+	// settings.parallelism: enough to keep a 100/s read bucket busy at 500 ms a request.
+	PlanWorkersPerGroup = 64
 )
 
 // Options are what Build needs besides the manifest and the products.
@@ -66,91 +67,16 @@ func Build(ctx context.Context, fleet *manifest.Fleet, reg provider.Registry, op
 	accounts := convertAccounts(fleet.Accounts)
 
 	groups, problems := openGroups(fleet, reg, accounts, opts)
-	if err := listGroups(ctx, groups, settings.Parallelism); err != nil {
+	ids, byTarget, more, err := planGroups(ctx, fleet, groups, settings.Parallelism)
+	if err != nil {
 		return nil, err
 	}
-	for _, g := range groups {
-		if g.listErr != nil {
-			t := fleet.Targets[g.targets[0]]
-			names := make([]string, len(g.targets))
-			for i, ti := range g.targets {
-				names[i] = fleet.Targets[ti].Name
-			}
-			path := fmt.Sprintf("targets[%d].select", t.Index)
-			problems = append(problems, &Problem{
-				Pos: fleet.Pos(path), Path: path, Target: strings.Join(names, ", "),
-				Message: fmt.Sprintf("list %s in %s%s: %v", g.kind, g.region, accountSuffix(g.account), g.listErr),
-			})
-		}
-	}
-
-	// Select every target's instances from its group's listing.
-	matched := make([][]provider.Instance, len(fleet.Targets))
-	groupOf := make([]*group, len(fleet.Targets))
-	for _, g := range groups {
-		if g.listErr != nil || g.prov == nil {
-			continue
-		}
-		for _, ti := range g.targets {
-			groupOf[ti] = g
-			matched[ti], problems = selectInstances(fleet, ti, g, problems)
-		}
-	}
-
-	problems = append(problems, sharedInstances(fleet, groupOf, matched)...)
-
-	// Diff every matched instance with its provider's rules.
-	type job struct {
-		target int
-		inst   provider.Instance
-		prov   provider.Provider
-		want   provider.Desired
-	}
-	var jobs []job
-	for ti, insts := range matched {
-		if groupOf[ti] == nil {
-			continue
-		}
-		want := convertDesired(fleet.Targets[ti].Desired)
-		for _, inst := range insts {
-			jobs = append(jobs, job{target: ti, inst: inst, prov: groupOf[ti].prov, want: want})
-		}
-	}
-	changes := make([][]provider.Change, len(jobs))
-	errs := make([]error, len(jobs))
-	eg, egctx := errgroup.WithContext(ctx)
-	eg.SetLimit(settings.Parallelism)
-	for i, j := range jobs {
-		eg.Go(func() error {
-			changes[i], errs[i] = j.prov.Plan(egctx, j.inst, j.want)
-			return nil
-		})
-	}
-	_ = eg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("planner: %w", err)
-	}
-	for i, err := range errs {
-		if err != nil {
-			t := fleet.Targets[jobs[i].target]
-			problems = append(problems, planProblems(fleet, t, jobs[i].inst.ID, err)...)
-		}
-	}
-	if len(problems) > 0 {
+	if problems = append(problems, more...); len(problems) > 0 {
 		problems.sort()
 		return nil, problems
 	}
 
 	// Assemble targets and steps in dependency order.
-	byTarget := make([]map[string][]provider.Change, len(fleet.Targets))
-	for i, j := range jobs {
-		if byTarget[j.target] == nil {
-			byTarget[j.target] = map[string][]provider.Change{}
-		}
-		if len(changes[i]) > 0 {
-			byTarget[j.target][j.inst.ID] = changes[i]
-		}
-	}
 	now := time.Now
 	if opts.Now != nil {
 		now = opts.Now
@@ -176,11 +102,6 @@ func Build(ctx context.Context, fleet *manifest.Fleet, reg provider.Registry, op
 	}
 	for _, ti := range order {
 		t := fleet.Targets[ti]
-		ids := make([]string, len(matched[ti]))
-		for i, inst := range matched[ti] {
-			ids[i] = inst.ID
-		}
-		sort.Strings(ids)
 		p.Targets = append(p.Targets, Target{
 			Name:          t.Name,
 			Kind:          t.Kind,
@@ -190,7 +111,7 @@ func Build(ctx context.Context, fleet *manifest.Fleet, reg provider.Registry, op
 			DependsOn:     slices.Clone(t.DependsOn),
 			Canary:        t.Canary,
 			MaxConcurrent: t.MaxConcurrent,
-			Instances:     ids,
+			Instances:     ids[ti],
 		})
 		p.Steps = append(p.Steps, targetSteps(t, byTarget[ti])...)
 	}
@@ -296,25 +217,6 @@ func unionSelection(fleet *manifest.Fleet, targets []int) provider.Selection {
 		sel.Tags = maps.Clone(first)
 	}
 	return sel
-}
-
-func listGroups(ctx context.Context, groups []*group, limit int) error {
-	eg, egctx := errgroup.WithContext(ctx)
-	eg.SetLimit(limit)
-	for _, g := range groups {
-		if g.prov == nil {
-			continue
-		}
-		eg.Go(func() error {
-			g.listed, g.listErr = g.prov.List(egctx, g.sel)
-			return nil
-		})
-	}
-	_ = eg.Wait()
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("planner: %w", err)
-	}
-	return nil
 }
 
 // selectInstances filters a group's listing down to one target's selection (ids ∩ tags),

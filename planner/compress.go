@@ -47,18 +47,8 @@ func gunzip(data []byte, limit int) ([]byte, error) {
 // compressed reports whether a plan written to path is compressed.
 func compressed(path string) bool { return strings.HasSuffix(path, ".gz") }
 
-// gzipBytes compresses data deterministically.
-func gzipBytes(data []byte) ([]byte, error) {
-	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := zw.Write(data); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+// newGzipWriter compresses deterministically what is written to it into w (no name, no
+// modification time); Close finishes the stream.
+func newGzipWriter(w io.Writer) (*gzip.Writer, error) {
+	return gzip.NewWriterLevel(w, gzip.BestCompression)
 }

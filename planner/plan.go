@@ -2,8 +2,6 @@ package planner
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -146,48 +144,35 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 // field order, sorted map keys) with Digest cleared. CreatedAt is covered: every plan file is
 // its own reviewed object, so a re-plan of the same inputs is another plan (another digest,
 // other ClientTokens), and `apply --resume` continues a run only with the very file it began.
-func ComputeDigest(p *Plan) (string, error) {
-	c := *p
-	c.Digest = ""
-	b, err := json.Marshal(&c)
-	if err != nil {
-		return "", fmt.Errorf("plan: encode for digest: %w", err)
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]), nil
-}
+func ComputeDigest(p *Plan) (string, error) { return encodePlan(p, nil) }
 
-// Encode writes p as an indented plan file, setting p.Digest.
+// Encode writes p as an indented plan file, setting p.Digest. It streams (encode.go): the
+// plan is never held in memory as one document.
 func Encode(w io.Writer, p *Plan) error {
-	d, err := ComputeDigest(p)
+	d, err := encodePlan(p, w)
 	if err != nil {
 		return err
 	}
 	p.Digest = d
-	b, err := json.MarshalIndent(p, "", "  ")
-	if err != nil {
-		return fmt.Errorf("plan: encode: %w", err)
-	}
-	_, err = w.Write(append(b, '\n'))
-	return err
+	return nil
 }
 
 // WriteFile writes p to path atomically (a temp file in the same directory, then rename),
-// gzip-compressed when path ends in .gz (compress.go).
+// gzip-compressed when path ends in .gz (compress.go), setting p.Digest.
 func WriteFile(path string, p *Plan) error {
-	var buf bytes.Buffer
-	if err := Encode(&buf, p); err != nil {
-		return err
-	}
-	data := buf.Bytes()
-	if compressed(path) {
-		z, err := gzipBytes(data)
+	return writeAtomicFunc(path, func(w io.Writer) error {
+		if !compressed(path) {
+			return Encode(w, p)
+		}
+		zw, err := newGzipWriter(w)
 		if err != nil {
 			return err
 		}
-		data = z
-	}
-	return writeAtomic(path, data)
+		if err := Encode(zw, p); err != nil {
+			return err
+		}
+		return zw.Close()
+	})
 }
 
 // WriteDigestFile writes digest and a newline to path atomically: what `plan --digest-file`
@@ -265,13 +250,22 @@ func short(d string) string {
 }
 
 func writeAtomic(path string, data []byte) error {
+	return writeAtomicFunc(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// writeAtomicFunc writes what write writes to a temp file beside path, syncs it and renames
+// it to path.
+func writeAtomicFunc(path string, write func(io.Writer) error) error {
 	dir, base := splitPath(path)
 	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
 		return err
 	}
 	tmp := f.Name()
-	if _, err := f.Write(data); err != nil {
+	if err := write(f); err != nil {
 		f.Close()
 		os.Remove(tmp)
 		return err

@@ -12,27 +12,21 @@ import (
 // to an instance the other step just grew). A user who wants two changes on one instance
 // writes them in one target, whose steps the provider chains.
 //
-// Each such instance is reported at both targets' select, naming both targets.
-func sharedInstances(fleet *manifest.Fleet, groupOf []*group, matched [][]provider.Instance) Problems {
+// Each such instance is reported at both targets' select, naming both targets. Targets of
+// different groups (kind, account, region) cannot share an instance; matched holds the
+// selections of g's targets, in g.targets order.
+func sharedInstances(fleet *manifest.Fleet, g *group, matched [][]provider.Instance) Problems {
 	var problems Problems
-	type owner struct {
-		group  *group
-		target int
-	}
-	first := map[string]owner{} // group key + instance id → the first target selecting it
-	for ti, insts := range matched {
-		g := groupOf[ti]
-		if g == nil {
-			continue
-		}
+	first := map[string]int{} // instance id → the first of the group's targets selecting it
+	for i, insts := range matched {
+		ti := g.targets[i]
 		for _, inst := range insts {
-			key := g.kind + "\x00" + g.account + "\x00" + g.region + "\x00" + inst.ID
-			o, seen := first[key]
+			o, seen := first[inst.ID]
 			if !seen {
-				first[key] = owner{group: g, target: ti}
+				first[inst.ID] = ti
 				continue
 			}
-			a, b := fleet.Targets[o.target], fleet.Targets[ti]
+			a, b := fleet.Targets[o], fleet.Targets[ti]
 			for _, pair := range [][2]manifest.Target{{a, b}, {b, a}} {
 				path := fmt.Sprintf("targets[%d].select", pair[0].Index)
 				problems = append(problems, &Problem{Pos: fleet.Pos(path), Path: path, Target: pair[0].Name, Instance: inst.ID,

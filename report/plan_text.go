@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/upgradeplan/upgradeplan/planner"
@@ -115,11 +116,23 @@ func shortDigest(d string) string {
 	return orDefault(d, "(none)")
 }
 
-// planStepsByTarget groups steps by target, keeping plan order.
+// planStepsByTarget groups steps by target, keeping plan order. A plan keeps each target's
+// steps together, so the groups are slices of p.Steps, not copies (a 100,000-instance plan's
+// steps are tens of MB); a target whose steps are apart gets a copy, never an append into
+// p.Steps.
 func planStepsByTarget(p *planner.Plan) map[string][]planner.Step {
 	out := make(map[string][]planner.Step, len(p.Targets))
-	for _, s := range p.Steps {
-		out[s.Target] = append(out[s.Target], s)
+	for i := 0; i < len(p.Steps); {
+		t, j := p.Steps[i].Target, i+1
+		for j < len(p.Steps) && p.Steps[j].Target == t {
+			j++
+		}
+		if prev, seen := out[t]; seen {
+			out[t] = append(slices.Clip(prev), p.Steps[i:j]...)
+		} else {
+			out[t] = p.Steps[i:j:j]
+		}
+		i = j
 	}
 	return out
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -86,9 +85,12 @@ func planCommand() *cli.Command {
 			if err != nil {
 				return exitError(ExitInvalid, fmt.Errorf("plan %s: %w", args[0], err))
 			}
-			var file bytes.Buffer
-			if err := planner.Encode(&file, p); err != nil {
-				return exitError(ExitInvalid, err)
+			// One encoding of the plan: the file's when it is saved (setting the digest),
+			// otherwise the digest alone; --format json encodes it again to stdout.
+			if out == "" {
+				if p.Digest, err = planner.ComputeDigest(p); err != nil {
+					return exitError(ExitInvalid, err)
+				}
 			}
 			if out != "" {
 				if err := planner.WriteFile(out, p); err != nil {
@@ -102,7 +104,7 @@ func planCommand() *cli.Command {
 			} else if format != "json" {
 				fmt.Fprintln(c.App.ErrWriter, "upgradeplan: the plan was not saved; -o FILE saves it for apply")
 			}
-			if err := renderPlan(c.App.Writer, p, file.Bytes(), format, out); err != nil {
+			if err := renderPlan(c.App.Writer, p, nil, format, out); err != nil {
 				return exitError(ExitInvalid, err)
 			}
 			printWarnings(c, planner.Warnings(p, reg, time.Now(), 0))
@@ -152,12 +154,16 @@ func checkPlanFormat(format string) error {
 	return fmt.Errorf("unknown --format %q: use %s", format, strings.Join(planFormats, ", "))
 }
 
-// renderPlan prints p in format; file is the plan file's bytes (the json rendering).
+// renderPlan prints p in format; json prints file, the plan file's bytes as read, or p
+// encoded when file is nil.
 func renderPlan(w io.Writer, p *planner.Plan, file []byte, format, planPath string) error {
 	switch format {
 	case "markdown":
 		return render.PlanMarkdown(w, p, planPath)
 	case "json":
+		if file == nil {
+			return planner.Encode(w, p)
+		}
 		_, err := w.Write(file)
 		return err
 	default:

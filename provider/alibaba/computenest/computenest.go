@@ -12,8 +12,9 @@
 // unless the region's pages (100 per call, from the size its last unfiltered list
 // recorded) are fewer: then it pages the region. The list does not say which versions
 // an instance can upgrade to (the current model has no Service.UpgradableServiceVersions
-// there); Plan reads them with one GetServiceInstance for an instance whose desired version
-// differs from its current one, and for no other.
+// there); Plan reads them with GetServiceInstance, one per distinct (service, current
+// version) among the instances whose desired version differs from their current one, and
+// one per instance only for an instance that is not Deployed (dryrun.go).
 //
 // Secrets: a parameter may be a {fromEnv} reference. Changes keep it as a reference; Apply
 // resolves it with Config.Env() and sends Parameters as a JSON string. At plan time the
@@ -111,8 +112,9 @@ type Provider struct {
 	// choice between ServiceInstanceId filters and the region's pages.
 	size provider.RegionSize
 
-	// dry holds Plan's DryRun answers, shared by instances the API answers alike (dryrun.go).
-	dry dryRuns
+	// dry and upgradables hold Plan's DryRun and GetServiceInstance answers, shared by the
+	// instances the API answers alike (dryrun.go).
+	dry, upgradables shared
 }
 
 var _ provider.Provider = (*Provider)(nil)
@@ -301,7 +303,7 @@ func (p *Provider) Plan(ctx context.Context, inst provider.Instance, want provid
 	if version == current {
 		return nil, nil
 	}
-	ups, err := p.upgradable(ctx, inst.ID)
+	ups, err := p.upgradableFor(ctx, inst)
 	if err != nil {
 		return nil, err
 	}

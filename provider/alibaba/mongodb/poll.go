@@ -88,12 +88,12 @@ const readersAtOnce = alisdk.DefaultClients
 // attribute reads one instance with DescribeDBInstanceAttribute; ok is false when dds
 // answers that the instance does not exist.
 func (p *Provider) attribute(ctx context.Context, id string) (d dds.DBInstance, ok bool, err error) {
-	var resp *dds.DescribeDBInstanceAttributeResponse
+	var resp *attributeAnswer
 	err = p.pool.Invoke(ctx, alisdk.Call{Action: ActionAttribute}, func() (requests.AcsRequest, responses.AcsResponse) {
 		req := dds.CreateDescribeDBInstanceAttributeRequest()
 		req.RegionId = p.region
 		req.DBInstanceId = id
-		resp = dds.CreateDescribeDBInstanceAttributeResponse()
+		resp = &attributeAnswer{BaseResponse: &responses.BaseResponse{}}
 		return req, resp
 	})
 	if pe := (*provider.Error)(nil); errors.As(err, &pe) && pe.Code == codeNotFound {
@@ -104,8 +104,31 @@ func (p *Provider) attribute(ctx context.Context, id string) (d dds.DBInstance, 
 	}
 	for _, d := range resp.DBInstances.DBInstance {
 		if d.DBInstanceId == id {
-			return d, true, nil
+			return dds.DBInstance{DBInstanceId: d.DBInstanceId, DBInstanceStatus: d.DBInstanceStatus, DBInstanceType: d.DBInstanceType,
+				EngineVersion: d.EngineVersion, CurrentKernelVersion: d.CurrentKernelVersion, ReplicationFactor: d.ReplicationFactor,
+				Tags: d.Tags}, true, nil
 		}
 	}
 	return dds.DBInstance{}, false, fmt.Errorf("mongodb: DescribeDBInstanceAttribute did not return %s (request id %s)", id, resp.RequestId)
+}
+
+// attributeAnswer is DescribeDBInstanceAttribute's answer with the fields fromSDK reads:
+// plan sends one per MongoDB instance (the kernel), and the SDK's DBInstance has some
+// sixty fields for its decoder to fill.
+type attributeAnswer struct {
+	*responses.BaseResponse
+	RequestId   string `json:"RequestId" xml:"RequestId"`
+	DBInstances struct {
+		DBInstance []attributeInstance `json:"DBInstance" xml:"DBInstance"`
+	} `json:"DBInstances" xml:"DBInstances"`
+}
+
+type attributeInstance struct {
+	DBInstanceId         string                                `json:"DBInstanceId" xml:"DBInstanceId"`
+	DBInstanceStatus     string                                `json:"DBInstanceStatus" xml:"DBInstanceStatus"`
+	DBInstanceType       string                                `json:"DBInstanceType" xml:"DBInstanceType"`
+	EngineVersion        string                                `json:"EngineVersion" xml:"EngineVersion"`
+	CurrentKernelVersion string                                `json:"CurrentKernelVersion" xml:"CurrentKernelVersion"`
+	ReplicationFactor    string                                `json:"ReplicationFactor" xml:"ReplicationFactor"`
+	Tags                 dds.TagsInDescribeDBInstanceAttribute `json:"Tags" xml:"Tags"`
 }

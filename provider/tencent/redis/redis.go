@@ -189,11 +189,14 @@ func (p *Provider) describe(ctx context.Context, ids []string, tags map[string]s
 			for _, k := range tagKeys {
 				req.InstanceTags = append(req.InstanceTags, &tcredis.InstanceTagInfo{TagKey: ptr(k), TagValue: ptr(tags[k])})
 			}
-			var resp *tcredis.DescribeInstancesResponse
+			var resp *describeAnswer
 			err := p.do(ctx, ActionDescribeInstances, "", func(ctx context.Context) error {
-				var err error
-				resp, err = p.client.DescribeInstancesWithContext(ctx, req)
-				return err
+				resp = &describeAnswer{BaseResponse: &tchttp.BaseResponse{}} // a retry decodes into a fresh answer
+				req.SetContext(ctx)
+				if err := p.client.Send(req, resp); err != nil {
+					return err
+				}
+				return resp.err()
 			})
 			if err != nil {
 				return provider.PageAnswer{}, err
@@ -233,7 +236,7 @@ func compact(sorted []string) []string {
 	return out
 }
 
-func (p *Provider) fromSet(is *tcredis.InstanceSet) provider.Instance {
+func (p *Provider) fromSet(is *listedInstance) provider.Instance {
 	status := deref(is.Status)
 	inst := provider.Instance{
 		ID:     *is.InstanceId,
