@@ -246,6 +246,11 @@ type stepState struct {
 	foreign bool
 	// judgedAt is when the observation the step was last judged on was made.
 	judgedAt time.Time
+	// tokenWait: the step's call waits for its rate-limit token (before its intent is
+	// written); sendVerdict (guarded by run.mu) is what a poll of its group showed
+	// meanwhile, which the send guard takes instead of a look of its own.
+	tokenWait   atomic.Bool
+	sendVerdict *judged
 }
 
 func newRun(plan *planner.Plan, opts Options, st RunState, entries []Entry) (*run, error) {

@@ -46,7 +46,7 @@ func (r *run) waitLease(ctx context.Context, s *stepState, inFlight bool) (bool,
 			s.lease = release
 			if _, local := r.state.(*dirRun); !local || shown != "" {
 				// Another run may have changed the instance since that verdict, even
-				// within verdictFreshness (a fast change between two leases): look again.
+				// within the look freshness bound (a fast change between two leases): look again.
 				r.takePreJudged(s)
 			}
 			if shown != "" {

@@ -36,6 +36,10 @@ type observer struct {
 	// their answers, so that a step released by what this poll shows (its dependency done, a
 	// slot freed) is judged from this very observation instead of costing a poll of its own.
 	riders func() ([]provider.Watch, func([]provider.Progress))
+	// waiters are the group's steps whose calls wait for their rate-limit tokens, in the
+	// order they began to wait (stepState.tokenWait says whether they still
+	// do): they ride first.
+	waiters []*stepState
 }
 
 type observation struct {
@@ -57,6 +61,10 @@ type followInfo struct {
 	// the same Observe, so that the successor is judged from the answer that shows this step
 	// done instead of costing a poll of its own.
 	next *provider.Watch
+	// awaitedAt is when the poller first found the step awaited since it last found it
+	// not awaited (guarded by observer.mu): the checks of a step that became awaited long
+	// after it was due start from there, not from the call.
+	awaitedAt time.Time
 }
 
 type observed struct {
@@ -110,6 +118,9 @@ func (f *followInfo) nextCheck(after time.Time, interval time.Duration) (time.Ti
 	if d, ok := f.est.get(); ok {
 		gap := max(d/dueDivisor, minDueGap)
 		t := f.since.Add(d)
+		if f.awaitedAt.After(t) {
+			t = f.awaitedAt // due long ago, awaited only now: the series starts now
+		}
 		for step := gap; !t.After(after); step *= 2 {
 			if step > interval {
 				return after.Add(interval), gap
@@ -130,6 +141,29 @@ func (f *followInfo) nextCheck(after time.Time, interval time.Duration) (time.Ti
 
 func newObserver(key groupKey, prov provider.Provider, interval time.Duration) *observer {
 	return &observer{key: key, prov: prov, interval: interval, wake: make(chan struct{}, 1), lastPoll: time.Now()}
+}
+
+// addTokenWaiter notes a step whose call waits for its rate-limit token.
+func (o *observer) addTokenWaiter(s *stepState) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.waiters = append(o.waiters, s)
+}
+
+// tokenWaiters returns up to n of the steps still waiting for their tokens, the longest
+// waiting first, and forgets those that stopped waiting.
+func (o *observer) tokenWaiters(n int) []*stepState {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	keep := o.waiters[:0]
+	for _, s := range o.waiters {
+		if s.tokenWait.Load() {
+			keep = append(keep, s)
+		}
+	}
+	clear(o.waiters[len(keep):])
+	o.waiters = keep
+	return append([]*stepState(nil), keep[:min(n, len(keep))]...)
 }
 
 // observe waits for the next batched Observe that covers w.
@@ -177,8 +211,15 @@ func (o *observer) nextPoll(now time.Time) (next time.Time, ok bool) {
 		if ob.urgent {
 			return now, true
 		}
-		if ob.follow == nil || ob.follow.awaited == nil || !ob.follow.awaited() {
+		if ob.follow == nil || ob.follow.awaited == nil {
 			continue
+		}
+		if !ob.follow.awaited() {
+			ob.follow.awaitedAt = time.Time{}
+			continue
+		}
+		if ob.follow.awaitedAt.IsZero() {
+			ob.follow.awaitedAt = now
 		}
 		t, gap := ob.follow.nextCheck(o.lastPoll, o.interval)
 		if t.Before(o.lastPoll.Add(gap)) {
