@@ -50,7 +50,11 @@
 //     lag, so the minimum is closest), then d/4, d/2, d, … after each previous check; polls asked for this way
 //     are at least d/4 apart, so a burst of steps sent over the last d costs about four
 //     polls. A step that becomes awaited long after it was due starts that series when it
-//     becomes awaited, not from its call. Before any completion of that action, checks probe at 0.5 s × 1.25^k after the
+//     becomes awaited, not from its call. A step nothing waits on is checked at the slow
+//     cadence but never before the series says it is due, and the series' slow end is the
+//     longer of the poll interval and d (probes stop growing at 2 s): a poll interval far
+//     below the durations (the realistic bench's 25 ms, 15 s at its time scale) no longer
+//     polls every group at that fixed cadence. Before any completion of that action, checks probe at 0.5 s × 1.25^k after the
 //     call, up to the poll interval. Lag then stays under d/4 where it matters, and polling
 //     stays a few percent of the calls where it does not (bench/RESULTS.md).
 //   - Judge before every send: a step's call goes out only on an observation at most

@@ -79,6 +79,8 @@ const (
 	// later checks are probeGrowth times further from the call, up to the poll interval.
 	probeStart  = 500 * time.Millisecond
 	probeGrowth = 1.25
+	// probeCap: probes stop growing past it (or the poll interval, if longer).
+	probeCap = 2 * time.Second
 	// dueDivisor: once a step is due, its group is checked every estimate/dueDivisor, and
 	// polls that due steps ask for are at least that far apart.
 	dueDivisor = 4
@@ -121,18 +123,20 @@ func (f *followInfo) nextCheck(after time.Time, interval time.Duration) (time.Ti
 		if f.awaitedAt.After(t) {
 			t = f.awaitedAt // due long ago, awaited only now: the series starts now
 		}
+		slow := max(interval, d)
 		for step := gap; !t.After(after); step *= 2 {
-			if step > interval {
-				return after.Add(interval), gap
+			if step > slow {
+				return after.Add(slow), gap
 			}
 			t = t.Add(step)
 		}
 		return t, gap
 	}
 	p := probeStart
+	slow := max(interval, probeCap)
 	for !f.since.Add(p).After(after) {
-		if p > interval {
-			return after.Add(interval), minDueGap
+		if p > slow {
+			return after.Add(slow), minDueGap
 		}
 		p = time.Duration(float64(p) * probeGrowth)
 	}
@@ -206,26 +210,29 @@ func (o *observer) nextPoll(now time.Time) (next time.Time, ok bool) {
 	if len(o.queue) == 0 {
 		return time.Time{}, false
 	}
-	next = o.lastPoll.Add(o.interval)
+	slow := o.lastPoll.Add(o.interval)
 	for _, ob := range o.queue {
 		if ob.urgent {
 			return now, true
 		}
-		if ob.follow == nil || ob.follow.awaited == nil {
-			continue
+		t := slow
+		if f := ob.follow; f != nil && f.awaited != nil {
+			var gap time.Duration
+			if f.awaited() {
+				if f.awaitedAt.IsZero() {
+					f.awaitedAt = now
+				}
+				t, gap = f.nextCheck(o.lastPoll, o.interval)
+				t = later(t, o.lastPoll.Add(gap))
+			} else {
+				// Nothing waits on it: not before it is due, nor more often than the
+				// poll interval.
+				f.awaitedAt = time.Time{}
+				t, _ = f.nextCheck(o.lastPoll, o.interval)
+				t = later(t, slow)
+			}
 		}
-		if !ob.follow.awaited() {
-			ob.follow.awaitedAt = time.Time{}
-			continue
-		}
-		if ob.follow.awaitedAt.IsZero() {
-			ob.follow.awaitedAt = now
-		}
-		t, gap := ob.follow.nextCheck(o.lastPoll, o.interval)
-		if t.Before(o.lastPoll.Add(gap)) {
-			t = o.lastPoll.Add(gap)
-		}
-		if t.Before(next) {
+		if next.IsZero() || t.Before(next) {
 			next = t
 		}
 	}
