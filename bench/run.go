@@ -16,6 +16,7 @@ import (
 
 	"github.com/upgradeplan/upgradeplan/executor"
 	"github.com/upgradeplan/upgradeplan/planner"
+	"github.com/upgradeplan/upgradeplan/provider/products"
 )
 
 // child is one finished subprocess.
@@ -234,11 +235,35 @@ type appliedRun struct {
 	log     string
 }
 
+// scaledGraces are apply's flags that give each product's visibility grace and shortest
+// operation their real-world meaning at the simulator's time scale, as the profiles'
+// pollInterval has: a maybe-sent MongoDB call waits its 1-minute grace of cloud time
+// (100 ms at 600×), not a minute of wall clock in which 30 upgrades could have run.
+func scaledGraces(timeScale float64) []string {
+	if timeScale <= 1 {
+		return nil
+	}
+	reg := products.Registry()
+	var args []string
+	for _, kind := range reg.Kinds() {
+		spec := reg[kind]
+		scale := func(d time.Duration) string { return kind + "=" + time.Duration(float64(d)/timeScale).String() }
+		if spec.VisibilityGrace > 0 {
+			args = append(args, "--visibility-grace", scale(spec.VisibilityGrace))
+		}
+		if spec.ShortestOperation > 0 {
+			args = append(args, "--shortest-operation", scale(spec.ShortestOperation))
+		}
+	}
+	return args
+}
+
 // runApply applies the plan against a fresh simulator of the same state (the faults).
 func runApply(ctx context.Context, bin string, f files, p profile) (out appliedRun, err error) {
 	err = onSim(bin, f, f.faults, p, "apply.log", func(sim *simProc, log *os.File) error {
 		out.log = log.Name()
-		if out.child, err = runChild(ctx, bin, sim.env(), log, log, "apply", f.plan, "--out", f.run); err != nil {
+		args := append([]string{"apply", f.plan, "--out", f.run}, scaledGraces(p.timeScale)...)
+		if out.child, err = runChild(ctx, bin, sim.env(), log, log, args...); err != nil {
 			return err
 		}
 		if out.calls, err = fetch[call](sim.addr, "/_sim/calls"); err != nil {
