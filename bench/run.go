@@ -235,10 +235,13 @@ type appliedRun struct {
 	log     string
 }
 
-// scaledGraces are apply's flags that give each product's visibility grace and shortest
-// operation their real-world meaning at the simulator's time scale, as the profiles'
-// pollInterval has: a maybe-sent MongoDB call waits its 1-minute grace of cloud time
-// (100 ms at 600×), not a minute of wall clock in which 30 upgrades could have run.
+// scaledGraces are apply's flags that give each product's visibility grace its real-world
+// meaning at the simulator's time scale, as the profiles' pollInterval has: a maybe-sent
+// MongoDB call waits its 1-minute grace of cloud time (100 ms at 600×), not a minute of
+// wall clock in which 30 upgrades could have run. The shortest operation stays as the
+// products declare it: the request latencies are not scaled (50–300 ms would be minutes of
+// cloud time), so looks 100 ms apart cannot be had, and a MongoDB call whose answer was
+// lost would fail in doubt.
 func scaledGraces(timeScale float64) []string {
 	if timeScale <= 1 {
 		return nil
@@ -250,9 +253,6 @@ func scaledGraces(timeScale float64) []string {
 		scale := func(d time.Duration) string { return kind + "=" + time.Duration(float64(d)/timeScale).String() }
 		if spec.VisibilityGrace > 0 {
 			args = append(args, "--visibility-grace", scale(spec.VisibilityGrace))
-		}
-		if spec.ShortestOperation > 0 {
-			args = append(args, "--shortest-operation", scale(spec.ShortestOperation))
 		}
 	}
 	return args
