@@ -29,7 +29,9 @@
 //   - Scheduling: parallelism and maxConcurrent slots hand a free place to the work that
 //     bounds the makespan: the bucket with the most rate-limited time left (unsent calls at
 //     its rate), plus the waiter's remaining chain (its own upgrade and all that waits for
-//     it: next steps, later waves, dependent targets, in ShortestOperation units); within a
+//     it: next steps, later waves, dependent targets, in ShortestOperation units, scaled by the
+//     action's duration estimate over its ShortestOperation once a completion was seen, so
+//     both terms are in the seconds this run sees); within a
 //     bucket the longest chain, then plan order (slots.go). Plan order ran accounts one
 //     after another. Waves and target dependsOn are barriers that count their unfinished
 //     steps (barrier.go), never pairs of steps; a step gets a goroutine once its
