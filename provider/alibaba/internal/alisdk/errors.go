@@ -29,6 +29,8 @@ const (
 //   - *errors.ServerError: Code, Message, RequestId and HTTP status from the answer;
 //     Throttling* → ClassThrottled; HTTP 5xx, InternalError*, ServiceUnavailable* →
 //     ClassRetryable; everything else (validation, auth, not found, state) → ClassPermanent.
+//   - SignatureNonceUsed: the same signed request arrived twice (the transport resent it
+//     after a lost answer) → ClassRetryable for a read, ClassUnknown for a mutating call.
 //   - a network error where nothing reached the server (dial failure, connection refused,
 //     DNS) → ClassRetryable.
 //   - a network error after the request may have been written (timeout, EOF, connection
@@ -43,8 +45,19 @@ func Classify(err error, mutating bool) *provider.Error {
 	}
 	var se *errors.ServerError
 	if stderrors.As(err, &se) {
+		class := classifyServer(se.HttpStatus(), se.ErrorCode())
+		if se.ErrorCode() == CodeNonceUsed {
+			// This very signed request reached the server before: net/http resends a GET
+			// whose answer was lost on a reused connection (RabbitMQ's ListInstances is a
+			// GET), with the nonce the server already took. A read signed afresh will
+			// pass; a mutating call's first copy may have been applied.
+			class = provider.ClassRetryable
+			if mutating {
+				class = provider.ClassUnknown
+			}
+		}
 		return &provider.Error{
-			Class:      classifyServer(se.HttpStatus(), se.ErrorCode()),
+			Class:      class,
 			Code:       se.ErrorCode(),
 			Message:    serverMessage(se),
 			RequestID:  se.RequestId(),
@@ -149,6 +162,9 @@ const (
 	CodeFlowControl       = "ONS_SYSTEM_FLOW_CONTROL"
 	CodeRejectedThrottled = "Rejected.Throttling"
 )
+
+// CodeNonceUsed is the answer to a request whose SignatureNonce the server has seen.
+const CodeNonceUsed = "SignatureNonceUsed"
 
 // classifyServer maps an Alibaba error code and HTTP status to a class. A numeric code of
 // 500 or more (an HTTP 200 body's "Code": 500) is a server error like an HTTP 5xx.
