@@ -45,6 +45,11 @@ bench/profile.go).
 - large: the ideal mix ×10 (100,000 instances), every cap ×10 in the simulator's qps and in
   settings.qps (MongoDB's kernel read DescribeDBInstanceAttribute included), parallelism 20,000.
 - baseline: realistic scaled to 2,000 instances.
+- Every profile's apply gets each product's visibility grace at the time scale
+  (--visibility-grace alibaba.mongodb=100ms for its 1 minute, and so on), as pollInterval
+  has its real-world meaning: a maybe-sent call waits a minute of cloud time, not a minute
+  of wall clock (30 upgrades at 600×). The shortest operation is not scaled, since the
+  request latencies are not.
 
 ## How the numbers are taken
 

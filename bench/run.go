@@ -16,6 +16,7 @@ import (
 
 	"github.com/upgradeplan/upgradeplan/executor"
 	"github.com/upgradeplan/upgradeplan/planner"
+	"github.com/upgradeplan/upgradeplan/provider/products"
 )
 
 // child is one finished subprocess.
@@ -234,6 +235,29 @@ type appliedRun struct {
 	log     string
 }
 
+// scaledGraces are apply's flags that give each product's visibility grace its real-world
+// meaning at the simulator's time scale, as the profiles' pollInterval has: a maybe-sent
+// MongoDB call waits its 1-minute grace of cloud time (100 ms at 600×), not a minute of
+// wall clock in which 30 upgrades could have run. The shortest operation stays as the
+// products declare it: the request latencies are not scaled (50–300 ms would be minutes of
+// cloud time), so looks 100 ms apart cannot be had, and a MongoDB call whose answer was
+// lost would fail in doubt.
+func scaledGraces(timeScale float64) []string {
+	if timeScale <= 1 {
+		return nil
+	}
+	reg := products.Registry()
+	var args []string
+	for _, kind := range reg.Kinds() {
+		spec := reg[kind]
+		scale := func(d time.Duration) string { return kind + "=" + time.Duration(float64(d)/timeScale).String() }
+		if spec.VisibilityGrace > 0 {
+			args = append(args, "--visibility-grace", scale(spec.VisibilityGrace))
+		}
+	}
+	return args
+}
+
 // runApply applies the plan against a fresh simulator of the same state (the faults).
 func runApply(ctx context.Context, bin string, f files, p profile) (appliedRun, error) {
 	return runApplyWith(ctx, bin, f, p, "apply.log", nil)
@@ -242,7 +266,7 @@ func runApply(ctx context.Context, bin string, f files, p profile) (appliedRun, 
 // runApplyWith is runApply into f.run with the log logName, the environment extra and the
 // arguments more after apply's own.
 func runApplyWith(ctx context.Context, bin string, f files, p profile, logName string, extra []string, more ...string) (out appliedRun, err error) {
-	args := append([]string{"apply", f.plan, "--out", f.run}, more...)
+	args := append(append([]string{"apply", f.plan, "--out", f.run}, scaledGraces(p.timeScale)...), more...)
 	err = onSim(bin, f, f.faults, p, logName, func(sim *simProc, log *os.File) error {
 		out.log = log.Name()
 		if out.child, err = runChild(ctx, bin, append(sim.env(), extra...), log, log, args...); err != nil {

@@ -168,9 +168,11 @@ type run struct {
 	// ownSteps counts the steps this runner runs (all but other shards').
 	ownSteps int
 	// unsentNow mirrors every bucket's unsent count for the slots (read without run.mu);
-	// bucketRate is its configured rate.
-	unsentNow  []atomic.Int64
-	bucketRate []float64
+	// bucketRate is its configured rate, bucketShortest its product's ShortestOperation in
+	// seconds (slotScore).
+	unsentNow      []atomic.Int64
+	bucketRate     []float64
+	bucketShortest []float64
 
 	segment  Segment
 	prior    []BucketStats
@@ -246,6 +248,11 @@ type stepState struct {
 	foreign bool
 	// judgedAt is when the observation the step was last judged on was made.
 	judgedAt time.Time
+	// tokenWait: the step's call waits for its rate-limit token (before its intent is
+	// written); sendVerdict (guarded by run.mu) is what a poll of its group showed
+	// meanwhile, which the send guard takes instead of a look of its own.
+	tokenWait   atomic.Bool
+	sendVerdict *judged
 }
 
 func newRun(plan *planner.Plan, opts Options, st RunState, entries []Entry) (*run, error) {
@@ -289,8 +296,8 @@ func newRun(plan *planner.Plan, opts Options, st RunState, entries []Entry) (*ru
 		segment:   Segment{StartedAt: now, Resumed: opts.Resume, PID: os.Getpid(), Host: host, Window: windowOverride(plan, opts)},
 	}
 	r.stopCtx, r.stopCancel = context.WithCancel(context.Background())
-	r.global = newSlots(par, r.remaining)
-	r.admission = &admission{limit: admitLimit(par), start: r.goStep, queue: classQueue{weight: r.remaining}}
+	r.global = newSlots(par, r.slotScore)
+	r.admission = &admission{limit: admitLimit(par), start: r.goStep, queue: classQueue{score: r.slotScore}}
 	r.rec = &Record{
 		Schema:    RecordSchema,
 		Tool:      opts.ToolVersion,

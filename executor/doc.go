@@ -29,7 +29,9 @@
 //   - Scheduling: parallelism and maxConcurrent slots hand a free place to the work that
 //     bounds the makespan: the bucket with the most rate-limited time left (unsent calls at
 //     its rate), plus the waiter's remaining chain (its own upgrade and all that waits for
-//     it: next steps, later waves, dependent targets, in ShortestOperation units); within a
+//     it: next steps, later waves, dependent targets, in ShortestOperation units, scaled by the
+//     action's duration estimate over its ShortestOperation once a completion was seen, so
+//     both terms are in the seconds this run sees); within a
 //     bucket the longest chain, then plan order (slots.go). Plan order ran accounts one
 //     after another. Waves and target dependsOn are barriers that count their unfinished
 //     steps (barrier.go), never pairs of steps; a step gets a goroutine once its
@@ -49,20 +51,39 @@
 //     call to a seen completion of the same kind/action (every sample is the duration plus a
 //     lag, so the minimum is closest), then d/4, d/2, d, … after each previous check; polls asked for this way
 //     are at least d/4 apart, so a burst of steps sent over the last d costs about four
-//     polls. Before any completion of that action, checks probe at 0.5 s × 1.25^k after the
+//     polls. A step that becomes awaited long after it was due starts that series when it
+//     becomes awaited, not from its call. A step nothing waits on is checked at the slow
+//     cadence but never before the series says it is due, and the series' slow end is the
+//     longer of the poll interval and d (probes stop growing at 2 s): a poll interval far
+//     below the durations (the realistic bench's 25 ms, 15 s at its time scale) no longer
+//     polls every group at that fixed cadence. Before any completion of that action, checks probe at 0.5 s × 1.25^k after the
 //     call, up to the poll interval. Lag then stays under d/4 where it matters, and polling
 //     stays a few percent of the calls where it does not (bench/RESULTS.md).
-//   - Judge before every send: a step is sent only on an observation made at most
-//     verdictFreshness (1 s) before it passed its last wait (dependencies, slots, window, a
-//     busy instance); when its rate-limit token comes, a verdict older than sendFreshness
-//     (20 ms) is replaced by a look right before the call (in the send guard, before the
-//     intent), and the call goes out only if that look still shows the instance ready
-//     (otherwise it is judged from that look: noop, drifted, busy; the record's `before` is
-//     what the call was judged on). A throttled call's resends inside the Limiter are not
-//     judged again. Every
-//     poll carries, as riders, the watches of up to 50 of its group's steps that have not
-//     started (lowest plan index first), so the poll that shows a dependency done or frees a
-//     slot also judges the steps it releases, without a poll of their own.
+//   - Judge before every send: a step's call goes out only on an observation at most
+//     DefaultLookFreshness (5 s; Options.LookFreshness, `apply --look-freshness`) old at the
+//     moment its rate-limit token comes; an older verdict is replaced by a look right
+//     before the call (in the send guard, before the intent), and the call goes out only if
+//     the instance still shows ready (otherwise it is judged from that look: noop, drifted,
+//     busy; the record's `before` is what the call was judged on). A throttled call's
+//     resends inside the Limiter are not judged again. The looks are shared: every poll of a
+//     group carries, as riders, up to 50 watches, first of its steps waiting for their
+//     tokens (their verdict is then the poll's), then of its steps about to start (ready,
+//     waiting for a slot or the window) whose verdict is older than half the bound, lowest
+//     plan index first; a chained step rides in its predecessor's completion check. A step
+//     passing its last wait uses such a verdict if it is within the bound. So one look of a
+//     group covers the calls whose tokens come in the next few seconds, where a look per
+//     call (the 20 ms bound of issue 12) made polls as many as sends and put a read's round
+//     trip of a rate-capped describe in front of every call. Why 5 s: a look never shows
+//     an instance as it is, only as the cloud's list shows it, and the lists lag by
+//     seconds (the products declare 1-2 minutes of VisibilityGrace for that lag); another
+//     actor's change made within that lag before our call is missed by any look, so a
+//     verdict 5 s old widens the blind spot by under a tenth of the shortest declared
+//     grace. It is longer than a bucket's gate lets a step wait for its token (about a
+//     second of calls), so a gate's token waiters share one look; at kafka's 2/s an
+//     account sends at most 10 calls per look. It bounds only another actor's race: our
+//     own calls are never repeated on a guess (maybe-sent waits for the visibility grace).
+//     Products whose list lacks the planned field pay for every rider: MongoDB reads each
+//     not-started instance's kernel with DescribeDBInstanceAttribute, one call per watch.
 //   - Progress ETA (Counters.ETA): for every bucket of mutating calls, its unsent calls at the
 //     bucket's current rate plus the duration estimate above (or, once all are sent, what is
 //     left of the last one's), the largest of these; a best case that leaves out dependencies,

@@ -95,7 +95,7 @@ func (r *run) runStep(ctx context.Context, s *stepState) {
 				continue
 			}
 			r.waitWindow(ctx)
-			if p := r.takePreJudged(s); p != nil && time.Since(p.at) <= verdictFreshness {
+			if p := r.takePreJudged(s); p != nil && time.Since(p.at) <= r.lookFreshness() {
 				s.judgedAt = p.at
 				nx = r.feed(s, input{Kind: inLook, P: r.dryRunView(s, p.p)})
 				continue
@@ -136,19 +136,29 @@ func (r *run) machineOf(s *stepState) machine {
 	return s.m
 }
 
-// verdictFreshness is how old an observation may be when a step passes its last wait
-// (dependencies, slots, window, a busy instance) for the step to be sent on it without a
-// look of its own. The observation is one the step rode along in (the poll that showed its
-// dependency done or freed its slot); the wait for a rate-limit token that follows is
-// bounded by the bucket's gate to about a second of calls.
-const verdictFreshness = time.Second
+// DefaultLookFreshness is how old the observation a step's call goes out on may be at the
+// moment its rate-limit token comes (Options.LookFreshness, `apply --look-freshness`). An
+// older verdict is taken again right before the call, however long the step waited. One
+// batched look of a group therefore covers every step whose token comes within the bound:
+// the steps about to start and those waiting for their tokens ride along in each poll of
+// their group (riders), so sends do not cost a look each.
+//
+// Why 5 s (doc.go says it at length): a look never shows the instance as it is, only as
+// the cloud's list shows it, and the lists lag by seconds (each product declares up to a
+// minute or two of VisibilityGrace for that lag). Another actor's change made within that
+// lag before our call is missed by any look, however fresh; a verdict 5 s old widens that
+// blind spot by at most 5 s, under a tenth of the shortest declared grace. It is also more
+// than a bucket's gate holds (about a second of its calls), so one look covers a gate's
+// worth of token waiters, and at kafka's 2/s an account sends at most 10 calls per look.
+const DefaultLookFreshness = 5 * time.Second
 
-// sendFreshness is how old the observation a step was judged on may be when its rate-limit
-// token comes; an older one is replaced by a look right before the call (one more poll of
-// the group, shared by the steps whose tokens come together). Only a step judged by its own
-// look and sent at once skips it: a verdict that rode along in another step's poll, or
-// waited for its token, is taken again, so no one's change in between is overwritten.
-const sendFreshness = 20 * time.Millisecond
+// lookFreshness is the bound in force for this run.
+func (r *run) lookFreshness() time.Duration {
+	if r.opts.LookFreshness > 0 {
+		return r.opts.LookFreshness
+	}
+	return DefaultLookFreshness
+}
 
 // notStartedWatch is the step's watch as a not-yet-sent call.
 func (r *run) notStartedWatch(s *stepState) provider.Watch {
@@ -236,8 +246,20 @@ func (r *run) observe(ctx context.Context, s *stepState, started, urgent bool) n
 				awaited: func() bool { return r.awaited(s) }}
 			r.mu.Lock()
 			w := s.watch(true)
+			succ := s.next
+			if succ != nil && succ.m.Phase == PhasePending {
+				nw := succ.watch(false)
+				f.next = &nw // judged from the answer that shows this step done
+			}
 			r.mu.Unlock()
 			res, err = o.followStep(wctx, w, f)
+			if err == nil && f.next != nil && res.next != nil && res.p.State == provider.StateDone {
+				r.mu.Lock()
+				if succ.m.Phase == PhasePending {
+					succ.preJudged = &judged{p: *res.next, at: time.Now()}
+				}
+				r.mu.Unlock()
+			}
 		} else {
 			r.mu.Lock()
 			w := s.watch(false)
@@ -363,9 +385,22 @@ func (r *run) send(ctx context.Context, s *stepState) next {
 		if written {
 			return nil // a resend after a throttling answer: its intent is on disk
 		}
-		if time.Since(s.judgedAt) > sendFreshness {
-			// The verdict aged while the step waited for its token: look again, so the
-			// call goes out on what the instance shows now.
+		s.tokenWait.Store(false)
+		r.mu.Lock()
+		v := s.sendVerdict
+		s.sendVerdict = nil
+		r.mu.Unlock()
+		if v != nil && v.at.After(s.judgedAt) {
+			// A look of the group while this step waited for its token judged it too.
+			s.judgedAt = v.at
+			if p := r.dryRunView(s, v.p); p.State != provider.StatePending {
+				return &notSentError{why: "the instance changed while the call waited for its token", rejudge: true, p: p}
+			}
+		}
+		if time.Since(s.judgedAt) > r.lookFreshness() {
+			// The verdict aged past the bound while the step waited for its token: look
+			// again (the look judges the group's other token waiters too), so the call goes
+			// out on what the instance shows now.
 			p, err := r.observers[s.group].observe(ctx, r.notStartedWatch(s), true)
 			if err != nil {
 				return &notSentError{why: "the look right before the call failed", rejudge: true, err: err}
@@ -395,7 +430,16 @@ func (r *run) send(ctx context.Context, s *stepState) next {
 		r.mu.Unlock()
 		return nil
 	}}
+	r.mu.Lock()
+	s.sendVerdict = nil
+	r.mu.Unlock()
+	s.tokenWait.Store(true)
+	r.observers[s.group].addTokenWaiter(s)
 	receipt, err := applySafely(withSendGuard(ctx, guard), prov, call)
+	s.tokenWait.Store(false)
+	r.mu.Lock()
+	s.sendVerdict = nil
+	r.mu.Unlock()
 	r.unready(s)
 	var ns *notSentError
 	switch {
@@ -489,12 +533,16 @@ func (r *run) persist(s *stepState, before machine, entries []Entry) {
 	}
 }
 
-// maxRiders bounds the watches a poll carries for steps about to start.
+// maxRiders bounds the watches a poll carries for steps about to start or waiting for
+// their rate-limit tokens.
 const maxRiders = 50
 
-// riders returns the watches of the group's steps that may start soon (not started, not
-// ended: waiting for a dependency, a slot or the window), lowest plan index first, and a
-// function that keeps the poll's answers as their verdicts.
+// riders returns the watches of the group's steps that may be sent soon and a function
+// that keeps the poll's answers as their verdicts: first the steps waiting for their
+// rate-limit tokens (their verdicts are checked at the token, see DefaultLookFreshness),
+// then the steps about to start (their dependencies done, waiting for a slot or the
+// window) whose last verdict is older than half the bound, lowest plan index first. A step
+// chained after one in flight rides in that step's own check instead (followInfo.next).
 func (r *run) riders(k groupKey) func() ([]provider.Watch, func([]provider.Progress)) {
 	var group []*stepState
 	for _, s := range r.steps {
@@ -504,17 +552,28 @@ func (r *run) riders(k groupKey) func() ([]provider.Watch, func([]provider.Progr
 	}
 	first := 0 // steps before it have all left PhasePending for good
 	return func() ([]provider.Watch, func([]provider.Progress)) {
+		tokens := r.observers[k].tokenWaiters(maxRiders)
 		r.mu.Lock()
 		var ws []provider.Watch
 		var who []*stepState
+		for _, s := range tokens {
+			if s.tokenWait.Load() {
+				ws = append(ws, s.watch(false))
+				who = append(who, s)
+			}
+		}
 		for first < len(group) && group[first].m.Phase != PhasePending && group[first].m.Phase != PhaseWaiting {
 			first++
 		}
+		fresh := time.Now().Add(-r.lookFreshness() / 2)
 		for _, s := range group[first:] {
 			if len(who) == maxRiders {
 				break
 			}
-			if s.m.Phase == PhasePending {
+			// Only a step about to start (its dependencies done, waiting for a slot or
+			// the window) rides, and not again while its last verdict is fresh: a watch
+			// can cost a call of its own (MongoDB reads each instance's kernel).
+			if s.m.Phase == PhasePending && s.readyHeld && (s.preJudged == nil || s.preJudged.at.Before(fresh)) {
 				ws = append(ws, s.watch(false))
 				who = append(who, s)
 			}
@@ -525,7 +584,11 @@ func (r *run) riders(k groupKey) func() ([]provider.Watch, func([]provider.Progr
 			r.mu.Lock()
 			defer r.mu.Unlock()
 			for i, s := range who {
-				if i < len(ps) && s.m.Phase == PhasePending {
+				switch {
+				case i >= len(ps):
+				case s.tokenWait.Load():
+					s.sendVerdict = &judged{p: ps[i], at: now}
+				case s.m.Phase == PhasePending:
 					s.preJudged = &judged{p: ps[i], at: now}
 				}
 			}

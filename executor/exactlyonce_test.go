@@ -111,6 +111,37 @@ func TestAStepIsJudgedAgainRightBeforeItsCall(t *testing.T) {
 	})
 }
 
+// A verdict older than the look-freshness bound when the rate-limit token comes is taken
+// again right before the call: the bucket sends one call every 10 s, another actor changes
+// both instances at 5 s, while the second call waits for its token on a verdict taken at
+// 0 s, more than DefaultLookFreshness before, and that call is not sent.
+func TestAVerdictOlderThanTheBoundIsTakenAgainAtTheToken(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cloud := newFakeCloud(time.Second, fleetOf(2, "a", "1"))
+		settings := planner.Settings{QPS: map[string]float64{fakeKind + "/Upgrade": 0.1}}
+		plan := planOf(t, settings, oneTarget(), []planner.Step{versionStep("t", "a-1", "1", "2", 0), versionStep("t", "a-2", "1", "2", 0)})
+		time.AfterFunc(5*time.Second, func() {
+			cloud.set("a-1", provider.Values{"version": "7"})
+			cloud.set("a-2", provider.Values{"version": "7"})
+		})
+		rec, err := runApply(t, t.Context(), plan, cloud.registry(), t.TempDir(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		calls := cloud.callsOf("Upgrade")
+		if len(calls) != 1 || calls[0].at.Sub(time.Unix(946684800, 0)) > time.Second {
+			t.Fatalf("calls %+v; want only the first, at once", calls)
+		}
+		second := "t/a-1"
+		if calls[0].instance == "a-1" {
+			second = "t/a-2"
+		}
+		if s := stepByID(t, rec, second); s.Status != StatusDrifted {
+			t.Errorf("%s is %s (%s), want drifted: its instance changed while its call waited for its token", second, s.Status, s.Reason)
+		}
+	})
+}
+
 // Copies of one plan file, and two plans into one run directory, never apply at once; no
 // lock file is written next to the plan (it may sit on a read-only volume).
 func TestLocksArePerPlanDigestAndRunDirectory(t *testing.T) {

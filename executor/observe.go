@@ -36,6 +36,10 @@ type observer struct {
 	// their answers, so that a step released by what this poll shows (its dependency done, a
 	// slot freed) is judged from this very observation instead of costing a poll of its own.
 	riders func() ([]provider.Watch, func([]provider.Progress))
+	// waiters are the group's steps whose calls wait for their rate-limit tokens, in the
+	// order they began to wait (stepState.tokenWait says whether they still
+	// do): they ride first.
+	waiters []*stepState
 }
 
 type observation struct {
@@ -57,6 +61,10 @@ type followInfo struct {
 	// the same Observe, so that the successor is judged from the answer that shows this step
 	// done instead of costing a poll of its own.
 	next *provider.Watch
+	// awaitedAt is when the poller first found the step awaited since it last found it
+	// not awaited (guarded by observer.mu): the checks of a step that became awaited long
+	// after it was due start from there, not from the call.
+	awaitedAt time.Time
 }
 
 type observed struct {
@@ -71,6 +79,8 @@ const (
 	// later checks are probeGrowth times further from the call, up to the poll interval.
 	probeStart  = 500 * time.Millisecond
 	probeGrowth = 1.25
+	// probeCap: probes stop growing past it (or the poll interval, if longer).
+	probeCap = 2 * time.Second
 	// dueDivisor: once a step is due, its group is checked every estimate/dueDivisor, and
 	// polls that due steps ask for are at least that far apart.
 	dueDivisor = 4
@@ -110,18 +120,23 @@ func (f *followInfo) nextCheck(after time.Time, interval time.Duration) (time.Ti
 	if d, ok := f.est.get(); ok {
 		gap := max(d/dueDivisor, minDueGap)
 		t := f.since.Add(d)
+		if f.awaitedAt.After(t) {
+			t = f.awaitedAt // due long ago, awaited only now: the series starts now
+		}
+		slow := max(interval, d)
 		for step := gap; !t.After(after); step *= 2 {
-			if step > interval {
-				return after.Add(interval), gap
+			if step > slow {
+				return after.Add(slow), gap
 			}
 			t = t.Add(step)
 		}
 		return t, gap
 	}
 	p := probeStart
+	slow := max(interval, probeCap)
 	for !f.since.Add(p).After(after) {
-		if p > interval {
-			return after.Add(interval), minDueGap
+		if p > slow {
+			return after.Add(slow), minDueGap
 		}
 		p = time.Duration(float64(p) * probeGrowth)
 	}
@@ -130,6 +145,29 @@ func (f *followInfo) nextCheck(after time.Time, interval time.Duration) (time.Ti
 
 func newObserver(key groupKey, prov provider.Provider, interval time.Duration) *observer {
 	return &observer{key: key, prov: prov, interval: interval, wake: make(chan struct{}, 1), lastPoll: time.Now()}
+}
+
+// addTokenWaiter notes a step whose call waits for its rate-limit token.
+func (o *observer) addTokenWaiter(s *stepState) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.waiters = append(o.waiters, s)
+}
+
+// tokenWaiters returns up to n of the steps still waiting for their tokens, the longest
+// waiting first, and forgets those that stopped waiting.
+func (o *observer) tokenWaiters(n int) []*stepState {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	keep := o.waiters[:0]
+	for _, s := range o.waiters {
+		if s.tokenWait.Load() {
+			keep = append(keep, s)
+		}
+	}
+	clear(o.waiters[len(keep):])
+	o.waiters = keep
+	return append([]*stepState(nil), keep[:min(n, len(keep))]...)
 }
 
 // observe waits for the next batched Observe that covers w.
@@ -172,19 +210,29 @@ func (o *observer) nextPoll(now time.Time) (next time.Time, ok bool) {
 	if len(o.queue) == 0 {
 		return time.Time{}, false
 	}
-	next = o.lastPoll.Add(o.interval)
+	slow := o.lastPoll.Add(o.interval)
 	for _, ob := range o.queue {
 		if ob.urgent {
 			return now, true
 		}
-		if ob.follow == nil || ob.follow.awaited == nil || !ob.follow.awaited() {
-			continue
+		t := slow
+		if f := ob.follow; f != nil && f.awaited != nil {
+			var gap time.Duration
+			if f.awaited() {
+				if f.awaitedAt.IsZero() {
+					f.awaitedAt = now
+				}
+				t, gap = f.nextCheck(o.lastPoll, o.interval)
+				t = later(t, o.lastPoll.Add(gap))
+			} else {
+				// Nothing waits on it: not before it is due, nor more often than the
+				// poll interval.
+				f.awaitedAt = time.Time{}
+				t, _ = f.nextCheck(o.lastPoll, o.interval)
+				t = later(t, slow)
+			}
 		}
-		t, gap := ob.follow.nextCheck(o.lastPoll, o.interval)
-		if t.Before(o.lastPoll.Add(gap)) {
-			t = o.lastPoll.Add(gap)
-		}
-		if t.Before(next) {
+		if next.IsZero() || t.Before(next) {
 			next = t
 		}
 	}

@@ -39,6 +39,10 @@ type Options struct {
 	// far apart the looks at a maybe-sent step whose change leaves no trace may be (a
 	// simulator running faster than the clouds needs a shorter one).
 	ShortestOperation map[string]time.Duration
+	// LookFreshness bounds how old the observation a call goes out on may be when its
+	// rate-limit token comes; an older verdict is taken again right before the call. 0
+	// means DefaultLookFreshness (`apply --look-freshness`).
+	LookFreshness time.Duration
 	// Out is the run directory: journal.jsonl and run.json live there.
 	Out string
 	// Parallelism overrides settings.parallelism when positive.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"sync/atomic"
+	"time"
 
 	"github.com/upgradeplan/upgradeplan/planner"
 	"github.com/upgradeplan/upgradeplan/provider"
@@ -154,7 +155,7 @@ func (r *run) buildSteps() error {
 		t := &plan.Targets[i]
 		targets[t.Name] = t
 		if t.MaxConcurrent > 0 {
-			r.targetSem[t.Name] = newSlots(t.MaxConcurrent, r.remaining)
+			r.targetSem[t.Name] = newSlots(t.MaxConcurrent, r.slotScore)
 			r.targetSem[t.Name].onWaiting = wakeOnWait
 		}
 	}
@@ -206,8 +207,12 @@ func (r *run) buildSteps() error {
 	}
 	r.unsentNow = make([]atomic.Int64, len(r.buckets))
 	r.bucketRate = make([]float64, len(r.buckets))
+	r.bucketShortest = make([]float64, len(r.buckets))
 	for i, b := range r.buckets {
 		r.bucketRate[i] = r.limiter.Rate(b.action)
+	}
+	for _, s := range r.steps {
+		r.bucketShortest[s.bi] = shortestOf(s.spec).Seconds()
 	}
 	r.rankSteps()
 	// A chain's steps learn what the instance shows once the whole chain is done.
@@ -248,13 +253,38 @@ func mergeValues(a, b provider.Values) provider.Values {
 	return out
 }
 
+// slotScore is how much a waiter of bucket c with the given rank bounds the makespan, in
+// seconds: the bucket's remaining rate-limited time plus the waiter's remaining chain. The
+// rank counts each step of the chain as its product's ShortestOperation; once the bucket's
+// action has a duration estimate (the shortest seen from call to done), the rank is scaled
+// by estimate / ShortestOperation, so both terms are in the seconds this run sees (a
+// simulator at 600x, where a chain of two 1-minute steps lasts 4 s, no longer outranks a
+// kafka bucket with 15 s of calls left; a real cloud, where they last 40 minutes, still
+// does).
+func (r *run) slotScore(c int, rank float64) float64 {
+	if c < len(r.buckets) && c < len(r.bucketShortest) && r.bucketShortest[c] > 0 {
+		if d, ok := r.buckets[c].est.get(); ok {
+			rank *= d.Seconds() / r.bucketShortest[c]
+		}
+	}
+	return r.remaining(c) + rank
+}
+
 // remaining is the rate-limited time left in bucket c: its unsent calls at its rate, in
-// seconds. The slots weigh their waiters' buckets by it.
+// seconds.
 func (r *run) remaining(c int) float64 {
 	if c >= len(r.unsentNow) || r.bucketRate[c] <= 0 {
 		return 0
 	}
 	return float64(r.unsentNow[c].Load()) / r.bucketRate[c]
+}
+
+// shortestOf is the product's ShortestOperation, the unit of the ranks.
+func shortestOf(spec provider.Spec) time.Duration {
+	if spec.ShortestOperation > 0 {
+		return spec.ShortestOperation
+	}
+	return provider.DefaultShortestOperation
 }
 
 // rankSteps sets every step's rank: the longest chain of work from it to the end of the
@@ -299,11 +329,7 @@ func (r *run) rankSteps() {
 		if s.member != nil {
 			best = max(best, barrierTail(s.member))
 		}
-		d := s.spec.ShortestOperation
-		if d <= 0 {
-			d = provider.DefaultShortestOperation
-		}
-		tail[s.pos] = d.Seconds() + best
+		tail[s.pos] = shortestOf(s.spec).Seconds() + best
 		return tail[s.pos]
 	}
 	for _, s := range r.steps {

@@ -9,7 +9,8 @@ import (
 
 // slots is a counting semaphore that hands a free slot to the waiter whose work bounds the
 // makespan: among the waiters' buckets, the one whose remaining rate-limited time (its
-// unsent calls at its rate) plus the waiter's remaining chain is the longest; within a
+// unsent calls at its rate) plus the waiter's remaining chain (in estimated seconds,
+// run.slotScore) is the longest; within a
 // bucket the longest remaining chain, then the lowest plan index. Handing out by plan
 // order made accounts run one after another, the slow bucket of the last one starting late.
 type slots struct {
@@ -58,11 +59,12 @@ func (h *waitHeap) Pop() any {
 }
 
 // classQueue keeps waiters in one heap per class (bucket) and pops the best: the class
-// with the largest weight (its remaining rate-limited time) plus its best waiter's rank.
+// whose best waiter scores highest (run.slotScore: its remaining rate-limited time plus the
+// waiter's rank in estimated seconds).
 type classQueue struct {
-	heaps  []waitHeap
-	n      int
-	weight func(class int) float64 // nil: every class weighs the same
+	heaps []waitHeap
+	n     int
+	score func(class int, rank float64) float64 // nil: the rank alone
 }
 
 func (q *classQueue) push(w *waiter) {
@@ -90,8 +92,8 @@ func (q *classQueue) popWhere(allowed func(class int) bool) *waiter {
 		}
 		top := q.heaps[c][0]
 		sc := top.rank
-		if q.weight != nil {
-			sc += q.weight(c)
+		if q.score != nil {
+			sc = q.score(c, top.rank)
 		}
 		if best < 0 || sc > score || (sc == score && top.index < q.heaps[best][0].index) {
 			best, score = c, sc
@@ -104,8 +106,8 @@ func (q *classQueue) popWhere(allowed func(class int) bool) *waiter {
 	return heap.Pop(&q.heaps[best]).(*waiter)
 }
 
-func newSlots(n int, weight func(int) float64) *slots {
-	return &slots{free: n, waiters: classQueue{weight: weight}}
+func newSlots(n int, score func(int, float64) float64) *slots {
+	return &slots{free: n, waiters: classQueue{score: score}}
 }
 
 // acquire takes a slot for s, or returns false when stop or ctx is done first. waited says

@@ -159,7 +159,8 @@ func runHistory(t *testing.T, sc *scenario, pg *pgRun) *history {
 	h.lockDir = filepath.Join(h.dir, "locks")
 	// Upgrades take 20 s simulated, 200 ms of wall clock: the shortest busy spell a change
 	// shows is that short here (the products declare a minute).
-	env := cliEnv(s, executor.LockDirEnv+"="+h.lockDir, "UPGRADEPLAN_SHORTEST_OPERATION=150ms")
+	env := cliEnv(s, executor.LockDirEnv+"="+h.lockDir, "UPGRADEPLAN_SHORTEST_OPERATION=150ms",
+		"UPGRADEPLAN_LOOK_FRESHNESS="+lookFreshness.String())
 	if pg != nil {
 		env = append(env, pg.pass)
 	}

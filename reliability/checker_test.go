@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/upgradeplan/upgradeplan/executor"
 )
 
 // The randomized checker (issue 12's proof): many seeded runs of a mixed fleet of all five
@@ -40,6 +42,14 @@ const (
 	// stopGrace is how long after a stop (signal, window cutoff, failure budget) a
 	// mutating call may still arrive: one already on the wire when the stop came.
 	stopGrace = 300 * time.Millisecond
+	// lookFreshness is apply's --look-freshness here: executor.DefaultLookFreshness (5 s)
+	// at the checker's time scale, as the shortest operation is scaled.
+	lookFreshness = executor.DefaultLookFreshness / checkerScale
+	// lookRace is how long before a call's acceptance (simulated time) another actor's
+	// change may have become visible and still be missed by the look the call went out
+	// on: the bound, plus the look's answer and the call on the wire (20 ms real). A
+	// call sent on an older view is a violation.
+	lookRace = (lookFreshness + 20*time.Millisecond) * checkerScale
 )
 
 func TestRandomizedChecker(t *testing.T) {

@@ -52,6 +52,7 @@ func applyCommand() *cli.Command {
 			&cli.StringFlag{Name: "state", EnvVars: []string{pgstate.Env}, Usage: "keep the run's journal, record, locks and instance leases in PostgreSQL: `postgres://USER@HOST:PORT/DB` (password from PGPASSWORD or a PGPASSFILE, never in the URL); any machine continues the run with the same command; --out then only receives the reports"},
 			&cli.StringFlag{Name: "shard", Usage: "with --state: run only the steps of the accounts dealt to shard `I/N` (0 <= I < N; a Kubernetes Indexed Job's $JOB_COMPLETION_INDEX/N); other shards' steps are waited for through the state; `report --state URL --run DIGEST` merges the shards"},
 			&cli.StringSliceFlag{Name: "visibility-grace", EnvVars: []string{"UPGRADEPLAN_VISIBILITY_GRACE"}, Usage: "override the products' visibility grace: `[KIND=]DURATION`, repeatable (how long an accepted change may stay invisible; a call whose answer was lost is not resent before the instance was seen untouched that long)"},
+			&cli.DurationFlag{Name: "look-freshness", EnvVars: []string{"UPGRADEPLAN_LOOK_FRESHNESS"}, Value: executor.DefaultLookFreshness, Usage: "how old the look a call goes out on may be when its rate-limit token comes; an older one is taken again right before the call (one batched look of a group covers the calls whose tokens come within this)"},
 			&cli.StringSliceFlag{Name: "notify", EnvVars: []string{"UPGRADEPLAN_NOTIFY"}, Usage: "post a summary when the run ends or stops to `[FORMAT=]URL` or [FORMAT=]env:NAME (json, slack, dingtalk, wecom, feishu; repeatable)"},
 			&cli.StringFlag{Name: "metrics-file", EnvVars: []string{"UPGRADEPLAN_METRICS_FILE"}, Usage: "keep `FILE` (*.prom) current in Prometheus text format for node_exporter's textfile collector"},
 			maxPlanAgeFlag(),
@@ -195,6 +196,7 @@ func applyAction(c *cli.Context) error {
 		// The grace and shortest-operation overrides, by kind ("" for every kind).
 		VisibilityGrace:   grace,
 		ShortestOperation: shortest,
+		LookFreshness:     c.Duration("look-freshness"),
 		State:             state,
 		Shard:             shard,
 	}
