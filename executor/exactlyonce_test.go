@@ -537,3 +537,34 @@ func TestAPlanIsAppliedOnce(t *testing.T) {
 		}
 	})
 }
+
+// The refresh judges only what a group's bucket sends in its first second: a look older
+// than the freshness bound is taken again before the call anyway, and a product that reads
+// one instance per call (MongoDB's kernel) spent minutes reading the whole fleet before any
+// kind's first upgrade. The steps it leaves are judged right before their calls, each
+// upgraded once.
+func TestTheRefreshJudgesOnlyWhatTheFirstSecondSends(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cloud := newFakeCloud(time.Second, fleetOf(40, "a", "1"))
+		settings := planner.Settings{QPS: map[string]float64{fakeKind + "/Upgrade": 4}}
+		var steps []planner.Step
+		for i := range 40 {
+			steps = append(steps, versionStep("t", fmt.Sprintf("a-%d", i+1), "1", "2", 0))
+		}
+		rec, err := runApply(t, t.Context(), planOf(t, settings, oneTarget(), steps), cloud.registry(), t.TempDir(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cloud.observed) == 0 || cloud.observed[0] != 4 {
+			t.Errorf("the refresh observed %v watches, want 4 (4 calls/s × 1 s)", cloud.observed[:min(1, len(cloud.observed))])
+		}
+		for inst, n := range cloud.upgrades() {
+			if n != 1 {
+				t.Errorf("%s upgraded %d times", inst, n)
+			}
+		}
+		if c := rec.Counts; c[StatusSucceeded] != 40 {
+			t.Errorf("counts %v, want 40 succeeded", c)
+		}
+	})
+}

@@ -37,6 +37,8 @@ type fakeCloud struct {
 	// latency, when set, delays a mutating request by in before the cloud sees it (its
 	// arrival, which the caps count) and by out after it answered.
 	latency func() (in, out time.Duration)
+	// observed is the number of watches of each Observe, in order.
+	observed []int
 }
 
 type fakeInst struct {
@@ -268,6 +270,7 @@ func (p *fakeProvider) Observe(ctx context.Context, ws []provider.Watch) ([]prov
 				return err
 			}
 		}
+		c.observed = append(c.observed, len(ws))
 		out = make([]provider.Progress, len(ws))
 		for i, w := range ws {
 			in, ok := c.insts[w.Instance]
