@@ -290,20 +290,11 @@ func runApplyWith(ctx context.Context, bin string, f files, p profile, logName s
 // runProfile plans and applies one profile's workload (at its full size, or scaled); with
 // pg it applies the plan a second time with --state (state.go).
 func runProfile(ctx context.Context, bin string, p profile, keep bool, pg *pgBench) (result, *stateRun, error) {
-	w := generate(p.mix)
-	dir, err := os.MkdirTemp("", "upgradeplan-bench-"+p.name+"-")
+	w, f, done, err := prepare(p, keep)
 	if err != nil {
 		return result{}, nil, err
 	}
-	if keep {
-		fmt.Fprintln(os.Stderr, "bench: keeping", dir)
-	} else {
-		defer os.RemoveAll(dir)
-	}
-	f, err := writeFiles(dir, w, p)
-	if err != nil {
-		return result{}, nil, err
-	}
+	defer done()
 	start := time.Now()
 	fmt.Fprintf(os.Stderr, "bench: %s: %d instances (%s); plan\n", p.name, w.instances, kindCounts(w.byKind))
 	pl, err := runPlan(ctx, bin, f, p)

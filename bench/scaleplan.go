@@ -40,21 +40,32 @@ func runScalePlan(ctx context.Context, bin string, sizes []int, keep bool) strin
 
 // planOnly writes p's workload to a temporary directory and plans it.
 func planOnly(ctx context.Context, bin string, p profile, keep bool) (planned, workload, error) {
-	w := generate(p.mix)
-	dir, err := os.MkdirTemp("", "upgradeplan-bench-"+p.name+"-")
+	w, f, done, err := prepare(p, keep)
 	if err != nil {
 		return planned{}, w, err
 	}
-	if keep {
-		fmt.Fprintln(os.Stderr, "bench: keeping", dir)
-	} else {
-		defer os.RemoveAll(dir)
-	}
-	f, err := writeFiles(dir, w, p)
-	if err != nil {
-		return planned{}, w, err
-	}
+	defer done()
 	fmt.Fprintf(os.Stderr, "bench: %s: %d instances; plan\n", p.name, w.instances)
 	pl, err := runPlan(ctx, bin, f, p)
 	return pl, w, err
+}
+
+// prepare generates p's workload and writes its files into a temporary directory, which
+// done removes unless keep.
+func prepare(p profile, keep bool) (w workload, f files, done func(), err error) {
+	w = generate(p.mix)
+	dir, err := os.MkdirTemp("", "upgradeplan-bench-"+p.name+"-")
+	if err != nil {
+		return w, files{}, nil, err
+	}
+	done = func() { os.RemoveAll(dir) }
+	if keep {
+		fmt.Fprintln(os.Stderr, "bench: keeping", dir)
+		done = func() {}
+	}
+	if f, err = writeFiles(dir, w, p); err != nil {
+		done()
+		return w, files{}, nil, err
+	}
+	return w, f, done, nil
 }
