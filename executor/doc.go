@@ -82,10 +82,16 @@
 //     second of calls), so a gate's token waiters share one look; at kafka's 2/s an
 //     account sends at most 10 calls per look. It bounds only another actor's race: our
 //     own calls are never repeated on a guess (maybe-sent waits for the visibility grace).
-//     Products whose list lacks the planned field pay for every rider: MongoDB reads each
-//     not-started instance's kernel with DescribeDBInstanceAttribute, one call per watch.
+//     Products whose list lacks the planned field pay for every rider
+//     (provider.Spec.ReadPerWatch: MongoDB reads each not-started instance's kernel with
+//     DescribeDBInstanceAttribute, one call per watch): there only token waiters ride, and
+//     only with a verdict older than half the bound; a step waiting for a slot is read once
+//     it holds it (its look before the call), since a verdict taken while it may still wait
+//     longer than the bound is a read thrown away (the realistic bench read MongoDB kernels
+//     up to five times per call; now one judgement and one confirmation per step).
 //   - The refresh at the start judges, per group, only the steps its bucket sends in the
-//     first second (rate × refreshAhead, at least one), not the whole fleet: a verdict older
+//     first second (rate × refreshAhead, at least one; one where a verdict costs a read of
+//     its own, ReadPerWatch), not the whole fleet: a verdict older
 //     than the bound is taken again anyway, and every kind waits for the refresh, so reading
 //     5,000 MongoDB kernels at 10/s held every kind's first call for minutes. The steps it
 //     leaves are judged by the looks before their calls (noop, drifted and missing steps end
