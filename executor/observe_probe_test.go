@@ -39,15 +39,17 @@ func followAll(t *testing.T, n int, apart, d time.Duration) (polls int64, lag ti
 	o := newObserver(groupKey{kind: fakeKind}, prov, 15*time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go o.run(ctx)
 	est := &estimate{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i := range n {
+		prov.done[fmt.Sprintf("i-%d", i)] = start.Add(time.Duration(i)*apart + d)
+	}
+	go o.run(ctx)
+	for i := range n {
 		id := fmt.Sprintf("i-%d", i)
 		since := start.Add(time.Duration(i) * apart)
-		prov.done[id] = since.Add(d)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
