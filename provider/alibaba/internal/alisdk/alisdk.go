@@ -11,7 +11,9 @@
 //   - a client Pool, because one sdk.Client is not safe for concurrent calls: each call takes
 //     a client, up to Options.Clients are created lazily, and the client goes back after;
 //   - Invoke, which runs one SDK call through the provider.Doer with panic recovery and
-//     turns every failure into a classified *provider.Error (see Classify).
+//     turns every failure into a classified *provider.Error (see Classify);
+//   - the SignatureNonce source: the SDK's seam for it is set to 128 random bits
+//     (nonce.go), in place of a hash of the goroutine id parsed from runtime.Stack.
 //
 // Product packages use it like this (a fresh request object per attempt, since the SDK
 // mutates requests while sending and the Doer may send more than once):
@@ -387,21 +389,10 @@ func (p *Pool) send(ctx context.Context, call Call, attempt Attempt) (err error)
 	return nil
 }
 
-// doAction runs the SDK call on a goroutine of its own and waits for it, recovering a
-// panic there. The SDK signs every request with a nonce built from runtime.Stack of the
-// calling goroutine (utils.GetNonce: its id is parsed from the stack's first line), which
-// formats every frame of that stack whatever the buffer's size: under the executor's
-// dozens of frames that cost some 35 µs a call, the largest part of the SDK's own CPU; on
-// a fresh goroutine, some 10 µs with the goroutine's start. The request is the same.
+// doAction runs the SDK call, recovering a panic inside it.
 func doAction(c *sdk.Client, req requests.AcsRequest, resp responses.AcsResponse) (panicked any, err error) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer func() { panicked = recover() }()
-		err = c.DoAction(req, resp)
-	}()
-	<-done
-	return panicked, err
+	defer func() { panicked = recover() }()
+	return nil, c.DoAction(req, resp)
 }
 
 // wrap fills the call's identity into a classified error.
