@@ -222,6 +222,7 @@ func Decode(r io.Reader) (*Plan, error) {
 	if p.Digest != want {
 		return &p, fmt.Errorf("%w: the file says %s, its content hashes to %s; re-run plan", ErrDigestMismatch, short(p.Digest), short(want))
 	}
+	compact(&p)
 	return &p, nil
 }
 
