@@ -219,7 +219,7 @@ type stepState struct {
 	prev       *stepState // the step before this one on the same instance
 	next       *stepState // the step chained after this one on the same instance
 	group      groupKey
-	spec       provider.Spec
+	spec       *provider.Spec // shared by the steps of a kind
 	cfg        machineConfig
 	// bucket is the (account, kind/action) of the step's mutating call.
 	bucket string
