@@ -13,6 +13,7 @@ import (
 func TestARunHoldsLittlePerStep(t *testing.T) {
 	const n = 10_000
 	plan, cloud := scalePlan(t, n)
+	plan = readBack(t, plan) // as apply holds it
 	dir := t.TempDir()
 	st, err := DirState{LockDir: dir + "/locks"}.Open(context.Background(), plan.Digest, dir+"/run")
 	if err != nil {

@@ -8,8 +8,10 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"reflect"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/upgradeplan/upgradeplan/planner"
 	"github.com/upgradeplan/upgradeplan/provider"
@@ -230,11 +232,20 @@ func (r *run) buildSteps() error {
 		r.bucketShortest[s.bi] = shortestOf(*s.spec).Seconds()
 	}
 	r.rankSteps()
-	// A chain's steps learn what the instance shows once the whole chain is done.
+	// A chain's steps learn what the instance shows once the whole chain is done. Steps
+	// whose to and rest of chain are the same maps (a plan file read back shares equal
+	// values) share the merged map too: read only, one per distinct chain.
+	merged := map[[2]unsafe.Pointer]provider.Values{}
 	for i := len(r.steps) - 1; i >= 0; i-- {
 		s := r.steps[i]
 		if s.next != nil {
-			s.cfg.ChainTo = mergeValues(s.step.To, s.next.cfg.ChainTo)
+			key := [2]unsafe.Pointer{reflect.ValueOf(s.step.To).UnsafePointer(), reflect.ValueOf(s.next.cfg.ChainTo).UnsafePointer()}
+			m, ok := merged[key]
+			if !ok {
+				m = mergeValues(s.step.To, s.next.cfg.ChainTo)
+				merged[key] = m
+			}
+			s.cfg.ChainTo = m
 		}
 	}
 	return nil
