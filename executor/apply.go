@@ -177,6 +177,7 @@ type run struct {
 	eventMu  sync.Mutex
 	mu       sync.Mutex // guards the steps' machines and records, failures, stop fields
 	failures int
+	observed observedValues // guarded by mu
 
 	stopOnce sync.Once
 	stopCh   chan struct{}

@@ -27,6 +27,7 @@ const scaleKind = "scale.db"
 
 // scaleCloud upgrades an instance at once: the first poll after the call shows it done.
 type scaleCloud struct {
+	fresh    bool // a new map for every observation, as a real product's answers are
 	mu       sync.Mutex
 	version  map[string]string
 	observed map[string]provider.Values
@@ -48,7 +49,7 @@ func (c *scaleCloud) registry() provider.Registry {
 // that the fake's own allocations do not stand in for the executor's.
 func (c *scaleCloud) values(version string) provider.Values {
 	v, ok := c.observed[version]
-	if !ok {
+	if !ok || c.fresh {
 		v = provider.Values{"version": version}
 		c.observed[version] = v
 	}
