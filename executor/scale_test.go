@@ -7,6 +7,7 @@ package executor
 // 100k figure within 1.2× of the 10k one, ≤ 600 MB RSS).
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -27,6 +28,7 @@ const scaleKind = "scale.db"
 
 // scaleCloud upgrades an instance at once: the first poll after the call shows it done.
 type scaleCloud struct {
+	fresh    bool // a new map for every observation, as a real product's answers are
 	mu       sync.Mutex
 	version  map[string]string
 	observed map[string]provider.Values
@@ -48,7 +50,7 @@ func (c *scaleCloud) registry() provider.Registry {
 // that the fake's own allocations do not stand in for the executor's.
 func (c *scaleCloud) values(version string) provider.Values {
 	v, ok := c.observed[version]
-	if !ok {
+	if !ok || c.fresh {
 		v = provider.Values{"version": version}
 		c.observed[version] = v
 	}
@@ -152,6 +154,19 @@ func scalePlan(tb testing.TB, n int) (*planner.Plan, *scaleCloud) {
 	return p, cloud
 }
 
+// readBack is p written to a plan file and read back, as `upgradeplan apply` reads it.
+func readBack(tb testing.TB, p *planner.Plan) *planner.Plan {
+	var file bytes.Buffer
+	if err := planner.Encode(&file, p); err != nil {
+		tb.Fatal(err)
+	}
+	back, err := planner.Decode(&file)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return back
+}
+
 // memPeak is the largest heap and goroutine-stack use seen while sampling.
 type memPeak struct{ heap, stack, goroutines uint64 }
 
@@ -213,6 +228,7 @@ func BenchmarkApplyScale(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
 				plan, cloud := scalePlan(b, n)
+				plan = readBack(b, plan) // as apply holds it: decoded from its file
 				dir := b.TempDir()
 				events := 0
 				stopSampling := sampleMem(&peak)
