@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -149,5 +150,40 @@ func TestAppliedCheckCountsEveryInstanceOffItsPlannedChanges(t *testing.T) {
 		if r.appliedOK() != tc.ok {
 			t.Errorf("%s: ok = %v (%s), want %v", tc.name, r.appliedOK(), appliedString(r), tc.ok)
 		}
+	}
+}
+
+// 60 MongoDB steps of one account need 120 DescribeDBInstanceAttribute reads (a judgement
+// before each call, a confirmation after it) at 10/s: 11.9 s plus the last answer, more
+// than their upgrade calls' own bucket (60 at 10/s, then one duration), so the bound is
+// the forced reads' and says so; the steps of another account are a bucket of their own.
+func TestForcedReadsOfMongoDBBoundTheMakespan(t *testing.T) {
+	p := profile{timeScale: 600, latMin: 50 * time.Millisecond}
+	plan := &planner.Plan{Settings: planner.Settings{Parallelism: 1000}}
+	plan.Targets = []planner.Target{{Name: "m", Kind: "alibaba.mongodb"}}
+	for i := range 70 {
+		acct := "x"
+		if i >= 60 {
+			acct = "y"
+		}
+		plan.Steps = append(plan.Steps, planner.Step{ID: fmt.Sprint(i), Target: "m", Kind: "alibaba.mongodb", Account: acct,
+			Instance: fmt.Sprintf("dds-%02d", i), Action: "UpgradeDBInstanceKernelVersion"})
+	}
+	b := lowerBound(p, plan)
+	want := 11900*time.Millisecond + p.latMin
+	if b.total != want || b.what != "forced reads of x alibaba.mongodb/DescribeDBInstanceAttribute" {
+		t.Errorf("bound %s (%s), want %s from the forced reads of account x", b.total, b.what, want)
+	}
+	var rows []string
+	for _, bb := range b.buckets {
+		if bb.forced {
+			rows = append(rows, fmt.Sprintf("%s %d", bb.key, bb.calls))
+		}
+	}
+	if got := strings.Join(rows, "; "); got != "x alibaba.mongodb/DescribeDBInstanceAttribute 120; y alibaba.mongodb/DescribeDBInstanceAttribute 20" {
+		t.Errorf("forced-read rows: %s", got)
+	}
+	if n := forcedConfirmations(plan); n != 70 {
+		t.Errorf("%d forced confirmations, want one per MongoDB step (70)", n)
 	}
 }

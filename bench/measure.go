@@ -77,6 +77,32 @@ type bucketBound struct {
 	dMin, dMax   time.Duration
 	bound        time.Duration
 	lastReleased time.Duration
+	forced       bool // a bucket of reads the API forces per step (forcedReads), not of mutating calls
+}
+
+// forcedReads are the reads an API forces per step, by kind: MongoDB's verdict before the
+// call and its confirmation after it both need CurrentKernelVersion, which only
+// DescribeDBInstanceAttribute shows, one instance per call (DescribeDBInstances lacks it).
+// Those reads share that action's cap, so an account's n MongoDB steps cost at least 2n
+// of its calls at that cap whatever the executor does: a floor of the makespan like the
+// caps of mutating calls.
+var forcedReads = map[string]struct {
+	action  string
+	perStep int
+}{
+	"alibaba.mongodb": {"DescribeDBInstanceAttribute", 2},
+}
+
+// forcedConfirmations is how many of apply's polls the APIs force after the calls: one
+// confirmation read per step of a kind in forcedReads (the judgement read is the other).
+func forcedConfirmations(plan *planner.Plan) int {
+	n := 0
+	for _, s := range plan.Steps {
+		if _, ok := forcedReads[s.Kind]; ok {
+			n++
+		}
+	}
+	return n
 }
 
 // stepDurations is each step's least time in a slot, in wall time: its upgrade duration
@@ -115,6 +141,10 @@ func stepDurations(p profile, plan *planner.Plan) []time.Duration {
 //     D of the bucket, so bucket = max_k (L_{n−k} + D_(k)). With equal D this is
 //     max_j (r_j + (n − 1 − j)/c) + D.
 //   - parallelism bound: Σ D(s) / parallelism (and per target Σ D / maxConcurrent).
+//   - forced-read bound, per (account, read action) of forcedReads with m = perStep × steps
+//     reads at cap c: (m − 1)/c + the fastest request. The reads leave at least 1/c apart
+//     from the start, and the last one's answer (a confirmation) ends a step; release
+//     times are left out, so it is a floor that never overstates.
 //
 // The bound is the largest of these.
 func lowerBound(p profile, plan *planner.Plan) bound {
@@ -205,6 +235,7 @@ func lowerBound(p profile, plan *planner.Plan) bound {
 		}
 		b.buckets = append(b.buckets, bb)
 	}
+	b.buckets = append(b.buckets, forcedBounds(p, plan, lim)...)
 	sort.Slice(b.buckets, func(i, j int) bool {
 		if b.buckets[i].bound != b.buckets[j].bound {
 			return b.buckets[i].bound > b.buckets[j].bound
@@ -217,8 +248,30 @@ func lowerBound(p profile, plan *planner.Plan) bound {
 	}
 	if len(b.buckets) > 0 && b.buckets[0].bound > b.total {
 		b.total, b.what = b.buckets[0].bound, "rate cap of "+b.buckets[0].key
+		if b.buckets[0].forced {
+			b.total, b.what = b.buckets[0].bound, "forced reads of "+b.buckets[0].key
+		}
 	}
 	return b
+}
+
+// forcedBounds is a bucket row per (account, read action) of forcedReads (see lowerBound).
+func forcedBounds(p profile, plan *planner.Plan, lim *executor.Limiter) []bucketBound {
+	reads := map[string]int{}
+	for _, s := range plan.Steps {
+		if f, ok := forcedReads[s.Kind]; ok {
+			reads[s.Account+" "+s.Kind+"/"+f.action] += f.perStep
+		}
+	}
+	var out []bucketBound
+	for _, key := range sortedKeys(reads) {
+		_, kindAction, _ := strings.Cut(key, " ")
+		rate := lim.Rate(kindAction)
+		m := reads[key]
+		bound := time.Duration(float64(m-1)/rate*float64(time.Second)) + p.latMin
+		out = append(out, bucketBound{key: key, calls: m, rate: rate, bound: bound, forced: true})
+	}
+	return out
 }
 
 func measure(p profile, w workload, pl planned, ap appliedRun) result {
@@ -337,8 +390,12 @@ func (r result) table() []row {
 	add("mutating calls (apply)", fmt.Sprintf("%d for %d changes; %d calls met an injected error or drop", r.mutating, r.steps, r.faults), "", nil)
 	add("throttling answers (plan + apply)", fmt.Sprintf("%d + %d", r.planThrottles, r.throttles), "0", b(r.planThrottles+r.throttles == 0))
 	share := float64(r.polls) / float64(max(1, r.applyCalls))
-	add("polling share of apply calls", fmt.Sprintf("%.2f%% (%d of %d)", 100*share, r.polls, r.applyCalls),
-		fmt.Sprintf("≤ %g%%", 100*p.maxPolling), b(share <= p.maxPolling))
+	add("polling share of apply calls (every observing call)", fmt.Sprintf("%.2f%% (%d of %d)", 100*share, r.polls, r.applyCalls),
+		fmt.Sprintf("≤ %g%% (held to this row: the issue counts every poll)", 100*p.maxPolling), b(share <= p.maxPolling))
+	confirm := min(r.polls, forcedConfirmations(r.plan.plan))
+	add("polling share without the forced confirmation read per MongoDB step",
+		fmt.Sprintf("%.2f%% (%d of %d; %d confirmations left out)", 100*float64(r.polls-confirm)/float64(max(1, r.applyCalls)), r.polls-confirm, r.applyCalls, confirm),
+		"shown, not held", nil)
 	perStep := time.Duration(0)
 	if r.steps > 0 {
 		perStep = r.apply.cpu / time.Duration(r.steps)

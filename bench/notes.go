@@ -68,8 +68,13 @@ bench/profile.go).
   change it made, including those whose answer it then lost; exactly one per planned change
   per instance, none on an unplanned instance.
 - Makespan is run.json finished_at − started_at (refresh included).
-- Polling share is run.json's polls (calls made to observe completion, summed over buckets)
-  divided by every call the apply's simulator received.
+- Polling share is run.json's polls (every call made to observe: completion checks and the
+  looks that judge a step before its call, summed over buckets) divided by every call the
+  apply's simulator received. It is shown twice: all of them, the row the issue's target is
+  held to (the issue counts every poll, and a target is never loosened); and without one
+  confirmation read per MongoDB step, the DescribeDBInstanceAttribute after the upgrade
+  that only that API can answer (CurrentKernelVersion; DescribeDBInstances lacks it), so
+  that the share the executor's timing controls is visible beside the raw one.
 - Lower bound: lowerBound in bench/measure.go. Each step's D is its upgrade duration as the
   simulator draws it (sim.SpreadDuration with the profile's seed and spread), scaled, plus the
   fastest request of the latency rule (the call must arrive and an answer showing the end must
@@ -79,6 +84,13 @@ bench/profile.go).
   call can leave and D_(k) the k-th shortest D (with equal D: max_j (r_j + (n − 1 − j)/c) +
   D); the longest chain, max r(s) + D(s); and Σ D / parallelism. Caps are the executor's:
   documented ones (kafka 2/s, redis 20/s), 10/s where undocumented, settings.qps where set.
+- Forced reads (rows marked so in the bound's table): a read the API forces per step is a
+  rate-capped floor like a mutating call. MongoDB's verdict before the call and its
+  confirmation after it both need CurrentKernelVersion, which only
+  DescribeDBInstanceAttribute shows, one instance per call; so an account's n MongoDB steps
+  cost at least 2n of those reads at that action's cap (10/s: dds documents none). Their
+  bound is (2n − 1)/c plus the fastest request (the last answer ends a step), release times
+  left out so that it never overstates; it counts in the bound's maximum like any bucket.
 
 ## What moved the numbers (ideal, before this issue)
 

@@ -97,11 +97,15 @@ func (r result) section() string {
 	if m := r.missed(); len(m) > 0 {
 		fmt.Fprintf(&sb, "\nMissed: %s.\n", strings.Join(m, "; "))
 	}
-	sb.WriteString("\nLower bound, the five largest buckets of mutating calls (D: least slot time of a step, duration plus the fastest request):\n\n")
+	sb.WriteString("\nLower bound, the five largest buckets of mutating calls and of forced reads (D: least slot time of a step, duration plus the fastest request; forced reads: the judgement and confirmation reads the API forces per step, see \"How the numbers are taken\"):\n\n")
 	sb.WriteString("| bucket (account kind/Action) | calls | cap | D min–max | last released | bound |\n|---|---|---|---|---|---|\n")
 	for i, b := range r.bound.buckets {
 		if i == 5 {
 			break
+		}
+		if b.forced {
+			fmt.Fprintf(&sb, "| %s (forced reads) | %d | %g/s | – | – | %s |\n", b.key, b.calls, b.rate, secs(b.bound))
+			continue
 		}
 		fmt.Fprintf(&sb, "| %s | %d | %g/s | %s–%s | %s | %s |\n", b.key, b.calls, b.rate, secs(b.dMin), secs(b.dMax), secs(b.lastReleased), secs(b.bound))
 	}

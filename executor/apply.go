@@ -245,8 +245,9 @@ type stepState struct {
 	lease  func()    // releases the step's instance lease
 	// foreign: the step is another shard's (Options.Shard); followForeign ends it.
 	foreign bool
-	// judgedAt is when the observation the step was last judged on was made.
-	judgedAt time.Time
+	// judgedNs is when the observation the step was last judged on was made (unix ns;
+	// written by the driver, read by its group's poller: see judgedAt).
+	judgedNs atomic.Int64
 	// tokenWait: the step's call waits for its rate-limit token (before its intent is
 	// written); sendVerdict (guarded by run.mu) is what a poll of its group showed
 	// meanwhile, which the send guard takes instead of a look of its own.

@@ -57,7 +57,16 @@
 //     longer of the poll interval and d (probes stop growing at 2 s): a poll interval far
 //     below the durations (the realistic bench's 25 ms, 15 s at its time scale) no longer
 //     polls every group at that fixed cadence. Before any completion of that action, checks probe at 0.5 s × 1.25^k after the
-//     call, up to the poll interval. Lag then stays under d/4 where it matters, and polling
+//     call, up to the poll interval; a poll counts as a probe of every step it covers, so
+//     a covered step's next probe is its series' spacing at its age after that poll (never
+//     further apart than its own series), and the probes of steps sent a moment apart do
+//     not interleave into a poll every 100 ms (observe_probe_test.go: 28 → 21 polls for
+//     eight steps 200 ms apart). Why the list-polled kinds still poll about twice per step
+//     in the realistic bench: at parallelism 50 a step always waits for a slot, so every
+//     step in flight is awaited and its group is checked every d/4 once it is due, d being
+//     the shortest completion seen; with durations spread ±50% most steps are due well
+//     before they end (kafka: 24 steps per group, 54 polls, 21 of them showing an end).
+//     Fewer would need longer gaps, that is more lag on a slot a waiting step needs. Lag then stays under d/4 where it matters, and polling
 //     stays a few percent of the calls where it does not (bench/RESULTS.md).
 //   - Judge before every send: a step's call goes out only on an observation at most
 //     DefaultLookFreshness (5 s; Options.LookFreshness, `apply --look-freshness`) old at the
@@ -82,10 +91,16 @@
 //     second of calls), so a gate's token waiters share one look; at kafka's 2/s an
 //     account sends at most 10 calls per look. It bounds only another actor's race: our
 //     own calls are never repeated on a guess (maybe-sent waits for the visibility grace).
-//     Products whose list lacks the planned field pay for every rider: MongoDB reads each
-//     not-started instance's kernel with DescribeDBInstanceAttribute, one call per watch.
+//     Products whose list lacks the planned field pay for every rider
+//     (provider.Spec.ReadPerWatch: MongoDB reads each not-started instance's kernel with
+//     DescribeDBInstanceAttribute, one call per watch): there only token waiters ride, and
+//     only with a verdict older than half the bound; a step waiting for a slot is read once
+//     it holds it (its look before the call), since a verdict taken while it may still wait
+//     longer than the bound is a read thrown away (the realistic bench read MongoDB kernels
+//     up to five times per call; now one judgement and one confirmation per step).
 //   - The refresh at the start judges, per group, only the steps its bucket sends in the
-//     first second (rate × refreshAhead, at least one), not the whole fleet: a verdict older
+//     first second (rate × refreshAhead, at least one; one where a verdict costs a read of
+//     its own, ReadPerWatch), not the whole fleet: a verdict older
 //     than the bound is taken again anyway, and every kind waits for the refresh, so reading
 //     5,000 MongoDB kernels at 10/s held every kind's first call for minutes. The steps it
 //     leaves are judged by the looks before their calls (noop, drifted and missing steps end

@@ -96,7 +96,7 @@ func (r *run) runStep(ctx context.Context, s *stepState) {
 			}
 			r.waitWindow(ctx)
 			if p := r.takePreJudged(s); p != nil && time.Since(p.at) <= r.lookFreshness() {
-				s.judgedAt = p.at
+				s.setJudged(p.at)
 				nx = r.feed(s, input{Kind: inLook, P: r.dryRunView(s, p.p)})
 				continue
 			}
@@ -274,7 +274,7 @@ func (r *run) observe(ctx context.Context, s *stepState, started, urgent bool) n
 		switch {
 		case err == nil:
 			s.lastOK = time.Now()
-			s.judgedAt = s.lastOK
+			s.setJudged(s.lastOK)
 			kind := inLook
 			if started {
 				kind = inPoll
@@ -390,14 +390,14 @@ func (r *run) send(ctx context.Context, s *stepState) next {
 		v := s.sendVerdict
 		s.sendVerdict = nil
 		r.mu.Unlock()
-		if v != nil && v.at.After(s.judgedAt) {
+		if v != nil && v.at.After(s.judgedAt()) {
 			// A look of the group while this step waited for its token judged it too.
-			s.judgedAt = v.at
+			s.setJudged(v.at)
 			if p := r.dryRunView(s, v.p); p.State != provider.StatePending {
 				return &notSentError{why: "the instance changed while the call waited for its token", rejudge: true, p: p}
 			}
 		}
-		if time.Since(s.judgedAt) > r.lookFreshness() {
+		if time.Since(s.judgedAt()) > r.lookFreshness() {
 			// The verdict aged past the bound while the step waited for its token: look
 			// again (the look judges the group's other token waiters too), so the call goes
 			// out on what the instance shows now.
@@ -405,7 +405,7 @@ func (r *run) send(ctx context.Context, s *stepState) next {
 			if err != nil {
 				return &notSentError{why: "the look right before the call failed", rejudge: true, err: err}
 			}
-			s.judgedAt = time.Now()
+			s.setJudged(time.Now())
 			if p = r.dryRunView(s, p); p.State != provider.StatePending {
 				return &notSentError{why: "the instance changed while the call waited for its token", rejudge: true, p: p}
 			}
@@ -531,68 +531,5 @@ func (r *run) persist(s *stepState, before machine, entries []Entry) {
 	r.emit(s, r.statusOf(s), msg)
 	if stopWhy != "" {
 		r.stop(stopWhy)
-	}
-}
-
-// maxRiders bounds the watches a poll carries for steps about to start or waiting for
-// their rate-limit tokens.
-const maxRiders = 50
-
-// riders returns the watches of the group's steps that may be sent soon and a function
-// that keeps the poll's answers as their verdicts: first the steps waiting for their
-// rate-limit tokens (their verdicts are checked at the token, see DefaultLookFreshness),
-// then the steps about to start (their dependencies done, waiting for a slot or the
-// window) whose last verdict is older than half the bound, lowest plan index first. A step
-// chained after one in flight rides in that step's own check instead (followInfo.next).
-func (r *run) riders(k groupKey) func() ([]provider.Watch, func([]provider.Progress)) {
-	var group []*stepState
-	for _, s := range r.steps {
-		if s.group == k {
-			group = append(group, s)
-		}
-	}
-	first := 0 // steps before it have all left PhasePending for good
-	return func() ([]provider.Watch, func([]provider.Progress)) {
-		tokens := r.observers[k].tokenWaiters(maxRiders)
-		r.mu.Lock()
-		var ws []provider.Watch
-		var who []*stepState
-		for _, s := range tokens {
-			if s.tokenWait.Load() {
-				ws = append(ws, s.watch(false))
-				who = append(who, s)
-			}
-		}
-		for first < len(group) && group[first].m.Phase != PhasePending && group[first].m.Phase != PhaseWaiting {
-			first++
-		}
-		fresh := time.Now().Add(-r.lookFreshness() / 2)
-		for _, s := range group[first:] {
-			if len(who) == maxRiders {
-				break
-			}
-			// Only a step about to start (its dependencies done, waiting for a slot or
-			// the window) rides, and not again while its last verdict is fresh: a watch
-			// can cost a call of its own (MongoDB reads each instance's kernel).
-			if s.m.Phase == PhasePending && s.readyHeld && (s.preJudged == nil || s.preJudged.at.Before(fresh)) {
-				ws = append(ws, s.watch(false))
-				who = append(who, s)
-			}
-		}
-		r.mu.Unlock()
-		return ws, func(ps []provider.Progress) {
-			now := time.Now()
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			for i, s := range who {
-				switch {
-				case i >= len(ps):
-				case s.tokenWait.Load():
-					s.sendVerdict = &judged{p: ps[i], at: now}
-				case s.m.Phase == PhasePending:
-					s.preJudged = &judged{p: ps[i], at: now}
-				}
-			}
-		}
 	}
 }

@@ -132,13 +132,23 @@ func (f *followInfo) nextCheck(after time.Time, interval time.Duration) (time.Ti
 		}
 		return t, gap
 	}
+	// Probes: the poll at `after` covered the step once it was past its first probe (it
+	// was queued then), so the next probe is the series' spacing at the step's age after
+	// that poll, not the series' next point: a poll another step's probe asked for counts
+	// as this one's. A step's checks are then never further apart than its own series
+	// spaces them, while the probes of steps sent a moment apart no longer interleave
+	// into a poll every minDueGap before anything of the action has completed.
 	p := probeStart
 	slow := max(interval, probeCap)
 	for !f.since.Add(p).After(after) {
 		if p > slow {
 			return after.Add(slow), minDueGap
 		}
-		p = time.Duration(float64(p) * probeGrowth)
+		np := time.Duration(float64(p) * probeGrowth)
+		if f.since.Add(np).After(after) {
+			return after.Add(np - p), minDueGap
+		}
+		p = np
 	}
 	return f.since.Add(p), minDueGap
 }

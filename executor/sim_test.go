@@ -20,7 +20,6 @@ import (
 	"github.com/upgradeplan/upgradeplan/cloudsim/sim"
 	"github.com/upgradeplan/upgradeplan/cloudsim/simtest"
 	"github.com/upgradeplan/upgradeplan/executor"
-	"github.com/upgradeplan/upgradeplan/manifest"
 	"github.com/upgradeplan/upgradeplan/planner"
 	"github.com/upgradeplan/upgradeplan/provider"
 	"github.com/upgradeplan/upgradeplan/provider/alibaba/computenest"
@@ -138,23 +137,7 @@ targets:
 // as apply reads it.
 func makePlan(t *testing.T, settings string) (*planner.Plan, string) {
 	t.Helper()
-	fleet, err := manifest.Parse("fleet.yaml", []byte(fmt.Sprintf(fleetYAML, settings)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := planner.Build(context.Background(), fleet, registry(), planner.Options{ToolVersion: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "plan.json")
-	if err := planner.WriteFile(path, p); err != nil {
-		t.Fatal(err)
-	}
-	p, err = planner.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p, path
+	return planFleet(t, fmt.Sprintf(fleetYAML, settings))
 }
 
 func apply(t *testing.T, ctx context.Context, p *planner.Plan, planPath, out string, resume bool) *executor.Record {

@@ -185,6 +185,12 @@ type Spec struct {
 	// again only if the executor watched the instance over the whole visibility grace,
 	// never on a single later look.
 	FailureLeavesNoTrace bool
+	// ReadPerWatch is true where judging an instance before its call costs a read of its
+	// own (MongoDB: only DescribeDBInstanceAttribute shows the kernel, one id per call),
+	// where other products' lists judge a page of instances at once. The executor then
+	// takes such a verdict only for a step that holds its slot, whose call can follow
+	// within the look freshness bound, never ahead of it for steps that may wait longer.
+	ReadPerWatch bool
 }
 
 // DefaultVisibilityGrace is the visibility grace of a product that declares none.

@@ -1,10 +1,11 @@
 // Package mongodb is upgradeplan's alibaba.mongodb provider: ApsaraDB for MongoDB (dds
 // 2015-12-01) kernel (minor version) upgrades through UpgradeDBInstanceKernelVersion.
 // It owns what is special about the product: paged reads of a region (DescribeDBInstances,
-// 100 per page, one listing per DBInstanceType); polling by id where that is cheaper (the
-// list filters by a single DBInstanceId and lacks the kernel, so Observe reads k watched
-// instances with k DescribeDBInstanceAttribute calls unless the region's pages plus the
-// kernels they lack cost less: see Observe); resolving kernelVersion "latest" through DescribeKernelReleaseNotes, the
+// 100 per page, one listing per DBInstanceType); how it polls (the list filters by a single
+// DBInstanceId and lacks the kernel: a step not yet called is judged with one
+// DescribeDBInstanceAttribute, and a step in flight is followed through the list's status,
+// one page of its type, with its kernel read once it is Running again, so a step costs one
+// judgement and one confirmation read, see Observe); resolving kernelVersion "latest" through DescribeKernelReleaseNotes, the
 // rules (standalone instances cannot upgrade; the instance must be Running, so the executor
 // waits instead of calling early; the instance restarts once), and how completion looks
 // (Running → MinorVersionUpgrading → Running on the planned CurrentKernelVersion). SDK
@@ -81,6 +82,8 @@ func Spec() provider.Spec {
 		ShortestOperation: provider.DefaultShortestOperation,
 		// A failed kernel upgrade is Running again on the old kernel (see StartGrace).
 		FailureLeavesNoTrace: true,
+		// A verdict needs the kernel: one DescribeDBInstanceAttribute per instance.
+		ReadPerWatch: true,
 	}
 }
 
@@ -97,6 +100,11 @@ type Provider struct {
 	// size is the region's instance count from its last complete read, for Observe's
 	// choice between per-id reads and the region's pages.
 	size provider.RegionSize
+
+	// types is each instance's DBInstanceType as a read showed it, so that a poll lists
+	// only the types its instances are (typesOf).
+	typesMu sync.Mutex
+	types   map[string]string
 }
 
 var _ provider.Provider = (*Provider)(nil)
@@ -154,12 +162,17 @@ func fromSDK(d dds.DBInstance) observed {
 // shared struct does, so a list that carries one is used): callers read it with
 // DescribeDBInstanceAttribute where they need it (kernelOf).
 func (p *Provider) list(ctx context.Context, ids []string, tags map[string]string) ([]observed, error) {
+	return p.listTypes(ctx, ids, tags, []string{TypeReplicate, TypeSharding})
+}
+
+// listTypes is list over the listings of the given types only.
+func (p *Provider) listTypes(ctx context.Context, ids []string, tags map[string]string, types []string) ([]observed, error) {
 	sel := provider.Selection{IDs: ids, Tags: tags}
 	var out []observed
 	seen := map[string]bool{}
-	whole := len(tags) == 0 && len(ids) != 1 // the pages are the region's
+	whole := len(tags) == 0 && len(ids) != 1 && len(types) == 2 // the pages are the region's
 	total := 0
-	for _, typ := range [...]string{TypeReplicate, TypeSharding} {
+	for _, typ := range types {
 		err := provider.ReadPages(func(pg provider.Page) (provider.PageAnswer, error) {
 			var resp *dds.DescribeDBInstancesResponse
 			err := p.pool.Invoke(ctx, alisdk.Call{Action: ActionList}, func() (requests.AcsRequest, responses.AcsResponse) {
@@ -186,6 +199,7 @@ func (p *Provider) list(ctx context.Context, ids []string, tags map[string]strin
 			}
 			for _, d := range resp.DBInstances.DBInstance {
 				o := fromSDK(d)
+				p.noteType(o.id, typ)
 				if seen[o.id] || !sel.Selects(o.id, o.tags) {
 					continue
 				}

@@ -16,16 +16,18 @@ import (
 // window (SwitchMode=1) has no start grace: it may start hours later, within stepTimeout.
 const StartGrace = 2 * time.Minute
 
-// Observe reports every watch from the cheaper of two reads. DescribeDBInstances filters by
-// one DBInstanceId only, and its answer has no kernel version, but
-// DescribeDBInstanceAttribute answers one id with both status and kernel: so the by-id
-// form is one DescribeDBInstanceAttribute per watched instance (k calls for k instances).
-// The region form pages DescribeDBInstances once per DBInstanceType (replica sets, then
-// sharded clusters; 100 per page) and adds one DescribeDBInstanceAttribute for each watched
-// instance that is Running (an instance in any other status is in progress, or, not yet
-// called, waiting, whatever its kernel). Observe takes the by-id form unless the region's
-// pages (from the size its last region read recorded) plus one call per watch not yet
-// started cost less (provider.RegionSize.ByID).
+// Observe reports every watch. DescribeDBInstances filters by one DBInstanceId only and
+// has no kernel version; DescribeDBInstanceAttribute answers one id with status and kernel.
+// A watch not yet started is judged on its kernel: one DescribeDBInstanceAttribute each. A
+// started watch needs the kernel only once its instance is Running again (any other status
+// is the upgrade in progress), so once at least as many steps are followed as the listings
+// of their types have pages (provider.RegionSize.ByID, from the size the last region read
+// recorded), their status comes from DescribeDBInstances, listing only the DBInstanceTypes
+// they are (known from earlier reads; both otherwise), and only the Running ones get a
+// DescribeDBInstanceAttribute. A step then
+// costs one kernel read before its call and one to confirm its new kernel, however often
+// its completion is checked; the executor's share of MongoDB polls is bounded below by
+// that confirmation (bench/RESULTS.md, "forced reads").
 func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]provider.Progress, error) {
 	if len(watches) == 0 {
 		return nil, nil

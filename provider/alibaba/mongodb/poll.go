@@ -17,30 +17,92 @@ import (
 // codeNotFound is dds's answer to an id it does not know (DescribeDBInstanceAttribute).
 const codeNotFound = "InvalidDBInstanceId.NotFound"
 
-// observeRead reads the watched instances in the cheaper of two forms (see Observe): one
-// DescribeDBInstanceAttribute per id, or the region's DescribeDBInstances pages plus one
-// DescribeDBInstanceAttribute per Running instance.
+// observeRead reads the watched instances (see Observe). A watch not yet started needs its
+// instance's kernel for its verdict, and DescribeDBInstanceAttribute answers one id with
+// status and kernel: one read each. A started watch needs the kernel only once its
+// instance is Running again: while it is MinorVersionUpgrading its status says enough.
+// So when at least as many steps are followed as the listings of their types have pages
+// (provider.RegionSize.ByID), their status comes from DescribeDBInstances and only the
+// Running ones get DescribeDBInstanceAttribute: a step followed through many checks costs
+// one kernel read, at its confirmation, instead of one per check. Otherwise each id is
+// read with DescribeDBInstanceAttribute.
 func (p *Provider) observeRead(ctx context.Context, watches []provider.Watch) ([]observed, error) {
 	ids := provider.WatchedInstances(watches)
-	// A watch whose call has not been sent expects its instance Running: a region read
-	// needs its kernel too.
 	notStarted := map[string]bool{}
 	for _, w := range watches {
 		if !w.Started {
 			notStarted[w.Instance] = true
 		}
 	}
-	if p.size.ByID(len(ids), len(notStarted), PageSize, 2) {
+	// A chained step's watch rides in its predecessor's check: one read serves both.
+	var judge, follow []string
+	for _, id := range ids {
+		if notStarted[id] {
+			judge = append(judge, id)
+		} else {
+			follow = append(follow, id)
+		}
+	}
+	types := p.typesOf(follow)
+	// The list is taken from as many followed steps as it has pages: the checks then cost
+	// the same, and the kernel reads, which every verdict before a call needs too, are
+	// left for the confirmations.
+	if len(follow) == 0 || p.size.ByID(len(follow)+1, 0, PageSize, len(types)) {
 		return p.attributes(ctx, ids)
 	}
-	obs, err := p.list(ctx, ids, nil)
-	if err != nil {
+	// The judgements go out beside the list, so a poll with riders takes one round trip
+	// more than the list alone only where a followed instance is Running.
+	var obs, judged []observed
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		judged, err = p.attributes(gctx, judge)
+		return err
+	})
+	g.Go(func() (err error) {
+		if obs, err = p.listTypes(gctx, follow, nil, types); err != nil {
+			return err
+		}
+		return p.withKernels(gctx, obs, func(o observed) bool { return o.status == StatusRunning })
+	})
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	if err := p.withKernels(ctx, obs, func(o observed) bool { return o.status == StatusRunning }); err != nil {
-		return nil, err
+	return append(obs, judged...), nil
+}
+
+// typesOf returns the DBInstanceType listings that hold ids, as earlier reads showed them:
+// both (replicate first) unless every id's type is known.
+func (p *Provider) typesOf(ids []string) []string {
+	p.typesMu.Lock()
+	defer p.typesMu.Unlock()
+	seen := map[string]bool{}
+	for _, id := range ids {
+		t := p.types[id]
+		if t != TypeReplicate && t != TypeSharding {
+			return []string{TypeReplicate, TypeSharding}
+		}
+		seen[t] = true
 	}
-	return obs, nil
+	var out []string
+	for _, t := range [...]string{TypeReplicate, TypeSharding} {
+		if seen[t] {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// noteType remembers an instance's DBInstanceType (it never changes) for typesOf.
+func (p *Provider) noteType(id, typ string) {
+	if typ == "" {
+		return
+	}
+	p.typesMu.Lock()
+	defer p.typesMu.Unlock()
+	if p.types == nil {
+		p.types = map[string]string{}
+	}
+	p.types[id] = typ
 }
 
 // attributes reads each id with DescribeDBInstanceAttribute, which carries the status and
@@ -104,6 +166,7 @@ func (p *Provider) attribute(ctx context.Context, id string) (d dds.DBInstance, 
 	}
 	for _, d := range resp.DBInstances.DBInstance {
 		if d.DBInstanceId == id {
+			p.noteType(id, d.DBInstanceType)
 			return dds.DBInstance{DBInstanceId: d.DBInstanceId, DBInstanceStatus: d.DBInstanceStatus, DBInstanceType: d.DBInstanceType,
 				EngineVersion: d.EngineVersion, CurrentKernelVersion: d.CurrentKernelVersion, ReplicationFactor: d.ReplicationFactor,
 				Tags: d.Tags}, true, nil

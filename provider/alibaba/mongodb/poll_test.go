@@ -156,3 +156,70 @@ func TestObservingByIDReadsTheInstancesSideBySide(t *testing.T) {
 		}
 	}
 }
+
+// Following ten upgrades through their busy spell reads each kernel once, when its
+// instance is Running again: the polls during the upgrade read the status from the list
+// (one page of the one type they are, once a read showed it), not one
+// DescribeDBInstanceAttribute per instance per poll.
+func TestFollowingUpgradesReadsEachKernelOnceAtTheEnd(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("accounts:\n  - {name: ali, cloud: alibaba, keyId: ak-1, secret: sk-1}\ndurations: {mongodb: 15m}\nmongodb:\n")
+	for i := range 10 {
+		fmt.Fprintf(&b, "  - {id: dds-%02d, region: cn-hangzhou, engineVersion: \"4.4\", kernelVersion: %s, replicationFactor: 3}\n", i, oldKernel)
+	}
+	f := start(t, b.String(), "")
+	p := f.open(t)
+	ctx := context.Background()
+	from, to := provider.Values{"kernelVersion": oldKernel}, provider.Values{"kernelVersion": newestKernel}
+	var ws []provider.Watch
+	for i := range 10 {
+		w := provider.Watch{Instance: fmt.Sprintf("dds-%02d", i), Action: mongodb.ActionUpgrade, From: from, To: to}
+		ws = append(ws, w)
+	}
+	judged, err := p.Observe(ctx, ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range ws {
+		if judged[i].State != provider.StatePending {
+			t.Fatalf("%s before the call: %s (%s)", w.Instance, judged[i].State, judged[i].Message)
+		}
+		if _, err := p.Apply(ctx, provider.Call{Instance: w.Instance, Action: mongodb.ActionUpgrade,
+			Params: map[string]any{"DBInstanceId": w.Instance, "RegionId": "cn-hangzhou", "SwitchMode": "0"}}); err != nil {
+			t.Fatal(err)
+		}
+		ws[i].Started, ws[i].Since = true, time.Now()
+	}
+	attrBefore, listBefore := f.sim.Count("DescribeDBInstanceAttribute"), f.sim.Count("DescribeDBInstances")
+	for range 5 { // checks during the upgrade
+		got, err := p.Observe(ctx, ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range got {
+			if got[i].State != provider.StateInProgress {
+				t.Fatalf("%s during the upgrade: %s (%s)", ws[i].Instance, got[i].State, got[i].Message)
+			}
+		}
+		f.clock.Advance(time.Minute)
+	}
+	if n := f.sim.Count("DescribeDBInstanceAttribute") - attrBefore; n != 0 {
+		t.Errorf("five checks during the upgrades read %d kernels, want 0 (the list shows them MinorVersionUpgrading)", n)
+	}
+	if n := f.sim.Count("DescribeDBInstances") - listBefore; n != 5 {
+		t.Errorf("five checks during the upgrades sent %d list pages, want 5 (one page of replica sets each)", n)
+	}
+	f.clock.Advance(15 * time.Minute)
+	got, err := p.Observe(ctx, ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		if got[i].State != provider.StateDone {
+			t.Errorf("%s after the upgrade: %s (%s)", ws[i].Instance, got[i].State, got[i].Message)
+		}
+	}
+	if n := f.sim.Count("DescribeDBInstanceAttribute") - attrBefore; n != 10 {
+		t.Errorf("following ten upgrades to the end read %d kernels, want 10 (one confirmation each)", n)
+	}
+}

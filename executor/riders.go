@@ -1,0 +1,102 @@
+package executor
+
+import (
+	"time"
+
+	"github.com/upgradeplan/upgradeplan/provider"
+)
+
+// maxRiders bounds the watches a poll carries for steps about to start or waiting for
+// their rate-limit tokens.
+const maxRiders = 50
+
+// judgedAt is when the observation the step was last judged on was made.
+func (s *stepState) judgedAt() time.Time {
+	ns := s.judgedNs.Load()
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
+}
+
+func (s *stepState) setJudged(t time.Time) { s.judgedNs.Store(t.UnixNano()) }
+
+// lastVerdict is when the newest verdict a token waiter's send guard would use was taken:
+// its own look, or a poll's answer kept for it (run.mu held).
+func (s *stepState) lastVerdict() time.Time {
+	t := s.judgedAt()
+	if v := s.sendVerdict; v != nil && v.at.After(t) {
+		t = v.at
+	}
+	return t
+}
+
+// riders returns the watches of the group's steps that may be sent soon and a function
+// that keeps the poll's answers as their verdicts: first the steps waiting for their
+// rate-limit tokens (their verdicts are checked at the token, see DefaultLookFreshness),
+// then the steps about to start (their dependencies done, waiting for a slot or the
+// window) whose last verdict is older than half the bound, lowest plan index first. A step
+// chained after one in flight rides in that step's own check instead (followInfo.next).
+//
+// Where a verdict costs a read of its own (provider.Spec.ReadPerWatch: MongoDB's kernel),
+// a rider is a call, not a free line of a page: only token waiters ride, and only those
+// whose verdict is older than half the bound. A step waiting for a slot may wait longer
+// than the bound, and a verdict it then cannot use is a read thrown away (the realistic
+// bench read each MongoDB kernel up to five times before its call); the look it takes once
+// it holds its slot is the one read its call needs.
+func (r *run) riders(k groupKey) func() ([]provider.Watch, func([]provider.Progress)) {
+	var group []*stepState
+	for _, s := range r.steps {
+		if s.group == k {
+			group = append(group, s)
+		}
+	}
+	perWatch := len(group) > 0 && group[0].spec.ReadPerWatch
+	first := 0 // steps before it have all left PhasePending for good
+	return func() ([]provider.Watch, func([]provider.Progress)) {
+		tokens := r.observers[k].tokenWaiters(maxRiders)
+		fresh := time.Now().Add(-r.lookFreshness() / 2)
+		r.mu.Lock()
+		var ws []provider.Watch
+		var who []*stepState
+		for _, s := range tokens {
+			if !s.tokenWait.Load() {
+				continue
+			}
+			if perWatch && s.lastVerdict().After(fresh) {
+				continue // judged a moment ago: still fresh at its token
+			}
+			ws = append(ws, s.watch(false))
+			who = append(who, s)
+		}
+		for first < len(group) && group[first].m.Phase != PhasePending && group[first].m.Phase != PhaseWaiting {
+			first++
+		}
+		for _, s := range group[first:] {
+			if len(who) == maxRiders || perWatch {
+				break
+			}
+			// Only a step about to start (its dependencies done, waiting for a slot or
+			// the window) rides, and not again while its last verdict is fresh.
+			if s.m.Phase == PhasePending && s.readyHeld && (s.preJudged == nil || s.preJudged.at.Before(fresh)) {
+				ws = append(ws, s.watch(false))
+				who = append(who, s)
+			}
+		}
+		r.mu.Unlock()
+		return ws, func(ps []provider.Progress) {
+			now := time.Now()
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			for i, s := range who {
+				switch {
+				case i >= len(ps):
+				case s.tokenWait.Load():
+					s.sendVerdict = &judged{p: ps[i], at: now}
+				case s.m.Phase == PhasePending:
+					s.preJudged = &judged{p: ps[i], at: now}
+				}
+			}
+		}
+	}
+}
