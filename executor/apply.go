@@ -244,8 +244,10 @@ type stepState struct {
 	lease  func()    // releases the step's instance lease
 	// foreign: the step is another shard's (Options.Shard); followForeign ends it.
 	foreign bool
-	// judgedAt is when the observation the step was last judged on was made.
-	judgedAt time.Time
+	// judgedAt is when the observation the step was last judged on was made (setJudged);
+	// verdictAt mirrors it (Unix nanoseconds) for the pollers' riders.
+	judgedAt  time.Time
+	verdictAt atomic.Int64
 	// tokenWait: the step's call waits for its rate-limit token (before its intent is
 	// written); sendVerdict (guarded by run.mu) is what a poll of its group showed
 	// meanwhile, which the send guard takes instead of a look of its own.
@@ -532,4 +534,10 @@ func (s *stepState) watch(started bool) provider.Watch {
 func (r *run) abort(err error) (*Record, error) {
 	r.write(Entry{Type: EntryEnd, Stop: "error: " + err.Error()})
 	return nil, fmt.Errorf("%w: %w", ErrNothingAttempted, err)
+}
+
+// setJudged notes when the observation the step is judged on was made.
+func (s *stepState) setJudged(t time.Time) {
+	s.judgedAt = t
+	s.verdictAt.Store(t.UnixNano())
 }

@@ -96,7 +96,7 @@ func (r *run) runStep(ctx context.Context, s *stepState) {
 			}
 			r.waitWindow(ctx)
 			if p := r.takePreJudged(s); p != nil && time.Since(p.at) <= r.lookFreshness() {
-				s.judgedAt = p.at
+				s.setJudged(p.at)
 				nx = r.feed(s, input{Kind: inLook, P: r.dryRunView(s, p.p)})
 				continue
 			}
@@ -274,7 +274,7 @@ func (r *run) observe(ctx context.Context, s *stepState, started, urgent bool) n
 		switch {
 		case err == nil:
 			s.lastOK = time.Now()
-			s.judgedAt = s.lastOK
+			s.setJudged(s.lastOK)
 			kind := inLook
 			if started {
 				kind = inPoll
@@ -373,6 +373,10 @@ func (r *run) send(ctx context.Context, s *stepState) next {
 	r.mu.Unlock()
 	if r.opts.DryRun {
 		call.DryRun = true
+		if ok, _ := r.acquireSlots(ctx, s, r.stopCh); !ok {
+			r.unready(s)
+			return r.feed(s, r.stopInput(ctx))
+		}
 		_, err := applySafely(ctx, prov, call)
 		r.unready(s)
 		return r.feed(s, input{Kind: inAnswer, Err: err})
@@ -385,34 +389,10 @@ func (r *run) send(ctx context.Context, s *stepState) next {
 		if written {
 			return nil // a resend after a throttling answer: its intent is on disk
 		}
+		if err := r.judgeAndTakeSlot(ctx, s); err != nil {
+			return err
+		}
 		s.tokenWait.Store(false)
-		r.mu.Lock()
-		v := s.sendVerdict
-		s.sendVerdict = nil
-		r.mu.Unlock()
-		if v != nil && v.at.After(s.judgedAt) {
-			// A look of the group while this step waited for its token judged it too.
-			s.judgedAt = v.at
-			if p := r.dryRunView(s, v.p); p.State != provider.StatePending {
-				return &notSentError{why: "the instance changed while the call waited for its token", rejudge: true, p: p}
-			}
-		}
-		if time.Since(s.judgedAt) > r.lookFreshness() {
-			// The verdict aged past the bound while the step waited for its token: look
-			// again (the look judges the group's other token waiters too), so the call goes
-			// out on what the instance shows now.
-			p, err := r.observers[s.group].observe(ctx, r.notStartedWatch(s), true)
-			if err != nil {
-				return &notSentError{why: "the look right before the call failed", rejudge: true, err: err}
-			}
-			s.judgedAt = time.Now()
-			if p = r.dryRunView(s, p); p.State != provider.StatePending {
-				return &notSentError{why: "the instance changed while the call waited for its token", rejudge: true, p: p}
-			}
-			if why := r.mayStart(); why != "" {
-				return &notSentError{why: why}
-			}
-		}
 		e := *intent
 		e.StepID, e.ClientToken, e.Params = s.step.ID, call.ClientToken, call.Params
 		if err := r.write(e); err != nil {
@@ -423,7 +403,8 @@ func (r *run) send(ctx context.Context, s *stepState) next {
 		now := time.Now().UTC()
 		r.mu.Lock()
 		s.rec.Attempts++
-		if s.rec.StartedAt == nil {
+		if s.rec.StartedAt == nil || s.rec.Attempts == 1 {
+			// Started: its first call (running since it waited for its token and slot).
 			s.rec.StartedAt = &now
 		}
 		s.m.CallAt = now
@@ -444,7 +425,11 @@ func (r *run) send(ctx context.Context, s *stepState) next {
 	var ns *notSentError
 	switch {
 	case errors.As(err, &ns) && ns.rejudge:
-		return r.feed(s, input{Kind: inRejudge, P: ns.p, Err: ns.err})
+		nx := r.feed(s, input{Kind: inRejudge, P: ns.p, Err: ns.err})
+		if r.phase(s) == PhasePending {
+			r.releaseSlots(s) // nothing sent: the slot is for a call and its change
+		}
+		return nx
 	case errors.As(err, &ns):
 		why := ns.why
 		if stopWhy, ok := r.stopped(); ok && why == errStoppedWaiting {
@@ -553,11 +538,14 @@ func (r *run) riders(k groupKey) func() ([]provider.Watch, func([]provider.Progr
 	first := 0 // steps before it have all left PhasePending for good
 	return func() ([]provider.Watch, func([]provider.Progress)) {
 		tokens := r.observers[k].tokenWaiters(maxRiders)
+		fresh := time.Now().Add(-r.lookFreshness() / 2)
 		r.mu.Lock()
 		var ws []provider.Watch
 		var who []*stepState
 		for _, s := range tokens {
-			if s.tokenWait.Load() {
+			// Not while its verdict is fresh: a watch can cost a call of its own.
+			if s.tokenWait.Load() && s.verdictAt.Load() < fresh.UnixNano() &&
+				(s.sendVerdict == nil || s.sendVerdict.at.Before(fresh)) {
 				ws = append(ws, s.watch(false))
 				who = append(who, s)
 			}
@@ -565,15 +553,16 @@ func (r *run) riders(k groupKey) func() ([]provider.Watch, func([]provider.Progr
 		for first < len(group) && group[first].m.Phase != PhasePending && group[first].m.Phase != PhaseWaiting {
 			first++
 		}
-		fresh := time.Now().Add(-r.lookFreshness() / 2)
 		for _, s := range group[first:] {
 			if len(who) == maxRiders {
 				break
 			}
-			// Only a step about to start (its dependencies done, waiting for a slot or
-			// the window) rides, and not again while its last verdict is fresh: a watch
-			// can cost a call of its own (MongoDB reads each instance's kernel).
-			if s.m.Phase == PhasePending && s.readyHeld && (s.preJudged == nil || s.preJudged.at.Before(fresh)) {
+			// Only a step about to start (past its bucket's gate, so its call comes
+			// within about a second, or waiting for the window) rides, and not again while
+			// its last verdict is fresh: a watch can cost a call of its own (MongoDB reads
+			// each instance's kernel), and a step still queued at its gate may wait there
+			// longer than the verdict stays fresh.
+			if s.m.Phase == PhasePending && s.readyHeld && s.gateHeld && (s.preJudged == nil || s.preJudged.at.Before(fresh)) {
 				ws = append(ws, s.watch(false))
 				who = append(who, s)
 			}
