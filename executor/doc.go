@@ -95,13 +95,14 @@
 //     own calls are never repeated on a guess (maybe-sent waits for the visibility grace).
 //     Products whose list lacks the planned field pay for every rider: MongoDB reads each
 //     not-started instance's kernel with DescribeDBInstanceAttribute, one call per watch.
-//   - The refresh at the start judges, per group, only the steps its bucket sends in the
-//     first second (rate × refreshAhead, at least one), not the whole fleet: a verdict older
-//     than the bound is taken again anyway, and every kind waits for the refresh, so reading
-//     5,000 MongoDB kernels at 10/s held every kind's first call for minutes. The steps it
-//     leaves are judged by the looks before their calls (noop, drifted and missing steps end
-//     there, without a call); a refresh that cannot read a group still ends the segment
-//     before any call (exit 1).
+//   - The refresh at the start judges one step per group, not the whole fleet nor what its
+//     bucket sends in the first second: it proves every group can be read before any call
+//     (a refresh that cannot read a group ends the segment before any call, exit 1), a
+//     verdict older than the bound is taken again anyway, and every kind's first call waits
+//     for the slowest group's refresh (MongoDB reads a kernel per watch at 10/s, shared by
+//     an account's regions: a second's worth of steps held every kind 2.4 s, the whole
+//     fleet minutes). The steps it leaves are judged by the looks before their calls (noop,
+//     drifted and missing steps end there, without a call).
 //   - Progress ETA (Counters.ETA): for every bucket of mutating calls, its unsent calls at the
 //     bucket's current rate plus the duration estimate above (or, once all are sent, what is
 //     left of the last one's), the largest of these; a best case that leaves out dependencies,
