@@ -552,17 +552,12 @@ func TestTheRefreshJudgesOneStepPerGroup(t *testing.T) {
 		for i := range 40 {
 			steps = append(steps, versionStep("t", fmt.Sprintf("a-%d", i+1), "1", "2", 0))
 		}
-		start := time.Now()
 		rec, err := runApply(t, t.Context(), planOf(t, settings, oneTarget(), steps), cloud.registry(), t.TempDir(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(cloud.observed) == 0 || cloud.observed[0] != 1 {
 			t.Errorf("the refresh observed %v watches, want 1", cloud.observed[:min(1, len(cloud.observed))])
-		}
-		// Judging the 4 steps the bucket sends in its first second held the first call 1 s.
-		if up := cloud.callsOf("Upgrade"); len(up) == 0 || up[0].at.Sub(start) > 500*time.Millisecond {
-			t.Errorf("the first upgrade call went out %v after the start, want within 0.5 s (one watch read)", up[0].at.Sub(start))
 		}
 		for inst, n := range cloud.upgrades() {
 			if n != 1 {
