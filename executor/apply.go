@@ -177,6 +177,7 @@ type run struct {
 	eventMu  sync.Mutex
 	mu       sync.Mutex // guards the steps' machines and records, failures, stop fields
 	failures int
+	observed observedValues // guarded by mu
 
 	stopOnce sync.Once
 	stopCh   chan struct{}
@@ -219,7 +220,7 @@ type stepState struct {
 	prev       *stepState // the step before this one on the same instance
 	next       *stepState // the step chained after this one on the same instance
 	group      groupKey
-	spec       provider.Spec
+	spec       *provider.Spec // shared by the steps of a kind
 	cfg        machineConfig
 	// bucket is the (account, kind/action) of the step's mutating call.
 	bucket string

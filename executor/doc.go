@@ -130,7 +130,7 @@
 //     journaled and recorded in the segment (run.json segments[].window_override).
 //   - Mutating calls: token taken → intent journaled (fsync, by the send guard the Limiter
 //     runs right before the request; refused once the run stopped) → call → result journaled
-//     (fsync). A journal write that fails stops the run (exit 3): the call whose intent could
+//     (written; the next intent's fsync makes it durable). A journal write that fails stops the run (exit 3): the call whose intent could
 //     not be written is not sent, the steps not started are not-started.
 //   - Maybe sent: a 5xx or an unknown outcome (timeout, dropped connection; on resume an
 //     intent without a result, or such a result) makes the step maybe-sent. Any sign of the

@@ -474,6 +474,7 @@ func (r *run) feed(s *stepState, in input) next {
 	r.mu.Lock()
 	before := s.m
 	m, entries, nx := advance(s.m, s.cfg, in)
+	m.Before, m.After = r.observed.share(m.Before), r.observed.share(m.After)
 	s.m = m
 	r.mu.Unlock()
 	r.persist(s, before, entries)

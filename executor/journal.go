@@ -31,8 +31,10 @@ const (
 	EntryEnd    = "end"    // a segment ended normally
 )
 
-// Entry is one line of journal.jsonl. Every entry is fsynced before the executor goes on, so
-// a crash loses at most the entry being written (a torn last line is ignored on resume).
+// Entry is one line of journal.jsonl. Every entry is written before the executor goes on,
+// and fsynced before any call it announces (journal_commit.go), so a killed process loses at
+// most the entry being written (a torn last line is ignored on resume), and a crash of the
+// machine at most the step and result entries since the last intent.
 type Entry struct {
 	Time time.Time `json:"time"`
 	Type string    `json:"type"`

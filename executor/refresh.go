@@ -72,8 +72,8 @@ func (r *run) judgeAtRefresh(s *stepState, p provider.Progress) {
 			r.mu.Lock()
 			s.preJudged = &judged{p: p, at: time.Now()}
 			if s.rec.Before == nil {
-				s.rec.Before = p.Observed
-				s.m.Before = p.Observed
+				s.m.Before = r.observed.share(p.Observed)
+				s.rec.Before = s.m.Before
 			}
 			r.mu.Unlock()
 			return

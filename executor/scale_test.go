@@ -7,6 +7,7 @@ package executor
 // 100k figure within 1.2× of the 10k one, ≤ 600 MB RSS).
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -26,6 +28,7 @@ const scaleKind = "scale.db"
 
 // scaleCloud upgrades an instance at once: the first poll after the call shows it done.
 type scaleCloud struct {
+	fresh    bool // a new map for every observation, as a real product's answers are
 	mu       sync.Mutex
 	version  map[string]string
 	observed map[string]provider.Values
@@ -47,7 +50,7 @@ func (c *scaleCloud) registry() provider.Registry {
 // that the fake's own allocations do not stand in for the executor's.
 func (c *scaleCloud) values(version string) provider.Values {
 	v, ok := c.observed[version]
-	if !ok {
+	if !ok || c.fresh {
 		v = provider.Values{"version": version}
 		c.observed[version] = v
 	}
@@ -151,6 +154,19 @@ func scalePlan(tb testing.TB, n int) (*planner.Plan, *scaleCloud) {
 	return p, cloud
 }
 
+// readBack is p written to a plan file and read back, as `upgradeplan apply` reads it.
+func readBack(tb testing.TB, p *planner.Plan) *planner.Plan {
+	var file bytes.Buffer
+	if err := planner.Encode(&file, p); err != nil {
+		tb.Fatal(err)
+	}
+	back, err := planner.Decode(&file)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return back
+}
+
 // memPeak is the largest heap and goroutine-stack use seen while sampling.
 type memPeak struct{ heap, stack, goroutines uint64 }
 
@@ -212,6 +228,7 @@ func BenchmarkApplyScale(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
 				plan, cloud := scalePlan(b, n)
+				plan = readBack(b, plan) // as apply holds it: decoded from its file
 				dir := b.TempDir()
 				events := 0
 				stopSampling := sampleMem(&peak)
@@ -257,29 +274,31 @@ func BenchmarkApplyScale(b *testing.B) {
 	}
 }
 
-// BenchmarkJournal writes step transitions from many steps at once, as a run does: each
-// writer waits for its entry to be on disk. Reported: transitions per second and entries per
-// fsync (issue 15: ≥ 5,000 transitions/s on this machine).
+// BenchmarkJournal writes the entries of many steps at once, as a run does (each step's
+// five in order: running, intent, result, accepted, succeeded); an intent's writer waits
+// for it to be on disk. Reported: transitions per second, entries per fsync and fsyncs per
+// step (issue 15: >= 5,000 transitions/s on this machine).
 func BenchmarkJournal(b *testing.B) {
 	j, err := openJournal(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer j.close()
-	rec := StepRecord{ID: "target/instance-0001", Target: "target", Kind: scaleKind, Region: "r1", Instance: "instance-0001",
-		Action: "Upgrade", Status: StatusRunning, From: provider.Values{"version": "1"}, To: provider.Values{"version": "2"}}
 	b.SetParallelism(256) // 256 × GOMAXPROCS writers: steps in flight at parallelism 500 and more
+	var n atomic.Int64
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			c := rec
-			if err := j.write(Entry{Type: EntryStep, StepID: c.ID, Step: &c}); err != nil {
-				b.Error(err)
-				return
+			for _, e := range stepEntries(fmt.Sprintf("target/instance-%06d", n.Add(1))) {
+				if err := j.write(e); err != nil {
+					b.Error(err)
+					return
+				}
 			}
 		}
 	})
 	el := time.Since(start)
-	b.ReportMetric(float64(b.N)/el.Seconds(), "transitions/s")
+	b.ReportMetric(float64(j.lines)/el.Seconds(), "transitions/s")
 	b.ReportMetric(float64(j.lines)/float64(max(1, j.syncs)), "entries/fsync")
+	b.ReportMetric(float64(j.syncs)/float64(b.N), "fsyncs/step")
 }

@@ -39,7 +39,10 @@ type RunState interface {
 	ReadJournal(ctx context.Context) ([]Entry, error)
 	// Append adds e to the journal and returns once it is durable (fsynced, committed): the
 	// executor sends a mutating call only after its intent's Append returned nil, and goes
-	// on after a result or a step entry only once it returned. An error stops the run.
+	// on after a result or a step entry only once it returned. A backend may return from a
+	// step or result entry once it is written but before it is durable, when every later
+	// intent and the segment's end make it durable with themselves (the run directory
+	// does: journal_commit.go). An error stops the run.
 	Append(ctx context.Context, e Entry) error
 	// WriteRecord replaces the run record (run.json) atomically; ReadRecord reads it.
 	WriteRecord(ctx context.Context, rec *Record) error

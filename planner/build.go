@@ -100,6 +100,13 @@ func Build(ctx context.Context, fleet *manifest.Fleet, reg provider.Registry, op
 		Targets:  []Target{},
 		Steps:    []Step{},
 	}
+	n := 0
+	for _, ti := range order {
+		for _, cs := range byTarget[ti] {
+			n += len(cs)
+		}
+	}
+	p.Steps = make([]Step, 0, n) // one array of 60,000 steps, not its doublings
 	for _, ti := range order {
 		t := fleet.Targets[ti]
 		p.Targets = append(p.Targets, Target{

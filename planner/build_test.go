@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -512,5 +513,33 @@ func BenchmarkBuildTenThousandInstances(b *testing.B) {
 		if err := Encode(io.Discard, p); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Build allocates its steps once: the plan's step array is sized before it is filled, not
+// grown by doubling (at 60,000 steps the doublings were 62 MB of a plan's 1.2 GB of
+// allocations, and two arrays at once at its peak). Here, 10,000 steps: 2,887 bytes a step
+// allocated before, 2,146 after.
+func TestBuildAllocatesItsStepsOnce(t *testing.T) {
+	const n = 5_000
+	var insts []provider.Instance
+	for i := range n {
+		insts = append(insts, inst(fmt.Sprintf("c-%05d", i), 1024, 2, "env", "prod"))
+	}
+	cloud := &fakeCloud{instances: map[string][]provider.Instance{"r1": insts}}
+	fleet := fleetOf(
+		manifest.Target{Name: "a", Select: manifest.Selection{Tags: map[string]string{"env": "prod"}}, Desired: map[string]any{"size": int64(2048), "count": int64(4)}})
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	before := ms.TotalAlloc
+	p, err := build(t, cloud, fleet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&ms)
+	perStep := float64(ms.TotalAlloc-before) / float64(len(p.Steps))
+	t.Logf("%d steps: %.0f bytes allocated a step", len(p.Steps), perStep)
+	if perStep > 2500 {
+		t.Fatalf("Build allocated %.0f bytes a step; want at most 2,500", perStep)
 	}
 }

@@ -81,7 +81,11 @@ func planGroup(ctx context.Context, fleet *manifest.Fleet, g *group, parallelism
 	g.listed = nil // the targets' selections hold what is planned
 	problems = append(problems, sharedInstances(fleet, g, matched)...)
 
-	var jobs []diffJob
+	n := 0
+	for _, m := range matched {
+		n += len(m)
+	}
+	jobs := make([]diffJob, 0, n)
 	for i, ti := range g.targets {
 		ids[ti] = make([]string, len(matched[i]))
 		want := convertDesired(fleet.Targets[ti].Desired)

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"hash"
 	"io"
+
+	"github.com/upgradeplan/upgradeplan/internal/jsonindent"
 )
 
 // A plan of 100,000 instances is about 50 MB of JSON. Encoding it with one json.Marshal
@@ -87,7 +89,7 @@ func writeArray[T any](e *planEncoder, name string, first bool, s []T) {
 type planEncoder struct {
 	h   hash.Hash
 	w   *bufio.Writer
-	buf bytes.Buffer
+	buf []byte
 	err error
 }
 
@@ -128,14 +130,10 @@ func (e *planEncoder) element(k int, v any) {
 	if e.w == nil {
 		return
 	}
-	e.buf.Reset()
-	if err := json.Indent(&e.buf, b, "    ", "  "); err != nil {
-		e.err = fmt.Errorf("plan: encode: %w", err)
-		return
-	}
+	e.buf = jsonindent.Append(e.buf[:0], b, "    ", "  ")
 	e.w.Write(sep)
 	e.w.WriteString("\n    ")
-	e.w.Write(e.buf.Bytes())
+	e.w.Write(e.buf)
 }
 
 // end closes an array of n elements.

@@ -81,3 +81,16 @@ func TestStreamedPlanHasTheBytesAndDigestOfTheWholeDocumentEncoding(t *testing.T
 		})
 	}
 }
+
+// BenchmarkEncodePlan writes a 10,000-step plan file (plan's last work, 0.7 s at 100,000
+// instances before the indenter of its own).
+func BenchmarkEncodePlan(b *testing.B) {
+	p := fleetPlan(b, 10_000)
+	var buf bytes.Buffer
+	for b.Loop() {
+		buf.Reset()
+		if err := Encode(&buf, p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

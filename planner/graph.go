@@ -121,7 +121,11 @@ func targetSteps(t manifest.Target, changes map[string][]provider.Change) []Step
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	var steps []Step
+	n := 0
+	for _, cs := range changes {
+		n += len(cs)
+	}
+	steps := make([]Step, 0, n)
 	var canaryLast []string
 	for n, id := range ids {
 		cs := changes[id]

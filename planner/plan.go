@@ -196,7 +196,14 @@ func Decode(r io.Reader) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("plan: read: %w", err)
 	}
-	if data, err = Gunzip(data); err != nil {
+	return DecodeBytes(data)
+}
+
+// DecodeBytes is Decode of a plan file already read (data is not kept), without the copy
+// of it Decode reads: 50 MB at 100,000 instances.
+func DecodeBytes(data []byte) (*Plan, error) {
+	data, err := Gunzip(data)
+	if err != nil {
 		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -222,6 +229,7 @@ func Decode(r io.Reader) (*Plan, error) {
 	if p.Digest != want {
 		return &p, fmt.Errorf("%w: the file says %s, its content hashes to %s; re-run plan", ErrDigestMismatch, short(p.Digest), short(want))
 	}
+	compact(&p)
 	return &p, nil
 }
 

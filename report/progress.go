@@ -40,6 +40,7 @@ type Progress struct {
 	handler slog.Handler
 	json    bool // log mode writes JSON lines
 	redact  *strings.Replacer
+	secrets []string  // what redact replaces
 	drawn   bool      // a live line is on screen
 	lastAt  time.Time // event time of the last redraw
 	pending *executor.Event
@@ -72,9 +73,11 @@ func (p *Progress) Redact(secrets ...string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var pairs []string
+	p.secrets = p.secrets[:0]
 	for _, s := range secrets {
 		if s != "" {
 			pairs = append(pairs, s, "***")
+			p.secrets = append(p.secrets, s)
 		}
 	}
 	if len(pairs) > 0 {
@@ -82,9 +85,17 @@ func (p *Progress) Redact(secrets ...string) {
 	}
 }
 
+// clean redacts s. Most strings hold no secret: a search for each (strings.Contains) is
+// several times cheaper than the replacer's walk of every byte, and a line is cleaned
+// field by field at every transition.
 func (p *Progress) clean(s string) string {
-	if p.redact != nil {
-		s = p.redact.Replace(s)
+	if p.redact == nil {
+		return s
+	}
+	for _, secret := range p.secrets {
+		if strings.Contains(s, secret) {
+			return p.redact.Replace(s)
+		}
 	}
 	return s
 }

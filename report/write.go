@@ -1,7 +1,7 @@
 package report
 
 import (
-	"bytes"
+	"bufio"
 	"fmt"
 	"io"
 	"os"
@@ -29,11 +29,18 @@ func WriteAll(dir string, rec *executor.Record) error {
 		{JUnitFile, JUnit},
 		{RunFile, JSON},
 	} {
-		var buf bytes.Buffer
-		if err := f.render(&buf, rec); err != nil {
-			return err
+		var renderErr error
+		err := writeFileAtomicFunc(filepath.Join(dir, f.name), func(w io.Writer) error {
+			bw := bufio.NewWriterSize(w, 64<<10)
+			if renderErr = f.render(bw, rec); renderErr != nil {
+				return renderErr
+			}
+			return bw.Flush()
+		})
+		if renderErr != nil {
+			return renderErr
 		}
-		if err := writeFileAtomic(filepath.Join(dir, f.name), buf.Bytes()); err != nil {
+		if err != nil {
 			return fmt.Errorf("report: write %s: %w", f.name, err)
 		}
 	}
@@ -41,6 +48,15 @@ func WriteAll(dir string, rec *executor.Record) error {
 }
 
 func writeFileAtomic(path string, data []byte) error {
+	return writeFileAtomicFunc(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// writeFileAtomicFunc writes what write writes to a temporary file beside path, syncs it
+// and renames it to path.
+func writeFileAtomicFunc(path string, write func(io.Writer) error) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err
@@ -51,7 +67,7 @@ func writeFileAtomic(path string, data []byte) error {
 		os.Remove(tmp)
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
+	if err := write(f); err != nil {
 		return fail(err)
 	}
 	if err := f.Chmod(0o644); err != nil {

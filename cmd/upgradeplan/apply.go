@@ -24,8 +24,8 @@ import (
 )
 
 // hardExitGrace is how long apply waits for the executor to write its record after a second
-// signal before exiting regardless; the journal is fsynced entry by entry, so nothing a
-// resume needs is lost either way.
+// signal before exiting regardless; every journal entry is written when it is made and
+// every intent fsynced before its call, so nothing a resume needs is lost either way.
 const hardExitGrace = 2 * time.Second
 
 func applyCommand() *cli.Command {

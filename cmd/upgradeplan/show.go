@@ -70,7 +70,7 @@ func readPlan(command, path string, reg provider.Registry) (*planner.Plan, []byt
 	if err := wrongKind(command, path, file, kindPlan); err != nil {
 		return nil, nil, exitError(ExitInvalid, err)
 	}
-	p, err := planner.Decode(bytes.NewReader(file))
+	p, err := planner.DecodeBytes(file)
 	if err != nil && fileKind(file) != kindPlan {
 		// No format_version: some other JSON, YAML, or nothing; not a damaged plan.
 		if len(bytes.TrimSpace(file)) == 0 {

@@ -65,17 +65,23 @@ func newClientWith(cfg provider.Config, cred common.CredentialIface) (*tcredis.C
 		return nil, nil, fmt.Errorf("redis: open client for %s: %w", cfg.Region, err)
 	}
 	// ReqTimeout counts whole seconds; the transport holds the exact connect and answer
-	// timeouts.
+	// timeouts. The region's calls share this one client: it keeps as many idle
+	// connections as the steps in flight may use at once (polls and calls of a burst),
+	// so a later burst reuses them instead of dialing (and, over HTTPS, a TLS handshake)
+	// each one again; idle ones close after IdleConnTimeout.
 	client.WithHttpTransport(&http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: connect}).DialContext,
 		TLSHandshakeTimeout:   connect,
 		ResponseHeaderTimeout: timeout,
-		MaxIdleConnsPerHost:   16,
+		MaxIdleConnsPerHost:   maxIdleConns,
 		IdleConnTimeout:       90 * time.Second,
 	})
 	return client, silence, nil
 }
+
+// maxIdleConns is how many idle connections the region's client keeps to its endpoint.
+const maxIdleConns = 256
 
 // Endpoint is the API host for a region: the financial-zone regions (ap-shanghai-fsi,
 // ap-shenzhen-fsi) have their own, redis.<region>.tencentcloudapi.com; every other region

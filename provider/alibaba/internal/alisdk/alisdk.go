@@ -11,7 +11,9 @@
 //   - a client Pool, because one sdk.Client is not safe for concurrent calls: each call takes
 //     a client, up to Options.Clients are created lazily, and the client goes back after;
 //   - Invoke, which runs one SDK call through the provider.Doer with panic recovery and
-//     turns every failure into a classified *provider.Error (see Classify).
+//     turns every failure into a classified *provider.Error (see Classify);
+//   - the SignatureNonce source: the SDK's seam for it is set to 128 random bits
+//     (nonce.go), in place of a hash of the goroutine id parsed from runtime.Stack.
 //
 // Product packages use it like this (a fresh request object per attempt, since the SDK
 // mutates requests while sending and the Doer may send more than once):
@@ -35,6 +37,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -160,8 +163,10 @@ func NewPool(cfg provider.Config, opt Options) (*Pool, error) {
 		}
 		c.SetConnectTimeout(connect)
 		c.SetReadTimeout(read)
-		if p.scheme == "HTTP" {
-			// Never send simulator traffic through an HTTP_PROXY from the environment.
+		if p.scheme == "HTTP" && proxyInEnv() {
+			// Never send simulator traffic through an HTTP_PROXY from the environment. The
+			// SDK compiles the no-proxy patterns at every call (its own, else NO_PROXY's), so
+			// they are set only when the environment names a proxy or exceptions at all.
 			c.SetNoProxy(regexp.QuoteMeta(p.domain))
 		}
 		return c, nil
@@ -185,20 +190,38 @@ func (p *Pool) Scheme() string { return p.scheme }
 // Region is the pool's region.
 func (p *Pool) Region() string { return p.region }
 
+// proxyInEnv reports whether the environment sets a variable the SDK reads for plain HTTP
+// proxying at every call (sdk.Client.getHttpProxy, getNoProxy).
+func proxyInEnv() bool {
+	for _, k := range []string{"HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"} {
+		if os.Getenv(k) != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // clientFactory builds one configured client for a region and scheme.
 type clientFactory func(region, scheme string) (*sdk.Client, error)
 
+// sdkConfig is a client's configuration. Each client has a transport of its own, since the
+// SDK writes its dialer and TLS settings into the transport at every call; a client makes
+// one call at a time, so one idle connection per host is all it reuses.
 func sdkConfig(scheme string) *sdk.Config {
+	t := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		MaxIdleConnsPerHost: 4,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: 10 * time.Second,
+	}
+	if scheme == "HTTP" {
+		t.Proxy = nil // the simulator: never through a proxy from the environment
+	}
 	return sdk.NewConfig().
 		WithAutoRetry(false). // retries belong to the executor, after re-reading state
 		WithMaxRetryTime(0).
 		WithScheme(scheme).
-		WithHttpTransport(&http.Transport{
-			Proxy:               http.ProxyFromEnvironment,
-			MaxIdleConnsPerHost: 4,
-			IdleConnTimeout:     90 * time.Second,
-			TLSHandshakeTimeout: 10 * time.Second,
-		})
+		WithHttpTransport(t)
 }
 
 // credentialFor picks the credential source once, so every client of the pool uses the same.
@@ -339,16 +362,13 @@ func (p *Pool) send(ctx context.Context, call Call, attempt Attempt) (err error)
 			<-p.slots
 		}
 	}()
-	defer func() {
-		if r := recover(); r != nil {
-			err = p.wrap(call, panicError(call, r))
-		}
-	}()
-
 	req, resp := attempt()
 	req.SetDomain(p.domain)
 	req.SetScheme(p.scheme)
-	sdkErr := c.DoAction(req, resp)
+	panicked, sdkErr := doAction(c, req, resp)
+	if panicked != nil {
+		return p.wrap(call, panicError(call, panicked))
+	}
 	healthy = true
 	if ctx.Err() == nil {
 		answered := sdkErr == nil || resp.GetHttpStatus() != 0 || Classify(sdkErr, false).HTTPStatus != 0
@@ -367,6 +387,12 @@ func (p *Pool) send(ctx context.Context, call Call, attempt Attempt) (err error)
 		return p.wrap(call, Classify(sdkErr, call.Mutating))
 	}
 	return nil
+}
+
+// doAction runs the SDK call, recovering a panic inside it.
+func doAction(c *sdk.Client, req requests.AcsRequest, resp responses.AcsResponse) (panicked any, err error) {
+	defer func() { panicked = recover() }()
+	return nil, c.DoAction(req, resp)
 }
 
 // wrap fills the call's identity into a classified error.

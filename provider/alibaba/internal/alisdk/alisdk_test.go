@@ -37,7 +37,7 @@ func answer(status int, body string) http.HandlerFunc {
 	}
 }
 
-func openPool(t *testing.T, endpoint string, cfg provider.Config) *alisdk.Pool {
+func openPool(t testing.TB, endpoint string, cfg provider.Config) *alisdk.Pool {
 	t.Helper()
 	env := map[string]string{alisdk.EndpointEnv: endpoint, "AK": "test-ak", "SK": "test-sk"}
 	if cfg.Getenv == nil {

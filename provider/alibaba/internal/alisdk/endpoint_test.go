@@ -1,6 +1,7 @@
 package alisdk_test
 
 import (
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -43,6 +44,22 @@ func TestAnUnparsableEndpointOrTimeoutFailsAtOnce(t *testing.T) {
 			alisdk.Options{Kind: "alibaba.kafka", Endpoint: alisdk.Regional("alikafka")})
 		if err == nil || !strings.Contains(err.Error(), "UPGRADEPLAN_") {
 			t.Errorf("%v: NewPool = %v; want an error naming the variable", env, err)
+		}
+	}
+}
+
+// Simulator traffic never goes through a proxy the environment names, whether the SDK's
+// no-proxy exception is set (a proxy variable is set) or left out (none is: the SDK would
+// compile it at every call).
+func TestSimulatorTrafficBypassesAProxyFromTheEnvironment(t *testing.T) {
+	srv := httptest.NewServer(answer(200, `{"RequestId":"R-OK","Success":true,"Code":200}`))
+	defer srv.Close()
+	for _, proxy := range []string{"", "http://127.0.0.1:1"} {
+		t.Setenv("HTTP_PROXY", proxy)
+		t.Setenv("http_proxy", proxy)
+		p := openPool(t, srv.Listener.Addr().String(), provider.Config{})
+		if err := upgradeCall(p); err != nil {
+			t.Fatalf("HTTP_PROXY=%q: %v", proxy, err)
 		}
 	}
 }
