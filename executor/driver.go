@@ -373,6 +373,10 @@ func (r *run) send(ctx context.Context, s *stepState) next {
 	r.mu.Unlock()
 	if r.opts.DryRun {
 		call.DryRun = true
+		if ok, _ := r.acquireSlots(ctx, s, r.stopCh); !ok {
+			r.unready(s)
+			return r.feed(s, r.stopInput(ctx))
+		}
 		_, err := applySafely(ctx, prov, call)
 		r.unready(s)
 		return r.feed(s, input{Kind: inAnswer, Err: err})
@@ -385,34 +389,10 @@ func (r *run) send(ctx context.Context, s *stepState) next {
 		if written {
 			return nil // a resend after a throttling answer: its intent is on disk
 		}
+		if err := r.judgeAndTakeSlot(ctx, s); err != nil {
+			return err
+		}
 		s.tokenWait.Store(false)
-		r.mu.Lock()
-		v := s.sendVerdict
-		s.sendVerdict = nil
-		r.mu.Unlock()
-		if v != nil && v.at.After(s.judgedAt()) {
-			// A look of the group while this step waited for its token judged it too.
-			s.setJudged(v.at)
-			if p := r.dryRunView(s, v.p); p.State != provider.StatePending {
-				return &notSentError{why: "the instance changed while the call waited for its token", rejudge: true, p: p}
-			}
-		}
-		if time.Since(s.judgedAt()) > r.lookFreshness() {
-			// The verdict aged past the bound while the step waited for its token: look
-			// again (the look judges the group's other token waiters too), so the call goes
-			// out on what the instance shows now.
-			p, err := r.observers[s.group].observe(ctx, r.notStartedWatch(s), true)
-			if err != nil {
-				return &notSentError{why: "the look right before the call failed", rejudge: true, err: err}
-			}
-			s.setJudged(time.Now())
-			if p = r.dryRunView(s, p); p.State != provider.StatePending {
-				return &notSentError{why: "the instance changed while the call waited for its token", rejudge: true, p: p}
-			}
-			if why := r.mayStart(); why != "" {
-				return &notSentError{why: why}
-			}
-		}
 		e := *intent
 		e.StepID, e.ClientToken, e.Params = s.step.ID, call.ClientToken, call.Params
 		if err := r.write(e); err != nil {
@@ -423,7 +403,8 @@ func (r *run) send(ctx context.Context, s *stepState) next {
 		now := time.Now().UTC()
 		r.mu.Lock()
 		s.rec.Attempts++
-		if s.rec.StartedAt == nil {
+		if s.rec.StartedAt == nil || s.rec.Attempts == 1 {
+			// Started: its first call (running since it waited for its token and slot).
 			s.rec.StartedAt = &now
 		}
 		s.m.CallAt = now
@@ -444,7 +425,11 @@ func (r *run) send(ctx context.Context, s *stepState) next {
 	var ns *notSentError
 	switch {
 	case errors.As(err, &ns) && ns.rejudge:
-		return r.feed(s, input{Kind: inRejudge, P: ns.p, Err: ns.err})
+		nx := r.feed(s, input{Kind: inRejudge, P: ns.p, Err: ns.err})
+		if r.phase(s) == PhasePending {
+			r.releaseSlots(s) // nothing sent: the slot is for a call and its change
+		}
+		return nx
 	case errors.As(err, &ns):
 		why := ns.why
 		if stopWhy, ok := r.stopped(); ok && why == errStoppedWaiting {

@@ -39,6 +39,9 @@ type fakeCloud struct {
 	latency func() (in, out time.Duration)
 	// observed is the number of watches of each Observe, in order.
 	observed []int
+	// perWatch, when set, makes an Observe take this long per watch (a product that reads
+	// each watched instance with a call of its own, as MongoDB reads its kernels).
+	perWatch time.Duration
 }
 
 type fakeInst struct {
@@ -258,6 +261,7 @@ func (p *fakeProvider) Observe(ctx context.Context, ws []provider.Watch) ([]prov
 	var out []provider.Progress
 	err := p.cfg.Doer.Do(ctx, p.req("List", "", false), func(ctx context.Context) error {
 		c := p.c
+		time.Sleep(c.perWatch * time.Duration(len(ws)))
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		now := time.Now()

@@ -33,17 +33,17 @@ func (s *stepState) lastVerdict() time.Time {
 
 // riders returns the watches of the group's steps that may be sent soon and a function
 // that keeps the poll's answers as their verdicts: first the steps waiting for their
-// rate-limit tokens (their verdicts are checked at the token, see DefaultLookFreshness),
-// then the steps about to start (their dependencies done, waiting for a slot or the
-// window) whose last verdict is older than half the bound, lowest plan index first. A step
+// rate-limit tokens or, token taken, for their slots (their verdicts are checked in the
+// send guard, see DefaultLookFreshness and judgeAndTakeSlot), then the steps about to
+// start (past their bucket's gate, or waiting for the window), in both cases only those
+// whose last verdict is older than half the bound, lowest plan index first. A step
 // chained after one in flight rides in that step's own check instead (followInfo.next).
 //
 // Where a verdict costs a read of its own (provider.Spec.ReadPerWatch: MongoDB's kernel),
-// a rider is a call, not a free line of a page: only token waiters ride, and only those
-// whose verdict is older than half the bound. A step waiting for a slot may wait longer
-// than the bound, and a verdict it then cannot use is a read thrown away (the realistic
-// bench read each MongoDB kernel up to five times before its call); the look it takes once
-// it holds its slot is the one read its call needs.
+// a rider is a call, not a free line of a page: only token and slot waiters ride. A step
+// still queued may wait longer than the bound, and a verdict it then cannot use is a read
+// thrown away (the realistic bench read each MongoDB kernel up to five times before its
+// call).
 func (r *run) riders(k groupKey) func() ([]provider.Watch, func([]provider.Progress)) {
 	var group []*stepState
 	for _, s := range r.steps {
@@ -63,8 +63,8 @@ func (r *run) riders(k groupKey) func() ([]provider.Watch, func([]provider.Progr
 			if !s.tokenWait.Load() {
 				continue
 			}
-			if perWatch && s.lastVerdict().After(fresh) {
-				continue // judged a moment ago: still fresh at its token
+			if s.lastVerdict().After(fresh) {
+				continue // judged a moment ago: still fresh at its token or slot
 			}
 			ws = append(ws, s.watch(false))
 			who = append(who, s)
@@ -76,9 +76,11 @@ func (r *run) riders(k groupKey) func() ([]provider.Watch, func([]provider.Progr
 			if len(who) == maxRiders || perWatch {
 				break
 			}
-			// Only a step about to start (its dependencies done, waiting for a slot or
-			// the window) rides, and not again while its last verdict is fresh.
-			if s.m.Phase == PhasePending && s.readyHeld && (s.preJudged == nil || s.preJudged.at.Before(fresh)) {
+			// Only a step about to start (past its bucket's gate, so its call comes
+			// within about a second, or waiting for the window) rides, and not again while
+			// its last verdict is fresh: a step still queued at its gate may wait there
+			// longer than the verdict stays fresh.
+			if s.m.Phase == PhasePending && s.readyHeld && s.gateHeld && (s.preJudged == nil || s.preJudged.at.Before(fresh)) {
 				ws = append(ws, s.watch(false))
 				who = append(who, s)
 			}

@@ -17,57 +17,66 @@ import (
 	"github.com/upgradeplan/upgradeplan/provider"
 )
 
-// acquire takes what the step does not hold yet of: its target slot (maxConcurrent), a
-// place in its bucket's gate (not for a step whose call was already sent) and a global slot
-// (parallelism). All three hand free places out in plan order. A step whose call is not in
-// flight gives up when the run stops. waited says whether it queued for any of them.
+// acquire takes, for a step whose call is in flight from an earlier segment, its target
+// slot (maxConcurrent) and its global slot (parallelism); for a step about to send, only
+// its place in its bucket's gate: its slots are taken by acquireSlots right before the call
+// leaves (in the send guard, after its rate-limit token), so that a step never holds a slot
+// while it waits for its lease, its look or its token. A step whose call is not in flight
+// gives up when the run stops. waited says whether it queued.
 func (r *run) acquire(ctx context.Context, s *stepState, inFlight bool) (ok, waited bool) {
-	var stop <-chan struct{}
-	if !inFlight {
-		stop = r.stopCh
+	if inFlight {
+		return r.acquireSlots(ctx, s, nil)
 	}
 	r.mu.Lock()
-	needGate, needSlot := !inFlight && !s.gateHeld, !s.slotHeld
+	needGate := !s.gateHeld
 	r.mu.Unlock()
-	if needSlot {
-		if sem := r.targetSem[s.step.Target]; sem != nil {
-			got, w := sem.acquire(ctx, s, stop)
-			waited = waited || w
-			if !got {
-				return false, waited
-			}
-		}
-	}
 	if needGate {
-		got, w := r.gates[s.bucket].acquire(ctx, s, stop)
-		waited = waited || w
+		got, w := r.gates[s.bucket].acquire(ctx, s, r.stopCh)
 		if !got {
-			if needSlot {
-				r.releaseTarget(s)
-			}
-			return false, waited
+			return false, w
 		}
+		waited = w
 		r.mu.Lock()
 		s.gateHeld = true
 		r.mu.Unlock()
 	}
-	if needSlot {
-		got, w := r.global.acquire(ctx, s, stop)
-		waited = waited || w
-		if !got {
-			r.releaseGate(s)
-			r.releaseTarget(s)
-			return false, waited
-		}
-		r.mu.Lock()
-		s.slotHeld = true
-		r.mu.Unlock()
-	}
-	if _, stopped := r.stopped(); stopped && !inFlight {
+	if _, stopped := r.stopped(); stopped {
 		r.releaseGate(s)
-		r.releaseSlots(s)
 		return false, waited
 	}
+	return true, waited
+}
+
+// acquireSlots takes what the step does not hold yet of its target slot (maxConcurrent)
+// and its global slot (parallelism), each handed to the waiter whose work bounds the
+// makespan (slots.go). It gives up, holding neither, when ctx ends or stop (nil: never)
+// closes.
+func (r *run) acquireSlots(ctx context.Context, s *stepState, stop <-chan struct{}) (ok, waited bool) {
+	r.mu.Lock()
+	held := s.slotHeld
+	r.mu.Unlock()
+	if held {
+		return true, false
+	}
+	sem := r.targetSem[s.step.Target]
+	if sem != nil {
+		got, w := sem.acquire(ctx, s, stop)
+		waited = waited || w
+		if !got {
+			return false, waited
+		}
+	}
+	got, w := r.global.acquire(ctx, s, stop)
+	waited = waited || w
+	if !got {
+		if sem != nil {
+			sem.release()
+		}
+		return false, waited
+	}
+	r.mu.Lock()
+	s.slotHeld = true
+	r.mu.Unlock()
 	return true, waited
 }
 
