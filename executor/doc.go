@@ -104,11 +104,11 @@
 //     own calls are never repeated on a guess (maybe-sent waits for the visibility grace).
 //     Products whose list lacks the planned field pay for every rider
 //     (provider.Spec.ReadPerWatch: MongoDB reads each not-started instance's kernel with
-//     DescribeDBInstanceAttribute, one call per watch): there only steps waiting for their
-//     token or slot ride, never the ones still queued before, since a verdict taken while a
-//     step may still wait longer than the bound is a read thrown away (the realistic bench
-//     read MongoDB kernels up to five times per call; now one judgement and one
-//     confirmation per step).
+//     DescribeDBInstanceAttribute, one call per watch): there nothing rides, and a step
+//     takes its slot first and then the one look its call needs, since a verdict taken
+//     while a step may still wait longer than the bound is a read thrown away (the
+//     realistic bench read MongoDB kernels up to five times per call; now one judgement
+//     and one confirmation per step).
 //   - The refresh at the start judges one step per group, not the whole fleet nor what its
 //     bucket sends in the first second: it proves every group can be read before any call
 //     (a refresh that cannot read a group ends the segment before any call, exit 1), a

@@ -18,7 +18,18 @@ import (
 // while it waits for a look, and the slot is taken at the last moment: parallelism counts
 // the steps between their call and their seen completion, nothing before. A step already
 // holding its slot (a resend after a lost answer) only has its verdict checked.
+//
+// Where a verdict costs a read of its own (provider.Spec.ReadPerWatch: MongoDB's kernel),
+// the slot comes first and the verdict after: renewing the verdict of a step that waits
+// longer than the bound for its slot would read the instance again and again (a step at
+// parallelism 3 read its kernel up to four times before its call), so such a step waits
+// for its slot without riding the group's polls and then takes the one look its call needs.
 func (r *run) judgeAndTakeSlot(ctx context.Context, s *stepState) error {
+	if s.spec.ReadPerWatch {
+		if err := r.takeSlotFirst(ctx, s); err != nil {
+			return err
+		}
+	}
 	for {
 		if err := r.checkVerdict(ctx, s); err != nil {
 			return err
@@ -76,4 +87,20 @@ func (r *run) checkVerdict(ctx context.Context, s *stepState) error {
 		return &notSentError{why: why}
 	}
 	return nil
+}
+
+// takeSlotFirst waits for the step's slots with no verdict deadline and without riding the
+// group's polls (not a token waiter meanwhile); the caller then checks the verdict.
+func (r *run) takeSlotFirst(ctx context.Context, s *stepState) error {
+	s.tokenWait.Store(false)
+	defer s.tokenWait.Store(true)
+	ok, _ := r.acquireSlots(ctx, s, r.stopCh)
+	switch {
+	case ok:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	default:
+		return &notSentError{why: errStoppedWaiting}
+	}
 }
