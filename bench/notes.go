@@ -15,7 +15,8 @@ const header = "# `make bench` results\n\n" +
 	"3m39s, `large` 6m50s (60,600 steps: the apply and the simulator share the two cores, so its\n" +
 	"makespan measures the machine as much as the executor); all of `make bench` 16m13s. `make\n" +
 	"bench-scale` (1k, 10k, 50k, 100k) 13m50s on 5b9ec37. Expect `large` and the curve to take\n" +
-	"longer on af65473, whose ideal apply is 3× slower.\n\n"
+	"longer on af65473, whose ideal apply is 3× slower. On 2eee32e, on a quiet machine: `ideal`,\n" +
+	"`realistic`, `large` and the baseline together 15m1s (`large` 6m22s, the baseline 3m28s).\n\n"
 
 // notes is the explanation RESULTS.md carries under the sections.
 const notes = `## Workloads
@@ -125,4 +126,55 @@ times (its transport's error check, then the answer); the plan's own share (diff
 rendering, GC) is about 2 s. 5,000 Compute Nest changes at 50–300 ms a request plan in
 9.8 s (planner's BenchmarkPlanFiveThousandComputeNestChanges): 50 pages one after another
 (the list pages by NextToken), then 2 reads and 2 DryRuns.
+
+## What moved apply's memory at 100,000 instances (issue 15)
+
+The 100k point of the scale curve (go run ./bench -scale 100000, the large workload's
+mix: 60,600 steps), measured on this machine while other work shared the two cores: on
+9603b11 apply peaked at 801.1 MB RSS (1,594 MB on 5b9ec37 in the curve above), on fb9247d
+at 525.3 MB (target ≤ 600 MB); plan CPU 7.90 s (12.87 s), plan RSS 253.6 MB (271.5 MB),
+apply CPU 1.414 ms per step (2.224 ms). What moved them: the plan file read by apply shares
+what its steps repeat (planner/intern.go: 113.8 MB → 41.4 MB held for the 100k plan) and
+its strict check scans the bytes without allocating (reading the plan: 4.6 s → 1.8 s);
+run.json is written at the end a step at a time instead of encoded whole, indented and
+copied (report/record.go: 199 MB held at the end of the run, the RSS peak); the executor
+shares one spec per kind, one bucket name per bucket, the merged chain targets and the
+observed before/after values of equal content. BenchmarkApplyScale at 100,000 steps on
+fb9247d, its plan now read back from a plan file as apply reads it: 573 MB peak heap, 91 MB
+of stacks, 677 MB RSS, 152 µs per step (0.96× the 10k figure).
+The large profile on 2eee32e (above): 492.4 MB apply RSS, 231.4 MB plan RSS; its makespan,
+3.06× the bound, measures this machine as much as the executor: apply (124 s CPU) and the
+simulator share two cores for the 305 s run.
+
+## What the targets still missed cost (issue 15)
+
+The arithmetic of what would meet each target the tables still mark missed:
+
+- Polling share, ideal ≤ 5% and realistic ≤ 10%: MongoDB's CurrentKernelVersion comes only
+  from DescribeDBInstanceAttribute, one instance per call, so each MongoDB step costs two
+  reads, the judgement right before its call and the confirmation of the new kernel: 2,000
+  of the ideal run's calls (about a fifth) and 800 of realistic's (about a tenth) before
+  any other kind is observed. Neither target can be met while those reads count as polls;
+  the second polling row leaves the confirmations out. The rest is the trade between polls
+  and lag: a completion is seen only by a poll of its group, and with durations spread
+  around the typical time a step is seen done half a poll interval late on average.
+- Realistic makespan ≤ 1.10 × the bound: the bound is Σ D / parallelism (93.33 s), D being
+  an upgrade's duration plus the fastest request (50 ms). A step's slot also holds the
+  inbound part of its call and the outbound part of the read that sees it done, 175 ms on
+  average at 50–300 ms with 30% inbound: 125 ms more than D counts, 420 slot-seconds over
+  3,360 steps, 9% of the bound before any lag. The last 1% (14 ms of lag per step) would
+  need every group polled about every 30 ms, while Alibaba's read buckets (10/s per account,
+  shared by its regions) allow one poll of a group every 200 ms or so: a lag of 100 ms on
+  average makes about 1.16× at any polling share, and a 10% polling share (about 370 polls
+  in the run, one per group every few seconds) about 2–2.5×. The two realistic targets
+  cannot both be met; the executor trades polls for makespan.
+- Apply CPU ≤ 0.2 ms per step in the binary: a step sends at least two requests through the
+  real SDKs (its call and its confirmation), and one Alibaba request costs about 180 µs of
+  client CPU over loopback (BenchmarkInvoke, provider/alibaba/internal/alisdk), so the
+  binary's floor is about 0.4 ms per step for the Alibaba kinds. The executor without a
+  network (BenchmarkApplyScale) takes 143–152 µs per step at 10,000 and 100,000 steps.
+- Plan CPU ≤ 3 s at 100,000 instances: 7.9 s on fb9247d, of which about 3.5 s are the
+  10,000 kernel reads through the Alibaba SDK and about 2 s the Tencent SDK, whose transport
+  decodes each page twice before the provider decodes it once; about 1 s is the plan's own
+  work. Not shown to be out of reach: it needs the SDKs' per-request cost cut further.
 `
