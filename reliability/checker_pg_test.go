@@ -248,7 +248,7 @@ func TestPostgresStateAStepWaitingForAnotherPlansLeaseNamesItAndGivesUp(t *testi
 // instance go), and says so. The step is a latestMinor upgrade, which is never a noop (the
 // API cannot tell whether the minor version is the latest), so each plan sends its own.
 func TestPostgresStateAPlanAfterAnotherWaitsForItsChangesToShow(t *testing.T) {
-	url, pass, _ := pgState(t)
+	url, pass, conn := pgState(t)
 	state := simHeader + "kafka:\n"
 	for i := range 2 {
 		state += fmt.Sprintf("  - {id: alikafka-min-%03d, region: cn-hangzhou, account: demo-ali, status: running, version: 2.2.0, minorLatest: false, tags: {env: rel}}\n", i)
@@ -265,7 +265,27 @@ func TestPostgresStateAPlanAfterAnotherWaitsForItsChangesToShow(t *testing.T) {
 	if r := cli(t, dirA, env, "apply", "plan.json", "--state", url, "--out", "reports"); r.code != 0 {
 		t.Fatalf("plan A: %s", r)
 	}
-	aEnded := time.Now()
+	// When A's step let each instance go, as the state recorded it: B's wait counts from
+	// there (A's exit comes later, after its reports).
+	released := map[string]time.Time{}
+	rows, err := conn.Query(t.Context(), "SELECT instance, changed_at FROM upgradeplan.leases WHERE changed_at IS NOT NULL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var inst string
+		var at time.Time
+		if err := rows.Scan(&inst, &at); err != nil {
+			t.Fatal(err)
+		}
+		released[inst] = at
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(released) != 2 {
+		t.Fatalf("the state recorded A's change of %d instances, want 2: %v", len(released), released)
+	}
 	const grace = 3 * time.Second
 	r := cli(t, runnerDir(t, pathB), append(env, "UPGRADEPLAN_VISIBILITY_GRACE="+grace.String()), "apply", "plan.json", "--state", url, "--out", "reports")
 	if r.code != 0 {
@@ -274,10 +294,12 @@ func TestPostgresStateAPlanAfterAnotherWaitsForItsChangesToShow(t *testing.T) {
 	if n := strings.Count(r.stderr, "was changed by another run's step"); n < 2 {
 		t.Errorf("plan B said %d times that it waits for another run's change to show, want 2 (one per instance):\n%s", n, lastLines(r.stderr, 10))
 	}
-	// Plan A let each instance go before it exited; B's call comes a grace after that.
+	// B's call to each instance comes a grace after A's step let it go (the simulator
+	// stamps a call when it arrives, after B sent it; 50 ms for the clocks' reading).
 	for _, c := range s.Calls() {
-		if isUpgrade(c) && c.Time.After(aEnded) && c.Time.Before(aEnded.Add(grace-500*time.Millisecond)) {
-			t.Errorf("plan B upgraded %s %s after plan A ended, within the visibility grace of A's change", c.Instance, c.Time.Sub(aEnded).Round(time.Millisecond))
+		at, ok := released[c.Instance]
+		if isUpgrade(c) && ok && c.Time.After(at) && c.Time.Before(at.Add(grace-50*time.Millisecond)) {
+			t.Errorf("plan B upgraded %s %s after plan A's step let it go, within the visibility grace of A's change", c.Instance, c.Time.Sub(at).Round(time.Millisecond))
 		}
 	}
 }

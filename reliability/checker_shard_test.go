@@ -13,7 +13,9 @@ package reliability
 // and finish times and durations, the segments (one per process: four shards, one runner),
 // the tool version and the plan file's path, the request ids and order ids the cloud
 // answered (the simulator numbers them as calls arrive), and the read buckets (how often
-// a runner polled depends on its timing; the mutating buckets' calls are kept). report.md
+// a runner polled depends on its timing; the mutating buckets' calls are kept), and the
+// reason of an in-place restart no poll saw busy ("never seen leaving running after the
+// call; …", whether a poll caught its short busy spell is timing too). report.md
 // and junit.xml are rendered from run.json alone, so they are compared as the report
 // package renders the two normalised records, and each file the shards' `report --state
 // --run` prints must be exactly what the report package renders from the merged run.json
