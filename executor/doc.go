@@ -43,7 +43,10 @@
 //     within the look freshness bound (it renews the verdict, without a slot, and queues
 //     again), so parallelism counts the steps between their call and their seen
 //     completion and nothing before: a step waiting for its lease, its look (a MongoDB
-//     look reads a kernel from a 10/s bucket) or its token holds no slot. Taking the slot
+//     look reads a kernel from a 10/s bucket) or its token holds no slot, except where a
+//     verdict costs a read of its own (provider.Spec.ReadPerWatch): such a step takes its
+//     slot right after its token and then the one look its call needs, since renewing the
+//     verdict while it waits reads the instance again (sendslot.go). Taking the slot
 //     before the look and the token left 10–30% of the slots idle at parallelism 50
 //     (bench realistic, -size 3000: 1.79× → 1.64× the bound with this alone). The call's
 //     record starts there too (started_at is the first call). A step whose instance is
