@@ -131,7 +131,7 @@ rendering, GC) is about 2 s. 5,000 Compute Nest changes at 50–300 ms a request
 
 The 100k point of the scale curve (go run ./bench -scale 100000, the large workload's
 mix: 60,600 steps), measured on this machine while other work shared the two cores: on
-9603b11 apply peaked at 801.1 MB RSS (1,594 MB on 5b9ec37 in the curve above), on fb9247d
+9603b11 apply peaked at 801.1 MB RSS (1,594 MB in the curve on 5b9ec37; 513.6 MB in the curve on 9ca2d8e), on fb9247d
 at 525.3 MB (target ≤ 600 MB); plan CPU 7.90 s (12.87 s), plan RSS 253.6 MB (271.5 MB),
 apply CPU 1.414 ms per step (2.224 ms). What moved them: the plan file read by apply shares
 what its steps repeat (planner/intern.go: 113.8 MB → 41.4 MB held for the 100k plan) and
