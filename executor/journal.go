@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/upgradeplan/upgradeplan/internal/jsonindent"
 	"github.com/upgradeplan/upgradeplan/planner"
 	"github.com/upgradeplan/upgradeplan/provider"
 )
@@ -209,7 +210,7 @@ func WriteRecord(dir string, rec *Record) error {
 				sep = "\n    "
 			}
 			compact = appendStepRecord(compact[:0], &rec.Steps[i])
-			indented = appendIndented(append(indented[:0], sep...), compact, "    ", "  ")
+			indented = jsonindent.Append(append(indented[:0], sep...), compact, "    ", "  ")
 			if _, err := w.Write(indented); err != nil {
 				return err
 			}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/upgradeplan/upgradeplan/internal/jsonindent"
 	"github.com/upgradeplan/upgradeplan/provider"
 )
 
@@ -75,7 +76,7 @@ func TestStepRecordsEncodeAsEncodingJSONDoes(t *testing.T) {
 		}
 		var want2 bytes.Buffer
 		json.Indent(&want2, want, "    ", "  ")
-		if got := appendIndented(nil, want, "    ", "  "); !bytes.Equal(got, want2.Bytes()) {
+		if got := jsonindent.Append(nil, want, "    ", "  "); !bytes.Equal(got, want2.Bytes()) {
 			t.Fatalf("record %d indented:\n got %s\nwant %s", i, got, want2.Bytes())
 		}
 		e := Entry{Time: time.Date(2026, 12, 1, 0, 0, i, 0, time.UTC), Type: str(), StepID: c.ID}
