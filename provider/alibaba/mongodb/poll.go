@@ -167,31 +167,8 @@ func (p *Provider) attribute(ctx context.Context, id string) (d dds.DBInstance, 
 	for _, d := range resp.DBInstances.DBInstance {
 		if d.DBInstanceId == id {
 			p.noteType(id, d.DBInstanceType)
-			return dds.DBInstance{DBInstanceId: d.DBInstanceId, DBInstanceStatus: d.DBInstanceStatus, DBInstanceType: d.DBInstanceType,
-				EngineVersion: d.EngineVersion, CurrentKernelVersion: d.CurrentKernelVersion, ReplicationFactor: d.ReplicationFactor,
-				Tags: d.Tags}, true, nil
+			return d.sdk(), true, nil
 		}
 	}
 	return dds.DBInstance{}, false, fmt.Errorf("mongodb: DescribeDBInstanceAttribute did not return %s (request id %s)", id, resp.RequestId)
-}
-
-// attributeAnswer is DescribeDBInstanceAttribute's answer with the fields fromSDK reads:
-// plan sends one per MongoDB instance (the kernel), and the SDK's DBInstance has some
-// sixty fields for its decoder to fill.
-type attributeAnswer struct {
-	*responses.BaseResponse
-	RequestId   string `json:"RequestId" xml:"RequestId"`
-	DBInstances struct {
-		DBInstance []attributeInstance `json:"DBInstance" xml:"DBInstance"`
-	} `json:"DBInstances" xml:"DBInstances"`
-}
-
-type attributeInstance struct {
-	DBInstanceId         string                                `json:"DBInstanceId" xml:"DBInstanceId"`
-	DBInstanceStatus     string                                `json:"DBInstanceStatus" xml:"DBInstanceStatus"`
-	DBInstanceType       string                                `json:"DBInstanceType" xml:"DBInstanceType"`
-	EngineVersion        string                                `json:"EngineVersion" xml:"EngineVersion"`
-	CurrentKernelVersion string                                `json:"CurrentKernelVersion" xml:"CurrentKernelVersion"`
-	ReplicationFactor    string                                `json:"ReplicationFactor" xml:"ReplicationFactor"`
-	Tags                 dds.TagsInDescribeDBInstanceAttribute `json:"Tags" xml:"Tags"`
 }
