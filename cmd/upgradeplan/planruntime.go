@@ -12,10 +12,11 @@ import (
 // One P (runtime.GOMAXPROCS(1)) unless the environment sets GOMAXPROCS: plan waits on the
 // clouds' rate caps, not on CPU (at 100,000 instances about 57 s of wall for some 10 s of
 // CPU, the wall bound by MongoDB's 10,000 kernel reads at their cap). With a second P the
-// runtime wakes another thread for nearly every answer and parks it again: measured back
-// to back on the bench's 100,000 instances, plan took about 3 s more CPU with two Ps than
-// with one (user and system time both), at the same wall. What one P costs is wall time
-// where plan is bound by CPU alone: its diffs and the file, about a second at 100,000.
+// runtime wakes another thread for nearly every answer and parks it again: on the bench's
+// 100,000 instances, one pair back to back took 13.7 s of CPU with two Ps and 10.4 s with
+// one, at the same wall, and in the profiles the scheduler's share (runtime.schedule,
+// futex) fell from about 2.1 s to 0.9 s. What one P costs is wall time where plan is
+// bound by CPU alone: its diffs and the file, about a second at 100,000.
 //
 // The memory: a soft memory limit (runtime/debug.SetMemoryLimit) of the larger of
 // planMemoryFloor and twice the live heap, looked at every second.
