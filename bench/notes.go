@@ -119,11 +119,19 @@ lets go of its listing as its diffs finish, so the listings of 100,000 instances
 held (planner/diff.go); diffs run on 64 workers per group instead of one goroutine per
 parallelism slot (20,000 goroutines waiting on the MongoDB bucket); Redis pages and MongoDB's
 attribute answers are decoded into the fields the provider reads; Compute Nest reads
-GetServiceInstance once per (service, from version), like its DryRun. Plan CPU still misses 3 s
-at 100,000: about 4 s of it are the 10,000 kernel reads through the Alibaba SDK (signing,
-its goroutine-id nonce, HTTP), about 2 s the Tencent SDK decoding each Redis page three
-times (its transport's error check, then the answer); the plan's own share (diff, file,
-rendering, GC) is about 2 s. 5,000 Compute Nest changes at 50–300 ms a request plan in
+GetServiceInstance once per (service, from version), like its DryRun. Then (branch plancpu,
+three pairs back to back, plan alone beside its simulator): CPU 12.3–13.1 s → 10.0–11.3 s,
+peak RSS 236–244 MB → 237–239 MB: the Tencent SDK no longer decodes each Redis page three
+times (its transport's error check twice, then the answer): a transport under it hands
+the page to a lean decoder and the SDK an empty answer (provider/tencent/redis/rawbody.go;
+error answers stay the SDK's); steps are encoded without reflection (planner/stepjson.go);
+plan runs on one P (a second one woke a thread for nearly every answer) and under a soft
+memory limit of max(224 MiB, twice the live heap) (cmd/upgradeplan/planruntime.go). Plan
+CPU still misses 3 s at 100,000: the 10,000 kernel reads through the Alibaba SDK are
+about 3.5 s of the profile's 7.3–8.5 s (building and signing each request, its log
+fields, the jsoniter decode, and HTTP over loopback, whose write per request carries
+the simulator's receive path), about 10,500 requests in all; the Redis pages are 0.8 s,
+the plan's own share (diff, file, rendering) about 1 s and GC 0.6 s. 5,000 Compute Nest changes at 50–300 ms a request plan in
 9.8 s (planner's BenchmarkPlanFiveThousandComputeNestChanges): 50 pages one after another
 (the list pages by NextToken), then 2 reads and 2 DryRuns.
 
@@ -173,8 +181,12 @@ The arithmetic of what would meet each target the tables still mark missed:
   client CPU over loopback (BenchmarkInvoke, provider/alibaba/internal/alisdk), so the
   binary's floor is about 0.4 ms per step for the Alibaba kinds. The executor without a
   network (BenchmarkApplyScale) takes 143–152 µs per step at 10,000 and 100,000 steps.
-- Plan CPU ≤ 3 s at 100,000 instances: 7.9 s on fb9247d, of which about 3.5 s are the
-  10,000 kernel reads through the Alibaba SDK and about 2 s the Tencent SDK, whose transport
-  decodes each page twice before the provider decodes it once; about 1 s is the plan's own
-  work. Not shown to be out of reach: it needs the SDKs' per-request cost cut further.
+- Plan CPU ≤ 3 s at 100,000 instances: 7.9 s on fb9247d on a quiet machine; 10.0–11.3 s
+  on branch plancpu beside other work (12.3–13.1 s before it, back to back). The 10,000
+  kernel reads through the Alibaba SDK alone take about 3.5 s of profile (some 350 µs of
+  client CPU each: the SDK's request building and signing, its decode, and HTTP over
+  loopback), more than the target before the pages, the diff and the file; the Redis pages
+  are read once now (about 0.8 s). Out of reach while plan sends 10,000 signed requests
+  through the real SDK, one per MongoDB instance, which only DescribeDBInstanceAttribute
+  answers with the kernel.
 `

@@ -87,10 +87,11 @@ func writeArray[T any](e *planEncoder, name string, first bool, s []T) {
 
 // planEncoder writes the compact form to h and, when w is set, the indented form to w.
 type planEncoder struct {
-	h   hash.Hash
-	w   *bufio.Writer
-	buf []byte
-	err error
+	h       hash.Hash
+	w       *bufio.Writer
+	buf     []byte // the indented element
+	compact []byte // the compact step (appendStep)
+	err     error
 }
 
 // field starts the array field name (first: right after the head).
@@ -116,7 +117,14 @@ func (e *planEncoder) element(k int, v any) {
 	if e.err != nil {
 		return
 	}
-	b, err := json.Marshal(v)
+	var b []byte
+	var err error
+	if s, ok := v.(*Step); ok {
+		e.compact, err = appendStep(e.compact[:0], s)
+		b = e.compact
+	} else {
+		b, err = json.Marshal(v)
+	}
 	if err != nil {
 		e.err = fmt.Errorf("plan: encode: %w", err)
 		return

@@ -45,6 +45,16 @@ func TestStreamedPlanHasTheBytesAndDigestOfTheWholeDocumentEncoding(t *testing.T
 		s := built.Steps[i%len(built.Steps)]
 		s.ID = fmt.Sprintf("%s-%03d <&>", s.ID, i) // escaped as \u003c, \u0026, \u003e by both
 		s.Params = map[string]any{"z": i, "a": []any{}, "m": map[string]any{}, "n": nil, "s": "é\u2028"}
+		switch i % 4 {
+		case 1: // every kind of value a provider may plan, and strings json.Marshal escapes
+			s.Params = map[string]any{"i64": int64(-7), "i32": int32(3), "u": uint64(1 << 63), "f": 1.5e21, "f0": 0.000001, "b": true,
+				"list": []any{map[string]any{"NodeType": 1, "ZoneId": 100004}}, "bad": "a\xffb", "ctl": "tab\there", "q": `"\`,
+				"named": provider.Values{"x": "y"}, "ints": []int{1, 2}, "<k>": "v&"}
+			s.From, s.To = provider.Values{"memSizeMB": int64(4096), "v": "1.0"}, provider.Values{}
+			s.Account, s.Notes, s.DependsOn = "acct&", []string{"a note <b>", ""}, []string{"x#1"}
+		case 2:
+			s.Params, s.From, s.To, s.DependsOn, s.Notes = nil, nil, nil, []string{}, []string{}
+		}
 		big.Steps = append(big.Steps, s)
 	}
 	plans := map[string]*Plan{

@@ -63,6 +63,7 @@ func planCommand() *cli.Command {
 			if err := setTimeouts(c); err != nil {
 				return exitError(ExitInvalid, usageError{err})
 			}
+			defer tunePlanRuntime(os.Getenv)()
 			fleet, err := loadManifest(c, args[0])
 			if err != nil {
 				return exitError(ExitInvalid, err)

@@ -68,15 +68,16 @@ func newClientWith(cfg provider.Config, cred common.CredentialIface) (*tcredis.C
 	// timeouts. The region's calls share this one client: it keeps as many idle
 	// connections as the steps in flight may use at once (polls and calls of a burst),
 	// so a later burst reuses them instead of dialing (and, over HTTPS, a TLS handshake)
-	// each one again; idle ones close after IdleConnTimeout.
-	client.WithHttpTransport(&http.Transport{
+	// each one again; idle ones close after IdleConnTimeout. rawBody (rawbody.go) hands
+	// DescribeInstances pages to their lean decoder.
+	client.WithHttpTransport(rawBody{&http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: connect}).DialContext,
 		TLSHandshakeTimeout:   connect,
 		ResponseHeaderTimeout: timeout,
 		MaxIdleConnsPerHost:   maxIdleConns,
 		IdleConnTimeout:       90 * time.Second,
-	})
+	}})
 	return client, silence, nil
 }
 

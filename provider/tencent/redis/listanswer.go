@@ -12,15 +12,18 @@ import (
 // Redis instances spent most of its CPU there). Unknown fields are skipped by the decoder.
 type describeAnswer struct {
 	*tchttp.BaseResponse
-	Response *struct {
-		TotalCount  *int64            `json:"TotalCount"`
-		InstanceSet []*listedInstance `json:"InstanceSet"`
-		RequestId   *string           `json:"RequestId"`
-		Error       *struct {
-			Code    string `json:"Code"`
-			Message string `json:"Message"`
-		} `json:"Error"`
-	} `json:"Response"`
+	Response *describeResult `json:"Response"`
+}
+
+// describeResult is the answer's Response.
+type describeResult struct {
+	TotalCount  *int64            `json:"TotalCount"`
+	InstanceSet []*listedInstance `json:"InstanceSet"`
+	RequestId   *string           `json:"RequestId"`
+	Error       *struct {
+		Code    string `json:"Code"`
+		Message string `json:"Message"`
+	} `json:"Error"`
 }
 
 // ParseErrorFromHTTPResponse replaces the SDK's, which decodes the whole page once more

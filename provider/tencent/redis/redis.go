@@ -192,9 +192,14 @@ func (p *Provider) describe(ctx context.Context, ids []string, tags map[string]s
 			var resp *describeAnswer
 			err := p.do(ctx, ActionDescribeInstances, "", func(ctx context.Context) error {
 				resp = &describeAnswer{BaseResponse: &tchttp.BaseResponse{}} // a retry decodes into a fresh answer
-				req.SetContext(ctx)
+				lean := &describeAnswer{BaseResponse: resp.BaseResponse}
+				sendCtx, raw := leanSend(ctx, decodeDescribe(lean))
+				req.SetContext(sendCtx)
 				if err := p.client.Send(req, resp); err != nil {
 					return err
+				}
+				if raw.took {
+					resp = lean
 				}
 				return resp.err()
 			})
