@@ -45,6 +45,23 @@ func tuneGC() func() {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return func() {}
 	}
+	set := -1
+	stop := watchLiveHeap(func(live uint64) {
+		if p := gcPercent(live, gcHeadroom); p != set {
+			set = p
+			debug.SetGCPercent(p)
+		}
+	})
+	return func() {
+		stop()
+		debug.SetGCPercent(gcMinPercent)
+	}
+}
+
+// watchLiveHeap calls f with the live heap's size (the runtime's last count) at once and
+// then every second, from one goroutine, until the returned func is called; that func
+// returns once f no longer runs.
+func watchLiveHeap(f func(live uint64)) (stop func()) {
 	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	live := func() uint64 {
 		metrics.Read(sample)
@@ -53,8 +70,7 @@ func tuneGC() func() {
 		}
 		return sample[0].Value.Uint64()
 	}
-	set := gcPercent(live(), gcHeadroom)
-	debug.SetGCPercent(set)
+	f(live())
 	done, stopped := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(stopped)
@@ -65,16 +81,12 @@ func tuneGC() func() {
 			case <-done:
 				return
 			case <-t.C:
-			}
-			if p := gcPercent(live(), gcHeadroom); p != set {
-				set = p
-				debug.SetGCPercent(p)
+				f(live())
 			}
 		}
 	}()
 	return func() {
 		close(done)
 		<-stopped
-		debug.SetGCPercent(gcMinPercent)
 	}
 }
