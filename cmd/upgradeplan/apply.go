@@ -62,6 +62,7 @@ func applyCommand() *cli.Command {
 }
 
 func applyAction(c *cli.Context) error {
+	defer tuneGC()()
 	args, err := interspersedArgs(c) // `apply PLAN --out DIR`, flags after the plan
 	if err != nil {
 		return exitError(ExitInvalid, usageError{fmt.Errorf("apply: %w", err)})

@@ -3,8 +3,6 @@ package main
 import (
 	"runtime"
 	"runtime/debug"
-	"runtime/metrics"
-	"time"
 )
 
 // plan's runtime: one P, and a soft memory limit.
@@ -47,32 +45,10 @@ func tunePlanRuntime(getenv func(string) string) func() {
 	if getenv("GOGC") != "" || getenv("GOMEMLIMIT") != "" {
 		return func() { runtime.GOMAXPROCS(procs) }
 	}
-	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	live := func() uint64 {
-		metrics.Read(sample)
-		if sample[0].Value.Kind() != metrics.KindUint64 {
-			return 0
-		}
-		return sample[0].Value.Uint64()
-	}
-	prev := debug.SetMemoryLimit(planMemoryLimit(live()))
-	done, stopped := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(stopped)
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				debug.SetMemoryLimit(planMemoryLimit(live()))
-			}
-		}
-	}()
+	prev := debug.SetMemoryLimit(-1)
+	stop := watchLiveHeap(func(live uint64) { debug.SetMemoryLimit(planMemoryLimit(live)) })
 	return func() {
-		close(done)
-		<-stopped
+		stop()
 		debug.SetMemoryLimit(prev)
 		runtime.GOMAXPROCS(procs)
 	}

@@ -174,7 +174,7 @@ func (p *Provider) listTypes(ctx context.Context, ids []string, tags map[string]
 	total := 0
 	for _, typ := range types {
 		err := provider.ReadPages(func(pg provider.Page) (provider.PageAnswer, error) {
-			var resp *dds.DescribeDBInstancesResponse
+			var resp *listAnswer
 			err := p.pool.Invoke(ctx, alisdk.Call{Action: ActionList}, func() (requests.AcsRequest, responses.AcsResponse) {
 				req := dds.CreateDescribeDBInstancesRequest()
 				req.RegionId = p.region
@@ -191,14 +191,14 @@ func (p *Provider) listTypes(ctx context.Context, ids []string, tags map[string]
 					}
 					req.Tag = &ts
 				}
-				resp = dds.CreateDescribeDBInstancesResponse()
+				resp = &listAnswer{BaseResponse: &responses.BaseResponse{}}
 				return req, resp
 			})
 			if err != nil {
 				return provider.PageAnswer{}, fmt.Errorf("mongodb: list %s instances in %s (page %d): %w", typ, p.region, pg.Index+1, err)
 			}
 			for _, d := range resp.DBInstances.DBInstance {
-				o := fromSDK(d)
+				o := fromSDK(d.sdk())
 				p.noteType(o.id, typ)
 				if seen[o.id] || !sel.Selects(o.id, o.tags) {
 					continue

@@ -53,17 +53,24 @@ func (p *Provider) observeRead(ctx context.Context, watches []provider.Watch) ([
 	// The judgements go out beside the list, so a poll with riders takes one round trip
 	// more than the list alone only where a followed instance is Running.
 	var obs, judged []observed
+	followed := func(ctx context.Context) (err error) {
+		if obs, err = p.listTypes(ctx, follow, nil, types); err != nil {
+			return err
+		}
+		return p.withKernels(ctx, obs, func(o observed) bool { return o.status == StatusRunning })
+	}
+	if len(judge) == 0 {
+		if err := followed(ctx); err != nil {
+			return nil, err
+		}
+		return obs, nil
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
 		judged, err = p.attributes(gctx, judge)
 		return err
 	})
-	g.Go(func() (err error) {
-		if obs, err = p.listTypes(gctx, follow, nil, types); err != nil {
-			return err
-		}
-		return p.withKernels(gctx, obs, func(o observed) bool { return o.status == StatusRunning })
-	})
+	g.Go(func() error { return followed(gctx) })
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
@@ -132,9 +139,12 @@ func (p *Provider) attributes(ctx context.Context, ids []string) ([]observed, er
 	return out, nil
 }
 
-// eachID runs read for 0..n-1, at most readersAtOnce at a time; the first error cancels
-// the rest and is returned.
+// eachID runs read for 0..n-1, at most readersAtOnce at a time (one read in the caller's
+// goroutine); the first error cancels the rest and is returned.
 func (p *Provider) eachID(ctx context.Context, n int, read func(context.Context, int) error) error {
+	if n == 1 {
+		return read(ctx, 0) // a step's judgement or confirmation: no goroutine to hand it to
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(readersAtOnce)
 	for i := range n {
@@ -167,31 +177,8 @@ func (p *Provider) attribute(ctx context.Context, id string) (d dds.DBInstance, 
 	for _, d := range resp.DBInstances.DBInstance {
 		if d.DBInstanceId == id {
 			p.noteType(id, d.DBInstanceType)
-			return dds.DBInstance{DBInstanceId: d.DBInstanceId, DBInstanceStatus: d.DBInstanceStatus, DBInstanceType: d.DBInstanceType,
-				EngineVersion: d.EngineVersion, CurrentKernelVersion: d.CurrentKernelVersion, ReplicationFactor: d.ReplicationFactor,
-				Tags: d.Tags}, true, nil
+			return d.sdk(), true, nil
 		}
 	}
 	return dds.DBInstance{}, false, fmt.Errorf("mongodb: DescribeDBInstanceAttribute did not return %s (request id %s)", id, resp.RequestId)
-}
-
-// attributeAnswer is DescribeDBInstanceAttribute's answer with the fields fromSDK reads:
-// plan sends one per MongoDB instance (the kernel), and the SDK's DBInstance has some
-// sixty fields for its decoder to fill.
-type attributeAnswer struct {
-	*responses.BaseResponse
-	RequestId   string `json:"RequestId" xml:"RequestId"`
-	DBInstances struct {
-		DBInstance []attributeInstance `json:"DBInstance" xml:"DBInstance"`
-	} `json:"DBInstances" xml:"DBInstances"`
-}
-
-type attributeInstance struct {
-	DBInstanceId         string                                `json:"DBInstanceId" xml:"DBInstanceId"`
-	DBInstanceStatus     string                                `json:"DBInstanceStatus" xml:"DBInstanceStatus"`
-	DBInstanceType       string                                `json:"DBInstanceType" xml:"DBInstanceType"`
-	EngineVersion        string                                `json:"EngineVersion" xml:"EngineVersion"`
-	CurrentKernelVersion string                                `json:"CurrentKernelVersion" xml:"CurrentKernelVersion"`
-	ReplicationFactor    string                                `json:"ReplicationFactor" xml:"ReplicationFactor"`
-	Tags                 dds.TagsInDescribeDBInstanceAttribute `json:"Tags" xml:"Tags"`
 }

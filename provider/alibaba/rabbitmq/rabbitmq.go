@@ -124,22 +124,18 @@ func (p *Provider) listAll(ctx context.Context) ([]provider.Instance, error) {
 	var out []provider.Instance
 	seen := map[string]bool{}
 	err := provider.ReadPages(func(pg provider.Page) (provider.PageAnswer, error) {
-		var resp *amqp.ListInstancesResponse
+		var resp *listAnswer
 		err := p.pool.Invoke(ctx, alisdk.Call{Action: "ListInstances"}, func() (requests.AcsRequest, responses.AcsResponse) {
-			req := amqp.CreateListInstancesRequest()
-			req.RegionId = p.region
-			req.MaxResults = requests.NewInteger(pageSize)
-			req.NextToken = pg.Token
-			resp = amqp.CreateListInstancesResponse()
-			return req, resp
+			resp = &listAnswer{BaseResponse: &responses.BaseResponse{}}
+			return listRequest(p.region, pg.Token), resp
 		})
 		if err != nil {
 			return provider.PageAnswer{}, err
 		}
-		for _, vo := range resp.Data.Instances {
-			if !seen[vo.InstanceId] {
-				seen[vo.InstanceId] = true
-				out = append(out, p.fromList(vo))
+		for _, l := range resp.Data.Instances {
+			if !seen[l.InstanceId] {
+				seen[l.InstanceId] = true
+				out = append(out, p.fromList(l.vo()))
 			}
 		}
 		return provider.PageAnswer{Items: len(resp.Data.Instances), Next: resp.Data.NextToken}, nil
@@ -150,6 +146,15 @@ func (p *Provider) listAll(ctx context.Context) ([]provider.Instance, error) {
 	p.size.Record(len(out))
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
+}
+
+// listRequest is one ListInstances page request.
+func listRequest(region, token string) *amqp.ListInstancesRequest {
+	req := amqp.CreateListInstancesRequest()
+	req.RegionId = region
+	req.MaxResults = requests.NewInteger(pageSize)
+	req.NextToken = token
+	return req
 }
 
 func phaseOf(status string) provider.Phase {
