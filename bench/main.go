@@ -44,6 +44,7 @@ func main() {
 	flag.IntVar(&stateRepeat, "repeat", 1, "with -state postgres: apply each profile's plan this many times into each state (alternating)")
 	flag.IntVar(&trySize, "size", 0, "scale every profile to about this many instances (a quick try; do not publish its numbers)")
 	flag.Parse()
+	keepLogs = *keep
 	missed, err := run(*bin, *out, *names, *scale, *baseline, *keep)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)

@@ -42,7 +42,8 @@ type result struct {
 	appliedTotal, appliedOff             int // appliedOff: planned instances with more or fewer applied changes than planned
 	appliedDropped, appliedExtra         int
 
-	rows []row
+	rows      []row
+	kindPolls []kindPolls // lag.go
 }
 
 type row struct {
@@ -309,6 +310,7 @@ func measure(p profile, w workload, pl planned, ap appliedRun) result {
 		r.polls += b.Polls
 	}
 	r.rows = r.table()
+	r.kindPolls = pollBreakdown(p, pl.plan, ap.calls, ap.applied, ap.rec)
 	return r
 }
 

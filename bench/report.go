@@ -111,6 +111,10 @@ func (r result) section() string {
 	}
 	fmt.Fprintf(&sb, "\nLongest dependency chain: %s. Parallelism bound (Σ D %s / %d): %s.\n",
 		secs(r.bound.chain), secs(r.bound.sumD), r.profile.mix.parallelism, secs(r.bound.parallelism))
+	if len(r.kindPolls) > 0 {
+		sb.WriteString("\nWhat the polls bought, per kind (bench/lag.go; lag: from the simulator finishing an upgrade to the run record seeing its step done; slot time: the step's started_at to finished_at, over D, its upgrade's duration):\n\n")
+		sb.WriteString(pollTable(r.kindPolls))
+	}
 	return sb.String()
 }
 

@@ -100,16 +100,17 @@ func (s *simProc) env() []string {
 
 // call is the part of a /_sim/calls record the bench reads.
 type call struct {
-	Time     time.Time         `json:"time"`
-	Account  string            `json:"account"`
-	Product  string            `json:"product"`
-	Action   string            `json:"action"`
-	Region   string            `json:"region"`
-	Instance string            `json:"instance"`
-	Params   map[string]string `json:"parameters"`
-	Status   int               `json:"status"`
-	Code     string            `json:"code"`
-	Fault    string            `json:"fault"`
+	Time      time.Time         `json:"time"`
+	Account   string            `json:"account"`
+	Product   string            `json:"product"`
+	Action    string            `json:"action"`
+	Region    string            `json:"region"`
+	Instance  string            `json:"instance"`
+	Params    map[string]string `json:"parameters"`
+	Status    int               `json:"status"`
+	Code      string            `json:"code"`
+	Fault     string            `json:"fault"`
+	RequestID string            `json:"requestId"`
 }
 
 func (c call) throttled() bool {
@@ -135,6 +136,11 @@ type applied struct {
 	Instance string `json:"instance"`
 	Actor    string `json:"actor"`
 	Dropped  bool   `json:"dropped"`
+	// RequestID matches the change to its call; AcceptedAt and VisibleAt (simulated time)
+	// give its visibility lag (lag.go).
+	RequestID  string    `json:"requestId"`
+	AcceptedAt time.Time `json:"acceptedAt"`
+	VisibleAt  time.Time `json:"visibleAt"`
 }
 
 func fetch[T any](addr, path string) ([]T, error) {
@@ -148,6 +154,28 @@ func fetch[T any](addr, path string) ([]T, error) {
 		return nil, fmt.Errorf("decode %s: %w", path, err)
 	}
 	return out, nil
+}
+
+// keepLogs is -keep: runApplyWith also writes the apply simulator's call log and applied
+// record into the run's directory.
+var keepLogs bool
+
+// saveRaw writes the simulator's answer to GET path into file as it came.
+func saveRaw(addr, path, file string) error {
+	resp, err := http.Get("http://" + addr + path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	out, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, resp.Body); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // files is one run's temporary directory.
@@ -275,8 +303,18 @@ func runApplyWith(ctx context.Context, bin string, f files, p profile, logName s
 		if out.calls, err = fetch[call](sim.addr, "/_sim/calls"); err != nil {
 			return err
 		}
-		out.applied, err = fetch[applied](sim.addr, "/_sim/applied")
-		return err
+		if out.applied, err = fetch[applied](sim.addr, "/_sim/applied"); err != nil {
+			return err
+		}
+		if keepLogs { // -keep: the simulator's own records beside the run, to look into
+			base := filepath.Join(f.dir, strings.TrimSuffix(logName, ".log"))
+			for path, name := range map[string]string{"/_sim/calls": "-calls.json", "/_sim/applied": "-applied.json"} {
+				if err := saveRaw(sim.addr, path, base+name); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return out, err

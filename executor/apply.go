@@ -169,8 +169,11 @@ type run struct {
 	// bucketRate is its configured rate, bucketShortest its product's ShortestOperation in
 	// seconds (slotScore).
 	unsentNow      []atomic.Int64
+	acceptedNow    []atomic.Int64 // every bucket's accepted count, and its last call's Since in ns (slack.go)
+	lastSinceNow   []atomic.Int64
 	bucketRate     []float64
 	bucketShortest []float64
+	bucketReadRate []float64 // ReadPerWatch kinds: their reads' cap (slack.go)
 
 	segment  Segment
 	prior    []BucketStats
@@ -517,6 +520,7 @@ func (r *run) open() error {
 		r.provs[k] = p
 		r.observers[k] = newObserver(k, p, r.pollInterval())
 		r.observers[k].riders = r.riders(k)
+		r.observers[k].perWatch = s.spec.ReadPerWatch
 	}
 	return nil
 }

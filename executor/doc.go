@@ -57,7 +57,24 @@
 //     the slow cadence (settings.pollInterval) unless something waits on it: a step waiting
 //     for a parallelism or maxConcurrent slot, or its bucket having no other step ready to
 //     send (canary waves, chains, target dependencies and the end of a bucket's work all look
-//     like this), because only then does completion lag stretch the run. An awaited step is
+//     like this), because only then does completion lag stretch the run. A step awaited only
+//     by its bucket's idle rate takes its slack (slack.go): the run's remaining time by the
+//     rate caps and estimates (the ETA's largest bucket) less its bucket's remaining work and
+//     the chain after it (rank, scaled as slotScore scales it); with slack left its group is
+//     checked half the slack apart (at most the poll interval, at least d/4), so the end of
+//     a bucket that finishes long before the run (Compute Nest, RabbitMQ in the ideal bench)
+//     is seen late at no cost, while the bucket that is the run's end, a canary whose wave
+//     waits, or a chain whose rest is the tail is checked every d/4. A slot waiter always
+//     makes every step in flight eager (at parallelism that binds every second of lag holds
+//     a slot another step waits for). Before its action's first completion a step has no
+//     slack (its probes learn the duration). For a ReadPerWatch kind (MongoDB) the remaining
+//     work counts its two reads per unsent step and one per accepted step at its read cap,
+//     since verdicts and confirmations share that bucket, and its checks always take their
+//     slack (a confirmation put off piles up behind the verdicts); a started MongoDB step
+//     rides another's poll (a DescribeDBInstances page, and a kernel read once Running) only
+//     while it has no slack or is due, not on every verdict read of its group. The
+//     observer looks at its queue's timing at least every second, since slack changes
+//     without anyone telling. An awaited step is
 //     checked when it is due: at since + d, where d is the shortest time from an accepted
 //     call to a seen completion of the same kind/action (every sample is the duration plus a
 //     lag, so the minimum is closest), then d/4, d/2, d, … after each previous check; polls asked for this way

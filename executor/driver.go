@@ -243,7 +243,7 @@ func (r *run) observe(ctx context.Context, s *stepState, started, urgent bool) n
 		o := r.observers[s.group]
 		if started {
 			f := &followInfo{since: m.Since, est: r.estimates[s.step.Kind+"/"+s.step.Action],
-				awaited: func() bool { return r.awaited(s) }}
+				awaited: func() (bool, time.Duration) { return r.awaited(s) }}
 			r.mu.Lock()
 			w := s.watch(true)
 			succ := s.next

@@ -36,6 +36,10 @@ type observer struct {
 	// their answers, so that a step released by what this poll shows (its dependency done, a
 	// slot freed) is judged from this very observation instead of costing a poll of its own.
 	riders func() ([]provider.Watch, func([]provider.Progress))
+	// perWatch is the kind's provider.Spec.ReadPerWatch: a followed step costs reads of
+	// its own in a poll (MongoDB: a list page, and a kernel read once its instance is
+	// Running), so a started step rides another's poll only once it is due.
+	perWatch bool
 	// waiters are the group's steps whose calls wait for their rate-limit tokens, in the
 	// order they began to wait (stepState.tokenWait says whether they still
 	// do): they ride first.
@@ -49,14 +53,22 @@ type observation struct {
 	// says it is due, while awaited says something is held up until it is seen done; at the
 	// slow cadence (the poll interval) otherwise.
 	follow *followInfo
-	reply  chan observed // buffered: the poller never blocks on a step that gave up
+	// dueAt is when the step's timing asks for its next check, as nextPoll last found
+	// (guarded by observer.mu; zero: at once).
+	dueAt time.Time
+	// eager: it has no slack (a step waits for a slot, or its bucket's work is the run's
+	// end), so any poll of the group checks it (nextPoll).
+	eager bool
+	reply chan observed // buffered: the poller never blocks on a step that gave up
 }
 
 // followInfo is what the poller needs to time a started step's checks.
 type followInfo struct {
-	since   time.Time
-	est     *estimate
-	awaited func() bool
+	since time.Time
+	est   *estimate
+	// awaited says whether something may be held up until the step is seen done and how
+	// much lag it can take meanwhile (its slack, run.awaited): 0 is none.
+	awaited func() (bool, time.Duration)
 	// next is the watch of the step chained after this one on the same instance; it rides in
 	// the same Observe, so that the successor is judged from the answer that shows this step
 	// done instead of costing a poll of its own.
@@ -85,6 +97,9 @@ const (
 	// polls that due steps ask for are at least that far apart.
 	dueDivisor = 4
 	minDueGap  = 100 * time.Millisecond
+	// reconsider: the poller looks at its queue's timing at least this often, since a
+	// step's slack (and so its spacing) changes as the run goes without anyone telling.
+	reconsider = time.Second
 )
 
 // estimate is an action's completion time: the shortest time from an accepted call to its
@@ -109,6 +124,15 @@ func (e *estimate) get() (time.Duration, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.d, e.n > 0
+}
+
+// gap is the closest spacing of the step's checks once due: a quarter of the estimate,
+// or minDueGap before there is one.
+func (f *followInfo) gap() time.Duration {
+	if d, ok := f.est.get(); ok {
+		return max(d/dueDivisor, minDueGap)
+	}
+	return minDueGap
 }
 
 // nextCheck is the first time after `after` at which the step deserves a look, and the
@@ -221,19 +245,35 @@ func (o *observer) nextPoll(now time.Time) (next time.Time, ok bool) {
 		return time.Time{}, false
 	}
 	slow := o.lastPoll.Add(o.interval)
+	urgent := false
 	for _, ob := range o.queue {
 		if ob.urgent {
-			return now, true
+			urgent = true
+			continue
 		}
 		t := slow
+		ob.eager = false
 		if f := ob.follow; f != nil && f.awaited != nil {
+			aw, slack := f.awaited()
 			var gap time.Duration
-			if f.awaited() {
-				if f.awaitedAt.IsZero() {
-					f.awaitedAt = now
+			if aw {
+				spacing := f.gap()
+				if slack > 0 {
+					// Only the end of its bucket's work waits on it, and the run's end is
+					// further away than that: half the slack apart, never further than
+					// the slow cadence, never closer than when awaited.
+					spacing = min(max(spacing, slack/2), max(spacing, o.interval))
+				}
+				ob.eager = spacing == f.gap()
+				if ob.eager {
+					if f.awaitedAt.IsZero() {
+						f.awaitedAt = now
+					}
+				} else {
+					f.awaitedAt = time.Time{}
 				}
 				t, gap = f.nextCheck(o.lastPoll, o.interval)
-				t = later(t, o.lastPoll.Add(gap))
+				t = later(t, o.lastPoll.Add(max(gap, spacing)))
 			} else {
 				// Nothing waits on it: not before it is due, nor more often than the
 				// poll interval.
@@ -242,9 +282,13 @@ func (o *observer) nextPoll(now time.Time) (next time.Time, ok bool) {
 				t = later(t, slow)
 			}
 		}
+		ob.dueAt = t
 		if next.IsZero() || t.Before(next) {
 			next = t
 		}
+	}
+	if urgent {
+		return now, true
 	}
 	return next, true
 }
@@ -264,9 +308,12 @@ func (o *observer) run(ctx context.Context) {
 			}
 		}
 		if d := time.Until(next); d > 0 {
-			timer.Reset(d)
+			timer.Reset(min(d, reconsider))
 			select {
 			case <-timer.C:
+				if d > reconsider {
+					continue // look at the timing again
+				}
 			case <-o.wake:
 				if !timer.Stop() {
 					<-timer.C
@@ -284,8 +331,18 @@ func (o *observer) poll(ctx context.Context) {
 	o.mu.Lock()
 	batch := o.queue
 	o.queue = nil
-	o.lastPoll = time.Now()
+	now := time.Now()
+	o.lastPoll = now
+	if o.perWatch {
+		// Started steps not yet due wait for their own poll: here riding costs reads.
+		var keep []*observation
+		batch, keep = splitDue(batch, now)
+		o.queue = keep
+	}
 	o.mu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
 	watches := make([]provider.Watch, 0, len(batch))
 	nextAt := make([]int, len(batch))
 	for i, ob := range batch {
@@ -327,6 +384,20 @@ func (o *observer) poll(ctx context.Context) {
 		}
 		ob.reply <- r
 	}
+}
+
+// splitDue splits a batch into what the poll at now carries (looks, started steps whose
+// timing is due, and those something waits on: where slots bind, lag costs more than the
+// reads) and the started steps that can wait for their own time.
+func splitDue(batch []*observation, now time.Time) (due, notYet []*observation) {
+	for _, ob := range batch {
+		if ob.follow != nil && !ob.urgent && !ob.eager && ob.dueAt.After(now.Add(minDueGap)) {
+			notYet = append(notYet, ob)
+			continue
+		}
+		due = append(due, ob)
+	}
+	return due, notYet
 }
 
 // observeSafely calls Observe and turns a panic inside the provider into an error.

@@ -72,8 +72,10 @@ func (r *run) recount(s *stepState) {
 	r.tally.add(b, s.counted, -1)
 	r.tally.add(b, c, 1)
 	r.unsentNow[s.bi].Store(int64(b.unsent))
+	r.acceptedNow[s.bi].Store(int64(b.accepted))
 	if c == cAccepted && s.m.Since.After(b.lastSince) {
 		b.lastSince = s.m.Since
+		r.lastSinceNow[s.bi].Store(b.lastSince.UnixNano())
 	}
 	s.counted = c
 }

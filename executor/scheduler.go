@@ -139,17 +139,25 @@ func (r *run) pokeObservers() {
 	}
 }
 
-// awaited says whether something is held up until s is seen done: a step waiting for a
-// parallelism slot (global, or its target's), or s's bucket having no other step ready to
-// send, so that its rate is idle until s's successors can start.
-func (r *run) awaited(s *stepState) bool {
-	if r.global.waiting() > 0 || r.ready[s.bucket].Load() == 0 {
-		return true
+// awaited says whether something may be held up until s is seen done, and how much lag
+// it can take: a step waiting for a parallelism slot (global, or its target's) takes
+// none; s's bucket having no other step ready to send (its rate idle until s's successors
+// can start, or its work ending) takes s's slack (slackOf): the end of a bucket whose work
+// ends long before the run's does, or whose successors wait on nothing the run's end
+// waits for, can be seen late at no cost.
+func (r *run) awaited(s *stepState) (bool, time.Duration) {
+	if r.global.waiting() > 0 {
+		return true, 0
 	}
 	if sem := r.targetSem[s.step.Target]; sem != nil && sem.waiting() > 0 {
-		return true
+		return true, 0
 	}
-	return false
+	if r.ready[s.bucket].Load() == 0 || s.spec.ReadPerWatch {
+		// A ReadPerWatch kind's confirmation is a read of the bucket its verdicts need
+		// too: put off, the reads pile up at the end of its work.
+		return true, max(0, r.slackOf(s, time.Now()))
+	}
+	return false, 0
 }
 
 // buildSteps makes a stepState per plan step and links dependencies, chains and buckets.
@@ -232,13 +240,17 @@ func (r *run) buildSteps() error {
 		return err
 	}
 	r.unsentNow = make([]atomic.Int64, len(r.buckets))
+	r.acceptedNow = make([]atomic.Int64, len(r.buckets))
+	r.lastSinceNow = make([]atomic.Int64, len(r.buckets))
 	r.bucketRate = make([]float64, len(r.buckets))
 	r.bucketShortest = make([]float64, len(r.buckets))
 	for i, b := range r.buckets {
 		r.bucketRate[i] = r.limiter.Rate(b.action)
 	}
+	r.bucketReadRate = make([]float64, len(r.buckets))
 	for _, s := range r.steps {
 		r.bucketShortest[s.bi] = shortestOf(*s.spec).Seconds()
+		r.bucketReadRate[s.bi] = r.readRateOf(*s.spec)
 	}
 	r.rankSteps()
 	// A chain's steps learn what the instance shows once the whole chain is done. Steps
