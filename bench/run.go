@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/upgradeplan/upgradeplan/executor"
+	"github.com/upgradeplan/upgradeplan/internal/peakrss"
 	"github.com/upgradeplan/upgradeplan/planner"
 	"github.com/upgradeplan/upgradeplan/provider/products"
 )
@@ -29,10 +30,16 @@ type child struct {
 
 func runChild(ctx context.Context, bin string, env []string, stdout, stderr io.Writer, args ...string) (child, error) {
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = env
+	rss, err := os.CreateTemp("", "bench-peakrss-")
+	if err != nil {
+		return child{}, err
+	}
+	rss.Close()
+	defer os.Remove(rss.Name())
+	cmd.Env = append(env[:len(env):len(env)], peakrss.Env+"="+rss.Name())
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	start := time.Now()
-	err := cmd.Run()
+	err = cmd.Run()
 	c := child{wall: time.Since(start)}
 	if cmd.ProcessState == nil {
 		return c, fmt.Errorf("%s %s: %w", bin, args[0], err)
@@ -41,6 +48,11 @@ func runChild(ctx context.Context, bin string, env []string, stdout, stderr io.W
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		c.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		c.maxRSS = ru.Maxrss * 1024 // Linux reports kilobytes
+	}
+	// The child's own high-water mark where it wrote one: ru_maxrss also counts the memory
+	// exec replaced, which os/exec's vfork shares with this process (internal/peakrss).
+	if n, ok := peakrss.Read(rss.Name()); ok {
+		c.maxRSS = n
 	}
 	return c, nil
 }

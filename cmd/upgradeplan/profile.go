@@ -6,17 +6,21 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"time"
+
+	"github.com/upgradeplan/upgradeplan/internal/peakrss"
 )
 
 // startProfiles starts the hidden profiling hooks for measuring the tool itself (bench/):
 // UPGRADEPLAN_CPUPROFILE=path writes a CPU profile of the whole command to path.<command>,
 // UPGRADEPLAN_MEMPROFILE=path a heap profile to path.<command> at its end and one to
 // path.<command>.peak whenever the heap in use reached a new peak (looked at every second).
+// UPGRADEPLAN_PEAKRSS=path writes the process's own peak RSS to path as the command ends
+// (internal/peakrss: the rusage a parent reads is not the child's alone).
 // The returned func ends them.
 func startProfiles(command string) func() {
 	cpu, mem := os.Getenv("UPGRADEPLAN_CPUPROFILE"), os.Getenv("UPGRADEPLAN_MEMPROFILE")
 	if cpu == "" && mem == "" {
-		return func() {}
+		return writePeakRSS
 	}
 	var cf *os.File
 	if cpu != "" {
@@ -61,6 +65,14 @@ func startProfiles(command string) func() {
 			runtime.GC()
 			writeHeapProfile(mem + "." + command)
 		}
+		writePeakRSS()
+	}
+}
+
+// writePeakRSS is the UPGRADEPLAN_PEAKRSS hook.
+func writePeakRSS() {
+	if err := peakrss.WriteIfAsked(); err != nil {
+		fmt.Fprintln(os.Stderr, "upgradeplan: peak rss:", err)
 	}
 }
 
