@@ -178,9 +178,16 @@ The arithmetic of what would meet each target the tables still mark missed:
   cannot both be met; the executor trades polls for makespan.
 - Apply CPU ≤ 0.2 ms per step in the binary: a step sends at least two requests through the
   real SDKs (its call and its confirmation), and one Alibaba request costs about 180 µs of
-  client CPU over loopback (BenchmarkInvoke, provider/alibaba/internal/alisdk), so the
-  binary's floor is about 0.4 ms per step for the Alibaba kinds. The executor without a
-  network (BenchmarkApplyScale) takes 143–152 µs per step at 10,000 and 100,000 steps.
+  client CPU over loopback when requests come back to back (BenchmarkInvoke,
+  provider/alibaba/internal/alisdk). Spaced by the rate caps, as apply sends them, they cost
+  more: on this VM a loopback request 2 ms after the last costs about 480 µs of client CPU
+  (52 µs back to back), a timer wake from idle 100–150 µs and the intent's fsync 120–170 µs.
+  An ideal step (1.5 requests, one fsync) therefore costs 0.6–0.9 ms before any SDK or
+  executor work. Measured on 67a744b: 2.1 ms per step in ideal (2.7 ms on 2eee32e), 1.7 ms
+  in large (2.0 ms). What moved it: MongoDB's and RabbitMQ's list pages and Redis pages
+  decoded into only the fields the provider reads, and apply's GC pacing (GOGC up to 400
+  within 256 MB; ideal's apply RSS 74 → 132 MB). The executor without a network
+  (BenchmarkApplyScale) takes 143–152 µs per step at 10,000 and 100,000 steps.
 - Plan CPU ≤ 3 s at 100,000 instances: 7.9 s on fb9247d on a quiet machine; 10.0–11.3 s
   on branch plancpu beside other work (12.3–13.1 s before it, back to back). The 10,000
   kernel reads through the Alibaba SDK alone take about 3.5 s of profile (some 350 µs of
