@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/upgradeplan/upgradeplan/internal/jsonappend"
 )
 
 // appendEntry appends json.Marshal(e) to b, fast for the step, intent and result entries
@@ -25,7 +27,7 @@ func appendEntry(b []byte, e Entry) ([]byte, error) {
 	b = append(b, `{"time":`...)
 	b = appendTime(b, e.Time)
 	b = append(b, `,"type":`...)
-	b = appendString(b, e.Type)
+	b = jsonappend.String(b, e.Type)
 	b = appendOptString(b, `,"digest":`, e.Digest)
 	if e.PID != 0 {
 		b = append(b, `,"pid":`...)
@@ -73,20 +75,20 @@ func appendOptString(b []byte, name, s string) []byte {
 	if s == "" {
 		return b
 	}
-	return appendString(append(b, name...), s)
+	return jsonappend.String(append(b, name...), s)
 }
 
 func appendStepError(b []byte, e *StepError) []byte {
 	b = append(b, '{')
 	if e.Code != "" {
 		b = append(b, `"code":`...)
-		b = appendString(b, e.Code)
+		b = jsonappend.String(b, e.Code)
 		b = append(b, ',')
 	}
 	b = append(b, `"class":`...)
-	b = appendString(b, string(e.Class))
+	b = jsonappend.String(b, string(e.Class))
 	b = append(b, `,"message":`...)
-	b = appendString(b, e.Message)
+	b = jsonappend.String(b, e.Message)
 	b = appendOptString(b, `,"request_id":`, e.RequestID)
 	return append(b, '}')
 }
@@ -94,30 +96,30 @@ func appendStepError(b []byte, e *StepError) []byte {
 // appendStepRecord appends json.Marshal(c).
 func appendStepRecord(b []byte, c *StepRecord) []byte {
 	b = append(b, `{"id":`...)
-	b = appendString(b, c.ID)
+	b = jsonappend.String(b, c.ID)
 	b = append(b, `,"target":`...)
-	b = appendString(b, c.Target)
+	b = jsonappend.String(b, c.Target)
 	b = append(b, `,"kind":`...)
-	b = appendString(b, c.Kind)
+	b = jsonappend.String(b, c.Kind)
 	b = append(b, `,"region":`...)
-	b = appendString(b, c.Region)
+	b = jsonappend.String(b, c.Region)
 	b = appendOptString(b, `,"account":`, c.Account)
 	b = append(b, `,"instance":`...)
-	b = appendString(b, c.Instance)
+	b = jsonappend.String(b, c.Instance)
 	b = append(b, `,"action":`...)
-	b = appendString(b, c.Action)
+	b = jsonappend.String(b, c.Action)
 	b = append(b, `,"wave":`...)
 	b = strconv.AppendInt(b, int64(c.Wave), 10)
 	if len(c.DependsOn) > 0 {
 		b = append(b, `,"depends_on":`...)
-		b = appendStrings(b, c.DependsOn)
+		b = jsonappend.Strings(b, c.DependsOn)
 	}
 	if len(c.Notes) > 0 {
 		b = append(b, `,"notes":`...)
-		b = appendStrings(b, c.Notes)
+		b = jsonappend.Strings(b, c.Notes)
 	}
 	b = append(b, `,"status":`...)
-	b = appendString(b, string(c.Status))
+	b = jsonappend.String(b, string(c.Status))
 	b = appendOptString(b, `,"state":`, string(c.State))
 	b = appendOptString(b, `,"reason":`, c.Reason)
 	b = append(b, `,"from":`...)
@@ -136,7 +138,7 @@ func appendStepRecord(b []byte, c *StepRecord) []byte {
 	b = strconv.AppendInt(b, int64(c.Attempts), 10)
 	if len(c.RequestIDs) > 0 {
 		b = append(b, `,"request_ids":`...)
-		b = appendStrings(b, c.RequestIDs)
+		b = jsonappend.Strings(b, c.RequestIDs)
 	}
 	b = appendOptString(b, `,"order_id":`, c.OrderID)
 	b = appendOptString(b, `,"order_name":`, c.OrderName)
@@ -160,30 +162,6 @@ func appendStepRecord(b []byte, c *StepRecord) []byte {
 	return append(b, '}')
 }
 
-// appendString appends s quoted as encoding/json quotes it (HTML characters escaped).
-func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s)
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
-}
-
-func appendStrings(b []byte, ss []string) []byte {
-	b = append(b, '[')
-	for i, s := range ss {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, s)
-	}
-	return append(b, ']')
-}
-
 // appendValues appends the map with its keys sorted, as encoding/json does.
 func appendValues(b []byte, v map[string]any) []byte {
 	if v == nil {
@@ -200,7 +178,7 @@ func appendValues(b []byte, v map[string]any) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, k)
+		b = jsonappend.String(b, k)
 		b = append(b, ':')
 		b = appendAny(b, v[k])
 	}
@@ -212,7 +190,7 @@ func appendAny(b []byte, v any) []byte {
 	case nil:
 		return append(b, "null"...)
 	case string:
-		return appendString(b, x)
+		return jsonappend.String(b, x)
 	case bool:
 		return strconv.AppendBool(b, x)
 	case int:
