@@ -7,7 +7,6 @@ import (
 	"mime"
 	"net/http"
 	"strings"
-	"testing/iotest"
 
 	jsoniter "github.com/json-iterator/go"
 )
@@ -54,7 +53,7 @@ func (t rawBody) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp.Body.Close()
 	if err != nil {
 		// The SDK reads what came and then the same failure.
-		resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), iotest.ErrReader(err)))
+		resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), failedRead{err}))
 		return resp, nil
 	}
 	if !ra.decode(body) {
@@ -67,6 +66,11 @@ func (t rawBody) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp.Header.Del("Content-Length")
 	return resp, nil
 }
+
+// failedRead is a body whose next read fails with err, as the one read from the wire did.
+type failedRead struct{ err error }
+
+func (r failedRead) Read([]byte) (int, error) { return 0, r.err }
 
 func isJSON(contentType string) bool {
 	mt, _, err := mime.ParseMediaType(contentType)
