@@ -109,33 +109,25 @@ func (r *run) counters() Counters {
 	return c
 }
 
+// etaFloor is the ETA of work that is due by the estimates but not yet seen done.
+const etaFloor = time.Second
+
 // eta is the remaining time the rate caps and the work in flight allow at best: for every
 // bucket of mutating calls, its unsent calls at the bucket's current rate plus one estimated
 // duration (the last call must still complete), or, once all its calls are sent, what is left
 // of the estimated duration of the last one sent; the largest of these. Dependencies, polling
 // lag and parallelism are left out, so the run cannot end sooner. Before any step has
 // completed there is no duration estimate, and only the rate part counts.
-// etaFloor is the ETA of work that is due by the estimates but not yet seen done.
-const etaFloor = time.Second
-
 func eta(buckets []etaBucket, now time.Time, rateOf func(account, action string) float64) time.Duration {
 	var best time.Duration
 	for _, b := range buckets {
 		d, known := b.est.get()
-		var left time.Duration
-		switch {
-		case b.unsent > 0:
-			if q := rateOf(b.account, b.action); q > 0 {
-				left = time.Duration(float64(b.unsent-1) / q * float64(time.Second))
-			}
-			if known {
-				left += d
-			}
-		case b.accepted > 0:
-			if known {
-				left = b.lastSince.Add(d).Sub(now)
-			}
-		default:
+		var rate float64
+		if b.unsent > 0 {
+			rate = rateOf(b.account, b.action)
+		}
+		left, ok := workLeft(int64(b.unsent), int64(b.accepted), b.lastSince, d, known, rate, now)
+		if !ok {
 			continue
 		}
 		// Work is left in this bucket: a step past its estimate may end any moment, but it
@@ -143,4 +135,26 @@ func eta(buckets []etaBucket, now time.Time, rateOf func(account, action string)
 		best = max(best, left, etaFloor)
 	}
 	return best
+}
+
+// workLeft is one bucket's part of eta: its unsent calls at rate (calls a second) plus one estimated
+// duration d (when known), or, once all are sent, what is left of d after the last call's
+// lastSince. ok is false when the bucket has no work left.
+func workLeft(unsent, accepted int64, lastSince time.Time, d time.Duration, known bool, rate float64, now time.Time) (left time.Duration, ok bool) {
+	switch {
+	case unsent > 0:
+		if rate > 0 {
+			left = time.Duration(float64(unsent-1) / rate * float64(time.Second))
+		}
+		if known {
+			left += d
+		}
+	case accepted > 0:
+		if known {
+			left = lastSince.Add(d).Sub(now)
+		}
+	default:
+		return 0, false
+	}
+	return left, true
 }

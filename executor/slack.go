@@ -19,19 +19,8 @@ import (
 func (r *run) bucketLeft(c int, now time.Time) (left time.Duration, ok bool) {
 	d, known := r.buckets[c].est.get()
 	unsent := r.unsentNow[c].Load()
-	switch {
-	case unsent > 0:
-		if q := r.bucketRate[c]; q > 0 {
-			left = time.Duration(float64(unsent-1) / q * float64(time.Second))
-		}
-		if known {
-			left += d
-		}
-	case r.acceptedNow[c].Load() > 0:
-		if known {
-			left = time.Unix(0, r.lastSinceNow[c].Load()).Add(d).Sub(now)
-		}
-	default:
+	left, ok = workLeft(unsent, r.acceptedNow[c].Load(), time.Unix(0, r.lastSinceNow[c].Load()), d, known, r.bucketRate[c], now)
+	if !ok {
 		return 0, false
 	}
 	if q := r.bucketReadRate[c]; q > 0 {
