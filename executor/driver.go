@@ -100,6 +100,17 @@ func (r *run) runStep(ctx context.Context, s *stepState) {
 				nx = r.feed(s, input{Kind: inLook, P: r.dryRunView(s, p.p)})
 				continue
 			}
+			if s.spec.ReadPerWatch {
+				// The look is a read of its own: taken before the slot, a wait for the slot
+				// longer than the look freshness bound throws it away and the send guard
+				// reads the instance again (judgeAndTakeSlot). The slot comes first, as
+				// there; the token wait it then spans is short, the kind's upgrade bucket
+				// being paced by its reads.
+				if ok, _ := r.acquireSlots(ctx, s, r.stopCh); !ok {
+					nx = r.feed(s, r.stopInput(ctx))
+					continue
+				}
+			}
 			nx = r.observe(ctx, s, false, true)
 		case actLook:
 			if d := time.Until(nx.At); d > 0 {

@@ -24,6 +24,8 @@ import (
 // longer than the bound for its slot would read the instance again and again (a step at
 // parallelism 3 read its kernel up to four times before its call), so such a step waits
 // for its slot without riding the group's polls and then takes the one look its call needs.
+// Such a step normally holds its slot already: it took it before its first look, at its
+// bucket's gate (driver.go); the wait here covers a step judged by the refresh or a poll.
 func (r *run) judgeAndTakeSlot(ctx context.Context, s *stepState) error {
 	if s.spec.ReadPerWatch {
 		if err := r.takeSlotFirst(ctx, s); err != nil {
