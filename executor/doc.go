@@ -105,7 +105,9 @@
 //     the instance still shows ready (otherwise it is judged from that look: noop, drifted,
 //     busy; the record's `before` is what the call was judged on). A throttled call's
 //     resends inside the Limiter are not judged again. The looks are shared: every poll of a
-//     group carries, as riders, up to 50 watches, first of its steps waiting for their
+//     group carries, as riders, as many watches as its bucket sends in half the bound (at
+//     least 50: a fixed 50 held RabbitMQ at 100,000 instances, 25 list pages a poll at
+//     10/s, to about 20 sends a second; riders.go), first of its steps waiting for their
 //     tokens or slots (their verdict is then the poll's), then of its steps about to start
 //     (past their gate, waiting for the window), in both cases only those whose verdict is
 //     older than half the bound, lowest plan index first (a watch can cost a read of its

@@ -1,14 +1,35 @@
 package executor
 
 import (
+	"math"
 	"time"
 
 	"github.com/upgradeplan/upgradeplan/provider"
 )
 
-// maxRiders bounds the watches a poll carries for steps about to start or waiting for
-// their rate-limit tokens.
+// maxRiders is the least bound on the watches a poll carries for steps about to start or
+// waiting for their rate-limit tokens; a group whose bucket sends faster carries what it
+// sends in half the look bound (ridersOf).
 const maxRiders = 50
+
+// ridersOf is how many riders a poll of group carries: what the fastest bucket of mutating
+// calls among its steps sends in half the look bound (a rider's verdict is taken again
+// once older than that), at least maxRiders. A fixed 50 held a list-polled kind to 50
+// sends per poll: at 100,000 instances RabbitMQ's bucket sends 100/s while each poll
+// pages up to 25 ListInstances at their 10/s, so its sends ran at about 20/s and it became
+// the run's end (146 s of 149).
+func (r *run) ridersOf(group []*stepState) int {
+	rate := 0.0
+	for _, s := range group {
+		if s.bi < len(r.bucketRate) {
+			rate = max(rate, r.bucketRate[s.bi])
+		}
+	}
+	if math.IsInf(rate, 0) || math.IsNaN(rate) {
+		return maxRiders
+	}
+	return max(maxRiders, int(math.Ceil(rate*r.lookFreshness().Seconds()/2)))
+}
 
 // judgedAt is when the observation the step was last judged on was made.
 func (s *stepState) judgedAt() time.Time {
@@ -31,7 +52,8 @@ func (s *stepState) lastVerdict() time.Time {
 	return t
 }
 
-// riders returns the watches of the group's steps that may be sent soon and a function
+// riders returns the watches of the group's steps that may be sent soon (up to ridersOf)
+// and a function
 // that keeps the poll's answers as their verdicts: first the steps waiting for their
 // rate-limit tokens or, token taken, for their slots (their verdicts are checked in the
 // send guard, see DefaultLookFreshness and judgeAndTakeSlot), then the steps about to
@@ -54,8 +76,12 @@ func (r *run) riders(k groupKey) func() ([]provider.Watch, func([]provider.Progr
 	}
 	perWatch := len(group) > 0 && group[0].spec.ReadPerWatch
 	first := 0 // steps before it have all left PhasePending for good
+	limit := 0 // ridersOf(group), once the buckets' rates are known (the first poll)
 	return func() ([]provider.Watch, func([]provider.Progress)) {
-		tokens := r.observers[k].tokenWaiters(maxRiders)
+		if limit == 0 {
+			limit = r.ridersOf(group)
+		}
+		tokens := r.observers[k].tokenWaiters(limit)
 		fresh := time.Now().Add(-r.lookFreshness() / 2)
 		r.mu.Lock()
 		var ws []provider.Watch
@@ -77,7 +103,7 @@ func (r *run) riders(k groupKey) func() ([]provider.Watch, func([]provider.Progr
 			first++
 		}
 		for _, s := range group[first:] {
-			if len(who) == maxRiders || perWatch {
+			if len(who) == limit || perWatch {
 				break
 			}
 			// Only a step about to start (its dependencies done, queued at its bucket's

@@ -26,14 +26,20 @@ func (r *RegionSize) Record(n int) {
 // can cost, so the answer is by id only where it is cheaper whatever the region holds; the
 // region read that follows records the size.
 func (r *RegionSize) ByID(byIDCalls, regionExtra, pageSize, listings int) bool {
+	return byIDCalls <= r.Pages(pageSize, listings)+regionExtra
+}
+
+// Pages is what a region read costs in pages: listings paged listings of pageSize items
+// each over the last recorded size, or one page per listing, the least a region read can
+// cost, while no size is recorded.
+func (r *RegionSize) Pages(pageSize, listings int) int {
 	r.mu.Lock()
 	n, known := r.n, r.known
 	r.mu.Unlock()
-	pages := listings
-	if known {
-		// n counts the instances of every listing together: their pages total at most
-		// ceil(n/pageSize) plus one partial page for each further listing.
-		pages = max(1, (n+pageSize-1)/pageSize) + listings - 1
+	if !known {
+		return listings
 	}
-	return byIDCalls <= pages+regionExtra
+	// n counts the instances of every listing together: their pages total at most
+	// ceil(n/pageSize) plus one partial page for each further listing.
+	return max(1, (n+pageSize-1)/pageSize) + listings - 1
 }

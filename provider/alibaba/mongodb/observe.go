@@ -16,18 +16,25 @@ import (
 // window (SwitchMode=1) has no start grace: it may start hours later, within stepTimeout.
 const StartGrace = 2 * time.Minute
 
-// Observe reports every watch. DescribeDBInstances filters by one DBInstanceId only and
-// has no kernel version; DescribeDBInstanceAttribute answers one id with status and kernel.
-// A watch not yet started is judged on its kernel: one DescribeDBInstanceAttribute each. A
-// started watch needs the kernel only once its instance is Running again (any other status
-// is the upgrade in progress), so once at least as many steps are followed as the listings
-// of their types have pages (provider.RegionSize.ByID, from the size the last region read
-// recorded), their status comes from DescribeDBInstances, listing only the DBInstanceTypes
-// they are (known from earlier reads; both otherwise), and only the Running ones get a
-// DescribeDBInstanceAttribute. A step then
-// costs one kernel read before its call and one to confirm its new kernel, however often
-// its completion is checked; the executor's share of MongoDB polls is bounded below by
-// that confirmation (bench/RESULTS.md, "forced reads").
+// Observe reports every watch. DescribeDBInstances filters by one DBInstanceId or by
+// DBInstanceStatus and has no kernel version; DescribeDBInstanceAttribute answers one id
+// with status and kernel. A watch not yet started is judged on its kernel: one
+// DescribeDBInstanceAttribute each. A started watch needs the kernel only once its instance
+// is Running again (any other status is the upgrade in progress), so the steps followed
+// come from DescribeDBInstances narrowed to MinorVersionUpgrading (and to the
+// DBInstanceTypes they are, known from earlier reads; both otherwise): its pages are those
+// of the upgrades under way, not the region's, and only a followed instance it does not
+// show gets a DescribeDBInstanceAttribute, which is the step's confirmation when the
+// upgrade is over. That list is taken unless fewer steps are followed than it has pages
+// (provider.RegionSize.ByID, from the count the last such list found). A step then costs
+// one kernel read before its call and one to confirm its new kernel, however often its
+// completion is checked; the executor's share of MongoDB polls is bounded below by that
+// confirmation (bench/RESULTS.md, "forced reads"). Why a list rather than the confirmation
+// read alone at the time the duration estimate names: the estimate is the shortest
+// completion seen, so with durations spread most such reads would find the upgrade still
+// running, each a read of the 10/s bucket that bounds MongoDB (two forced reads per step),
+// while a list page spends the list's own bucket and covers a hundred steps (see
+// observeRead).
 func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]provider.Progress, error) {
 	if len(watches) == 0 {
 		return nil, nil

@@ -21,11 +21,18 @@ const codeNotFound = "InvalidDBInstanceId.NotFound"
 // instance's kernel for its verdict, and DescribeDBInstanceAttribute answers one id with
 // status and kernel: one read each. A started watch needs the kernel only once its
 // instance is Running again: while it is MinorVersionUpgrading its status says enough.
-// So when at least as many steps are followed as the listings of their types have pages
-// (provider.RegionSize.ByID), their status comes from DescribeDBInstances and only the
-// Running ones get DescribeDBInstanceAttribute: a step followed through many checks costs
-// one kernel read, at its confirmation, instead of one per check. Otherwise each id is
-// read with DescribeDBInstanceAttribute.
+// DescribeDBInstances filters by DBInstanceStatus, so a poll lists only the instances
+// MinorVersionUpgrading (of the types its steps are): those steps are in progress, and each
+// followed step not among them gets DescribeDBInstanceAttribute, which shows it done (the
+// confirmation every step needs anyway), still busy in another status, or not started yet.
+// The list costs the pages of the upgrades under way (one page per type in the benches,
+// where a whole type's listing took 25 pages per poll at 100,000 instances), so it is
+// taken unless the watched steps are fewer than its pages (provider.RegionSize.ByID, from
+// the count the last such list found); a step followed through many checks then costs one
+// kernel read, at its confirmation, instead of one per check. Why not the attribute read
+// alone, timed by the duration estimate: every check that finds the upgrade still running
+// would be a read of the bucket that bounds MongoDB (two forced reads per step at its
+// cap), while a list page is a call of another bucket.
 func (p *Provider) observeRead(ctx context.Context, watches []provider.Watch) ([]observed, error) {
 	ids := provider.WatchedInstances(watches)
 	notStarted := map[string]bool{}
@@ -44,20 +51,29 @@ func (p *Provider) observeRead(ctx context.Context, watches []provider.Watch) ([
 		}
 	}
 	types := p.typesOf(follow)
-	// The list is taken from as many followed steps as it has pages: the checks then cost
-	// the same, and the kernel reads, which every verdict before a call needs too, are
-	// left for the confirmations.
-	if len(follow) == 0 || p.size.ByID(len(follow)+1, 0, PageSize, len(types)) {
+	if len(follow) == 0 || p.upgrading.ByID(len(follow)+1, 0, PageSize, len(types)) {
 		return p.attributes(ctx, ids)
 	}
 	// The judgements go out beside the list, so a poll with riders takes one round trip
-	// more than the list alone only where a followed instance is Running.
+	// more than the list alone only where a followed instance is no longer upgrading.
 	var obs, judged []observed
 	followed := func(ctx context.Context) (err error) {
-		if obs, err = p.listTypes(ctx, follow, nil, types); err != nil {
+		if obs, err = p.listTypes(ctx, follow, nil, types, StatusUpgrading); err != nil {
 			return err
 		}
-		return p.withKernels(ctx, obs, func(o observed) bool { return o.status == StatusRunning })
+		busy := make(map[string]bool, len(obs))
+		for _, o := range obs {
+			busy[o.id] = true
+		}
+		var rest []string
+		for _, id := range follow {
+			if !busy[id] {
+				rest = append(rest, id)
+			}
+		}
+		read, err := p.attributes(ctx, rest)
+		obs = append(obs, read...)
+		return err
 	}
 	if len(judge) == 0 {
 		if err := followed(ctx); err != nil {

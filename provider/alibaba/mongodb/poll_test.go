@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/upgradeplan/upgradeplan/cloudsim/simtest"
 	"github.com/upgradeplan/upgradeplan/provider"
 	"github.com/upgradeplan/upgradeplan/provider/alibaba/mongodb"
 	"github.com/upgradeplan/upgradeplan/provider/internal/providertest"
@@ -221,5 +222,127 @@ func TestFollowingUpgradesReadsEachKernelOnceAtTheEnd(t *testing.T) {
 	}
 	if n := f.sim.Count("DescribeDBInstanceAttribute") - attrBefore; n != 10 {
 		t.Errorf("following ten upgrades to the end read %d kernels, want 10 (one confirmation each)", n)
+	}
+}
+
+// Following ten upgrades in a region of 2,500 replica sets costs one DescribeDBInstances
+// page per check, the upgrades under way (narrowed by DBInstanceStatus), not the 25 pages
+// of the whole listing it took before (5,155 list calls for 10,000 steps in the large
+// bench); an instance the list no longer shows upgrading is read by id: done, busy in
+// another status, or gone.
+func TestFollowingUpgradesInALargeRegionListsOnlyTheUpgrades(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("accounts:\n  - {name: ali, cloud: alibaba, keyId: ak-1, secret: sk-1}\ndurations: {mongodb: 15m}\nmongodb:\n")
+	for i := range 2500 {
+		status := "Running"
+		if i == 3 {
+			status = "Rebooting" // another actor's restart: not upgrading, not done
+		}
+		fmt.Fprintf(&b, "  - {id: dds-%04d, region: cn-hangzhou, account: ali, engineVersion: \"4.4\", kernelVersion: %s, replicationFactor: 3, status: %s}\n", i, oldKernel, status)
+	}
+	f := start(t, b.String(), "")
+	p := f.open(t)
+	ctx := context.Background()
+	from, to := provider.Values{"kernelVersion": oldKernel}, provider.Values{"kernelVersion": newestKernel}
+	var ws []provider.Watch
+	for i := range 10 {
+		id := fmt.Sprintf("dds-%04d", 1000+i)
+		if _, err := p.Apply(ctx, provider.Call{Instance: id, Action: mongodb.ActionUpgrade,
+			Params: map[string]any{"DBInstanceId": id, "RegionId": "cn-hangzhou", "SwitchMode": "0"}}); err != nil {
+			t.Fatal(err)
+		}
+		ws = append(ws, provider.Watch{Instance: id, Action: mongodb.ActionUpgrade, From: from, To: to, Started: true, Since: time.Now()})
+	}
+	ws = append(ws,
+		provider.Watch{Instance: "dds-0003", Action: mongodb.ActionUpgrade, From: from, To: to, Started: true, Since: time.Now()},
+		provider.Watch{Instance: "dds-gone", Action: mongodb.ActionUpgrade, From: from, To: to, Started: true, Since: time.Now()})
+	want := func(last provider.State) []provider.State {
+		var s []provider.State
+		for range 10 {
+			s = append(s, last)
+		}
+		return append(s, provider.StateInProgress, provider.StateMissing)
+	}
+	check := func(when string, states []provider.State) {
+		t.Helper()
+		list, attr := f.sim.Count("DescribeDBInstances"), f.sim.Count("DescribeDBInstanceAttribute")
+		got, err := p.Observe(ctx, ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range got {
+			if got[i].State != states[i] {
+				t.Errorf("%s: %s is %s (%s), want %s", when, ws[i].Instance, got[i].State, got[i].Message, states[i])
+			}
+		}
+		l, a := f.sim.Count("DescribeDBInstances")-list, f.sim.Count("DescribeDBInstanceAttribute")-attr
+		// Both listings until a read shows the types: replicate, then sharding (empty).
+		if l > 2 {
+			t.Errorf("%s: %d DescribeDBInstances pages, want at most 2 (the upgrades under way), not the region's 25", when, l)
+		}
+		t.Logf("%s: %d list pages, %d attribute reads", when, l, a)
+	}
+	check("during the upgrades", want(provider.StateInProgress))
+	f.clock.Advance(20 * time.Minute)
+	check("after the upgrades", want(provider.StateDone))
+	if n := f.sim.Count("DescribeDBInstanceAttribute"); n > 10+2*2 {
+		t.Errorf("%d DescribeDBInstanceAttribute over two checks, want at most 14: one confirmation per upgrade and the two instances the list cannot show twice", n)
+	}
+}
+
+// advanceBeforeSecondList is a Doer that moves the simulated clock on before the second
+// DescribeDBInstances of each Observe: upgrades ending while a poll pages their listing.
+type advanceBeforeSecondList struct {
+	clock *simtest.Clock
+	by    time.Duration
+	lists atomic.Int32
+}
+
+func (d *advanceBeforeSecondList) Do(ctx context.Context, req provider.Request, send func(context.Context) error) error {
+	if req.Action == mongodb.ActionList && d.lists.Add(1) == 2 {
+		d.clock.Advance(d.by)
+	}
+	return send(ctx)
+}
+
+// When upgrades end between a poll's first and second page of the instances upgrading,
+// the ones after them move a page forward; the poll reads the first page again instead
+// of taking the 50 it would have missed for ended and reading each one's kernel (the bucket
+// that bounds MongoDB). The 50 that ended were on the first page a moment earlier: in
+// progress, as a poll a moment earlier would have said.
+func TestUpgradesEndingWhileAPollPagesAreNotMissed(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("accounts:\n  - {name: ali, cloud: alibaba, keyId: ak-1, secret: sk-1}\ndurations: {mongodb: 15m}\nmongodb:\n")
+	for i := range 150 {
+		fmt.Fprintf(&b, "  - {id: dds-%03d, region: cn-hangzhou, account: ali, engineVersion: \"4.4\", kernelVersion: %s, replicationFactor: 3}\n", i, oldKernel)
+	}
+	f := start(t, b.String(), "")
+	d := &advanceBeforeSecondList{clock: f.clock, by: 6 * time.Minute}
+	p := f.open(t, func(c *provider.Config) { c.Doer = d })
+	ctx := context.Background()
+	from, to := provider.Values{"kernelVersion": oldKernel}, provider.Values{"kernelVersion": newestKernel}
+	var ws []provider.Watch
+	for i := range 150 {
+		if i == 50 {
+			f.clock.Advance(10 * time.Minute) // the first 50 end 5 minutes from now
+		}
+		id := fmt.Sprintf("dds-%03d", i)
+		if _, err := p.Apply(ctx, provider.Call{Instance: id, Action: mongodb.ActionUpgrade,
+			Params: map[string]any{"DBInstanceId": id, "RegionId": "cn-hangzhou", "SwitchMode": "0"}}); err != nil {
+			t.Fatal(err)
+		}
+		ws = append(ws, provider.Watch{Instance: id, Action: mongodb.ActionUpgrade, From: from, To: to, Started: true, Since: time.Now()})
+	}
+	got, err := p.Observe(ctx, ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, pr := range got {
+		if pr.State != provider.StateInProgress {
+			t.Errorf("%s: %s (%s), want in progress", ws[i].Instance, pr.State, pr.Message)
+		}
+	}
+	if n := f.sim.Count("DescribeDBInstanceAttribute"); n != 0 {
+		t.Errorf("%d kernel reads, want 0 (every instance was on a page of the upgrading ones)", n)
 	}
 }

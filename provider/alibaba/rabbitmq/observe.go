@@ -15,14 +15,22 @@ import (
 // change counts as over without having taken effect.
 const StartGrace = 2 * time.Minute
 
-// Observe reports every watch from the cheaper of two reads. ListInstances has no id (or
-// tag) filter, but GetInstance answers one id with every field the list has and those it
-// lacks: so the by-id form is one GetInstance per watched instance (k calls for k
-// instances). The region form pages ListInstances (100 per call) and adds GetInstance for a
-// watch only when its from/to names a field the list lacks (and, once started, only when
-// the list shows the instance SERVING again, since DEPLOYING already says "in progress").
-// Observe takes the by-id form unless the region's pages (from the size its last region
-// read recorded) plus those GetInstance calls cost less (provider.RegionSize.ByID).
+// Observe reports every watch from the cheaper of two reads. ListInstances has no id, tag
+// or status filter (MaxResults of at most 100, NextToken, ResourceGroupId), but GetInstance
+// answers one id with every field the list has and those it lacks: so the by-id form is one
+// GetInstance per watched instance (k calls for k instances). The region form pages
+// ListInstances (100 per call, the largest page) only until every watched instance was
+// seen, and adds GetInstance for a watch only when its from/to names a field the list lacks
+// (and, once started, only when the list shows the instance SERVING again, since DEPLOYING
+// already says "in progress"). Observe takes the by-id form unless the region form costs
+// less: the pages up to the one that held the last watched instance in the last read that
+// reached it (listPages), else the region's pages from its recorded size, plus those
+// GetInstance calls. Why pages rather than GetInstance per step at the time its duration
+// estimate names: a page answers for a hundred instances, the steps in flight and those
+// about to start ride along, so a poll of 50 steps costs a few pages instead of 50 calls,
+// and the estimate is the shortest completion seen, so timed reads would mostly find
+// the change still running. The pages before the first watched instance cannot be left
+// out: NextToken is opaque, and only a read from the start proves an instance missing.
 func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]provider.Progress, error) {
 	if len(watches) == 0 {
 		return nil, nil

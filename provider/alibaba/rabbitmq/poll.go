@@ -24,8 +24,12 @@ func (p *Provider) observeRead(ctx context.Context, watches []provider.Watch) (i
 		}
 	}
 	detailed = map[string]provider.Instance{}
-	if !p.size.ByID(len(ids), len(needs), pageSize, 1) {
-		all, err := p.listAll(ctx)
+	if len(ids) > p.listPages(ids)+len(needs) {
+		want := make(map[string]bool, len(ids))
+		for _, id := range ids {
+			want[id] = true
+		}
+		all, err := p.listUntil(ctx, want)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -65,3 +65,44 @@ func TestObservingByIDReportsAnUnknownInstanceMissing(t *testing.T) {
 		t.Errorf("%s (%s) after %d GetInstance, %d ListInstances; want missing after one GetInstance", got[0].State, got[0].Message, s.Count("GetInstance"), s.Count("ListInstances"))
 	}
 }
+
+// Following 30 changes among the first 150 of 1,000 instances pages ListInstances only up to
+// the last watched one (2 pages, not the region's 10: at 100,000 instances every RabbitMQ
+// poll took 25 pages), judges them as the whole region read does, and a later poll of
+// those instances still lists, knowing where they are, rather than sending 30 GetInstance.
+func TestFollowingStopsPagingAtTheLastWatchedInstance(t *testing.T) {
+	base := "instanceType=enterprise, maxPrivateTps=3000, queueCapacity=1000, storageSize=0"
+	var insts strings.Builder
+	for i := range 1000 {
+		extra := base
+		if i%2 == 0 {
+			extra += ", status=DEPLOYING"
+		}
+		insts.WriteString(instanceYAML(fmt.Sprintf("amqp-%04d", i), extra))
+	}
+	s, p := start(t, insts.String(), "")
+	ctx := context.Background()
+	from, to := provider.Values{"maxPrivateTps": int64(3000)}, provider.Values{"maxPrivateTps": int64(5000)}
+	var ws []provider.Watch
+	for i := 120; i < 150; i++ {
+		ws = append(ws, provider.Watch{Instance: fmt.Sprintf("amqp-%04d", i), From: from, To: to, Started: true, Since: time.Now(), OrderID: "o"})
+	}
+	for round := range 2 {
+		before := s.Count("ListInstances")
+		got, err := p.Observe(ctx, ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := s.Count("ListInstances") - before; n != 2 {
+			t.Errorf("poll %d of 30 watches in the first 150 of 1,000: %d ListInstances pages, want 2", round+1, n)
+		}
+		if g := s.Count("GetInstance"); g != 0 {
+			t.Errorf("poll %d: %d GetInstance, want 0 (two pages cost less than 30)", round+1, g)
+		}
+		for i, pr := range got {
+			if pr.State != provider.StateInProgress {
+				t.Errorf("%s: %s (%s), want in progress (DEPLOYING, or SERVING within the start grace)", ws[i].Instance, pr.State, pr.Message)
+			}
+		}
+	}
+}

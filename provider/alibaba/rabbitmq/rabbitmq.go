@@ -5,7 +5,8 @@
 //
 // Reading: List pages through ListInstances (100 per call; the API has no id or tag filter,
 // so the selection is applied to the pages). Observe polls by id with GetInstance where that
-// costs less than the region's pages (see Observe). ListInstances does not report maxConnections,
+// costs less than the region's pages, and otherwise pages only until it has seen every
+// watched instance (see Observe). ListInstances does not report maxConnections,
 // supportTracing, tracingStorageTime, serverlessChargeType, encrypted, kmsKeyId or the
 // edition (shared or dedicated), so GetInstance — which SDK v1.63.107 lacks and which is
 // called with a CommonRequest — is sent for one instance only when the desired state names
@@ -91,6 +92,11 @@ type Provider struct {
 	// size is the region's instance count from its last ListInstances read, for Observe's
 	// choice between GetInstance per id and the region's pages.
 	size provider.RegionSize
+	// pageOf is the page (from 0) each instance was on in the last ListInstances read that
+	// reached it, for what a poll that stops after its last watched instance costs
+	// (listPages).
+	pageMu sync.Mutex
+	pageOf map[string]int
 }
 
 var _ provider.Provider = (*Provider)(nil)
@@ -121,8 +127,19 @@ func (p *Provider) List(ctx context.Context, sel provider.Selection) ([]provider
 
 // listAll reads every instance of the region, one ListInstances call per page.
 func (p *Provider) listAll(ctx context.Context) ([]provider.Instance, error) {
+	return p.listUntil(ctx, nil)
+}
+
+// listUntil pages ListInstances until every id in want was seen (nil: to the region's
+// end), one call per page. A poll needs only its watched instances, and ListInstances has
+// neither an id filter nor a way to skip pages (NextToken is opaque), so the pages after
+// the last watched instance are all it can leave out; a read that stops early records no
+// region size.
+func (p *Provider) listUntil(ctx context.Context, want map[string]bool) ([]provider.Instance, error) {
 	var out []provider.Instance
 	seen := map[string]bool{}
+	left := len(want)
+	whole := true
 	err := provider.ReadPages(func(pg provider.Page) (provider.PageAnswer, error) {
 		var resp *listAnswer
 		err := p.pool.Invoke(ctx, alisdk.Call{Action: "ListInstances"}, func() (requests.AcsRequest, responses.AcsResponse) {
@@ -132,20 +149,59 @@ func (p *Provider) listAll(ctx context.Context) ([]provider.Instance, error) {
 		if err != nil {
 			return provider.PageAnswer{}, err
 		}
+		p.notePage(resp.Data.Instances, pg.Index)
 		for _, l := range resp.Data.Instances {
 			if !seen[l.InstanceId] {
 				seen[l.InstanceId] = true
 				out = append(out, p.fromList(l.vo()))
+				if want[l.InstanceId] {
+					left--
+				}
 			}
 		}
-		return provider.PageAnswer{Items: len(resp.Data.Instances), Next: resp.Data.NextToken}, nil
+		next := resp.Data.NextToken
+		if want != nil && left == 0 && next != "" {
+			next, whole = "", false // every watched instance is in: no page after this one
+		}
+		return provider.PageAnswer{Items: len(resp.Data.Instances), Next: next}, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("rabbitmq: list instances in %s: %w", p.region, err)
 	}
-	p.size.Record(len(out))
+	if whole {
+		p.size.Record(len(out))
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
+}
+
+// notePage remembers the page each listed instance was on (listPages).
+func (p *Provider) notePage(insts []listedInstance, page int) {
+	p.pageMu.Lock()
+	defer p.pageMu.Unlock()
+	if p.pageOf == nil {
+		p.pageOf = map[string]int{}
+	}
+	for _, l := range insts {
+		p.pageOf[l.InstanceId] = page
+	}
+}
+
+// listPages is what listUntil(ids) is expected to cost: the pages up to the one that held
+// the last of ids in the last read that reached them, or the region's pages (as far as
+// its recorded size tells) when any of them was not reached yet.
+func (p *Provider) listPages(ids []string) int {
+	p.pageMu.Lock()
+	defer p.pageMu.Unlock()
+	last := 0
+	for _, id := range ids {
+		pg, ok := p.pageOf[id]
+		if !ok {
+			return p.size.Pages(pageSize, 1)
+		}
+		last = max(last, pg+1)
+	}
+	return max(last, 1)
 }
 
 // listRequest is one ListInstances page request.
