@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"testing/synctest"
@@ -403,9 +404,12 @@ func TestAJournalThatCannotBeWrittenStopsTheRun(t *testing.T) {
 		plan := planOf(t, planner.Settings{Parallelism: 1}, oneTarget(), []planner.Step{
 			versionStep("t", "a-1", "1", "2", 0), versionStep("t", "a-2", "1", "2", 0), versionStep("t", "a-3", "1", "2", 0)})
 		dir := t.TempDir()
+		var mu sync.Mutex // the journal is written from the steps' goroutines and the record's
 		full, intents := false, 0
 		rec, err := runApply(t, t.Context(), plan, cloud.registry(), dir, func(o *Options) {
 			o.journalFault = func(e Entry) error {
+				mu.Lock()
+				defer mu.Unlock()
 				if e.Type == EntryIntent {
 					intents++
 					full = full || intents == 2
