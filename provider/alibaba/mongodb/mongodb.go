@@ -98,9 +98,6 @@ type Provider struct {
 	notesMu sync.Mutex
 	notes   map[string][]string
 
-	// size is the region's instance count from its last complete read, for Observe's
-	// choice between per-id reads and the region's pages.
-	size provider.RegionSize
 	// upgrading is the count of the region's MinorVersionUpgrading instances from the last
 	// poll that listed them (DescribeDBInstances narrowed by DBInstanceStatus): what a
 	// poll's list of the steps in flight costs, for Observe's choice between it and per-id
@@ -174,12 +171,11 @@ func (p *Provider) list(ctx context.Context, ids []string, tags map[string]strin
 // listTypes is list over the listings of the given types only and, with status set, of the
 // instances in that DBInstanceStatus only (the API's own filter: the pages are then those
 // of the matching instances, not the region's). A read narrowed by status alone records
-// its total in p.upgrading, a whole read the region's size in p.size.
+// its total in p.upgrading (no poll pages the whole region, so its size is not kept).
 func (p *Provider) listTypes(ctx context.Context, ids []string, tags map[string]string, types []string, status string) ([]observed, error) {
 	sel := provider.Selection{IDs: ids, Tags: tags}
 	var out []observed
 	seen := map[string]bool{}
-	whole := len(tags) == 0 && len(ids) != 1 && len(types) == 2 // the pages are the region's
 	total := 0
 	for _, typ := range types {
 		var firstTotal, lastTotal, pages int
@@ -243,10 +239,7 @@ func (p *Provider) listTypes(ctx context.Context, ids []string, tags map[string]
 			}
 		}
 	}
-	switch {
-	case whole && status == "":
-		p.size.Record(total)
-	case status != "" && len(tags) == 0 && len(ids) != 1:
+	if status != "" && len(tags) == 0 && len(ids) != 1 {
 		// The listings this poll follows: those of the types its steps are.
 		p.upgrading.Record(total)
 	}

@@ -61,10 +61,18 @@ func (p *Provider) observeRead(ctx context.Context, watches []provider.Watch) ([
 		if obs, err = p.listTypes(ctx, follow, nil, types, StatusUpgrading); err != nil {
 			return err
 		}
+		// Only an instance the list shows MinorVersionUpgrading is taken from it: the list
+		// has no kernel, so one it shows in another status (a filter the API did not apply)
+		// would be judged Running on no kernel, a failure, instead of from its own read.
 		busy := make(map[string]bool, len(obs))
+		listed := obs[:0]
 		for _, o := range obs {
-			busy[o.id] = true
+			if o.status == StatusUpgrading {
+				busy[o.id] = true
+				listed = append(listed, o)
+			}
 		}
+		obs = listed
 		var rest []string
 		for _, id := range follow {
 			if !busy[id] {

@@ -1,8 +1,16 @@
 package mongodb_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -243,6 +251,11 @@ func TestFollowingUpgradesInALargeRegionListsOnlyTheUpgrades(t *testing.T) {
 	f := start(t, b.String(), "")
 	p := f.open(t)
 	ctx := context.Background()
+	// A plan's read records the region, 25 pages: the checks' choice goes by the upgrades
+	// under way, not by that.
+	if _, err := p.List(ctx, provider.Selection{}); err != nil {
+		t.Fatal(err)
+	}
 	from, to := provider.Values{"kernelVersion": oldKernel}, provider.Values{"kernelVersion": newestKernel}
 	var ws []provider.Watch
 	for i := range 10 {
@@ -344,5 +357,88 @@ func TestUpgradesEndingWhileAPollPagesAreNotMissed(t *testing.T) {
 	}
 	if n := f.sim.Count("DescribeDBInstanceAttribute"); n != 0 {
 		t.Errorf("%d kernel reads, want 0 (every instance was on a page of the upgrading ones)", n)
+	}
+}
+
+// unfilteredFront is a front for the simulator whose DescribeDBInstances does not apply
+// DBInstanceStatus to the ids in shown: a list narrowed to MinorVersionUpgrading shows them
+// too, Running and without a kernel (the current list has none), as an API that ignored
+// the filter would. The request goes to the simulator unchanged (it is signed); only the
+// answer is added to.
+func unfilteredFront(t *testing.T, simURL string, shown ...string) string {
+	t.Helper()
+	target, err := url.Parse(simURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ModifyResponse = func(resp *http.Response) error {
+		q := resp.Request.URL.Query()
+		if q.Get("Action") != "DescribeDBInstances" || q.Get("DBInstanceStatus") == "" || q.Get("PageNumber") != "1" {
+			return nil
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		var page map[string]any
+		if err := json.Unmarshal(body, &page); err != nil {
+			return err
+		}
+		dbs := page["DBInstances"].(map[string]any)
+		list, _ := dbs["DBInstance"].([]any)
+		for _, id := range shown {
+			list = append(list, map[string]any{"DBInstanceId": id, "DBInstanceStatus": "Running", "DBInstanceType": q.Get("DBInstanceType"), "EngineVersion": "4.4", "ReplicationFactor": "3"})
+		}
+		dbs["DBInstance"] = list
+		page["TotalCount"] = page["TotalCount"].(float64) + float64(len(shown))
+		if body, err = json.Marshal(page); err != nil {
+			return err
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		resp.ContentLength = int64(len(body))
+		resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+		return nil
+	}
+	front := httptest.NewServer(proxy)
+	t.Cleanup(front.Close)
+	return strings.TrimPrefix(front.URL, "http://")
+}
+
+// A followed upgrade is judged from the list of the instances upgrading only where the list
+// shows it MinorVersionUpgrading. Were DBInstanceStatus not applied, the list would show a
+// finished upgrade Running without its kernel (DescribeDBInstances has none): taken from
+// the list, both steps would fail as "Running on kernel  after the upgrade" although both
+// upgrades succeeded; read by id, they are done.
+func TestAListShowingAFollowedInstanceNotUpgradingIsNotItsVerdict(t *testing.T) {
+	f := start(t, state, "")
+	ids := []string{"dds-01", "dds-06"}
+	addr := unfilteredFront(t, f.sim.URL, ids...)
+	p := f.open(t, func(c *provider.Config) {
+		c.Getenv = providertest.Getenv(map[string]string{"UPGRADEPLAN_ALIBABA_ENDPOINT": addr, "ALI_AK": "ak-1", "ALI_SK": "sk-1"})
+	})
+	ctx := context.Background()
+	var ws []provider.Watch
+	for _, id := range ids {
+		if _, err := p.Apply(ctx, provider.Call{Instance: id, Action: mongodb.ActionUpgrade,
+			Params: map[string]any{"DBInstanceId": id, "RegionId": "cn-hangzhou", "SwitchMode": "0"}}); err != nil {
+			t.Fatal(err)
+		}
+		ws = append(ws, provider.Watch{Instance: id, Action: mongodb.ActionUpgrade, Started: true, Since: time.Now(),
+			From: provider.Values{"kernelVersion": oldKernel}, To: provider.Values{"kernelVersion": newestKernel}})
+	}
+	f.clock.Advance(20 * time.Minute)
+	got, err := p.Observe(ctx, ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, pr := range got {
+		if pr.State != provider.StateDone {
+			t.Errorf("%s after its upgrade: %s (%s), want done", ws[i].Instance, pr.State, pr.Message)
+		}
+	}
+	if n := f.sim.Count("DescribeDBInstances"); n == 0 {
+		t.Errorf("no DescribeDBInstances: the poll did not take the list of the upgrades")
 	}
 }

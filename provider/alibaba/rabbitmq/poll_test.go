@@ -70,6 +70,8 @@ func TestObservingByIDReportsAnUnknownInstanceMissing(t *testing.T) {
 // the last watched one (2 pages, not the region's 10: at 100,000 instances every RabbitMQ
 // poll took 25 pages), judges them as the whole region read does, and a later poll of
 // those instances still lists, knowing where they are, rather than sending 30 GetInstance.
+// Once a whole read has recorded the region (10 pages), 8 of them are still listed (2
+// pages) rather than read one by one, which the region's size alone would choose.
 func TestFollowingStopsPagingAtTheLastWatchedInstance(t *testing.T) {
 	base := "instanceType=enterprise, maxPrivateTps=3000, queueCapacity=1000, storageSize=0"
 	var insts strings.Builder
@@ -104,5 +106,15 @@ func TestFollowingStopsPagingAtTheLastWatchedInstance(t *testing.T) {
 				t.Errorf("%s: %s (%s), want in progress (DEPLOYING, or SERVING within the start grace)", ws[i].Instance, pr.State, pr.Message)
 			}
 		}
+	}
+	if _, err := p.List(ctx, provider.Selection{}); err != nil { // as a plan or refresh does
+		t.Fatal(err)
+	}
+	lists, gets := s.Count("ListInstances"), s.Count("GetInstance")
+	if _, err := p.Observe(ctx, ws[:8]); err != nil {
+		t.Fatal(err)
+	}
+	if l, g := s.Count("ListInstances")-lists, s.Count("GetInstance")-gets; l != 2 || g != 0 {
+		t.Errorf("8 watches on the region's second page of 10: %d ListInstances pages and %d GetInstance, want 2 and 0", l, g)
 	}
 }
