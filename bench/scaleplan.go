@@ -15,25 +15,28 @@ func runScalePlan(ctx context.Context, bin string, sizes []int, keep bool) strin
 	start := time.Now()
 	var sb strings.Builder
 	sb.WriteString("The ideal mix at each size, as in `make bench-scale` (above 10,000 instances every cap and the parallelism grow with the size), planned only. Bulk reads and kernel reads as bench/planreads.go counts them; the wall bound is the largest account's kernel reads at their cap.\n\n")
-	sb.WriteString("| instances | steps | plan CPU | plan RSS | bulk reads | kernel reads | plan wall (bound) | plan file |\n|---|---|---|---|---|---|---|---|\n")
+	sb.WriteString("| instances | steps | plan CPU | plan RSS | bulk reads | kernel reads | throttled | plan wall (bound) | plan file |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, n := range sizes {
 		p := scaleProfile(n)
 		pl, w, err := planOnly(ctx, bin, p, keep)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench: scale-plan:", err)
-			fmt.Fprintf(&sb, "| %d | – | failed: %v ||||||\n", n, err)
+			fmt.Fprintf(&sb, "| %d | – | failed: %v |||||||\n", n, err)
 			continue
 		}
 		r := result{profile: p, instances: w.instances, byKind: w.byKind, steps: len(pl.plan.Steps), plan: pl}
 		kernel, _ := kernelReads(pl.calls)
-		bulk := 0
+		bulk, throttled := 0, 0
 		for _, c := range pl.calls {
+			if c.throttled() {
+				throttled++
+			}
 			if !c.kernelRead() && !c.dryRun() && !c.mutating() && !c.throttled() {
 				bulk++
 			}
 		}
-		fmt.Fprintf(&sb, "| %d | %d | %s | %s | %d | %d | %s (%s) | %s |\n", r.instances, r.steps, secs(pl.child.cpu), mb(pl.child.maxRSS),
-			bulk, kernel, secs(pl.child.wall), secs(planWallBound(r)), mb(pl.fileSize))
+		fmt.Fprintf(&sb, "| %d | %d | %s | %s | %d | %d | %d | %s (%s) | %s |\n", r.instances, r.steps, secs(pl.child.cpu), mb(pl.child.maxRSS),
+			bulk, kernel, throttled, secs(pl.child.wall), secs(planWallBound(r)), mb(pl.fileSize))
 	}
 	return "## Scale curve, plan side (`make bench-scale-plan`)\n\n" + stamp(time.Since(start)) + "\n" + sb.String()
 }
