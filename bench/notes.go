@@ -188,12 +188,14 @@ The arithmetic of what would meet each target the tables still mark missed:
   decoded into only the fields the provider reads, and apply's GC pacing (GOGC up to 400
   within 256 MB; ideal's apply RSS 74 → 132 MB). The executor without a network
   (BenchmarkApplyScale) takes 143–152 µs per step at 10,000 and 100,000 steps.
-- Plan CPU ≤ 3 s at 100,000 instances: 7.9 s on fb9247d on a quiet machine; 10.0–11.3 s
-  on branch plancpu beside other work (12.3–13.1 s before it, back to back). The 10,000
-  kernel reads through the Alibaba SDK alone take about 3.5 s of profile (some 350 µs of
-  client CPU each: the SDK's request building and signing, its decode, and HTTP over
-  loopback), more than the target before the pages, the diff and the file; the Redis pages
-  are read once now (about 0.8 s). Out of reach while plan sends 10,000 signed requests
-  through the real SDK, one per MongoDB instance, which only DescribeDBInstanceAttribute
-  answers with the kernel.
+- Plan CPU ≤ 3 s at 100,000 instances: 7.2–8.5 s on eabbed2 on a quiet machine (the
+  scale-plan curve at 100k, two runs), 4.4–4.5 s on 777c432. What moved it: plan's reads
+  that find their bucket at its cap leave in 50 ms lumps (executor.PlanLump), so the idle
+  process wakes once a lump instead of once per kernel read; the wall time grew 56.7 s →
+  58.6 s (the bound 50 s), 0 throttles. Of the 4.2 s profiled after it, the 10,000 kernel
+  reads through the Alibaba SDK are 1.3 s (about 128 µs each: building and signing the
+  request 0.5 s, its per-request log fields, net/http, the decode), the Redis pages 0.56 s,
+  GC 0.44 s, writing the plan file 0.24 s and rendering it 0.23 s. Lumps of 200 ms gave
+  4.7–5.0 s, no better. The last 1.2 s would need a cheaper request than the real SDK's,
+  or a larger soft memory limit against the 300 MB RSS target.
 `
