@@ -150,9 +150,12 @@ shares one spec per kind, one bucket name per bucket, the merged chain targets a
 observed before/after values of equal content. BenchmarkApplyScale at 100,000 steps on
 fb9247d, its plan now read back from a plan file as apply reads it: 573 MB peak heap, 91 MB
 of stacks, 677 MB RSS, 152 µs per step (0.96× the 10k figure).
-The large profile on 2eee32e (above): 492.4 MB apply RSS, 231.4 MB plan RSS; its makespan,
-3.06× the bound, measures this machine as much as the executor: apply (124 s CPU) and the
-simulator share two cores for the 305 s run.
+The large profile on 2eee32e: 492.4 MB apply RSS, 231.4 MB plan RSS; its makespan, 3.06×
+the bound, measured this machine as much as the executor: apply (124 s CPU) and the
+simulator shared two cores for the 305 s run. On 4bd6fe1 (above): 1.12× (112 s), apply
+63 s of CPU, 504.5 MB RSS, once MongoDB polls listed only the instances upgrading (the API's
+DBInstanceStatus filter) and RabbitMQ polls stopped paging at the last watched instance,
+instead of both paging the whole region of 10,000 instances per poll.
 
 ## What the targets still missed cost (issue 15)
 
