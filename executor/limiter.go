@@ -126,7 +126,7 @@ type bucket struct {
 const floorSamples = 16
 
 // sent is one request's place in its bucket's window; done is closed once it was answered
-// (or given up before it was sent: sentAt zero).
+// (or given up before it was sent: sentAt zero, or the send it waited behind; see passOn).
 type sent struct {
 	done   chan struct{}
 	sentAt time.Time
@@ -235,7 +235,7 @@ func (b *bucket) take(ctx context.Context) (mine *sent, err error) {
 		select {
 		case <-before.done:
 		case <-ctx.Done():
-			b.answered(mine)
+			b.passOn(mine, before)
 			return nil, ctx.Err()
 		}
 		if !before.sentAt.IsZero() {
@@ -250,7 +250,7 @@ func (b *bucket) take(ctx context.Context) (mine *sent, err error) {
 				wait = b.toLump(wait)
 			}
 			if err := b.sleep(ctx, wait); err != nil {
-				b.answered(mine)
+				b.passOn(mine, before)
 				return nil, err
 			}
 		}
@@ -307,6 +307,21 @@ func (b *bucket) toLump(wait time.Duration) time.Duration {
 		wait += b.lump - r
 	}
 	return wait
+}
+
+// passOn closes the window place of a request given up before the window let it go, once
+// before (the request ⌊cap⌋ earlier) was answered, handing on before's send: the next
+// request of the place is then held back by before, as this one was. Closed at once as
+// unsent, it would let that request leave a second after nothing, while before may have
+// been stamped at the server a moment ago. A request given up after the window let it go
+// (waiting for its token) closes its place as unsent (answered): the window had already
+// waited for before, so the next request of the place leaves later still.
+func (b *bucket) passOn(mine, before *sent) {
+	go func() {
+		<-before.done
+		mine.sentAt, mine.rtt = before.sentAt, before.rtt
+		close(mine.done)
+	}()
 }
 
 // answered closes the request's window place, noting its round trip if it was sent.
