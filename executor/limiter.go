@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"sort"
 	"sync"
@@ -83,13 +84,13 @@ type LimiterOptions struct {
 	// on the next multiple of Lump on the wall clock, so the requests of all buckets wake
 	// and leave together and the process wakes once a Lump instead of once a request (or
 	// twice: the guard's wait and the token's end at different instants). A bucket then
-	// holds up to a Lump of its rate as tokens (burst ⌊rate·Lump⌋, not 1), so the tokens
-	// that come while its requests sleep to the lump are not lost. A request only ever
+	// holds a Lump of its rate and one more as tokens (burst ⌈rate·Lump⌉+1, not 1), so the
+	// tokens that come while its requests sleep to the lump are not lost. A request only ever
 	// leaves later than the guard and its token allow, and the window guard still spaces
 	// request n+⌊cap⌋ a second after request n, so no cap is exceeded; it costs a waiting
 	// request up to a Lump of latency (a step of the wall clock moves the grid, never
-	// lengthens a wait by more than a Lump) and a bucket at its cap about a Lump a second
-	// of its rate. A request that finds a token and no guard leaves at once. Plan sets
+	// lengthens a wait by more than a Lump) and a bucket at its cap at most about a Lump a
+	// second of its rate. A request that finds a token and no guard leaves at once. Plan sets
 	// PlanLump; apply leaves it 0 (burst 1, each request as soon as it may).
 	Lump time.Duration
 }
@@ -196,9 +197,13 @@ func (l *Limiter) bucket(req provider.Request) *bucket {
 	b, ok := l.buckets[key]
 	if !ok {
 		q := l.Rate(key.action)
+		burst := 1
+		if l.lump > 0 {
+			burst = int(math.Ceil(q*(1-SafetyMargin)*l.lump.Seconds())) + 1
+		}
 		b = &bucket{
 			window:     make([]*sent, max(1, int(q))),
-			lim:        rate.NewLimiter(rate.Limit(q*(1-SafetyMargin)), max(1, int(q*(1-SafetyMargin)*l.lump.Seconds()))),
+			lim:        rate.NewLimiter(rate.Limit(q*(1-SafetyMargin)), burst),
 			sleep:      l.sleep,
 			configured: q,
 			current:    q,

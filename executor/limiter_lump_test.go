@@ -90,9 +90,10 @@ func lumpRun(t *testing.T, lump time.Duration, n int, seed uint64) (instants, wa
 // they left at 1,101), the Limiter wakes the process at hardly more instants either (when
 // only the send waited for the lump, its sleeps ended at 1,131 instants, its rate.Limiter's
 // timers besides), no bucket's cap is exceeded at the cloud in any second under the jitter,
-// and the reads take at most 6% longer than one by one (a lump a second, 5%; measured
-// 6.55–6.65 s against 6.39–6.52 s; with burst 1, tokens lost while requests slept to the
-// lump made it 6.78–6.82 s).
+// and the reads take at most 3% longer than one by one (measured 6.44–6.49 s against
+// 6.41–6.47 s; 6.55–6.65 s when only the send waited for the lump, or with a burst of
+// ⌊rate·Lump⌋; with burst 1 the tokens that came while requests slept to the lump were
+// lost: 6.74–6.82 s).
 func TestPlanReadsLeaveInLumpsUnderTheCap(t *testing.T) {
 	for seed := uint64(1); seed <= 4; seed++ {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
@@ -113,8 +114,8 @@ func TestPlanReadsLeaveInLumpsUnderTheCap(t *testing.T) {
 						t.Errorf("account %s: %d reads arrived in one second, cap 100", account, m)
 					}
 				}
-				if span > oneByOne*106/100 {
-					t.Errorf("%d reads a bucket took %s in lumps, %s one by one: want at most 6%% longer", n, span, oneByOne)
+				if span > oneByOne*103/100 {
+					t.Errorf("%d reads a bucket took %s in lumps, %s one by one: want at most 3%% longer", n, span, oneByOne)
 				}
 			})
 		})
