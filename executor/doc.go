@@ -26,9 +26,10 @@
 //     not depend on the round trip (the guard used to count from the answer: 1.25× slower
 //     at +250 ms). On a throttling answer the bucket halves (down to cap/32) and climbs
 //     back by cap/8 after each quiet second. Plan's Limiter (LimiterOptions.Lump,
-//     PlanLump) holds a request that waited for its token to the next 50 ms on the clock,
-//     so plan's many kernel reads leave in lumps and the process wakes once per lump
-//     (limiter_lump_test.go); apply sends each request as soon as it may.
+//     PlanLump) ends every wait of a request, the guard's and its token's, on the next
+//     50 ms of the wall clock, and lets a bucket keep 50 ms of its rate as tokens, so
+//     plan's many kernel reads wake and leave in lumps and the process wakes once per
+//     lump (limiter_lump_test.go); apply sends each request as soon as it may (burst 1).
 //   - Scheduling: parallelism and maxConcurrent slots hand a free place to the work that
 //     bounds the makespan: the bucket with the most rate-limited time left (unsent calls at
 //     its rate), plus the waiter's remaining chain (its own upgrade and all that waits for

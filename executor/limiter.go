@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"sort"
 	"sync"
@@ -63,6 +64,7 @@ type Limiter struct {
 	mutating map[string]bool
 	retry    Retry
 	lump     time.Duration
+	sleep    func(context.Context, time.Duration) error // the package's sleep; tests wrap it
 
 	randMu sync.Mutex
 	rnd    *rand.Rand
@@ -78,13 +80,18 @@ type LimiterOptions struct {
 	Retry Retry
 	// Seed seeds the backoff jitter; 0 picks a random seed.
 	Seed uint64
-	// Lump, when set, holds every request that had to wait for its token (its bucket at
-	// its cap) until the next multiple of Lump on the clock, so the requests of all
-	// buckets leave together and the process wakes once a Lump instead of once a request.
-	// It only ever sends later than the token bucket allows, and the window guard still
-	// spaces request n+⌊cap⌋ a second after request n, so no cap is exceeded; it costs
-	// such a request up to Lump of latency and a bucket at its cap at most a Lump a second
-	// of its rate. A request that finds a token leaves at once. Plan sets PlanLump.
+	// Lump, when set, ends every wait of a request (for the window guard, for its token)
+	// on the next multiple of Lump on the wall clock, so the requests of all buckets wake
+	// and leave together and the process wakes once a Lump instead of once a request (or
+	// twice: the guard's wait and the token's end at different instants). A bucket then
+	// holds a Lump of its rate and one more as tokens (burst ⌈rate·Lump⌉+1, not 1), so the
+	// tokens that come while its requests sleep to the lump are not lost. A request only ever
+	// leaves later than the guard and its token allow, and the window guard still spaces
+	// request n+⌊cap⌋ a second after request n, so no cap is exceeded; it costs a waiting
+	// request up to a Lump of latency (a step of the wall clock moves the grid, never
+	// lengthens a wait by more than a Lump) and a bucket at its cap at most about a Lump a
+	// second of its rate. A request that finds a token and no guard leaves at once. Plan sets
+	// PlanLump; apply leaves it 0 (burst 1, each request as soon as it may).
 	Lump time.Duration
 }
 
@@ -92,7 +99,7 @@ type LimiterOptions struct {
 // out at the cap of DescribeDBInstanceAttribute, one request every few milliseconds at
 // 100,000 instances; sent one by one, each request also paid a wakeup of the idle process
 // (about 0.25 ms of CPU, a third of plan's CPU at that size). 50 ms lumps send about ten
-// at once and add at most a lump a second (5%) to the wall time of a bucket at its cap.
+// at once and add about a lump a second (5%) to the wall time of a bucket at its cap.
 const PlanLump = 50 * time.Millisecond
 
 type bucketKey struct{ account, action string }
@@ -103,6 +110,7 @@ type bucket struct {
 	configured float64
 	current    float64
 	lump       time.Duration // see LimiterOptions.Lump
+	sleep      func(context.Context, time.Duration) error
 	lastChange time.Time
 	stats      BucketStats
 
@@ -119,7 +127,7 @@ type bucket struct {
 const floorSamples = 16
 
 // sent is one request's place in its bucket's window; done is closed once it was answered
-// (or given up before it was sent: sentAt zero).
+// (or given up before it was sent: sentAt zero, or the send it waited behind; see passOn).
 type sent struct {
 	done   chan struct{}
 	sentAt time.Time
@@ -149,6 +157,7 @@ func NewLimiter(reg provider.Registry, settings planner.Settings, opts LimiterOp
 		mutating: map[string]bool{},
 		retry:    opts.Retry.withDefaults(),
 		lump:     opts.Lump,
+		sleep:    sleep,
 		buckets:  map[bucketKey]*bucket{},
 	}
 	for kind, spec := range reg {
@@ -188,9 +197,14 @@ func (l *Limiter) bucket(req provider.Request) *bucket {
 	b, ok := l.buckets[key]
 	if !ok {
 		q := l.Rate(key.action)
+		burst := 1
+		if l.lump > 0 {
+			burst = int(math.Ceil(q*(1-SafetyMargin)*l.lump.Seconds())) + 1
+		}
 		b = &bucket{
 			window:     make([]*sent, max(1, int(q))),
-			lim:        rate.NewLimiter(rate.Limit(q*(1-SafetyMargin)), 1),
+			lim:        rate.NewLimiter(rate.Limit(q*(1-SafetyMargin)), burst),
+			sleep:      l.sleep,
 			configured: q,
 			current:    q,
 			lump:       l.lump,
@@ -215,7 +229,6 @@ func isPoll(ctx context.Context) bool { v, _ := ctx.Value(pollKey{}).(bool); ret
 // sending right before the request leaves (not for a request given up before it) and the
 // returned answered when it was answered (or failed or given up).
 func (b *bucket) take(ctx context.Context) (mine *sent, err error) {
-	guarded := false // the window held this request back
 	b.mu.Lock()
 	slot := int(b.seq % uint64(len(b.window)))
 	b.seq++
@@ -227,7 +240,7 @@ func (b *bucket) take(ctx context.Context) (mine *sent, err error) {
 		select {
 		case <-before.done:
 		case <-ctx.Done():
-			b.answered(mine)
+			b.passOn(mine, before)
 			return nil, ctx.Err()
 		}
 		if !before.sentAt.IsZero() {
@@ -238,9 +251,11 @@ func (b *bucket) take(ctx context.Context) (mine *sent, err error) {
 			}
 			b.mu.Unlock()
 			wait := time.Until(before.sentAt.Add(WindowGuard + jitter))
-			guarded = wait > 0
-			if err := sleep(ctx, wait); err != nil {
-				b.answered(mine)
+			if wait > 0 {
+				wait = b.toLump(wait)
+			}
+			if err := b.sleep(ctx, wait); err != nil {
+				b.passOn(mine, before)
 				return nil, err
 			}
 		}
@@ -253,17 +268,24 @@ func (b *bucket) take(ctx context.Context) (mine *sent, err error) {
 		b.lim.SetLimitAt(now, rate.Limit(b.current*(1-SafetyMargin)))
 	}
 	b.mu.Unlock()
-	// A request that finds its bucket at its cap (no token now, or held by the window)
-	// waits anyway, so it may as well leave with the lump; one that finds a token leaves
-	// at once, the process being awake for it already.
-	atCap := guarded || b.lim.TokensAt(time.Now()) < 1
-	if err := b.lim.Wait(ctx); err != nil {
-		b.answered(mine)
-		return nil, err
-	}
-	if b.lump > 0 && atCap {
+	if b.lump == 0 {
+		if err := b.lim.Wait(ctx); err != nil {
+			b.answered(mine)
+			return nil, err
+		}
+	} else {
+		// A request without a token sleeps once, to the first lump after its token, so
+		// that the requests waiting in every bucket wake and leave together; one that
+		// finds a token leaves at once, the process being awake for it already (woken
+		// on a lump by the guard, or by the answer that freed its worker).
 		now := time.Now()
-		if err := sleep(ctx, now.Truncate(b.lump).Add(b.lump).Sub(now)); err != nil {
+		r := b.lim.ReserveN(now, 1) // always ok: burst ≥ 1 and the rate > 0
+		wait := r.DelayFrom(now)
+		if wait > 0 {
+			wait = b.toLump(wait)
+		}
+		if err := b.sleep(ctx, wait); err != nil {
+			r.Cancel()
 			b.answered(mine)
 			return nil, err
 		}
@@ -275,6 +297,36 @@ func (b *bucket) take(ctx context.Context) (mine *sent, err error) {
 	}
 	b.mu.Unlock()
 	return mine, nil
+}
+
+// toLump returns wait rounded up so that it ends on the next multiple of the bucket's
+// lump on the wall clock (wait itself without a lump). The rounding is taken from one
+// reading of the clock and the sleep runs on the monotonic clock, so a step of the wall
+// clock shifts the grid but never lengthens a sleep by more than a lump.
+func (b *bucket) toLump(wait time.Duration) time.Duration {
+	if b.lump <= 0 {
+		return wait
+	}
+	end := time.Now().Add(wait)
+	if r := end.Sub(end.Truncate(b.lump)); r > 0 {
+		wait += b.lump - r
+	}
+	return wait
+}
+
+// passOn closes the window place of a request given up before the window let it go, once
+// before (the request ⌊cap⌋ earlier) was answered, handing on before's send: the next
+// request of the place is then held back by before, as this one was. Closed at once as
+// unsent, it would let that request leave a second after nothing, while before may have
+// been stamped at the server a moment ago. A request given up after the window let it go
+// (waiting for its token) closes its place as unsent (answered): the window had already
+// waited for before, so the next request of the place leaves later still.
+func (b *bucket) passOn(mine, before *sent) {
+	go func() {
+		<-before.done
+		mine.sentAt, mine.rtt = before.sentAt, before.rtt
+		close(mine.done)
+	}()
 }
 
 // answered closes the request's window place, noting its round trip if it was sent.
