@@ -23,6 +23,17 @@ import (
 	"github.com/upgradeplan/upgradeplan/provider/internal/providertest"
 )
 
+// startUpgrade sends id's kernel upgrade (SwitchMode 0: at once) and returns the watch of
+// its started step, from → to.
+func startUpgrade(t *testing.T, ctx context.Context, p *mongodb.Provider, id string, from, to provider.Values) provider.Watch {
+	t.Helper()
+	if _, err := p.Apply(ctx, provider.Call{Instance: id, Action: mongodb.ActionUpgrade,
+		Params: map[string]any{"DBInstanceId": id, "RegionId": "cn-hangzhou", "SwitchMode": "0"}}); err != nil {
+		t.Fatal(err)
+	}
+	return provider.Watch{Instance: id, Action: mongodb.ActionUpgrade, From: from, To: to, Started: true, Since: time.Now()}
+}
+
 // upgradingRegion is a cn-hangzhou region of 400 replica sets (dds-NNNN) and 100 sharded
 // clusters (dds-s-NNNN), every one MinorVersionUpgrading except the ones running lists.
 func upgradingRegion(running map[string]string) string {
@@ -260,11 +271,7 @@ func TestFollowingUpgradesInALargeRegionListsOnlyTheUpgrades(t *testing.T) {
 	var ws []provider.Watch
 	for i := range 10 {
 		id := fmt.Sprintf("dds-%04d", 1000+i)
-		if _, err := p.Apply(ctx, provider.Call{Instance: id, Action: mongodb.ActionUpgrade,
-			Params: map[string]any{"DBInstanceId": id, "RegionId": "cn-hangzhou", "SwitchMode": "0"}}); err != nil {
-			t.Fatal(err)
-		}
-		ws = append(ws, provider.Watch{Instance: id, Action: mongodb.ActionUpgrade, From: from, To: to, Started: true, Since: time.Now()})
+		ws = append(ws, startUpgrade(t, ctx, p, id, from, to))
 	}
 	ws = append(ws,
 		provider.Watch{Instance: "dds-0003", Action: mongodb.ActionUpgrade, From: from, To: to, Started: true, Since: time.Now()},
@@ -340,11 +347,7 @@ func TestUpgradesEndingWhileAPollPagesAreNotMissed(t *testing.T) {
 			f.clock.Advance(10 * time.Minute) // the first 50 end 5 minutes from now
 		}
 		id := fmt.Sprintf("dds-%03d", i)
-		if _, err := p.Apply(ctx, provider.Call{Instance: id, Action: mongodb.ActionUpgrade,
-			Params: map[string]any{"DBInstanceId": id, "RegionId": "cn-hangzhou", "SwitchMode": "0"}}); err != nil {
-			t.Fatal(err)
-		}
-		ws = append(ws, provider.Watch{Instance: id, Action: mongodb.ActionUpgrade, From: from, To: to, Started: true, Since: time.Now()})
+		ws = append(ws, startUpgrade(t, ctx, p, id, from, to))
 	}
 	got, err := p.Observe(ctx, ws)
 	if err != nil {
@@ -421,12 +424,7 @@ func TestAListShowingAFollowedInstanceNotUpgradingIsNotItsVerdict(t *testing.T) 
 	ctx := context.Background()
 	var ws []provider.Watch
 	for _, id := range ids {
-		if _, err := p.Apply(ctx, provider.Call{Instance: id, Action: mongodb.ActionUpgrade,
-			Params: map[string]any{"DBInstanceId": id, "RegionId": "cn-hangzhou", "SwitchMode": "0"}}); err != nil {
-			t.Fatal(err)
-		}
-		ws = append(ws, provider.Watch{Instance: id, Action: mongodb.ActionUpgrade, Started: true, Since: time.Now(),
-			From: provider.Values{"kernelVersion": oldKernel}, To: provider.Values{"kernelVersion": newestKernel}})
+		ws = append(ws, startUpgrade(t, ctx, p, id, provider.Values{"kernelVersion": oldKernel}, provider.Values{"kernelVersion": newestKernel}))
 	}
 	f.clock.Advance(20 * time.Minute)
 	got, err := p.Observe(ctx, ws)
