@@ -241,6 +241,7 @@ type stepState struct {
 	slotHeld  bool // holds its global (and target) slot
 	intent    *Entry
 	rank      float64    // remaining chain from this step, seconds (rankSteps)
+	after     float64    // rate-limited work of the targets waiting for this one, seconds (rankAfter)
 	counted   countClass // what the step adds to run.tally and its bucket's counts
 	admitted  bool       // guarded by admission.mu: holds an admission
 	// Driver goroutine only:

@@ -32,10 +32,14 @@
 //     lump (limiter_lump_test.go); apply sends each request as soon as it may (burst 1).
 //   - Scheduling: parallelism and maxConcurrent slots hand a free place to the work that
 //     bounds the makespan: the bucket with the most rate-limited time left (unsent calls at
-//     its rate), plus the waiter's remaining chain (its own upgrade and all that waits for
-//     it: next steps, later waves, dependent targets, in ShortestOperation units, scaled by the
-//     action's duration estimate over its ShortestOperation once a completion was seen, so
-//     both terms are in the seconds this run sees); within a
+//     its rate; for a kind whose verdicts cost a read each, its remaining reads at the read
+//     cap if that is longer), plus the waiter's remaining chain (its own upgrade and all that
+//     waits for it: next steps, later waves, dependent targets, in ShortestOperation units,
+//     scaled by the action's duration estimate over its ShortestOperation once a completion
+//     was seen, so both terms are in the seconds this run sees), plus the largest
+//     rate-limited time of another bucket among the targets that wait for the waiter's
+//     target through dependsOn (afterwork.go: a dependent target of 1,000 steps outranks its
+//     short chain of operations); within a
 //     bucket the longest chain, then plan order (slots.go). Plan order ran accounts one
 //     after another. Waves and target dependsOn are barriers that count their unfinished
 //     steps (barrier.go), never pairs of steps; a step gets a goroutine once its

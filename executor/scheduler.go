@@ -253,6 +253,7 @@ func (r *run) buildSteps() error {
 		r.bucketReadRate[s.bi] = r.readRateOf(*s.spec)
 	}
 	r.rankSteps()
+	r.rankAfter()
 	// A chain's steps learn what the instance shows once the whole chain is done. Steps
 	// whose to and rest of chain are the same maps (a plan file read back shares equal
 	// values) share the merged map too: read only, one per distinct chain.
@@ -300,30 +301,35 @@ func mergeValues(a, b provider.Values) provider.Values {
 	return out
 }
 
-// slotScore is how much a waiter of bucket c with the given rank bounds the makespan, in
-// seconds: the bucket's remaining rate-limited time plus the waiter's remaining chain. The
-// rank counts each step of the chain as its product's ShortestOperation; once the bucket's
-// action has a duration estimate (the shortest seen from call to done), the rank is scaled
-// by estimate / ShortestOperation, so both terms are in the seconds this run sees (a
-// simulator at 600x, where a chain of two 1-minute steps lasts 4 s, no longer outranks a
-// kafka bucket with 15 s of calls left; a real cloud, where they last 40 minutes, still
-// does).
-func (r *run) slotScore(c int, rank float64) float64 {
+// slotScore is how much a waiter of bucket c bounds the makespan, in seconds: the bucket's
+// remaining rate-limited time (its unsent calls at its rate, and for a kind whose verdicts
+// cost a read each its remaining reads at the read cap), plus the waiter's remaining chain,
+// plus the rate-limited work of the targets that wait for its target (after, afterwork.go).
+// The rank counts each step of the chain as its product's ShortestOperation; once the
+// bucket's action has a duration estimate (the shortest seen from call to done), the rank
+// is scaled by estimate / ShortestOperation, so the terms are in the seconds this run sees
+// (a simulator at 600x, where a chain of two 1-minute steps lasts 4 s, no longer outranks
+// a kafka bucket with 15 s of calls left; a real cloud, where they last 40 minutes, still
+// does). Without the reads and the dependents' work, MongoDB (bounded by its kernel reads)
+// and the RabbitMQ targets that wait for it lost every slot to Redis in the realistic
+// bench, and RabbitMQ ran alone at the end.
+func (r *run) slotScore(c int, w *waiter) float64 {
+	rank := w.rank
 	if c < len(r.buckets) && c < len(r.bucketShortest) && r.bucketShortest[c] > 0 {
 		if d, ok := r.buckets[c].est.get(); ok {
 			rank *= d.Seconds() / r.bucketShortest[c]
 		}
 	}
-	return r.remaining(c) + rank
+	return r.remaining(c) + rank + w.after
 }
 
-// remaining is the rate-limited time left in bucket c: its unsent calls at its rate, in
-// seconds.
+// remaining is the rate-limited time left in bucket c, in seconds (bucketWork of its
+// unsent and accepted steps).
 func (r *run) remaining(c int) float64 {
-	if c >= len(r.unsentNow) || r.bucketRate[c] <= 0 {
+	if c >= len(r.unsentNow) {
 		return 0
 	}
-	return float64(r.unsentNow[c].Load()) / r.bucketRate[c]
+	return r.bucketWork(c, r.unsentNow[c].Load(), r.acceptedNow[c].Load())
 }
 
 // shortestOf is the product's ShortestOperation, the unit of the ranks.

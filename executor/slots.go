@@ -25,6 +25,7 @@ type slots struct {
 type waiter struct {
 	class   int     // the step's bucket
 	rank    float64 // the step's remaining chain, seconds
+	after   float64 // rate-limited work waiting behind the step's target, seconds (afterwork.go)
 	index   int     // plan order
 	step    *stepState
 	ch      chan struct{} // closed when granted
@@ -33,7 +34,7 @@ type waiter struct {
 }
 
 func waiterOf(s *stepState) *waiter {
-	return &waiter{class: s.bi, rank: s.rank, index: s.pos, step: s, ch: make(chan struct{})}
+	return &waiter{class: s.bi, rank: s.rank, after: s.after, index: s.pos, step: s, ch: make(chan struct{})}
 }
 
 type waitHeap []*waiter
@@ -64,7 +65,7 @@ func (h *waitHeap) Pop() any {
 type classQueue struct {
 	heaps []waitHeap
 	n     int
-	score func(class int, rank float64) float64 // nil: the rank alone
+	score func(class int, w *waiter) float64 // nil: the rank alone
 }
 
 func (q *classQueue) push(w *waiter) {
@@ -93,7 +94,7 @@ func (q *classQueue) popWhere(allowed func(class int) bool) *waiter {
 		top := q.heaps[c][0]
 		sc := top.rank
 		if q.score != nil {
-			sc = q.score(c, top.rank)
+			sc = q.score(c, top)
 		}
 		if best < 0 || sc > score || (sc == score && top.index < q.heaps[best][0].index) {
 			best, score = c, sc
@@ -106,7 +107,7 @@ func (q *classQueue) popWhere(allowed func(class int) bool) *waiter {
 	return heap.Pop(&q.heaps[best]).(*waiter)
 }
 
-func newSlots(n int, score func(int, float64) float64) *slots {
+func newSlots(n int, score func(int, *waiter) float64) *slots {
 	return &slots{free: n, waiters: classQueue{score: score}}
 }
 
