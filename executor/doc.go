@@ -56,7 +56,11 @@
 //     slot before its look, at its bucket's gate, and holds it through the look and its
 //     token, since a verdict that ages while it waits for the slot is a read thrown away
 //     and renewing it reads the instance again (driver.go, sendslot.go; at parallelism 1
-//     a look before the slot was read again for 15 of 24 MongoDB steps). Taking the slot
+//     a look before the slot was read again for 15 of 24 MongoDB steps). Its gate
+//     therefore admits only what the pace of its reads needs (readgate.go: half its read
+//     cap a second, over three of its round trips, at least half a second, at most ⌈cap⌉):
+//     a gate of ⌈cap⌉ queued 10 MongoDB steps, slot held, at the 10/s kernel reads, 1.2 s
+//     each (bench realistic: 1.44× → 1.36× the bound). Taking the slot
 //     before the look and the token left 10–30% of the slots idle at parallelism 50
 //     (bench realistic, -size 3000: 1.79× → 1.64× the bound with this alone). The call's
 //     record starts there too (started_at is the first call). A step whose instance is

@@ -185,10 +185,16 @@ func maxPerSecond(calls []fakeCall) int {
 type fakeProvider struct {
 	c   *fakeCloud
 	cfg provider.Config
+	// kind is the provider's kind: fakeKind when empty, or fakeKernelKind (readgate_test.go).
+	kind string
 }
 
 func (p *fakeProvider) req(action, inst string, mutating bool) provider.Request {
-	return provider.Request{Kind: fakeKind, Account: p.cfg.Account.Name, Region: p.cfg.Region, Action: action, Mutating: mutating, Instance: inst}
+	kind := p.kind
+	if kind == "" {
+		kind = fakeKind
+	}
+	return provider.Request{Kind: kind, Account: p.cfg.Account.Name, Region: p.cfg.Region, Action: action, Mutating: mutating, Instance: inst}
 }
 
 func (p *fakeProvider) List(ctx context.Context, sel provider.Selection) ([]provider.Instance, error) {
@@ -258,6 +264,9 @@ func (p *fakeProvider) Apply(ctx context.Context, call provider.Call) (provider.
 }
 
 func (p *fakeProvider) Observe(ctx context.Context, ws []provider.Watch) ([]provider.Progress, error) {
+	if p.kind == fakeKernelKind {
+		return p.observeEach(ctx, ws)
+	}
 	var out []provider.Progress
 	err := p.cfg.Doer.Do(ctx, p.req("List", "", false), func(ctx context.Context) error {
 		c := p.c
@@ -277,51 +286,55 @@ func (p *fakeProvider) Observe(ctx context.Context, ws []provider.Watch) ([]prov
 		c.observed = append(c.observed, len(ws))
 		out = make([]provider.Progress, len(ws))
 		for i, w := range ws {
-			in, ok := c.insts[w.Instance]
-			if !ok {
-				out[i] = provider.Progress{Instance: w.Instance, State: provider.StateMissing, Message: w.Instance + " no longer exists"}
-				continue
-			}
-			vals := provider.Values{}
-			for k, v := range in.values {
-				vals[k] = v
-			}
-			busy := now.Before(in.busyUntil) && !now.Before(in.visibleAt)
-			pr := provider.Progress{Instance: w.Instance, Observed: vals, Status: "ready"}
-			if busy {
-				pr.Status = "busy"
-			}
-			// A latestMinor step (as alibaba.kafka plans it) is never done before its call;
-			// after it, done when the instance runs its version again.
-			minor := w.To["latestMinor"] == true
-			to := w.To
-			if minor {
-				to = provider.Values{"version": w.To["version"]}
-			}
-			_, atTo := provider.Matches(vals, to)
-			atTo = atTo && (w.Started || !minor)
-			field, atFrom := provider.Matches(vals, w.From)
-			switch {
-			case in.failed:
-				pr.State, pr.Status, pr.Message = provider.StateFailed, "failed", "upgrade failed"
-			case atTo && !busy:
-				pr.State = provider.StateDone
-			case w.Started && busy:
-				pr.State = provider.StateInProgress
-			case w.Started:
-				pr.State, pr.Message = provider.StateFailed, "completion shows other values"
-			case !atFrom:
-				pr.State, pr.Message = provider.StateDrifted, fmt.Sprintf("%s is %v, the plan expected %v", field, vals[field], w.From[field])
-			case busy:
-				pr.State = provider.StateWaiting
-			default:
-				pr.State = provider.StatePending
-			}
-			out[i] = pr
+			out[i] = c.progressOf(w, now)
 		}
 		return nil
 	})
 	return out, err
+}
+
+// progressOf is what a look shows of w's instance at now (c.mu held).
+func (c *fakeCloud) progressOf(w provider.Watch, now time.Time) provider.Progress {
+	in, ok := c.insts[w.Instance]
+	if !ok {
+		return provider.Progress{Instance: w.Instance, State: provider.StateMissing, Message: w.Instance + " no longer exists"}
+	}
+	vals := provider.Values{}
+	for k, v := range in.values {
+		vals[k] = v
+	}
+	busy := now.Before(in.busyUntil) && !now.Before(in.visibleAt)
+	pr := provider.Progress{Instance: w.Instance, Observed: vals, Status: "ready"}
+	if busy {
+		pr.Status = "busy"
+	}
+	// A latestMinor step (as alibaba.kafka plans it) is never done before its call;
+	// after it, done when the instance runs its version again.
+	minor := w.To["latestMinor"] == true
+	to := w.To
+	if minor {
+		to = provider.Values{"version": w.To["version"]}
+	}
+	_, atTo := provider.Matches(vals, to)
+	atTo = atTo && (w.Started || !minor)
+	field, atFrom := provider.Matches(vals, w.From)
+	switch {
+	case in.failed:
+		pr.State, pr.Status, pr.Message = provider.StateFailed, "failed", "upgrade failed"
+	case atTo && !busy:
+		pr.State = provider.StateDone
+	case w.Started && busy:
+		pr.State = provider.StateInProgress
+	case w.Started:
+		pr.State, pr.Message = provider.StateFailed, "completion shows other values"
+	case !atFrom:
+		pr.State, pr.Message = provider.StateDrifted, fmt.Sprintf("%s is %v, the plan expected %v", field, vals[field], w.From[field])
+	case busy:
+		pr.State = provider.StateWaiting
+	default:
+		pr.State = provider.StatePending
+	}
+	return pr
 }
 
 // planOf builds a plan with a valid digest from targets and steps.

@@ -120,6 +120,8 @@ type bucket struct {
 	seq     uint64
 	minRTT  time.Duration
 	samples int
+	// meanRTT is a moving average of the round trips (weight 1/8 for the newest).
+	meanRTT time.Duration
 }
 
 // floorSamples is how many round trips a bucket measures before it trusts their minimum as
@@ -337,6 +339,11 @@ func (b *bucket) answered(m *sent) {
 		if b.samples == 0 || m.rtt < b.minRTT {
 			b.minRTT = m.rtt
 		}
+		if b.samples == 0 {
+			b.meanRTT = m.rtt
+		} else {
+			b.meanRTT += (m.rtt - b.meanRTT) / 8
+		}
 		b.samples++
 		b.mu.Unlock()
 	}
@@ -467,6 +474,20 @@ func (l *Limiter) CurrentRate(account, action string) float64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.current * (1 - SafetyMargin)
+}
+
+// MeanRTT returns the moving average of the round trips of (account, "kind/Action"), 0
+// before its first answer.
+func (l *Limiter) MeanRTT(account, action string) time.Duration {
+	l.mu.Lock()
+	b, ok := l.buckets[bucketKey{account, action}]
+	l.mu.Unlock()
+	if !ok {
+		return 0
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.meanRTT
 }
 
 // Throttles returns the throttling answers seen so far, all buckets together.

@@ -31,6 +31,7 @@ func (r *run) acquire(ctx context.Context, s *stepState, inFlight bool) (ok, wai
 	needGate := !s.gateHeld
 	r.mu.Unlock()
 	if needGate {
+		r.sizeGate(s)
 		got, w := r.gates[s.bucket].acquire(ctx, s, r.stopCh)
 		if !got {
 			return false, w

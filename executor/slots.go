@@ -15,7 +15,8 @@ import (
 // order made accounts run one after another, the slow bucket of the last one starting late.
 type slots struct {
 	mu      sync.Mutex
-	free    int
+	free    int // below 0 after resize shrank it: releases pay that back first
+	size    int
 	waiters classQueue
 	// onWaiting, when set, is told the number of waiters after every change (under mu).
 	onWaiting func(n int)
@@ -108,7 +109,27 @@ func (q *classQueue) popWhere(allowed func(class int) bool) *waiter {
 }
 
 func newSlots(n int, score func(int, *waiter) float64) *slots {
-	return &slots{free: n, waiters: classQueue{score: score}}
+	return &slots{free: n, size: n, waiters: classQueue{score: score}}
+}
+
+// resize makes the semaphore n slots (at least 1). Slots held beyond a smaller size are
+// not taken back: they are simply not handed out again when released.
+func (s *slots) resize(n int) {
+	n = max(1, n)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n == s.size {
+		return
+	}
+	s.free += n - s.size
+	s.size = n
+	for s.free > 0 && s.waiters.n > 0 {
+		s.free--
+		w := s.waiters.pop()
+		w.granted = true
+		close(w.ch)
+	}
+	s.notify()
 }
 
 // acquire takes a slot for s, or returns false when stop or ctx is done first. waited says
@@ -146,7 +167,7 @@ func (s *slots) acquire(ctx context.Context, st *stepState, stop <-chan struct{}
 func (s *slots) release() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.waiters.n == 0 {
+	if s.waiters.n == 0 || s.free < 0 {
 		s.free++
 		return
 	}

@@ -1,0 +1,47 @@
+package executor
+
+// This file sizes the gate of a bucket whose verdicts cost a read each
+// (provider.Spec.ReadPerWatch: MongoDB's kernel), by the pace its reads allow and the round
+// trips its requests take.
+
+import (
+	"math"
+	"time"
+)
+
+// sizeGate sets the gate of a bucket whose verdicts cost a read each
+// (provider.Spec.ReadPerWatch) to readPerWatchGate for the round trip its calls take now;
+// until its first answer the gate is ⌈cap⌉, as any bucket's.
+func (r *run) sizeGate(s *stepState) {
+	q := r.bucketReadRate[s.bi]
+	if q == 0 {
+		return
+	}
+	b := &r.buckets[s.bi] // account and action only: the counts change under r.mu
+	if rtt := r.limiter.MeanRTT(b.account, b.action); rtt > 0 {
+		r.gates[s.bucket].resize(readPerWatchGate(r.bucketRate[s.bi], q, rtt))
+	}
+}
+
+// readPerWatchGate is the gate of a bucket of calls at rate whose steps each cost a
+// verdict read and a confirmation read at readRate, its requests taking rtt. Such a step
+// holds its parallelism slot from its gate on (it takes the slot before its look, see
+// sendslot.go), so a gate of ⌈rate⌉ (a second of calls) put ⌈rate⌉ slots in the queue of
+// the read bucket, while its steps go at most readRate/2 a second: the 10 MongoDB steps a
+// gate admitted waited 1.2 s each for their look and token, slot held (bench realistic:
+// 480 slot-seconds, 7% of the run). The gate admits the steps that pace needs while one
+// is in the gate: its look may wait for the poll of its group in flight, then takes a
+// round trip, and its call another (3·rtt), at least half a second of them, and never
+// more than ⌈rate⌉.
+func readPerWatchGate(rate, readRate float64, rtt time.Duration) int {
+	pace := readRate / 2
+	if rate > 0 {
+		pace = min(pace, rate)
+	}
+	span := max(500*time.Millisecond, 3*rtt).Seconds()
+	n := max(1, int(math.Ceil(pace*span)))
+	if rate > 0 {
+		n = min(n, max(1, int(math.Ceil(rate))))
+	}
+	return n
+}
