@@ -116,13 +116,17 @@ func TestAReadPerWatchGateHoldsTheSlotsItsPaceNeeds(t *testing.T) {
 
 // Far from the cloud's endpoint (a second a round trip) the same pace needs more steps in
 // the gate at once: each spends three round trips there (the poll of its group its look
-// may wait for, the look, its call). A gate held to half a second of the pace (3) took
-// 50.6-51.8 s; sized by the round trips, the gate grows back to ⌈cap⌉ (10), as before
-// it was sized: 29.1 s.
+// may wait for, the look, its call). With the other kind waiting for slots, a gate held to
+// half a second of the pace (3) took 47.6-48.7 s; sized by the round trips, the gate grows
+// back to ⌈cap⌉ (10): 29.7-31.0 s, as with no sizing at all (29.7-30.4 s).
 func TestAReadPerWatchGateGrowsWithTheRoundTrip(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		const nk = 60
-		cloud := newFakeCloud(time.Second, fleetOf(nk, "k", "1"))
+		const nk, nf = 60, 150
+		insts := fleetOf(nk, "k", "1")
+		for id, v := range fleetOf(nf, "f", "1") {
+			insts[id] = v
+		}
+		cloud := newFakeCloud(time.Second, insts)
 		cloud.latency = func() (time.Duration, time.Duration) { return 300 * time.Millisecond, 700 * time.Millisecond }
 		var steps []planner.Step
 		for i := 1; i <= nk; i++ {
@@ -130,19 +134,25 @@ func TestAReadPerWatchGateGrowsWithTheRoundTrip(t *testing.T) {
 			s.Kind = fakeKernelKind
 			steps = append(steps, s)
 		}
-		plan := planOf(t, planner.Settings{Parallelism: 50}, []planner.Target{{Name: "tk", Kind: fakeKernelKind, Region: "r1"}}, steps)
+		for i := 1; i <= nf; i++ {
+			steps = append(steps, versionStep("tf", fmt.Sprintf("f-%d", i), "1", "2", 0))
+		}
+		settings := planner.Settings{Parallelism: 30, QPS: map[string]float64{fakeKind + "/Upgrade": 50}}
+		plan := planOf(t, settings, []planner.Target{
+			{Name: "tk", Kind: fakeKernelKind, Region: "r1"}, {Name: "tf", Kind: fakeKind, Region: "r1"},
+		}, steps)
 		start := time.Now()
 		rec, err := runApply(t, t.Context(), plan, cloud.kernelRegistry(), t.TempDir(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		took := time.Since(start)
-		if rec.Outcome.ExitCode != ExitOK || rec.Counts[StatusSucceeded] != nk {
+		if rec.Outcome.ExitCode != ExitOK || rec.Counts[StatusSucceeded] != nk+nf {
 			t.Fatalf("outcome %+v counts %v", rec.Outcome, rec.Counts)
 		}
 		t.Logf("the run took %s", took)
 		if took > 40*time.Second {
-			t.Errorf("the run took %s; with the gate grown to the round trip it takes about 29 s", took)
+			t.Errorf("the run took %s; with the gate grown to the round trip it takes about 30 s", took)
 		}
 	})
 }
