@@ -157,6 +157,29 @@ simulator shared two cores for the 305 s run. On 4bd6fe1 (above): 1.12× (112 s)
 DBInstanceStatus filter) and RabbitMQ polls stopped paging at the last watched instance,
 instead of both paging the whole region of 10,000 instances per poll.
 
+## What moved the realistic makespan (issue 15)
+
+Measured on this machine, the realistic profile alone beside its simulator, one run each:
+1.485× the bound on b353366, 1.434–1.442× on 72bfcce, 1.364–1.373× on the gate change
+after it. What moved it: a slot's score counts the reads a MongoDB step forces (its
+verdict and its confirmation at the 10/s kernel reads) and the rate-limited work of the
+targets that wait for the step's target through dependsOn (executor/afterwork.go), so
+the MongoDB targets that RabbitMQ's wait for start first and RabbitMQ no longer runs
+alone at the end; and a MongoDB bucket's gate admits, while other steps wait for slots,
+only what the pace of its reads needs (executor/readgate.go: a MongoDB step takes its
+slot before its look, and the 10 steps a gate of ⌈cap⌉ admitted held their slots 1.2 s
+each in the queue of the kernel reads, 0.6 s each after). Where the rest goes, from the
+per-kind table: a step's slot is held 330–600 ms past D for list kinds (the inbound part
+of its call and the poll that sees it done, a poll of its group every few hundred
+milliseconds) and about 0.9 s for MongoDB (a list poll, then the kernel read that
+confirms it). Kafka's buckets, the other bound (180 calls at 2/s), sent 1.46 a second
+over the run: two calls every 1.24 s in the middle (the median; the window guard adds
+each request's round trip above the fastest, 125 ms on average at 50–300 ms, to the
+second it spaces), and in the last 20 s, when every kind's last steps want the 50 slots,
+a pair every 3 s. So the run is bound by its slots, and what is left is the lag each step
+adds to its slot time: a poll of every group every few tens of milliseconds, where the
+polling target asks for fewer polls, not more.
+
 ## What the targets still missed cost (issue 15)
 
 The arithmetic of what would meet each target the tables still mark missed:
