@@ -44,6 +44,8 @@ type result struct {
 
 	rows      []row
 	kindPolls []kindPolls // lag.go
+
+	throttledIn, headroom string // headroom.go: the throttled buckets, the closest approach to a cap
 }
 
 type row struct {
@@ -309,6 +311,7 @@ func measure(p profile, w workload, pl planned, ap appliedRun) result {
 	for _, b := range ap.rec.Buckets {
 		r.polls += b.Polls
 	}
+	r.throttledIn, r.headroom = throttledBuckets(ap.calls), headroomString(ap.calls, simCapsOf(p.mix))
 	r.rows = r.table()
 	r.kindPolls = pollBreakdown(p, pl.plan, ap.calls, ap.applied, ap.rec)
 	return r
@@ -390,7 +393,12 @@ func (r result) table() []row {
 	add("applied changes per planned change (/_sim/applied)", appliedString(r), "exactly 1",
 		b(r.appliedOK()))
 	add("mutating calls (apply)", fmt.Sprintf("%d for %d changes; %d calls met an injected error or drop", r.mutating, r.steps, r.faults), "", nil)
-	add("throttling answers (plan + apply)", fmt.Sprintf("%d + %d", r.planThrottles, r.throttles), "0", b(r.planThrottles+r.throttles == 0))
+	throttles := fmt.Sprintf("%d + %d", r.planThrottles, r.throttles)
+	if r.throttledIn != "" {
+		throttles += "; apply: " + r.throttledIn
+	}
+	add("throttling answers (plan + apply)", throttles, "0", b(r.planThrottles+r.throttles == 0))
+	add("closest approach to a cap at the server (apply; headroom.go)", r.headroom, "shown, not held", nil)
 	share := float64(r.polls) / float64(max(1, r.applyCalls))
 	add("polling share of apply calls (every observing call)", fmt.Sprintf("%.2f%% (%d of %d)", 100*share, r.polls, r.applyCalls),
 		fmt.Sprintf("≤ %g%% (held to this row: the issue counts every poll)", 100*p.maxPolling), b(share <= p.maxPolling))
