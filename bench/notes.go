@@ -57,7 +57,10 @@ bench/profile.go).
 - plan and apply run as child processes of the built binary; CPU is the child's rusage user +
   system time, peak RSS its ru_maxrss. Apply CPU per step is that CPU over the planned steps.
 - Read calls, DryRun preflights, throttling answers and mutating calls come from the
-  simulators' own logs (GET /_sim/calls): the plan's simulator, then the apply's.
+  simulators' own logs (GET /_sim/calls): the plan's simulator, then the apply's. The
+  throttling row names each throttled bucket; the closest approach to a cap is, over the
+  apply's capped buckets, the shortest span from an accepted call to the cap-th accepted
+  call after it (the simulator refuses one that would make the span a second or less).
 - Plan's reads are held to two rules (bench/planreads.go): bulk reads (list pages, MongoDB's
   release notes, Compute Nest's GetServiceInstance once per service and version) ≤ 200 in
   ideal; and exactly one DescribeDBInstanceAttribute per selected MongoDB instance, since
@@ -184,13 +187,17 @@ polling target asks for fewer polls, not more.
 
 The arithmetic of what would meet each target the tables still mark missed:
 
-- Throttling answers in large: the run in the table above (e4674ed) met one, on a
-  mutating call (resent after it and applied once); three more runs of large on that
-  commit met none, and no run before it had. The run's calls were not kept, so the bucket
-  is not known. The window guard is safe only while the fastest round trip it measured
-  (minRTT) is no longer than the outbound part of one request plus the inbound part of
-  another, within its 2 ms: on two cores shared with the simulator (apply at about 80 s
-  of CPU in 112 s) that can fail by a few milliseconds. Keep runs (-keep) to find it.
+- Throttling answers in large: one run on e4674ed met one, on a mutating call (resent
+  after it and applied once); its calls were not kept, so its bucket is not known. Eight
+  runs since (three on e4674ed, five on 940ba38–6b1cc62, three of them beside one or two
+  busy loops on the two cores) met none. The table now names the bucket of every
+  throttling answer, and shows the closest approach to a cap (bench/headroom.go): in the
+  five runs kept, the shortest span of cap+1 accepted calls of any bucket was 1002.1–1002.3
+  ms (MongoDB's DescribeDBInstanceAttribute at 100/s), 2.1–2.3 ms above a throttle, and
+  the busy loops did not narrow it, so CPU saturation alone (the first guess) does not
+  explain the one throttle. The window guard is safe while the fastest round trip it
+  measured (minRTT) is no longer than the outbound part of one request plus the server
+  and inbound parts of another, within its 2 ms; a run that breaks that now says where.
 
 - Polling share, ideal ≤ 5% and realistic ≤ 10%: MongoDB's CurrentKernelVersion comes only
   from DescribeDBInstanceAttribute, one instance per call, so each MongoDB step costs two
