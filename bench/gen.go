@@ -137,8 +137,9 @@ func generate(m mix) workload {
 	}
 	if m.qpsFactor > 1 {
 		st.WriteString("qps:\n")
+		caps := simCapsOf(m)
 		for _, k := range sortedKeys(simCaps) {
-			fmt.Fprintf(&st, "  %s: %d\n", simCaps[k], int(settingsCaps[k]*m.qpsFactor))
+			fmt.Fprintf(&st, "  %s: %d\n", simCaps[k], caps[simCaps[k]])
 		}
 	}
 

@@ -41,17 +41,17 @@ type headroom struct {
 // closestToCap returns the bucket whose cap+1 accepted calls in a row came closest to
 // fitting in one second (ok false when no capped bucket made more than cap calls).
 func closestToCap(calls []call, caps map[string]int) (h headroom, ok bool) {
-	accepted := map[string][]time.Time{}
+	type bucket struct{ account, action string }
+	accepted := map[bucket][]time.Time{}
 	for _, c := range calls {
-		action := c.Product + "/" + c.Action
-		if caps[action] <= 0 || c.Status != 200 {
+		b := bucket{c.Account, c.Product + "/" + c.Action}
+		if caps[b.action] <= 0 || c.Status != 200 {
 			continue
 		}
-		key := c.Account + " " + action
-		accepted[key] = append(accepted[key], c.Time)
+		accepted[b] = append(accepted[b], c.Time)
 	}
-	for key, times := range accepted {
-		n := caps[strings.SplitN(key, " ", 2)[1]]
+	for b, times := range accepted {
+		n, key := caps[b.action], b.account+" "+b.action
 		sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
 		for i := 0; i+n < len(times); i++ {
 			span := times[i+n].Sub(times[i])

@@ -12,12 +12,12 @@ import (
 // sizeGate sets the gate of a bucket whose verdicts cost a read each
 // (provider.Spec.ReadPerWatch) to readPerWatchGate for the round trip its calls take now,
 // while steps wait for parallelism slots (any step: another kind's, or one of this kind
-// past its gate; alone at a low parallelism the smaller gate measured no slower). It is
-// sized as each step joins the gate, so the size after the last join stays as it was.
-// Otherwise, and until its first answer, the
-// gate is ⌈cap⌉, as any bucket's: a slot held before the call costs nothing while no one
-// waits for one, and in the ideal bench (parallelism 2,000, MongoDB's kernel reads the
-// bound) the smaller gate tripled MongoDB's completion polls for no shorter run.
+// past its gate; alone at a low parallelism the smaller gate measured no slower).
+// Otherwise, and until its first answer, the gate is ⌈cap⌉, as any bucket's: a slot held
+// before the call costs nothing while no one waits for one, and in the ideal bench
+// (parallelism 2,000, MongoDB's kernel reads the bound) the smaller gate tripled MongoDB's
+// completion polls for no shorter run. The gate is sized as each step joins it, so after
+// the last join it keeps the size it had.
 func (r *run) sizeGate(s *stepState) {
 	q := r.bucketReadRate[s.bi]
 	if q == 0 {
