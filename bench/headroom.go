@@ -45,7 +45,10 @@ func closestToCap(calls []call, caps map[string]int) (h headroom, ok bool) {
 	accepted := map[bucket][]time.Time{}
 	for _, c := range calls {
 		b := bucket{c.Account, c.Product + "/" + c.Action}
-		if caps[b.action] <= 0 || c.Status != 200 {
+		// The window holds every call its limiter let through, those that then met an
+		// injected fault (a 5xx, a drop, an injected throttle) included.
+		refused := c.throttled() && c.Fault != string(sim.FaultThrottle)
+		if caps[b.action] <= 0 || refused {
 			continue
 		}
 		accepted[b] = append(accepted[b], c.Time)

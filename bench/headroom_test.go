@@ -39,6 +39,18 @@ func TestClosestApproachToACapCountsOnlyOneBucketsAcceptedCalls(t *testing.T) {
 	if got := throttledBuckets(calls); got != "ali-a alikafka/UpgradeInstanceVersion (mutating) ×1" {
 		t.Errorf("throttled buckets %q", got)
 	}
+	// A call the limiter let through counts even when an injected fault answered it: with
+	// a dropped call at 1401.5 ms, 400 ms to 1401.5 ms is the closest approach.
+	faulted := []call{
+		ok("ali-a", "alikafka", "UpgradeInstanceVersion", 0),
+		ok("ali-a", "alikafka", "UpgradeInstanceVersion", 400),
+		ok("ali-a", "alikafka", "UpgradeInstanceVersion", 1003.5),
+		{Time: at(1401.5), Account: "ali-a", Product: "alikafka", Action: "UpgradeInstanceVersion", Status: 0, Fault: "drop"},
+		ok("ali-a", "alikafka", "UpgradeInstanceVersion", 2404),
+	}
+	if h, _ := closestToCap(faulted, caps); h.span != 1001500*time.Microsecond {
+		t.Errorf("closest approach %s with a dropped call at 1401.5 ms, want 1.0015s (400 ms to 1401.5 ms)", h.span)
+	}
 	if _, found := closestToCap(calls[:2], caps); found {
 		t.Error("an approach found where no bucket sent more than its cap")
 	}
