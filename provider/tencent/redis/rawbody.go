@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync"
 
 	jsoniter "github.com/json-iterator/go"
 )
@@ -49,23 +50,34 @@ func (t rawBody) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil || ra == nil || resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Encoding") != "" || !isJSON(resp.Header.Get("Content-Type")) {
 		return resp, err
 	}
-	body, err := io.ReadAll(resp.Body)
+	buf := pageBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	_, err = buf.ReadFrom(resp.Body)
 	resp.Body.Close()
+	body := buf.Bytes()
 	if err != nil {
-		// The SDK reads what came and then the same failure.
+		// The SDK reads what came and then the same failure (buf now belongs to it).
 		resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), failedRead{err}))
 		return resp, nil
 	}
 	if !ra.decode(body) {
-		resp.Body = io.NopCloser(bytes.NewReader(body))
+		resp.Body = io.NopCloser(bytes.NewReader(body)) // buf now belongs to the SDK
 		return resp, nil
 	}
 	ra.took = true
+	pageBuffers.Put(buf) // the decoder copied what it kept
 	resp.Body = io.NopCloser(strings.NewReader(emptyAnswer))
 	resp.ContentLength = int64(len(emptyAnswer))
 	resp.Header.Del("Content-Length")
 	return resp, nil
 }
+
+// pageBuffers holds the buffers answers are read into, for the next page: a page of 1,000
+// instances is about 470 KB (the simulator's), and io.ReadAll built each one from growing
+// zeroed chunks and then a zeroed copy (0.21 s of a 100,000-instance plan's CPU, most of
+// it clearing memory). A buffer goes back only when the decoder took its body: decode copies every
+// string and number out of it (jsoniter's Unmarshal never keeps a slice of its input).
+var pageBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // failedRead is a body whose next read fails with err, as the one read from the wire did.
 type failedRead struct{ err error }

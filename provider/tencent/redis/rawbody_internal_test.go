@@ -122,3 +122,51 @@ func TestLeanDescribeLeavesErrorsToTheSDK(t *testing.T) {
 		}
 	}
 }
+
+// answers is a transport that answers each request with the next body, as a 200 JSON page.
+type answers struct{ bodies []string }
+
+func (a *answers) RoundTrip(req *http.Request) (*http.Response, error) {
+	body := a.bodies[0]
+	a.bodies = a.bodies[1:]
+	return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(strings.NewReader(body)), Request: req}, nil
+}
+
+// Answers are read into buffers kept for the next page: what the decoder took stays as
+// it was read after later pages reuse its buffer, and a body the decoder refused (an error
+// answer, handed to the SDK) is not overwritten by the pages read before the SDK reads it.
+func TestPagesOutliveTheBuffersTheyWereReadInto(t *testing.T) {
+	page := func(id string) string {
+		return `{"Response":{"TotalCount":1,"InstanceSet":[{"InstanceId":"` + id + `","Region":"ap-shanghai","Status":2}],"RequestId":"r-` + id + `"}}`
+	}
+	refused := `{"Response":{"Error":{"Code":"RequestLimitExceeded","Message":"slow down"},"RequestId":"r-err"}}`
+	rt := rawBody{&answers{bodies: []string{page("crs-aaaa"), refused, page("crs-bbbb"), page("crs-cccc")}}}
+	send := func() (*describeAnswer, *rawAnswer, *http.Response) {
+		got := &describeAnswer{}
+		ctx, raw := leanSend(context.Background(), decodeDescribe(got))
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://redis.invalid/", nil)
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got, raw, resp
+	}
+	first, raw, _ := send()
+	if !raw.took {
+		t.Fatal("the decoder did not take the first page")
+	}
+	_, raw, errResp := send()
+	if raw.took {
+		t.Fatal("the decoder took an error answer")
+	}
+	for range 2 {
+		send()
+	}
+	if id := deref(first.Response.InstanceSet[0].InstanceId); id != "crs-aaaa" {
+		t.Errorf("the first page's instance reads %q after two more pages, want crs-aaaa", id)
+	}
+	if b, _ := io.ReadAll(errResp.Body); string(b) != refused {
+		t.Errorf("the SDK read the refused answer as %s, want %s", b, refused)
+	}
+}
