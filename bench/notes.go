@@ -237,6 +237,11 @@ The arithmetic of what would meet each target the tables still mark missed:
   reads through the Alibaba SDK are 1.3 s (about 128 µs each: building and signing the
   request 0.5 s, its per-request log fields, net/http, the decode), the Redis pages 0.56 s,
   GC 0.44 s, writing the plan file 0.24 s and rendering it 0.23 s. Lumps of 200 ms gave
-  4.7–5.0 s, no better. The last 1.2 s would need a cheaper request than the real SDK's,
+  4.7–5.0 s, no better. On 457a46d 3.35–3.46 s (three runs of the scale-plan point at
+  100k, 3.53–3.91 s on f41871d just before): Redis pages are read into buffers kept for
+  the next page (provider/tencent/redis/rawbody.go), where io.ReadAll built each 470 KB
+  page from growing zeroed chunks and a zeroed copy (0.21 s of the profile). GOGC 400
+  under the same memory limit measured no better (3.38–3.54 s). The last 0.4 s would need
+  a cheaper request than the real SDK's (the kernel reads are 1.0–1.1 s of the profile),
   or a larger soft memory limit against the 300 MB RSS target.
 `
