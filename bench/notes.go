@@ -243,7 +243,7 @@ The arithmetic of what would meet each target the tables still mark missed:
   page from growing zeroed chunks and a zeroed copy (0.21 s of the profile). GOGC 400
   under the same memory limit measured no better (3.38–3.54 s). The large profile's plan
   in the full run on 130adc7 took 4.14 s, and the two scale curves on 67506f1 3.88 s and
-  3.73 s: between runs on this VM the number moves by more than the change saved. The last 0.4–1.1 s would need
-  a cheaper request than the real SDK's (the kernel reads are 1.0–1.1 s of the profile),
-  or a larger soft memory limit against the 300 MB RSS target.
+  3.73 s: between runs on this VM the number moves by more than the change saved. The
+  last 0.4–1.1 s would need a cheaper request than the real SDK's (the kernel reads are
+  1.0–1.1 s of the profile), or a larger soft memory limit against the 300 MB RSS target.
 `
