@@ -99,6 +99,10 @@ type machineConfig struct {
 	// is over, nor does a traceless failure, so such a step whose instance was not watched
 	// over the whole grace is never sent again. Zero: every gap counts as watched.
 	MaxGap time.Duration
+	// Deferred: the cloud carries the change out later than the call (provider.Spec.Deferred),
+	// so an instance untouched after the grace proves nothing: a maybe-sent call of it is
+	// never sent again.
+	Deferred bool
 }
 
 type inputKind int
@@ -397,6 +401,16 @@ func maybeSent(m machine, c machineConfig, in input) (machine, []Entry, next) {
 		if in.Stopping {
 			m = final(m, StatusCancelled, fmt.Sprintf("in doubt: call attempt %d was sent, its answer lost, and showed no effect within the visibility grace %s; not sent again (%s): resume reconciles it", m.Attempt, c.Grace, in.Why), m.Error)
 			return m, nil, next{Act: actEnd}
+		}
+		if c.Deferred {
+			// Accepted, it would show nothing until the maintenance window: an untouched
+			// instance may still have the call. Look until the change shows or time is up.
+			if c.Timeout > 0 && in.At.Sub(m.CallAt) >= c.Timeout {
+				return final(m, StatusFailed, "", &StepError{Class: provider.ClassUnknown, Code: "InDoubt",
+					Message: fmt.Sprintf("in doubt: call attempt %d may have reached the cloud (its answer was lost), and the change, planned for later (the maintenance window), "+
+						"did not show within stepTimeout %s; not sent again: check the instance's pending tasks, then re-plan if it still needs the change", m.Attempt, c.Timeout)}), nil, next{Act: actEnd}
+			}
+			return m, nil, next{Act: actLook, Cadence: true}
 		}
 		if (c.InPlace || c.Traceless) && m.Unwatched {
 			// A restart in place shows nothing once it is over, nor does a failed change

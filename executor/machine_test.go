@@ -18,6 +18,8 @@ func TestStepMachineTransitions(t *testing.T) {
 	inPlace := cfg
 	inPlace.InPlace = true
 	inPlace.MaxGap = 2 * time.Second
+	deferred := cfg
+	deferred.Deferred = true
 	dry := cfg
 	dry.DryRun = true
 	apiDry := dry
@@ -98,6 +100,9 @@ func TestStepMachineTransitions(t *testing.T) {
 		{"maybe sent in place, watched over the whole grace and untouched: intent, send again", watched, inPlace, input{Kind: inLook, At: at(time.Minute), P: obs(provider.StatePending)}, PhaseSending, "", []string{EntryIntent}, actSend, ""},
 		{"maybe sent in place, looks too far apart (a crash, failing reads): failed in doubt, never resent", maybe, inPlace, input{Kind: inLook, At: at(time.Minute), P: obs(provider.StatePending)}, PhaseFinal, StatusFailed, nil, actEnd, "may have changed unseen"},
 		{"maybe sent, a failure rolls back without a trace, not watched over the grace and untouched: failed in doubt, never resent", maybe, machineConfig{Timeout: time.Hour, Grace: time.Minute, MaxAttempts: 3, MaxGap: 2 * time.Second, Traceless: true}, input{Kind: inLook, At: at(time.Minute), P: obs(provider.StatePending)}, PhaseFinal, StatusFailed, nil, actEnd, "rolls back without a trace"},
+		{"maybe sent, deferred to the maintenance window, watched over the whole grace and untouched: looked at again, never resent", watched, deferred, input{Kind: inLook, At: at(time.Minute), P: obs(provider.StatePending)}, PhaseMaybeSent, "", nil, actLook, ""},
+		{"maybe sent, deferred, untouched at stepTimeout: failed in doubt, never resent", watched, deferred, input{Kind: inLook, At: at(time.Hour), P: obs(provider.StatePending)}, PhaseFinal, StatusFailed, nil, actEnd, "did not show within stepTimeout"},
+		{"maybe sent, deferred, the window's upgrade under way: accepted", watched, deferred, input{Kind: inLook, At: at(time.Hour / 2), P: obs(provider.StateInProgress)}, PhaseAccepted, "", nil, actPoll, ""},
 		{"maybe sent in place, a look after a gap within the grace: still watched at the cadence", maybe, inPlace, input{Kind: inLook, At: at(10 * time.Second), P: obs(provider.StatePending)}, PhaseMaybeSent, "", nil, actLook, ""},
 		{"maybe sent, not in place, not watched over the grace and untouched: the change would show, send again", maybe, machineConfig{Timeout: time.Hour, Grace: time.Minute, MaxAttempts: 3, MaxGap: 2 * time.Second}, input{Kind: inLook, At: at(time.Minute), P: obs(provider.StatePending)}, PhaseSending, "", []string{EntryIntent}, actSend, ""},
 		{"maybe sent, failed: failed", maybe, cfg, input{Kind: inLook, At: at(time.Second), P: obs(provider.StateFailed)}, PhaseFinal, StatusFailed, nil, actEnd, ""},

@@ -220,7 +220,7 @@ func (r *run) buildSteps() error {
 			m: machine{Phase: PhasePending}}
 		s.cfg = machineConfig{Timeout: r.timeout, Grace: r.grace(*spec), MaxAttempts: maxAttempts,
 			InPlace: inPlace(st.From, st.To), ChainTo: st.To, DryRun: opts.DryRun, APIDryRun: spec.DryRun,
-			Traceless: spec.FailureLeavesNoTrace}
+			Traceless: spec.FailureLeavesNoTrace, Deferred: spec.Deferred != nil && spec.Deferred(st.To)}
 		s.cfg.MaxGap = r.maxWatchGap(*spec, s.cfg.InPlace)
 		if r.ready[s.bucket] == nil {
 			r.ready[s.bucket] = &atomic.Int64{}

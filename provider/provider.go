@@ -191,6 +191,13 @@ type Spec struct {
 	// takes such a verdict only for a step that holds its slot, whose call can follow
 	// within the look freshness bound, never ahead of it for steps that may wait longer.
 	ReadPerWatch bool
+	// Deferred reports whether a change is carried out later than its call (MongoDB's
+	// SwitchMode=1: in the instance's maintenance window, maybe hours on), so that a call
+	// the cloud accepted may show nothing for far longer than the visibility grace. A call
+	// of such a change whose answer was lost is never sent again: its instance is looked
+	// at until the change shows, and a step that shows nothing by stepTimeout fails in
+	// doubt. Nil: no change of the product is deferred.
+	Deferred func(to Values) bool
 }
 
 // DefaultVisibilityGrace is the visibility grace of a product that declares none.

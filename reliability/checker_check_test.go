@@ -94,10 +94,14 @@ func (c *checker) stepOf(a sim.AppliedChange) string {
 }
 
 // changes are the values a step changes: those of its `to` that differ from its `from`
-// (a chained step's `to` restates the fields the next step changes).
+// (a chained step's `to` restates the fields the next step changes). MongoDB's
+// maintenanceWindow in `to` says when the change is made (SwitchMode=1), not a value.
 func changes(s planner.Step) map[string]any {
 	out := map[string]any{}
 	for k, v := range s.To {
+		if k == "maintenanceWindow" {
+			continue
+		}
 		if w, ok := s.From[k]; !ok || !same(v, w) {
 			out[k] = v
 		}

@@ -47,7 +47,7 @@ var checkerShardRuns = flag.Int("checker.shardruns", 1, "how many randomized sha
 // four shards as a1, t1 → 0, a2 → 1, a3 → 2, a4 → 3, so rabbit-hz (a3) waits for kafka-hz
 // (a1) and cache-sh (t1) for mongo-hz (a2) across shards.
 var targetAccounts = map[string]string{
-	"kafka-hz": "a1", "kafka-minor": "a1", "mongo-hz": "a2", "rabbit-hz": "a3", "marketplace": "a4", "cache-sh": "t1",
+	"kafka-hz": "a1", "kafka-minor": "a1", "mongo-hz": "a2", "rabbit-hz": "a3", "marketplace": "a4", "cache-sh": "t1", "mongo-window": "a2",
 }
 
 // shardSimAccounts are the accounts' keys in the simulator (the instances belong to no

@@ -153,6 +153,11 @@ type scenario struct {
 	stopAfter     time.Duration // SIGTERM this long into the segment after the kills; 0: none
 	cutoffAfter   time.Duration // window end - cutoff this long after plan; 0: no window
 	kafkaQPS      float64
+	// mongoWindow MongoDB instances are upgraded in their maintenance window
+	// (SwitchMode=1), which opens windowIn (simulated) after the state is written: an
+	// accepted call shows nothing until then.
+	mongoWindow int
+	windowIn    time.Duration
 	// accounts gives every target an account of its own (checker_shard_test.go: the
 	// shards are dealt by account); false: every target in the default account.
 	accounts bool
@@ -209,7 +214,15 @@ func newScenario(seed uint64) *scenario {
 	if rng.IntN(4) == 0 {
 		sc.cutoffAfter = ms(1500, 4000)
 	}
-	sc.secondBetween = len(sc.kills) > 0 && rng.IntN(3) == 0 // drawn last: older seeds keep their scenarios
+	sc.secondBetween = len(sc.kills) > 0 && rng.IntN(3) == 0
+	// Drawn after the rest: older seeds keep their scenarios.
+	sc.mongoWindow, sc.windowIn = rng.IntN(3), time.Duration(2+rng.IntN(10))*time.Minute
+	if rng.IntN(2) == 0 {
+		// A lost answer of a call that shows nothing until the window: never resent.
+		for i := range sc.mongoWindow {
+			sc.rules = append(sc.rules, fmt.Sprintf("{action: UpgradeDBInstanceKernelVersion, instance: dds-win-%03d, fault: drop, rate: %s}", i, rate(1)))
+		}
+	}
 	return sc
 }
 
@@ -240,8 +253,8 @@ func (sc *scenario) randomActor(rng *rand.Rand, after time.Duration) actorChange
 
 func (sc *scenario) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "kafka %d (+%d latestMinor), mongodb %d, rabbitmq %d (chained %v), computenest %d, redis %d (chained); ",
-		sc.kafka, sc.minor, sc.mongo, sc.rabbit, sc.rabbitChain, sc.nest, sc.rd)
+	fmt.Fprintf(&b, "kafka %d (+%d latestMinor), mongodb %d (+%d in the maintenance window, opening in %s), rabbitmq %d (chained %v), computenest %d, redis %d (chained); ",
+		sc.kafka, sc.minor, sc.mongo, sc.mongoWindow, sc.windowIn, sc.rabbit, sc.rabbitChain, sc.nest, sc.rd)
 	when := "after " + sc.secondAfter.String()
 	if sc.secondBetween {
 		when = "between segments"
@@ -304,6 +317,14 @@ func (sc *scenario) state() string {
 	b.WriteString("mongodb:\n")
 	for i := range sc.mongo {
 		fmt.Fprintf(&b, "  - {id: dds-chk-%03d, region: cn-hangzhou, status: Running, type: replicate, engineVersion: \"4.4\", kernelVersion: mongodb_20231123_4.4.25, replicationFactor: 3, tags: {t: mongo}}\n", i)
+	}
+	if sc.mongoWindow > 0 {
+		// The simulator's clock starts at the wall clock's now; windows are whole minutes.
+		start := time.Now().UTC().Add(sc.windowIn).Truncate(time.Minute)
+		window := start.Format("15:04Z") + "-" + start.Add(time.Hour).Format("15:04Z")
+		for i := range sc.mongoWindow {
+			fmt.Fprintf(&b, "  - {id: dds-win-%03d, region: cn-hangzhou, status: Running, type: replicate, engineVersion: \"4.4\", kernelVersion: mongodb_20231123_4.4.25, replicationFactor: 3, tags: {t: mongo-win}, maintenanceWindow: %q}\n", i, window)
+		}
 	}
 	b.WriteString("rabbitmq:\n")
 	for i := range sc.rabbit {
@@ -399,6 +420,14 @@ func (sc *scenario) manifest(cutoffAt time.Time) string {
     desired: {memSizeMB: 8192, shards: 8}
     dependsOn: [mongo-hz]
 `, rabbit)
+	if sc.mongoWindow > 0 {
+		b.WriteString(`  - name: mongo-window
+    kind: alibaba.mongodb
+    region: cn-hangzhou
+    select: {tags: {t: mongo-win}}
+    desired: {kernelVersion: latest, maintenanceWindow: true}
+`)
+	}
 	if sc.accounts {
 		return withTargetAccounts(b.String())
 	}

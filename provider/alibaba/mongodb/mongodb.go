@@ -85,6 +85,8 @@ func Spec() provider.Spec {
 		FailureLeavesNoTrace: true,
 		// A verdict needs the kernel: one DescribeDBInstanceAttribute per instance.
 		ReadPerWatch: true,
+		// SwitchMode=1 upgrades in the maintenance window, maybe hours after the call.
+		Deferred: inMaintenanceWindow,
 	}
 }
 

@@ -86,11 +86,10 @@ func progress(w provider.Watch, o observed, now time.Time) provider.Progress {
 		}
 		return set(provider.StatePending, "")
 	}
-	inWindow, _ := w.To[FieldMaintenanceWindow].(bool)
 	switch {
 	case atTo:
 		return set(provider.StateDone, "")
-	case atFrom && (inWindow || provider.WithinStartGrace(w, now, StartGrace)):
+	case atFrom && (inMaintenanceWindow(w.To) || provider.WithinStartGrace(w, now, StartGrace)):
 		return set(provider.StateInProgress, "")
 	case atFrom:
 		return set(provider.StateFailed, "instance %s is still Running on kernel %s %s: the upgrade to %s never started or rolled back",

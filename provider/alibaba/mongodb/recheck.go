@@ -26,6 +26,13 @@ func upgradeChange(region, id, current, target string, inWindow bool) provider.C
 	return ch
 }
 
+// inMaintenanceWindow reports whether a change's to names the maintenance window
+// (SwitchMode=1), as upgradeChange records it.
+func inMaintenanceWindow(to provider.Values) bool {
+	b, _ := to[FieldMaintenanceWindow].(bool)
+	return b
+}
+
 // Recheck rebuilds a recorded kernel upgrade with Plan's builder. Which kernel is the newest
 // needs DescribeKernelReleaseNotes, which a re-check does not call: the executor checks the
 // observed kernel against to when the step completes.
@@ -38,6 +45,5 @@ func Recheck(region, instance string, c provider.Change) error {
 	if sameKernel(current, target) {
 		return fmt.Errorf("from and to are the same kernel %s; the change does nothing", current)
 	}
-	inWindow, _ := c.To[FieldMaintenanceWindow].(bool)
-	return provider.SameChange(upgradeChange(region, instance, current, target, inWindow), c)
+	return provider.SameChange(upgradeChange(region, instance, current, target, inMaintenanceWindow(c.To)), c)
 }
