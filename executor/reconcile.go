@@ -32,6 +32,9 @@ type trail struct {
 	// seen: after the last intent's lost answer, the step's snapshot says a look showed
 	// the change under way (maybe-sent became accepted): the call took effect.
 	seen bool
+	// refused is the last intent's permanent refusal, and refusedAt when it came.
+	refused   *StepError
+	refusedAt time.Time
 }
 
 func (r *run) restore(entries []Entry) {
@@ -90,6 +93,9 @@ func (r *run) restore(entries []Entry) {
 				continue
 			}
 			t.last = string(e.Error.Class)
+			if e.Error.Class == provider.ClassPermanent {
+				t.refused, t.refusedAt = e.Error, e.Time
+			}
 			switch e.Error.Class {
 			case provider.ClassUnknown, provider.ClassRetryable:
 				t.maySent = true
@@ -149,6 +155,20 @@ func restoreStep(rec *StepRecord, t *trail) machine {
 		// judge it maybe-sent again, when a change that failed and rolled back, or a
 		// restart in place that is over, would look untouched.
 		m.Phase, m.Since, m.AnswerLost, m.SeenBusy = PhaseAccepted, t.callAt, true, true
+	case t.last == string(provider.ClassPermanent) && t.refused != nil:
+		// The cloud refused the last call, and the step's record that it failed was lost
+		// with its segment (killed between the two journal lines): it failed, as that
+		// segment recorded it, never judged and sent afresh.
+		m.Phase, m.Status, m.Error = PhaseFinal, StatusFailed, t.refused
+		rec.Status, rec.Reason, rec.State, rec.Error = StatusFailed, "", "", t.refused
+		if rec.FinishedAt == nil {
+			at := t.refusedAt
+			rec.FinishedAt = &at
+			if rec.StartedAt != nil {
+				rec.DurationSeconds = at.Sub(*rec.StartedAt).Seconds()
+			}
+		}
+		return m
 	case t.last == "open", t.last == string(provider.ClassUnknown), t.last == string(provider.ClassRetryable):
 		m.Phase = PhaseMaybeSent
 	case t.last == "accepted":

@@ -37,8 +37,10 @@ const (
 //     reset): for a mutating call the outcome is unknown → ClassUnknown, so the executor
 //     re-reads state before sending again; for a read → ClassRetryable, since re-reading
 //     changes nothing.
-//   - anything else (a certificate error, an unreadable answer, a bad parameter) →
-//     ClassPermanent.
+//   - a 2xx answer whose body the SDK cannot decode (SDK.JsonUnmarshalError: cut short
+//     by a closed connection, a proxy's page): the call may have been accepted →
+//     ClassUnknown for a mutating call, ClassRetryable for a read.
+//   - anything else (a certificate error, a bad parameter) → ClassPermanent.
 func Classify(err error, mutating bool) *provider.Error {
 	if err == nil {
 		return nil
@@ -87,7 +89,16 @@ func Classify(err error, mutating bool) *provider.Error {
 			msg += ": " + withoutQuery(ce.OriginError()).Error()
 		}
 	}
-	return &provider.Error{Class: provider.ClassPermanent, Code: code, Message: msg, Err: withoutQuery(err)}
+	class := provider.ClassPermanent
+	if code == errors.JsonUnmarshalErrorCode {
+		// The server answered 2xx with a body that is not the answer (cut short by a
+		// closed connection, a proxy's page): a mutating call may have been accepted.
+		class = provider.ClassRetryable
+		if mutating {
+			class = provider.ClassUnknown
+		}
+	}
+	return &provider.Error{Class: class, Code: code, Message: msg, Err: withoutQuery(err)}
 }
 
 // withoutQuery returns err with the query of the request URL it carries removed. The SDK
