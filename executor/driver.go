@@ -383,7 +383,9 @@ func (r *run) send(ctx context.Context, s *stepState) next {
 	s.intent = nil
 	r.mu.Unlock()
 	if r.opts.DryRun {
-		call.DryRun = true
+		// The step's ClientToken is for its real call: a cloud that keeps a dry run's token
+		// would refuse (or replay) that call later. A dry run changes nothing; it has none.
+		call.DryRun, call.ClientToken = true, ""
 		if ok, _ := r.acquireSlots(ctx, s, r.stopCh); !ok {
 			r.unready(s)
 			return r.feed(s, r.stopInput(ctx))

@@ -70,7 +70,7 @@ type Call struct {
 	Instance    string
 	Action      string
 	Params      map[string]any
-	ClientToken string // empty where the API takes none
+	ClientToken string // empty where the API takes none, and on a dry run (the token is the real call's)
 	DryRun      bool   // only for APIs with a real dry run; the executor never calls Apply otherwise in a dry run
 }
 

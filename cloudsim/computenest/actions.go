@@ -270,11 +270,9 @@ func (p *Product) upgradeServiceInstance(r *sim.Request) (any, error) {
 	if len(tok) > 64 || strings.IndexFunc(tok, func(c rune) bool { return c > 127 }) >= 0 {
 		return nil, sim.Errorf(http.StatusBadRequest, "InvalidParameter.ClientToken", "ClientToken must be at most 64 ASCII characters.")
 	}
-	if !dryRun {
-		// A dry run records no token (see the package documentation), nor replays one.
-		if answer, seen, err := p.tokens.Replay(r, tok); seen || err != nil {
-			return answer, err
-		}
+	// A dry run's token is kept like any call's (see the package documentation).
+	if answer, seen, err := p.tokens.Replay(r, tok); seen || err != nil {
+		return answer, err
 	}
 	inst, ok := p.instances.Visible(r, id)
 	if !ok {
@@ -302,7 +300,9 @@ func (p *Product) upgradeServiceInstance(r *sim.Request) (any, error) {
 		required = []string{}
 	}
 	if dryRun {
-		return map[string]any{"ServiceInstanceId": id, "Status": inst.Status, "UpgradeRequiredParameters": required}, nil
+		answer := map[string]any{"ServiceInstanceId": id, "Status": inst.Status, "UpgradeRequiredParameters": required}
+		p.tokens.Remember(r, tok, answer)
+		return answer, nil
 	}
 	var missing []string
 	for _, name := range required {

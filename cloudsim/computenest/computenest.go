@@ -12,8 +12,10 @@
 //   - UpgradeRequiredParameters are the target version's required parameters that the
 //     instance's current parameters lack. A DryRun lists them and changes nothing; a real
 //     call without one of them is refused with MissingParameter.Parameters naming them all.
-//   - A DryRun checks the version and the status but records no ClientToken, so a dry-run
-//     apply followed by a real one with the same token is not a parameter mismatch.
+//   - A DryRun checks the version and the status and changes nothing, but its ClientToken
+//     is kept like any call's (the API document does not say otherwise): a real call with
+//     a dry run's token is refused with IdempotentParameterMismatch (DryRun differs), and
+//     a second dry run with it gets the first one's answer.
 //   - Parameters whose name contains "password" or "secret" (any case) are never echoed in
 //     answers or the state snapshot, as a NoEcho template parameter is not.
 package computenest
