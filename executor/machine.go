@@ -329,6 +329,8 @@ func sending(m machine, c machineConfig, in input) (machine, []Entry, next) {
 	switch se.Class {
 	case provider.ClassPermanent:
 		return final(m, StatusFailed, "", se), []Entry{res}, next{Act: actEnd}
+	case provider.ClassNoChange:
+		return noChange(m, se), []Entry{res}, next{Act: actEnd}
 	case provider.ClassThrottled:
 		// Still throttled after the Limiter's own retries: nothing happened.
 		if m.attempts() >= c.MaxAttempts {
@@ -505,6 +507,16 @@ func accepted(m machine, c machineConfig, in input) (machine, []Entry, next) {
 
 // attempts counts the calls that may have done something: busy refusals are none.
 func (m machine) attempts() int { return m.Attempt - m.Busy }
+
+// noChange ends a step whose call the cloud refused as having nothing to do: a noop, or,
+// when an earlier attempt's answer was lost (it may have made the change), succeeded.
+func noChange(m machine, se *StepError) machine {
+	if m.MaySent {
+		m.AnswerLost = true
+		return final(m, StatusSucceeded, "an earlier call's answer was lost; the cloud then answered that nothing is left to change: "+se.String(), nil)
+	}
+	return final(m, StatusNoop, "the cloud answered that nothing needs to change: "+se.String(), nil)
+}
 
 func final(m machine, st Status, reason string, serr *StepError) machine {
 	m.Phase, m.Status, m.Reason = PhaseFinal, st, reason

@@ -38,6 +38,7 @@ func TestStepMachineTransitions(t *testing.T) {
 	lost := &provider.Error{Class: provider.ClassUnknown, Message: "connection reset"}
 	fiveXX := &provider.Error{Class: provider.ClassRetryable, Code: "InternalError"}
 	busy := &provider.Error{Class: provider.ClassBusy, Code: "InstanceUpgradeOrDownGradeTopicMigrating"}
+	nothing := &provider.Error{Class: provider.ClassNoChange, Code: "ONS_INIT_ENV_ERROR", RequestID: "req-n"}
 	watched := machine{Phase: PhaseMaybeSent, Attempt: 1, MaySent: true, CallAt: t0, WatchedAt: at(time.Minute - time.Second)}
 
 	rows := []struct {
@@ -82,6 +83,8 @@ func TestStepMachineTransitions(t *testing.T) {
 		{"sending, the look right before the call shows it busy: waiting, not sent", sendingM, cfg, input{Kind: inRejudge, At: t0, P: obs(provider.StateWaiting)}, PhaseWaiting, "", nil, actWaitReady, ""},
 		{"sending, the look right before the call failed: back in line, not sent", sendingM, cfg, input{Kind: inRejudge, At: t0, Err: errors.New("timeout")}, PhasePending, "", nil, actAcquire, ""},
 		{"sending a resend, the look right before it shows it busy: accepted (a sign of the earlier call)", machine{Phase: PhaseSending, Attempt: 2, MaySent: true, Resend: true, CallAt: t0}, cfg, input{Kind: inRejudge, At: at(time.Minute), P: obs(provider.StateInProgress)}, PhaseAccepted, "", nil, actPoll, ""},
+		{"sending, refused as having nothing to do: noop, the answer on record", sendingM, cfg, input{Kind: inAnswer, At: t0, Err: nothing}, PhaseFinal, StatusNoop, []string{EntryResult}, actEnd, "ONS_INIT_ENV_ERROR"},
+		{"resending after a lost answer, refused as having nothing to do: succeeded, the first call made it", machine{Phase: PhaseSending, Attempt: 2, MaySent: true, CallAt: t0}, cfg, input{Kind: inAnswer, At: t0, Err: nothing}, PhaseFinal, StatusSucceeded, []string{EntryResult}, actEnd, "earlier call's answer was lost"},
 		{"sending, answer lost: maybe sent", sendingM, cfg, input{Kind: inAnswer, At: t0, Err: lost}, PhaseMaybeSent, "", []string{EntryResult}, actLook, ""},
 		{"sending, 5xx: maybe sent", sendingM, cfg, input{Kind: inAnswer, At: t0, Err: fiveXX}, PhaseMaybeSent, "", []string{EntryResult}, actLook, ""},
 		{"sending, not sent (stop before the call): not started", sendingM, cfg, input{Kind: inNotSent, At: t0, Why: "interrupted"}, PhaseFinal, StatusNotStarted, nil, actEnd, "interrupted"},

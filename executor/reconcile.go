@@ -32,9 +32,9 @@ type trail struct {
 	// seen: after the last intent's lost answer, the step's snapshot says a look showed
 	// the change under way (maybe-sent became accepted): the call took effect.
 	seen bool
-	// refused is the last intent's permanent refusal, and refusedAt when it came.
-	refused   *StepError
-	refusedAt time.Time
+	// lastErr is the last intent's refusal (permanent or no-change), lastAt when it came.
+	lastErr *StepError
+	lastAt  time.Time
 }
 
 func (r *run) restore(entries []Entry) {
@@ -93,8 +93,8 @@ func (r *run) restore(entries []Entry) {
 				continue
 			}
 			t.last = string(e.Error.Class)
-			if e.Error.Class == provider.ClassPermanent {
-				t.refused, t.refusedAt = e.Error, e.Time
+			if e.Error.Class == provider.ClassPermanent || e.Error.Class == provider.ClassNoChange {
+				t.lastErr, t.lastAt = e.Error, e.Time
 			}
 			switch e.Error.Class {
 			case provider.ClassUnknown, provider.ClassRetryable:
@@ -155,14 +155,18 @@ func restoreStep(rec *StepRecord, t *trail) machine {
 		// judge it maybe-sent again, when a change that failed and rolled back, or a
 		// restart in place that is over, would look untouched.
 		m.Phase, m.Since, m.AnswerLost, m.SeenBusy = PhaseAccepted, t.callAt, true, true
-	case t.last == string(provider.ClassPermanent) && t.refused != nil:
-		// The cloud refused the last call, and the step's record that it failed was lost
-		// with its segment (killed between the two journal lines): it failed, as that
-		// segment recorded it, never judged and sent afresh.
-		m.Phase, m.Status, m.Error = PhaseFinal, StatusFailed, t.refused
-		rec.Status, rec.Reason, rec.State, rec.Error = StatusFailed, "", "", t.refused
+	case (t.last == string(provider.ClassPermanent) || t.last == string(provider.ClassNoChange)) && t.lastErr != nil:
+		// The cloud refused the last call, and the step's record of how it ended was lost
+		// with its segment (killed between the two journal lines): it ends as that segment
+		// recorded it, never judged and sent afresh.
+		if t.last == string(provider.ClassNoChange) {
+			m = noChange(m, t.lastErr)
+		} else {
+			m = final(m, StatusFailed, "", t.lastErr)
+		}
+		rec.Status, rec.Reason, rec.State, rec.Error = m.Status, m.Reason, "", m.Error
 		if rec.FinishedAt == nil {
-			at := t.refusedAt
+			at := t.lastAt
 			rec.FinishedAt = &at
 			if rec.StartedAt != nil {
 				rec.DurationSeconds = at.Sub(*rec.StartedAt).Seconds()

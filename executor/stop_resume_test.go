@@ -196,37 +196,49 @@ func TestSignals(t *testing.T) {
 	})
 }
 
-// A kill between the journal's line of a refused call (a permanent error) and the step's
-// line that it failed: the resume records the step failed with that refusal, as the
-// killed segment would have, and sends nothing. Before, it judged the step afresh and
-// sent the call again.
-func TestResumeKeepsARefusalWhoseFailureWasNotJournaled(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		cloud := newFakeCloud(30*time.Second, fleetOf(1, "a", "1"))
-		plan := planOf(t, planner.Settings{}, []planner.Target{{Name: "t", Kind: fakeKind, Region: "r1"}}, []planner.Step{versionStep("t", "a-1", "1", "2", 0)})
-		dir := t.TempDir()
-		j, err := openJournal(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		refusal := &StepError{Class: provider.ClassPermanent, Code: "InvalidParameter", Message: "the instance cannot take this version", RequestID: "req-1"}
-		j.write(Entry{Type: EntryBegin, Digest: plan.Digest, PID: 1})
-		j.write(Entry{Type: EntryIntent, StepID: "t/a-1", Attempt: 1, ClientToken: ClientToken(plan, "t/a-1")})
-		j.write(Entry{Type: EntryResult, StepID: "t/a-1", Attempt: 1, RequestID: "req-1", Error: refusal, Class: refusal.Class})
-		j.close()
-		rec, err := runApply(t, t.Context(), plan, cloud.registry(), dir, func(o *Options) { o.Resume = true })
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n := len(cloud.callsOf("Upgrade")); n != 0 {
-			t.Errorf("%d upgrade calls on resume after the cloud refused the call; want none", n)
-		}
-		s := stepByID(t, rec, "t/a-1")
-		if s.Status != StatusFailed || s.Error == nil || s.Error.Code != "InvalidParameter" || s.Error.RequestID != "req-1" || s.FinishedAt == nil {
-			t.Errorf("step %s, error %+v, finished %v; want failed with the journaled refusal", s.Status, s.Error, s.FinishedAt)
-		}
-		if rec.Outcome.Result != "failed" {
-			t.Errorf("run outcome %q with a failed step; want failed", rec.Outcome.Result)
-		}
-	})
+// A kill between the journal's line of a refused call and the step's line of how it
+// ended: the resume ends the step as the killed segment did, with that answer, and sends
+// nothing. Before, it judged the step afresh and sent the call again.
+func TestResumeKeepsARefusalWhoseEndWasNotJournaled(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		class provider.Class
+		code  string
+		want  Status
+	}{
+		{"a permanent refusal: failed", provider.ClassPermanent, "InvalidParameter", StatusFailed},
+		{"nothing to do: noop", provider.ClassNoChange, "ONS_INIT_ENV_ERROR", StatusNoop},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				cloud := newFakeCloud(30*time.Second, fleetOf(1, "a", "1"))
+				plan := planOf(t, planner.Settings{}, []planner.Target{{Name: "t", Kind: fakeKind, Region: "r1"}}, []planner.Step{versionStep("t", "a-1", "1", "2", 0)})
+				dir := t.TempDir()
+				j, err := openJournal(dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				refusal := &StepError{Class: tc.class, Code: tc.code, Message: "refused", RequestID: "req-1"}
+				j.write(Entry{Type: EntryBegin, Digest: plan.Digest, PID: 1})
+				j.write(Entry{Type: EntryIntent, StepID: "t/a-1", Attempt: 1, ClientToken: ClientToken(plan, "t/a-1")})
+				j.write(Entry{Type: EntryResult, StepID: "t/a-1", Attempt: 1, RequestID: "req-1", Error: refusal, Class: refusal.Class})
+				j.close()
+				rec, err := runApply(t, t.Context(), plan, cloud.registry(), dir, func(o *Options) { o.Resume = true })
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n := len(cloud.callsOf("Upgrade")); n != 0 {
+					t.Errorf("%d upgrade calls on resume after the cloud refused the call; want none", n)
+				}
+				s := stepByID(t, rec, "t/a-1")
+				said := s.Reason
+				if s.Error != nil {
+					said += " " + s.Error.Code + " " + s.Error.RequestID
+				}
+				if s.Status != tc.want || !strings.Contains(said, tc.code) || !strings.Contains(said, "req-1") || s.FinishedAt == nil {
+					t.Errorf("step %s, reason %q, error %+v, finished %v; want %s with the journaled answer", s.Status, s.Reason, s.Error, s.FinishedAt, tc.want)
+				}
+			})
+		})
+	}
 }

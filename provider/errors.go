@@ -25,6 +25,11 @@ const (
 	ClassBusy Class = "busy"
 	// ClassPermanent: validation, auth, not found, wrong state. Retrying will not help.
 	ClassPermanent Class = "permanent"
+	// ClassNoChange: the cloud refused a mutating call because it had nothing to do, the
+	// instance already being where the call would take it (alikafka's ONS_INIT_ENV_ERROR
+	// on a latestMinor call at the latest minor version); nothing happened. The step is a
+	// noop, its answer on record.
+	ClassNoChange Class = "no-change"
 )
 
 // Error is a classified error from a cloud API, carrying what an auditor needs.

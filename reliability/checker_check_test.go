@@ -169,9 +169,10 @@ func (c *checker) oneChangePerStep() []string {
 const upgradeTime = 20 * time.Second
 
 // oneAfterTheOther says whether two changes of one latestMinor step are the two plans'
-// own, the second sent after the first finished: the step is never a noop (the API cannot
-// tell whether the minor version is the latest), so each plan sends its own, and the lease
-// only keeps them from running at once.
+// own, the second sent after the first finished: the API cannot tell before the call
+// whether the minor version is the latest, so each plan sends its own, and the lease only
+// keeps them from running at once. (The simulator refuses a second one that has nothing
+// to upgrade, ONS_INIT_ENV_ERROR, so this allows for a cloud that takes it.)
 func (c *checker) oneAfterTheOther(s planner.Step, a, b sim.AppliedChange) bool {
 	if latest, _ := s.To["latestMinor"].(bool); !latest || isSecond(a.Account) == isSecond(b.Account) {
 		return false

@@ -245,8 +245,8 @@ func TestPostgresStateAStepWaitingForAnotherPlansLeaseNamesItAndGivesUp(t *testi
 // A plan applied right after another plan changed the same instances through the same state
 // database waits, before it sends its own call to each of them, until the other plan's
 // change can show in reads (the kind's visibility grace from when that step let the
-// instance go), and says so. The step is a latestMinor upgrade, which is never a noop (the
-// API cannot tell whether the minor version is the latest), so each plan sends its own.
+// instance go), and says so. The step is a latestMinor upgrade: the API cannot tell before
+// the call whether the minor version is the latest, so each plan sends its own call.
 func TestPostgresStateAPlanAfterAnotherWaitsForItsChangesToShow(t *testing.T) {
 	url, pass, conn := pgState(t)
 	state := simHeader + "kafka:\n"

@@ -33,7 +33,10 @@
 //   - BIZ_FIELD_CHECK_INVALID: TargetVersion is neither 0.10.2 nor 2.2.0, or InstanceId is empty;
 //   - BIZ_VERSION_DOWNGRADE_NOT_SUPPORT: 2.2.0 → 0.10.2, which the transition table lacks;
 //   - BIZ_INSTANCE_STATUS_ERROR: the instance is not running (ViewInstanceStatusCode ≠ 2);
-//   - BIZ_INSTANCE_NOT_FOUND: no such instance in the region for this account.
+//   - BIZ_INSTANCE_NOT_FOUND: no such instance in the region for this account;
+//   - ONS_INIT_ENV_ERROR: the call has nothing to do, the same major version on an instance
+//     already at its latest minor version (minorLatest). Alibaba's own Terraform provider
+//     takes this code as "no need to update version" (resource_alicloud_alikafka_instance.go).
 //
 // A missing RegionId is the gateway's MissingRegionId (HTTP 400), as for every RPC product.
 // Over its rate cap alikafka answers ONS_SYSTEM_FLOW_CONTROL (see sim.throttledFor).
@@ -72,6 +75,7 @@ const (
 	CodeDowngrade         = "BIZ_VERSION_DOWNGRADE_NOT_SUPPORT"
 	CodeInstanceStatus    = "BIZ_INSTANCE_STATUS_ERROR"
 	CodeInstanceNotFound  = "BIZ_INSTANCE_NOT_FOUND"
+	CodeNothingToUpgrade  = "ONS_INIT_ENV_ERROR"
 	DefaultUpgradeTime    = 10 * time.Minute
 	stateKey              = "kafka"
 	viewRunning           = 2
@@ -282,6 +286,9 @@ func (p *product) upgradeInstanceVersion(r *sim.Request) (any, error) {
 	}
 	if inst.Status != StatusRunning {
 		return refuse(CodeInstanceStatus, "The instance %s is not running (status %s); try again when it is.", id, inst.Status)
+	}
+	if inst.Version == target && inst.MinorLatest {
+		return refuse(CodeNothingToUpgrade, "The instance %s already runs the latest minor version of %s; there is nothing to upgrade.", id, target)
 	}
 	inst.Upgrades++
 	fail := r.FailUpgrade(id)

@@ -235,7 +235,23 @@ func (p *Provider) Apply(ctx context.Context, call provider.Call) (provider.Rece
 			return req, resp
 		})
 	if err != nil {
+		if pe, ok := provider.AsError(err); ok && nothingToUpgrade(pe) {
+			pe.Class = provider.ClassNoChange
+		}
 		return provider.Receipt{}, fmt.Errorf("kafka: upgrade %s to %s: %w", id, target, err)
 	}
 	return provider.Receipt{RequestID: resp.RequestId}, nil
+}
+
+// CodeNothingToUpgrade is alikafka's refusal of an UpgradeInstanceVersion that has nothing
+// to do: Alibaba's own Terraform provider takes it as "no need to update version" and
+// carries on (resource_alicloud_alikafka_instance.go). A latestMinor step on an instance
+// already at the latest minor version, which the API gives no way to see before the call,
+// meets it on every apply after the first.
+const CodeNothingToUpgrade = "ONS_INIT_ENV_ERROR"
+
+// nothingToUpgrade says whether a refusal is CodeNothingToUpgrade: as the code, or in the
+// message of an HTTP 200 "Success": false answer, whose Code is a number.
+func nothingToUpgrade(pe *provider.Error) bool {
+	return pe.Class == provider.ClassPermanent && (pe.Code == CodeNothingToUpgrade || strings.Contains(pe.Message, CodeNothingToUpgrade))
 }

@@ -474,3 +474,31 @@ func TestSpecDocumentsTheCap(t *testing.T) {
 		t.Errorf("spec %s %s %v %v", s.Kind, s.Cloud, s.IdempotencyToken, caps)
 	}
 }
+
+// A latestMinor call on an instance already at the latest minor version has nothing to do:
+// alikafka refuses it with ONS_INIT_ENV_ERROR (which Alibaba's Terraform provider takes as
+// "no need to update version"), and the provider says so with ClassNoChange, keeping the
+// code and request id, so the executor records a noop instead of a failure.
+func TestACallWithNothingToUpgradeIsNoChange(t *testing.T) {
+	c := newClock()
+	s := simtest.Start(t, state+"  - {id: k-latest, region: cn-hangzhou, account: ali, version: 2.2.0, minorLatest: true, tags: {env: qa}}\n",
+		sim.Options{Now: c.Now}, kafka.New())
+	p := fixture{sim: s, clock: c}.open(t, "cn-hangzhou")
+	call := func(id string) error {
+		_, err := p.Apply(context.Background(), provider.Call{Instance: id, Action: "UpgradeInstanceVersion",
+			Params: map[string]any{"InstanceId": id, "RegionId": "cn-hangzhou", "TargetVersion": "2.2.0"}})
+		return err
+	}
+	err := call("k-latest")
+	pe, ok := provider.AsError(err)
+	if !ok || pe.Class != provider.ClassNoChange || !strings.Contains(pe.Message, kafkap.CodeNothingToUpgrade) || pe.RequestID == "" {
+		t.Fatalf("got %v (class %s); want no-change with the code and a request id", err, provider.ClassOf(err))
+	}
+	if n := len(s.CallsTo("UpgradeInstanceVersion")); n != 1 {
+		t.Errorf("%d calls; want 1", n)
+	}
+	// Not at the latest minor version: the same call is accepted.
+	if err := call("k-03"); err != nil {
+		t.Errorf("a latestMinor call on k-03 (not at the latest minor version): %v", err)
+	}
+}

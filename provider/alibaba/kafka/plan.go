@@ -12,7 +12,7 @@ import (
 
 // Notes a reviewer sees on a step.
 const (
-	NoteLatestMinor = "upgrades the minor version to the latest; never a noop: the API cannot tell whether the minor version is already the latest, so this step runs on every apply"
+	NoteLatestMinor = "upgrades the minor version to the latest; the API cannot tell before the call whether it already is, so this step is sent on every apply (a noop when alikafka answers that there is nothing to upgrade)"
 	NoteOneWay      = "one-way change: a 2.2.0 instance cannot go back to 0.10.2"
 	NoteMinorToo    = "also upgrades the minor version to the latest"
 )
