@@ -531,6 +531,7 @@ func (s *stepState) watch(started bool) provider.Watch {
 	if started {
 		w.Since = s.m.Since
 		w.OrderID = s.rec.OrderID // lets a resumed run find a failed order the provider never saw
+		w.OrderName = s.rec.OrderName
 	}
 	return w
 }

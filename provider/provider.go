@@ -97,6 +97,10 @@ type Watch struct {
 	// unknown. Products whose completion is told by the order (tencent.redis deals) use it;
 	// the others ignore it.
 	OrderID string
+	// OrderName is the accepted call's Receipt.OrderName, "" when unknown: a product whose
+	// OrderID falls back to it (tencent.redis, when the answer has no DealId) tells the
+	// two apart by it.
+	OrderName string
 }
 
 // State is where a watched step stands.

@@ -71,6 +71,10 @@ type Instance struct {
 	// FailDealStatus is the deal status a change that faults fail ends with: 5 (delivery
 	// failed) by default, or 6-11 (refunded, closed, expired, invalid, ...).
 	FailDealStatus int64 `yaml:"failDealStatus,omitempty" json:"failDealStatus,omitempty"`
+	// DealNameOnly makes UpgradeInstance answer DealName without the deprecated DealId (the
+	// current model marks DealId deprecated, api.json#L14413), so a deal can be asked for
+	// only by its name, which is digits too.
+	DealNameOnly bool `yaml:"dealNameOnly,omitempty" json:"dealNameOnly,omitempty"`
 }
 
 type deal struct {
@@ -352,6 +356,9 @@ func (p *product) upgradeInstance(r *sim.Request) (any, error) {
 			d.status = DealDelivered
 		})
 	})
+	if inst.DealNameOnly {
+		return struct{ DealName string }{dealName(d.id)}, nil
+	}
 	return struct{ DealId, DealName string }{d.id, dealName(d.id)}, nil
 }
 

@@ -53,7 +53,7 @@ redis:
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Provider{cfg: cfg, doer: provider.Direct, client: client, deals: map[string]string{}}
+	p := &Provider{cfg: cfg, doer: provider.Direct, client: client, deals: map[string]deal{}}
 	var wg sync.WaitGroup
 	errs := make(chan error, 200)
 	for range 20 {

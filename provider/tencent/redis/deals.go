@@ -62,21 +62,35 @@ func newDealDetailRequest() *dealDetailRequest {
 	return r
 }
 
-// isDealID tells a DealId (a number) from a DealName.
-func isDealID(s string) bool {
-	_, err := strconv.ParseUint(s, 10, 64)
-	return err == nil
+// deal is an order's handle as UpgradeInstance answered it: its DealId, or, where the
+// answer had none (the field is deprecated), its DealName.
+type deal struct {
+	key    string // DealId, or DealName when byName
+	byName bool
+}
+
+// dealOf is the order a Receipt (or a watch, which carries the receipt's two handles)
+// names. The receipt's OrderID is the DealId when the answer had one and the DealName
+// otherwise, so an OrderID equal to the OrderName is asked for by DealName: both are
+// digits, and no shape tells them apart. Without an OrderName (a record from before
+// OrderName was kept) a DealId is told by being a number.
+func dealOf(orderID, orderName string) deal {
+	if orderName != "" {
+		return deal{key: orderID, byName: orderID == orderName}
+	}
+	_, err := strconv.ParseUint(orderID, 10, 64)
+	return deal{key: orderID, byName: err != nil}
 }
 
 // dealDetails asks DescribeInstanceDealDetail about the deals: DealIds 10 per call, each
-// DealName on its own.
-func (p *Provider) dealDetails(ctx context.Context, deals map[string][]int) (map[string]*tcredis.TradeDealDetail, error) {
+// DealName on its own. The answers are keyed by the deal's key.
+func (p *Provider) dealDetails(ctx context.Context, deals map[deal][]int) (map[string]*tcredis.TradeDealDetail, error) {
 	var ids, names []string
-	for id := range deals {
-		if isDealID(id) {
-			ids = append(ids, id)
+	for d := range deals {
+		if d.byName {
+			names = append(names, d.key)
 		} else {
-			names = append(names, id)
+			ids = append(ids, d.key)
 		}
 	}
 	sort.Strings(ids)

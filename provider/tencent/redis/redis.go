@@ -90,9 +90,9 @@ type Provider struct {
 	silence *provider.Silence
 
 	mu sync.Mutex
-	// deals remembers the DealId of the last accepted UpgradeInstance per instance, so
+	// deals remembers the deal of the last accepted UpgradeInstance per instance, so
 	// Observe can tell a failed delivery from one that has not begun.
-	deals map[string]string
+	deals map[string]deal
 }
 
 var _ provider.Provider = (*Provider)(nil)
@@ -107,7 +107,7 @@ func New(cfg provider.Config) (*Provider, error) {
 	if doer == nil {
 		doer = provider.Direct
 	}
-	return &Provider{cfg: cfg, doer: doer, client: client, silence: silence, deals: map[string]string{}}, nil
+	return &Provider{cfg: cfg, doer: doer, client: client, silence: silence, deals: map[string]deal{}}, nil
 }
 
 // sizes are the three dimensions UpgradeInstance changes.
@@ -471,7 +471,7 @@ func (p *Provider) Apply(ctx context.Context, call provider.Call) (provider.Rece
 	rc := receipt(resp)
 	if rc.OrderID != "" {
 		p.mu.Lock()
-		p.deals[call.Instance] = rc.OrderID
+		p.deals[call.Instance] = dealOf(rc.OrderID, rc.OrderName)
 		p.mu.Unlock()
 	}
 	return rc, nil
@@ -495,7 +495,7 @@ func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]pro
 	byID := provider.IndexByID(list)
 
 	out := make([]provider.Progress, len(watches))
-	askDeal := map[string][]int{} // deal id → indexes of watches waiting on it
+	askDeal := map[deal][]int{} // deal → indexes of watches waiting on it
 	for i, w := range watches {
 		inst, ok := byID[w.Instance]
 		if !ok {
@@ -521,7 +521,7 @@ func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]pro
 		case atFrom:
 			// Running at the old sizes: either the change has not begun or its delivery failed.
 			pr.State = provider.StateInProgress
-			if deal := p.dealFor(w); deal != "" {
+			if deal := p.dealFor(w); deal.key != "" {
 				askDeal[deal] = append(askDeal[deal], i)
 			}
 		default:
@@ -538,7 +538,7 @@ func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]pro
 		return nil, fmt.Errorf("redis: observe deals in %s: %w", p.cfg.Region, err)
 	}
 	for deal, idx := range askDeal {
-		d, ok := details[deal]
+		d, ok := details[deal.key]
 		if !ok {
 			continue
 		}
@@ -547,18 +547,18 @@ func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]pro
 			// delivering or paying: still on the way.
 			if dealEnded(deref(d.Status)) {
 				out[i].State = provider.StateFailed
-				out[i].Message = dealMessage(out[i].Instance, deal, d)
+				out[i].Message = dealMessage(out[i].Instance, deal.key, d)
 			}
 		}
 	}
 	return out, nil
 }
 
-// dealFor returns the watch's DealId: the one the executor recorded, else the last one this
+// dealFor returns the watch's deal: the one the executor recorded, else the last one this
 // provider received for the instance.
-func (p *Provider) dealFor(w provider.Watch) string {
+func (p *Provider) dealFor(w provider.Watch) deal {
 	if w.OrderID != "" {
-		return w.OrderID
+		return dealOf(w.OrderID, w.OrderName)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

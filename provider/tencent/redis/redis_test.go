@@ -291,8 +291,18 @@ func TestObserveBeforeTheCall(t *testing.T) {
 }
 
 func TestFailedDeliveryIsReportedFailed(t *testing.T) {
+	t.Run("the answer has a DealId", func(t *testing.T) { failedDelivery(t, smallState) })
+	// DealId is deprecated: with only a DealName (16 digits, a number as much as a DealId
+	// is), the deal is asked for by DealName. Before, it was sent as a DealId, never found,
+	// and the failed delivery was waited for until stepTimeout.
+	t.Run("the answer has only a DealName", func(t *testing.T) {
+		failedDelivery(t, strings.ReplaceAll(smallState, "replicas: 2, redisVersion", "replicas: 2, dealNameOnly: true, redisVersion"))
+	})
+}
+
+func failedDelivery(t *testing.T, state string) {
 	clk := newClock()
-	s := simtest.Start(t, smallState, sim.Options{TimeScale: 600, Now: clk.Now, Faults: []byte("failUpgrades: [crs-a]\n")}, simredis.New())
+	s := simtest.Start(t, state, sim.Options{TimeScale: 600, Now: clk.Now, Faults: []byte("failUpgrades: [crs-a]\n")}, simredis.New())
 	p := open(t, s, "ap-shanghai", nil)
 	ctx := context.Background()
 	from := provider.Values{"memSizeMB": 4096, "shards": 3, "replicas": 2}
@@ -461,6 +471,33 @@ func TestAFailedDealIsFoundFromTheRecordedOrderAfterARestart(t *testing.T) {
 	}
 	if c := s.CallsTo("DescribeInstanceDealDetail"); len(c) != 1 || c[0].Params["DealIds"] != `["`+rc.OrderID+`"]` {
 		t.Errorf("deal calls = %+v", c)
+	}
+}
+
+// The same after a restart when the answer had only a DealName: the record's order id is
+// that name (OrderName too), and the deal is asked for by DealName.
+func TestAFailedDealNamedOnlyByItsNameIsFoundAfterARestart(t *testing.T) {
+	clk := newClock()
+	state := strings.Replace(smallState, "replicas: 2, redisVersion", "replicas: 2, dealNameOnly: true, redisVersion", 1)
+	s := simtest.Start(t, state, sim.Options{TimeScale: 600, Now: clk.Now, Faults: []byte("failUpgrades: [crs-a]\n")}, simredis.New())
+	ctx := context.Background()
+	rc, err := open(t, s, "ap-shanghai", nil).Apply(ctx, provider.Call{Instance: "crs-a", Action: "UpgradeInstance",
+		Params: map[string]any{"InstanceId": "crs-a", "MemSize": 8192, "RedisShardNum": 3, "RedisReplicasNum": 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc.OrderName == "" || rc.OrderID != rc.OrderName {
+		t.Fatalf("receipt %+v; want the DealName as both handles", rc)
+	}
+	clk.Advance(2 * time.Second)
+	w := provider.Watch{Instance: "crs-a", Action: "UpgradeInstance", Started: true, Since: clk.Now(), OrderID: rc.OrderID, OrderName: rc.OrderName,
+		From: provider.Values{"memSizeMB": 4096, "shards": 3, "replicas": 2}, To: provider.Values{"memSizeMB": 8192, "shards": 3, "replicas": 2}}
+	pr, err := open(t, s, "ap-shanghai", nil).Observe(ctx, []provider.Watch{w})
+	if err != nil || pr[0].State != provider.StateFailed || !strings.Contains(pr[0].Message, rc.OrderName) {
+		t.Fatalf("with the recorded deal name %s: %+v %v, want failed naming the deal", rc.OrderName, pr, err)
+	}
+	if c := s.CallsTo("DescribeInstanceDealDetail"); len(c) != 1 || c[0].Params["DealName"] != rc.OrderName {
+		t.Errorf("deal calls = %+v; want one, by DealName", c)
 	}
 }
 
