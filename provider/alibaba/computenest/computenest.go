@@ -95,6 +95,7 @@ func Spec() provider.Spec {
 		// UpgradeServiceInstance has a real dry run: `apply --dry-run` sends DryRun=true.
 		DryRun:          true,
 		VisibilityGrace: VisibilityGrace,
+		StartGrace:      StartGrace,
 		New:             func(cfg provider.Config) (provider.Provider, error) { return New(cfg) },
 		Recheck:         Recheck,
 		// An upgrade redeploys the service's resources; no document names a shorter one.

@@ -3,9 +3,19 @@ package computenest
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/upgradeplan/upgradeplan/provider"
 )
+
+// StartGrace is alibaba.computenest's start grace (provider.Spec.StartGrace): how long after
+// an accepted UpgradeServiceInstance an instance may still be Deployed at its old version
+// before the step fails as never started. ListServiceInstances documents no status for a
+// failed upgrade (its Status enum: Created, Deploying, DeployedFailed, Deployed, Upgrading,
+// Deleting, Deleted), so one that rolls back to Deployed at the old version, or a call that
+// never took effect, looks like this; without a grace such a step waited for stepTimeout.
+// As for the other products, longer than the visibility grace (a minute).
+const StartGrace = 2 * time.Minute
 
 // Observe reads the watched instances with ServiceInstanceId filters (10 ids per call), or
 // pages the region where that takes fewer calls (provider.RegionSize.ByID).
@@ -22,10 +32,13 @@ func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]pro
 		return nil, err
 	}
 	missing := func(id string) string { return fmt.Sprintf("service instance %s is not in %s any more", id, p.region) }
-	return provider.JudgeEach(watches, provider.IndexByID(insts), missing, progress), nil
+	now := time.Now()
+	return provider.JudgeEach(watches, provider.IndexByID(insts), missing, func(w provider.Watch, inst provider.Instance) provider.Progress {
+		return progress(w, inst, now)
+	}), nil
 }
 
-func progress(w provider.Watch, inst provider.Instance) provider.Progress {
+func progress(w provider.Watch, inst provider.Instance, now time.Time) provider.Progress {
 	pr := provider.Progress{Instance: w.Instance, Status: inst.Status,
 		Observed: provider.Values{valueVersion: inst.Values[valueVersion]}}
 	_, atTarget := provider.Matches(inst.Values, w.To)
@@ -35,6 +48,14 @@ func progress(w provider.Watch, inst provider.Instance) provider.Progress {
 		pr.Message = fmt.Sprintf("service instance %s is %s at version %v", w.Instance, inst.Status, inst.Values[valueVersion])
 	case inst.Status == statusDeployed && atTarget:
 		pr.State = provider.StateDone
+	case w.Started && inst.Status == statusDeployed && !w.Since.IsZero() && !provider.WithinStartGrace(w, now, StartGrace):
+		if _, atFrom := provider.Matches(inst.Values, w.From); atFrom {
+			pr.State = provider.StateFailed
+			pr.Message = fmt.Sprintf("service instance %s is still Deployed at version %v %s: the upgrade never started or rolled back",
+				w.Instance, inst.Values[valueVersion], provider.SinceCall(w, now, StartGrace))
+			break
+		}
+		pr.State = provider.StateInProgress
 	case w.Started:
 		pr.State = provider.StateInProgress
 	case inst.Phase == provider.PhaseBusy:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/upgradeplan/upgradeplan/provider"
 )
@@ -61,5 +62,31 @@ func TestObservingByIDOrRegionTakesTheFewerCalls(t *testing.T) {
 	}
 	if got[3].State != provider.StateMissing {
 		t.Errorf("si-gone: %s, want missing", got[3].State)
+	}
+}
+
+// ListServiceInstances has no status for a failed upgrade: one that rolled back, or a call
+// that never took effect, shows the instance Deployed at its old version. Past the start
+// grace after the accepted call that is a failed step, naming what was seen; within it,
+// or with no call time known, the upgrade may still be on its way.
+func TestAnUpgradeStillDeployedAtItsOldVersionAfterTheStartGraceFailed(t *testing.T) {
+	_, p := start(t, serviceInstance("si-1", "Deployed", "{}"), "", nil)
+	from, to := provider.Values{"serviceVersion": "2"}, provider.Values{"serviceVersion": "3"}
+	now := time.Now()
+	got, err := p.Observe(context.Background(), []provider.Watch{
+		{Instance: "si-1", From: from, To: to, Started: true, Since: now.Add(-StartGrace - time.Second)},
+		{Instance: "si-1", From: from, To: to, Started: true, Since: now.Add(-StartGrace / 2)},
+		{Instance: "si-1", From: from, To: to, Started: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0].State != provider.StateFailed || !strings.Contains(got[0].Message, "never started or rolled back") || !strings.Contains(got[0].Message, "start grace") {
+		t.Errorf("past the start grace: %s %q; want failed, saying what was seen", got[0].State, got[0].Message)
+	}
+	for i := 1; i < 3; i++ {
+		if got[i].State != provider.StateInProgress {
+			t.Errorf("watch %d: %s %q; want in progress", i, got[i].State, got[i].Message)
+		}
 	}
 }
