@@ -152,6 +152,44 @@ func TestJournalAndRecordRoundTrip(t *testing.T) {
 	}
 }
 
+// The lock's connection dies and another runner takes the plan's lock before the keepalive
+// notices: an intent (which licenses a call) is refused at once, since the INSERT checks
+// that this runner's backend still holds the lock; without it, both runners could send.
+func TestAnIntentIsRefusedOnceTheLockIsLostBeforeTheKeepaliveSeesIt(t *testing.T) {
+	st, _, _ := openTest(t)
+	ctx := t.Context()
+	a, err := st.Open(ctx, "d-fence", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	intent := executor.Entry{Time: time.Now().UTC(), Type: executor.EntryIntent, StepID: "s", Attempt: 1}
+	if err := a.Append(ctx, intent); err != nil {
+		t.Fatalf("an intent while the lock is held: %v", err)
+	}
+	// Kill only the lock's backend, as an admin's pg_terminate_backend or a reset would.
+	if _, err := st.pool.Exec(ctx, "SELECT pg_terminate_backend($1)", a.(*runState).backend); err != nil {
+		t.Fatal(err)
+	}
+	var b executor.RunState
+	untilServerCaughtUp(func() bool { b, err = st.Open(ctx, "d-fence", ""); return err == nil })
+	if err != nil {
+		t.Fatalf("another runner could not take the lock: %v", err)
+	}
+	defer b.Close()
+	intent.Attempt = 2
+	if err := a.Append(ctx, intent); err == nil || !strings.Contains(err.Error(), "no longer held") {
+		t.Fatalf("an intent after the lock was taken by another runner: %v; want refused", err)
+	}
+	if err := a.Append(ctx, executor.Entry{Type: executor.EntryStep}); err == nil {
+		t.Error("an append after the lock was found lost succeeded")
+	}
+	es, err := b.ReadJournal(ctx)
+	if err != nil || len(es) != 1 {
+		t.Errorf("journal = %+v, %v; want only the first intent", es, err)
+	}
+}
+
 // An instance's lease is one run's at a time; the same run takes it again; a dead
 // runner's lease is taken over.
 func TestInstanceLeasesKeepRunsApart(t *testing.T) {

@@ -169,7 +169,10 @@ func queryJSON[T any](ctx context.Context, s *State, what, sql string, args ...a
 }
 
 // Append commits e in a transaction of its own (synchronous_commit on): when it returns, e
-// is durable.
+// is durable. An intent, which licenses its call, is written only while this runner's
+// lock connection still holds the plan's lock (fenced in the INSERT, see holdsLock): the
+// keepalive notices a lost lock connection up to keepaliveEvery late, and by then another
+// runner may hold the lock and lease the same instances.
 func (r *runState) Append(_ context.Context, e executor.Entry) error {
 	if err := r.lostErr(); err != nil {
 		return fmt.Errorf("journal: %w", err)
@@ -187,14 +190,33 @@ func (r *runState) Append(_ context.Context, e executor.Entry) error {
 	}
 	c, cancel := opCtx()
 	defer cancel()
-	_, err = r.s.pool.Exec(c, `INSERT INTO upgradeplan.journal (digest, shard, at, type, step_id, attempt, request_id, error_code, class, host, pid, entry)
-VALUES ($1, $2, $3, $4, nullif($5, ''), nullif($6, 0), nullif($7, ''), nullif($8, ''), nullif($9, ''), $10, $11, $12)`,
-		r.digest, r.shard, e.Time, e.Type, e.StepID, e.Attempt, e.RequestID, code, class, r.host, r.pid, b)
+	insert := `INSERT INTO upgradeplan.journal (digest, shard, at, type, step_id, attempt, request_id, error_code, class, host, pid, entry)
+SELECT $1, $2, $3, $4, nullif($5, ''), nullif($6, 0), nullif($7, ''), nullif($8, ''), nullif($9, ''), $10, $11, $12`
+	args := []any{r.digest, r.shard, e.Time, e.Type, e.StepID, e.Attempt, e.RequestID, code, class, r.host, r.pid, b}
+	if e.Type == executor.EntryIntent {
+		insert += "\nWHERE " + holdsLock
+		args = append(args, r.key, r.backend)
+	}
+	tag, err := r.s.pool.Exec(c, insert, args...)
 	if err != nil {
 		return fmt.Errorf("journal: %s: %w", r.s.where, err)
 	}
+	if tag.RowsAffected() == 0 {
+		r.lockMu.Lock()
+		if r.lost == nil {
+			r.lost = fmt.Errorf("the plan's lock in %s is no longer held by this runner's connection (backend %d): another runner may hold it now", r.s.where, r.backend)
+		}
+		err := r.lost
+		r.lockMu.Unlock()
+		return fmt.Errorf("journal: %s intent not written: %w", e.StepID, err)
+	}
 	return nil
 }
+
+// holdsLock is true while the backend $14 holds the advisory lock $13 (a bigint key, which
+// pg_locks shows as its high and low 32 bits in classid and objid, objsubid 1).
+const holdsLock = `EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = $14
+  AND classid = (($13::bigint >> 32) & 4294967295)::oid AND objid = ($13::bigint & 4294967295)::oid AND objsubid = 1)`
 
 func (r *runState) WriteRecord(_ context.Context, rec *executor.Record) error {
 	b, err := json.Marshal(rec)
