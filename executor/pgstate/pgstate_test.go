@@ -3,6 +3,7 @@ package pgstate
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -187,6 +188,33 @@ func TestAnIntentIsRefusedOnceTheLockIsLostBeforeTheKeepaliveSeesIt(t *testing.T
 	es, err := b.ReadJournal(ctx)
 	if err != nil || len(es) != 1 {
 		t.Errorf("journal = %+v, %v; want only the first intent", es, err)
+	}
+}
+
+// The fence finds the lock whatever the key's sign (pg_locks shows a bigint key as two
+// unsigned 32-bit halves): an intent of a run holding its lock is written.
+func TestTheIntentFenceFindsLocksOfEitherSign(t *testing.T) {
+	st, _, _ := openTest(t)
+	ctx := t.Context()
+	seen := map[bool]bool{}
+	for i := 0; len(seen) < 2 && i < 64; i++ {
+		digest := fmt.Sprintf("d-sign-%d", i)
+		negative := lockKey(digest, "") < 0
+		if seen[negative] {
+			continue
+		}
+		seen[negative] = true
+		r, err := st.Open(ctx, digest, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Append(ctx, executor.Entry{Time: time.Now().UTC(), Type: executor.EntryIntent, StepID: "s", Attempt: 1}); err != nil {
+			t.Errorf("key %d (negative %v): an intent while the lock is held: %v", lockKey(digest, ""), negative, err)
+		}
+		r.Close()
+	}
+	if len(seen) < 2 {
+		t.Fatal("found no keys of both signs")
 	}
 }
 
