@@ -325,6 +325,13 @@ func sending(m machine, c machineConfig, in input) (machine, []Entry, next) {
 		return m, []Entry{res}, next{Act: actPoll}
 	}
 	se := stepError(in.Err)
+	if se.Class == provider.ClassNoChange && !c.InPlace {
+		// Only a change that shows nothing new (a restart in place: Kafka's latestMinor)
+		// can have nothing to do at its call; its judgement saw from, not to, right before.
+		// The refusal is then not what it says: the step failed, recorded as permanent.
+		se.Class = provider.ClassPermanent
+		se.Message += " (refused as having nothing to change, but the step changes a value the instance does not show)"
+	}
 	res.Error, res.Class, res.RequestID = se, se.Class, se.RequestID
 	switch se.Class {
 	case provider.ClassPermanent:

@@ -191,6 +191,43 @@ func TestAnIntentIsRefusedOnceTheLockIsLostBeforeTheKeepaliveSeesIt(t *testing.T
 	}
 }
 
+// The lock is lost after the intent's INSERT passed the fence but before anyone could
+// see the row: the intent stands (the next holder reads it), but Append fails, so its
+// call is not sent.
+func TestAnIntentWhoseLockWasLostBeforeItsCommitIsNotActedOn(t *testing.T) {
+	st, _, _ := openTest(t)
+	ctx := t.Context()
+	a, err := st.Open(ctx, "d-fence-2", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	afterIntentInsert = func() {
+		if _, err := st.pool.Exec(ctx, "SELECT pg_terminate_backend($1)", a.(*runState).backend); err != nil {
+			t.Error(err)
+		}
+		untilServerCaughtUp(func() bool {
+			var held bool
+			st.pool.QueryRow(ctx, "SELECT "+holdsLock("$1", "$2"), a.(*runState).key, a.(*runState).backend).Scan(&held)
+			return !held
+		})
+	}
+	defer func() { afterIntentInsert = nil }()
+	err = a.Append(ctx, executor.Entry{Time: time.Now().UTC(), Type: executor.EntryIntent, StepID: "s", Attempt: 1})
+	if err == nil || !strings.Contains(err.Error(), "not to be acted on") {
+		t.Fatalf("an intent whose lock was lost before its commit: %v; want an error", err)
+	}
+	afterIntentInsert = nil
+	b, err := st.Open(ctx, "d-fence-2", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if es, err := b.ReadJournal(ctx); err != nil || len(es) != 1 || es[0].Type != executor.EntryIntent {
+		t.Errorf("the next holder's journal = %+v, %v; want the intent", es, err)
+	}
+}
+
 // The fence finds the lock whatever the key's sign (pg_locks shows a bigint key as two
 // unsigned 32-bit halves): an intent of a run holding its lock is written.
 func TestTheIntentFenceFindsLocksOfEitherSign(t *testing.T) {

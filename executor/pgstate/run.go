@@ -194,7 +194,7 @@ func (r *runState) Append(_ context.Context, e executor.Entry) error {
 SELECT $1, $2, $3, $4, nullif($5, ''), nullif($6, 0), nullif($7, ''), nullif($8, ''), nullif($9, ''), $10, $11, $12`
 	args := []any{r.digest, r.shard, e.Time, e.Type, e.StepID, e.Attempt, e.RequestID, code, class, r.host, r.pid, b}
 	if e.Type == executor.EntryIntent {
-		insert += "\nWHERE " + holdsLock
+		insert += "\nWHERE " + holdsLock("$13", "$14")
 		args = append(args, r.key, r.backend)
 	}
 	tag, err := r.s.pool.Exec(c, insert, args...)
@@ -202,21 +202,49 @@ SELECT $1, $2, $3, $4, nullif($5, ''), nullif($6, 0), nullif($7, ''), nullif($8,
 		return fmt.Errorf("journal: %s: %w", r.s.where, err)
 	}
 	if tag.RowsAffected() == 0 {
-		r.lockMu.Lock()
-		if r.lost == nil {
-			r.lost = fmt.Errorf("the plan's lock in %s is no longer held by this runner's connection (backend %d): another runner may hold it now", r.s.where, r.backend)
+		return fmt.Errorf("journal: %s intent not written: %w", e.StepID, r.lockLost())
+	}
+	if e.Type == executor.EntryIntent {
+		if afterIntentInsert != nil {
+			afterIntentInsert()
 		}
-		err := r.lost
-		r.lockMu.Unlock()
-		return fmt.Errorf("journal: %s intent not written: %w", e.StepID, err)
+		// The fence held when the INSERT ran, but other sessions see the row only once it
+		// is committed: had the lock been lost in between, another runner could have read
+		// the journal without it. Still held now by the same backend (which never lets it
+		// go and takes it again) means it was held throughout, so whoever takes it next
+		// reads this intent. Otherwise the intent stands, but its call is not sent.
+		var held bool
+		if err := r.s.pool.QueryRow(c, "SELECT "+holdsLock("$1", "$2"), r.key, r.backend).Scan(&held); err != nil {
+			return fmt.Errorf("journal: %s: confirm the plan's lock after the intent: %w", r.s.where, err)
+		}
+		if !held {
+			return fmt.Errorf("journal: %s intent written but not to be acted on: %w", e.StepID, r.lockLost())
+		}
 	}
 	return nil
 }
 
-// holdsLock is true while the backend $14 holds the advisory lock $13 (a bigint key, which
-// pg_locks shows as its high and low 32 bits in classid and objid, objsubid 1).
-const holdsLock = `EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = $14
-  AND classid = (($13::bigint >> 32) & 4294967295)::oid AND objid = ($13::bigint & 4294967295)::oid AND objsubid = 1)`
+// lockLost marks the plan's lock lost (every later append fails) and returns why.
+func (r *runState) lockLost() error {
+	r.lockMu.Lock()
+	defer r.lockMu.Unlock()
+	if r.lost == nil {
+		r.lost = fmt.Errorf("the plan's lock in %s is no longer held by this runner's connection (backend %d): another runner may hold it now", r.s.where, r.backend)
+	}
+	return r.lost
+}
+
+// holdsLock is SQL that is true while the backend (placeholder backend) holds the advisory
+// lock (placeholder key, a bigint, which pg_locks shows as its high and low 32 bits in
+// classid and objid, objsubid 1).
+func holdsLock(key, backend string) string {
+	return "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = " + backend +
+		" AND classid = ((" + key + "::bigint >> 32) & 4294967295)::oid AND objid = (" + key + "::bigint & 4294967295)::oid AND objsubid = 1)"
+}
+
+// afterIntentInsert, when set (tests), runs between an intent's INSERT and the check that
+// the lock was held throughout.
+var afterIntentInsert func()
 
 func (r *runState) WriteRecord(_ context.Context, rec *executor.Record) error {
 	b, err := json.Marshal(rec)
