@@ -200,7 +200,15 @@
 //     twice on a guess. What remains: a busy spell shorter than the declared shortest
 //     operation can be missed; the APIs in use carry no task or order id that would show a
 //     lost call (RabbitMQ's orderId and Redis's DealId come only in the answer that was
-//     lost; RabbitMQ and Compute Nest dedupe a resend by ClientToken instead).
+//     lost; RabbitMQ and Compute Nest dedupe a resend by ClientToken instead). A change the
+//     cloud carries out later than its call (provider.Spec.Deferred: a MongoDB upgrade in
+//     the maintenance window) is never sent again: untouched proves nothing before the
+//     window, so the step is looked at until the change shows, and fails in doubt at
+//     stepTimeout.
+//   - Nothing to change: a call refused as having nothing to do (provider.ClassNoChange:
+//     alikafka's ONS_INIT_ENV_ERROR) ends an in-place step noop, or succeeded when an
+//     earlier attempt's answer was lost; for any other step it is a permanent failure, since
+//     the look right before the call showed `from`.
 //   - Busy refusals: a call the cloud refused because the instance is busy with an earlier
 //     change (provider.ClassBusy, RabbitMQ's …TopicMigrating while its list shows it
 //     serving) did nothing: the step waits as for a busy instance (no slot held), is judged
@@ -212,7 +220,9 @@
 //   - Resume: only with the very plan file (digest) the run began. Finished steps keep their
 //     record; an accepted step is judged from a fresh observation before stepTimeout (which
 //     counts from the call) applies, and seen done it succeeded whenever seen; maybe-sent
-//     steps are reconciled as above; everything else runs afresh.
+//     steps are reconciled as above; a step whose last call the journal shows refused
+//     (permanent, or nothing to change) ends as that segment ended it, even when a kill
+//     came before its own record; everything else runs afresh.
 //   - Locks: an exclusive lock per plan digest in the lock directory (LockDir:
 //     $UPGRADEPLAN_LOCK_DIR, $XDG_RUNTIME_DIR/upgradeplan/locks, the user cache dir's
 //     upgradeplan/locks; `apply --lock-dir`) and one per run directory (DIR/lock), through

@@ -4,7 +4,8 @@ package executor
 // segments. Finished steps keep their record; a step whose call was accepted is followed
 // (judged from a fresh observation before any timeout); a step whose call may have reached
 // the cloud (an intent without a result, a 5xx or a lost answer) is maybe-sent: it is not sent
-// again before the instance was seen untouched for the visibility grace after that call;
+// again before the instance was seen untouched for the visibility grace after that call; a
+// step whose last call was refused (permanent, or nothing to change) ends as it did;
 // everything else runs afresh.
 
 import (

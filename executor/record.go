@@ -19,7 +19,7 @@ const (
 	StatusSucceeded  Status = "succeeded"
 	StatusFailed     Status = "failed"
 	StatusSkipped    Status = "skipped"     // a dependency failed or was skipped
-	StatusNoop       Status = "noop"        // the instance already showed `to`
+	StatusNoop       Status = "noop"        // the instance already showed `to`, or the cloud refused an in-place call as having nothing to do
 	StatusDrifted    Status = "drifted"     // `from` no longer matched live state; not called
 	StatusNotStarted Status = "not-started" // window closed, failure budget spent or stop requested
 	StatusCancelled  Status = "cancelled"   // in flight when a second signal ended the run

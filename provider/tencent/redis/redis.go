@@ -479,7 +479,7 @@ func (p *Provider) Apply(ctx context.Context, call provider.Call) (provider.Rece
 
 // Observe reads every watched instance with DescribeInstances (one call per 1000 ids) and,
 // for started watches that look idle at their old sizes, asks DescribeInstanceDealDetail
-// about their deals in one batched call.
+// about their deals: DealIds ten per call, a deal known only by its DealName one per call.
 func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]provider.Progress, error) {
 	if len(watches) == 0 {
 		return nil, nil
