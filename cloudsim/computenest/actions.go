@@ -322,8 +322,12 @@ func (p *Product) upgradeServiceInstance(r *sim.Request) (any, error) {
 	r.Apply(ch, func(time.Time) {
 		inst.Status = StatusUpgrading
 		if fail {
-			r.After(d, func(time.Time) { inst.Status = StatusUpgradeRollbacking })
-			r.After(d+d/2, func(time.Time) { inst.Status = StatusDeployedFailed })
+			r.After(d, func(time.Time) {
+				inst.Status = StatusDeployedFailed
+				if inst.FailMode == FailRollback {
+					inst.Status = StatusDeployed
+				}
+			})
 			return
 		}
 		r.After(d, func(time.Time) {

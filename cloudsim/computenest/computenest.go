@@ -2,7 +2,10 @@
 // (computenestsupplier 2021-05-21): ListServiceInstances (NextToken paging, Filter.N and
 // Tag.N), GetServiceInstance and UpgradeServiceInstance (DryRun, ClientToken, Parameters),
 // with the lifecycle Deployed → Upgrading → Deployed at the new version, or, when a fault
-// fails the upgrade, Upgrading → UpgradeRollbacking → DeployedFailed at the old version.
+// fails the upgrade, Upgrading → DeployedFailed at the old version; an instance whose
+// failMode is rollback goes back to Deployed at the old version instead, with nothing to
+// show it was tried (ListServiceInstances documents no status of a failed upgrade; its
+// Status enum is Created, Deploying, DeployedFailed, Deployed, Upgrading, Deleting, Deleted).
 //
 // It owns the "computenest" section of the simulator state and must not import a cloud SDK.
 //
@@ -39,11 +42,13 @@ const DefaultDuration = 5 * time.Minute
 
 // Statuses.
 const (
-	StatusDeployed           = "Deployed"
-	StatusUpgrading          = "Upgrading"
-	StatusUpgradeRollbacking = "UpgradeRollbacking"
-	StatusDeployedFailed     = "DeployedFailed"
+	StatusDeployed       = "Deployed"
+	StatusUpgrading      = "Upgrading"
+	StatusDeployedFailed = "DeployedFailed"
 )
+
+// FailRollback is the failMode of an instance whose failed upgrade leaves no trace.
+const FailRollback = "rollback"
 
 // VersionSpec is one version of an instance's service.
 type VersionSpec struct {
@@ -65,6 +70,9 @@ type Instance struct {
 	Versions map[string]VersionSpec `yaml:"versions,omitempty" json:"versions,omitempty"`
 	// Upgrades counts accepted (not dry-run) upgrades.
 	Upgrades int `yaml:"-" json:"upgrades"`
+	// FailMode is how an upgrade that faults fail ends: "" DeployedFailed, FailRollback
+	// Deployed at the old version.
+	FailMode string `yaml:"failMode,omitempty" json:"failMode,omitempty"`
 }
 
 // snapshotInstance is an Instance as /_sim/state shows it: secrets masked.
@@ -97,6 +105,9 @@ func (p *Product) Load(node *yaml.Node) error {
 		}
 		if inst.Status == "" {
 			inst.Status = StatusDeployed
+		}
+		if inst.FailMode != "" && inst.FailMode != FailRollback {
+			return fmt.Errorf("failMode %q: use %q or leave it out", inst.FailMode, FailRollback)
 		}
 		if inst.Name == "" {
 			inst.Name = inst.ID

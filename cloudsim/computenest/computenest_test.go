@@ -226,20 +226,32 @@ func TestUpgradeLifecycleAndClientToken(t *testing.T) {
 	}
 }
 
-func TestUpgradeRollsBackWhereAFaultSaysSo(t *testing.T) {
-	e := start(t, accounts+two, "failUpgrades: [si-1]\n")
-	if _, err := e.upgrade("si-1", "3", `{"InstancePassword":"pw"}`, "false", ""); err != nil {
-		t.Fatal(err)
-	}
-	var seen []string
-	for range 3 {
-		e.clock.Advance(computenest.DefaultDuration * 3 / 5)
-		req := cn.CreateListServiceInstancesRequest()
-		resp := e.list(t, req)
-		seen = append(seen, resp.ServiceInstances[0].Status+"@"+resp.ServiceInstances[0].Service.Version)
-	}
-	if got := strings.Join(seen, " "); got != "Upgrading@2 UpgradeRollbacking@2 DeployedFailed@2" {
-		t.Errorf("a failed upgrade went %s, want Upgrading, UpgradeRollbacking, DeployedFailed at version 2", got)
+func TestUpgradeFailsWhereAFaultSaysSo(t *testing.T) {
+	for _, tc := range []struct{ failMode, want string }{
+		{"", "Upgrading@2 DeployedFailed@2 DeployedFailed@2"},
+		// Rolled back without a trace: only the unchanged version tells (the provider's
+		// start grace).
+		{computenest.FailRollback, "Upgrading@2 Deployed@2 Deployed@2"},
+	} {
+		t.Run("failMode "+tc.failMode, func(t *testing.T) {
+			state := accounts + two
+			if tc.failMode != "" {
+				state = strings.Replace(state, "  - id: si-1\n", "  - id: si-1\n    failMode: "+tc.failMode+"\n", 1)
+			}
+			e := start(t, state, "failUpgrades: [si-1]\n")
+			if _, err := e.upgrade("si-1", "3", `{"InstancePassword":"pw"}`, "false", ""); err != nil {
+				t.Fatal(err)
+			}
+			var seen []string
+			for range 3 {
+				e.clock.Advance(computenest.DefaultDuration * 3 / 5)
+				resp := e.list(t, cn.CreateListServiceInstancesRequest())
+				seen = append(seen, resp.ServiceInstances[0].Status+"@"+resp.ServiceInstances[0].Service.Version)
+			}
+			if got := strings.Join(seen, " "); got != tc.want {
+				t.Errorf("a failed upgrade went %s, want %s", got, tc.want)
+			}
+		})
 	}
 }
 

@@ -16,8 +16,6 @@ type exception struct {
 }
 
 var exceptions = []exception{
-	{"computenestsupplier", "ListServiceInstances", "ServiceInstances[].Status", `"UpgradeRollbacking"`, "pending",
-		"not in the model's Status enum (Created, Deploying, DeployedFailed, Deployed, Upgrading, Deleting, Deleted); the provider classes it as a failure, so replacing it (DeployedFailed) goes with the provider"},
 	{"amqp-open", "ListInstances", "Data.Instances[].Status", `"ABNORMAL"`, "pending",
 		"not in the model's Status enum (DEPLOYING, EXPIRED, SERVING, RELEASED); the provider classes it as a failure, so replacing it goes with the provider"},
 	{"amqp-open", "ListInstances", "Data.Instances[].InstanceType", "", "kept",

@@ -25,7 +25,9 @@
 // since a transport error quotes the request URL and every RPC parameter travels in it.
 //
 // Completion: Upgrading is in progress; Deployed at the planned version is done;
-// UpgradeRollbacking and DeployedFailed are failures.
+// DeployedFailed is a failure (and UpgradeRollbacking, which the current model's enum lacks
+// but older answers showed); Deployed at the old version past the start grace is a failed
+// upgrade that rolled back, or a call that never took effect (see StartGrace).
 package computenest
 
 import (

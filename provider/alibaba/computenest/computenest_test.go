@@ -357,7 +357,7 @@ func waitFor(t *testing.T, p *Provider, w provider.Watch, want provider.State) p
 
 func TestObserveStates(t *testing.T) {
 	insts := serviceInstance("si-ok", "Deployed", "{}") + serviceInstance("si-fail", "Deployed", "{}") +
-		serviceInstance("si-busy", "Upgrading", "{}") + serviceInstance("si-rb", "UpgradeRollbacking", "{}")
+		serviceInstance("si-busy", "Upgrading", "{}") + serviceInstance("si-rb", "DeployedFailed", "{}")
 	s, p := start(t, insts, "failUpgrades: [si-fail]\n", map[string]string{"PW": "x"})
 	ctx := context.Background()
 	from, to := provider.Values{"serviceVersion": "2"}, provider.Values{"serviceVersion": "3"}
@@ -387,8 +387,8 @@ func TestObserveStates(t *testing.T) {
 		t.Fatal(err)
 	}
 	failed := waitFor(t, p, provider.Watch{Instance: "si-fail", From: from, To: to, Started: true}, provider.StateFailed)
-	if failed.Status != "UpgradeRollbacking" && failed.Status != "DeployedFailed" {
-		t.Errorf("failed upgrade status %q, want UpgradeRollbacking or DeployedFailed", failed.Status)
+	if failed.Status != "DeployedFailed" {
+		t.Errorf("failed upgrade status %q, want DeployedFailed", failed.Status)
 	}
 }
 
