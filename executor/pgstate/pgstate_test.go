@@ -191,9 +191,9 @@ func TestAnIntentIsRefusedOnceTheLockIsLostBeforeTheKeepaliveSeesIt(t *testing.T
 	}
 }
 
-// The lock is lost after the intent's INSERT passed the fence but before anyone could
-// see the row: the intent stands (the next holder reads it), but Append fails, so its
-// call is not sent.
+// The lock is lost after the intent's INSERT passed the fence (the hook runs once it is
+// committed, which the check after the commit cannot tell from a loss before it): the
+// intent stands (the next holder reads it), but Append fails, so its call is not sent.
 func TestAnIntentWhoseLockWasLostBeforeItsCommitIsNotActedOn(t *testing.T) {
 	st, _, _ := openTest(t)
 	ctx := t.Context()
