@@ -451,7 +451,7 @@ func (r *run) send(ctx context.Context, s *stepState) next {
 		return r.feed(s, input{Kind: inNotSent, Why: why, Written: written})
 	case !written && err != nil && ctx.Err() != nil:
 		return r.feed(s, input{Kind: inNotSent, Why: "the run was ended before the call was sent"})
-	case written && ctx.Err() != nil:
+	case written && ctx.Err() != nil && !answered(err):
 		return r.feed(s, input{Kind: inHard})
 	}
 	r.mu.Lock()
@@ -470,6 +470,17 @@ func (r *run) send(ctx context.Context, s *stepState) next {
 	}
 	r.mu.Unlock()
 	return r.feed(s, input{Kind: inAnswer, Receipt: receipt, Err: err})
+}
+
+// answered says whether a call's outcome is the cloud's answer (a success, or an error
+// carrying its request id), which the record keeps even when the run was ended while the
+// call was in flight; anything else (the context's own error, a lost connection) is not.
+func answered(err error) bool {
+	if err == nil {
+		return true
+	}
+	pe, ok := provider.AsError(err)
+	return ok && pe.RequestID != ""
 }
 
 // feed runs one transition of the step's machine and persists it (journal entries, then

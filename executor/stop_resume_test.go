@@ -242,3 +242,37 @@ func TestResumeKeepsARefusalWhoseEndWasNotJournaled(t *testing.T) {
 		})
 	}
 }
+
+// The answer of a call in flight arrives after the second signal: the record keeps it
+// (accepted, its request id) instead of "its answer not received", and a resume follows
+// the accepted call without a second one.
+func TestAnAnswerThatArrivesAfterTheSecondSignalIsRecorded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cloud := newFakeCloud(time.Minute, fleetOf(1, "a", "1"))
+		cloud.latency = func() (in, out time.Duration) { return 0, 30 * time.Second } // the answer comes back late
+		ctx, cancel := context.WithCancel(t.Context())
+		hard := make(chan struct{})
+		time.AfterFunc(10*time.Second, cancel)
+		time.AfterFunc(20*time.Second, func() { close(hard) })
+		plan := planOf(t, planner.Settings{}, oneTarget(), []planner.Step{versionStep("t", "a-1", "1", "2", 0)})
+		dir := t.TempDir()
+		rec, err := runApply(t, ctx, plan, cloud.registry(), dir, func(o *Options) { o.Hard = hard })
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := stepByID(t, rec, "t/a-1")
+		if s.Status != StatusCancelled || !strings.Contains(s.Reason, "accepted") || len(s.RequestIDs) != 1 {
+			t.Errorf("step %s %q, request ids %v; want cancelled, accepted, with the answer's request id", s.Status, s.Reason, s.RequestIDs)
+		}
+		rec, err = runApply(t, t.Context(), plan, cloud.registry(), dir, func(o *Options) { o.Resume = true })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := stepByID(t, rec, "t/a-1"); s.Status != StatusSucceeded {
+			t.Errorf("after resume: %s %q; want succeeded", s.Status, s.Reason)
+		}
+		if n := len(cloud.callsOf("Upgrade")); n != 1 {
+			t.Errorf("%d upgrade calls; want 1", n)
+		}
+	})
+}
