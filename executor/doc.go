@@ -254,5 +254,6 @@
 //     flight whose polls keep failing are followed for Options.StopTimeout (`--stop-timeout`,
 //     default 3 minutes) after the stop, then recorded cancelled, in doubt, for a resume.
 //     Options.Hard is the second signal (abandon the steps in flight, recorded cancelled
-//     saying whether their call was sent; the outcome names how many).
+//     saying whether their call was sent, and the answer of a call in flight kept when it
+//     came back; the outcome names how many).
 package executor

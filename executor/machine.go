@@ -548,6 +548,12 @@ func cancelled(m machine) machine {
 	case PhaseFinal:
 		return m
 	case PhasePending, PhaseWaiting:
+		switch {
+		case m.MaySent:
+			return final(m, StatusCancelled, fmt.Sprintf("an earlier call attempt may have reached the cloud (its answer was lost), and the run ended before attempt %d was sent; resume reconciles it", m.Attempt+1), nil)
+		case m.Attempt > 0:
+			return final(m, StatusCancelled, fmt.Sprintf("call attempt %d was sent and refused (throttled or busy: nothing changed); the run ended before the next was sent", m.Attempt), nil)
+		}
 		return final(m, StatusCancelled, "the run ended before the call was sent", nil)
 	case PhaseSending:
 		return final(m, StatusCancelled, fmt.Sprintf("call attempt %d was sent, its answer not received; resume reconciles it", m.Attempt), nil)

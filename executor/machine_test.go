@@ -67,6 +67,8 @@ func TestStepMachineTransitions(t *testing.T) {
 		{"pending, looks failing for stepTimeout: failed", machine{Phase: PhasePending, LookFrom: t0}, cfg, input{Kind: inLookFailed, At: at(time.Hour), Err: errors.New("timeout")}, PhaseFinal, StatusFailed, nil, actEnd, "could not observe"},
 		{"pending, stop: not started", pending, cfg, input{Kind: inStop, At: t0, Why: "interrupted"}, PhaseFinal, StatusNotStarted, nil, actEnd, "interrupted"},
 		{"pending, second signal: cancelled, not sent", pending, cfg, input{Kind: inHard, At: t0}, PhaseFinal, StatusCancelled, nil, actEnd, "before the call was sent"},
+		{"pending after a throttled call, second signal: cancelled, saying the call was sent and refused", machine{Phase: PhasePending, Attempt: 1}, cfg, input{Kind: inHard, At: t0}, PhaseFinal, StatusCancelled, nil, actEnd, "attempt 1 was sent and refused"},
+		{"pending after a lost answer, second signal: cancelled, in doubt", machine{Phase: PhasePending, Attempt: 1, MaySent: true}, cfg, input{Kind: inHard, At: t0}, PhaseFinal, StatusCancelled, nil, actEnd, "may have reached the cloud"},
 		{"waiting, instance ready: back in line for a slot", waiting, cfg, input{Kind: inLook, At: at(time.Minute), P: obs(provider.StatePending)}, PhasePending, "", nil, actAcquire, ""},
 		{"waiting, still busy: keep waiting", waiting, cfg, input{Kind: inLook, At: at(time.Minute), P: obs(provider.StateWaiting)}, PhaseWaiting, "", nil, actWaitReady, ""},
 		{"waiting, busy past stepTimeout: failed, not sent", waiting, cfg, input{Kind: inLook, At: at(time.Hour), P: obs(provider.StateWaiting)}, PhaseFinal, StatusFailed, nil, actEnd, "still busy"},

@@ -63,7 +63,8 @@ type Options struct {
 	// Getenv reads secrets and endpoint overrides; nil means os.Getenv.
 	Getenv func(string) string
 	// Hard is closed on the second signal: in-flight steps are abandoned (recorded
-	// `cancelled`; a resume reconciles them) and Apply returns at once.
+	// `cancelled`, unless the answer of a call in flight came back and ended the step:
+	// failed or noop; a resume reconciles them) and Apply returns at once.
 	Hard <-chan struct{}
 	// OnEvent receives every step transition (progress display, log lines). It is called
 	// from many goroutines, one call at a time.
