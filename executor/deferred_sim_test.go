@@ -2,7 +2,6 @@ package executor_test
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +15,7 @@ import (
 func windowMongo(t *testing.T, in time.Duration, stepTimeout string) (*executor.Record, int) {
 	t.Helper()
 	start := time.Now().UTC().Add(in).Add(time.Minute).Truncate(time.Minute)
-	window := fmt.Sprintf("%02d:%02dZ-%02d:%02dZ", start.Hour(), start.Minute(), (start.Hour()+1)%24, start.Minute())
+	window := start.Format("15:04Z") + "-" + start.Add(time.Hour).Format("15:04Z")
 	state := accounts + `mongodb:
   - {id: dds-w-1, region: cn-hangzhou, account: demo-ali, status: Running, type: replicate, engineVersion: "4.4",
      kernelVersion: mongodb_20231123_4.4.25, replicationFactor: 3, tags: {env: w}, maintenanceWindow: "` + window + `"}

@@ -156,11 +156,11 @@ func restoreStep(rec *StepRecord, t *trail) machine {
 		// judge it maybe-sent again, when a change that failed and rolled back, or a
 		// restart in place that is over, would look untouched.
 		m.Phase, m.Since, m.AnswerLost, m.SeenBusy = PhaseAccepted, t.callAt, true, true
-	case (t.last == string(provider.ClassPermanent) || t.last == string(provider.ClassNoChange)) && t.lastErr != nil:
+	case t.lastErr != nil && t.last == string(t.lastErr.Class):
 		// The cloud refused the last call, and the step's record of how it ended was lost
 		// with its segment (killed between the two journal lines): it ends as that segment
 		// recorded it, never judged and sent afresh.
-		if t.last == string(provider.ClassNoChange) {
+		if t.lastErr.Class == provider.ClassNoChange {
 			m = noChange(m, t.lastErr)
 		} else {
 			m = final(m, StatusFailed, "", t.lastErr)

@@ -106,15 +106,8 @@ func TestResumeReconcilesInDoubtSteps(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				cloud := newFakeCloud(30*time.Second, fleetOf(1, "a", "1"))
 				plan := planOf(t, planner.Settings{}, []planner.Target{{Name: "t", Kind: fakeKind, Region: "r1"}}, []planner.Step{versionStep("t", "a-1", "1", "2", 0)})
-				dir := t.TempDir()
-				j, err := openJournal(dir)
-				if err != nil {
-					t.Fatal(err)
-				}
 				tok := ClientToken(plan, "t/a-1")
-				j.write(Entry{Type: EntryBegin, Digest: plan.Digest, PID: 1})
-				j.write(Entry{Type: EntryIntent, StepID: "t/a-1", Attempt: 1, ClientToken: tok})
-				j.close()
+				dir := killedSegment(t, plan, Entry{Type: EntryIntent, StepID: "t/a-1", Attempt: 1, ClientToken: tok})
 				if tc.upgrading {
 					cloud.mu.Lock()
 					cloud.insts["a-1"].pendingTo = provider.Values{"version": "2"}
@@ -213,16 +206,10 @@ func TestResumeKeepsARefusalWhoseEndWasNotJournaled(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				cloud := newFakeCloud(30*time.Second, fleetOf(1, "a", "1"))
 				plan := planOf(t, planner.Settings{}, []planner.Target{{Name: "t", Kind: fakeKind, Region: "r1"}}, []planner.Step{versionStep("t", "a-1", "1", "2", 0)})
-				dir := t.TempDir()
-				j, err := openJournal(dir)
-				if err != nil {
-					t.Fatal(err)
-				}
 				refusal := &StepError{Class: tc.class, Code: tc.code, Message: "refused", RequestID: "req-1"}
-				j.write(Entry{Type: EntryBegin, Digest: plan.Digest, PID: 1})
-				j.write(Entry{Type: EntryIntent, StepID: "t/a-1", Attempt: 1, ClientToken: ClientToken(plan, "t/a-1")})
-				j.write(Entry{Type: EntryResult, StepID: "t/a-1", Attempt: 1, RequestID: "req-1", Error: refusal, Class: refusal.Class})
-				j.close()
+				dir := killedSegment(t, plan,
+					Entry{Type: EntryIntent, StepID: "t/a-1", Attempt: 1, ClientToken: ClientToken(plan, "t/a-1")},
+					Entry{Type: EntryResult, StepID: "t/a-1", Attempt: 1, RequestID: "req-1", Error: refusal, Class: refusal.Class})
 				rec, err := runApply(t, t.Context(), plan, cloud.registry(), dir, func(o *Options) { o.Resume = true })
 				if err != nil {
 					t.Fatal(err)
@@ -275,4 +262,21 @@ func TestAnAnswerThatArrivesAfterTheSecondSignalIsRecorded(t *testing.T) {
 			t.Errorf("%d upgrade calls; want 1", n)
 		}
 	})
+}
+
+// killedSegment is a run directory whose journal holds a segment of plan that began and
+// wrote entries, then was killed (no end line).
+func killedSegment(t *testing.T, plan *planner.Plan, entries ...Entry) string {
+	t.Helper()
+	dir := t.TempDir()
+	j, err := openJournal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.write(Entry{Type: EntryBegin, Digest: plan.Digest, PID: 1})
+	for _, e := range entries {
+		j.write(e)
+	}
+	j.close()
+	return dir
 }

@@ -201,25 +201,31 @@ SELECT $1, $2, $3, $4, nullif($5, ''), nullif($6, 0), nullif($7, ''), nullif($8,
 	if err != nil {
 		return fmt.Errorf("journal: %s: %w", r.s.where, err)
 	}
+	if e.Type != executor.EntryIntent {
+		return nil
+	}
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("journal: %s intent not written: %w", e.StepID, r.lockLost())
 	}
-	if e.Type == executor.EntryIntent {
-		if afterIntentInsert != nil {
-			afterIntentInsert()
-		}
-		// The fence held when the INSERT ran, but other sessions see the row only once it
-		// is committed: had the lock been lost in between, another runner could have read
-		// the journal without it. Still held now by the same backend (which never lets it
-		// go and takes it again) means it was held throughout, so whoever takes it next
-		// reads this intent. Otherwise the intent stands, but its call is not sent.
-		var held bool
-		if err := r.s.pool.QueryRow(c, "SELECT "+holdsLock("$1", "$2"), r.key, r.backend).Scan(&held); err != nil {
-			return fmt.Errorf("journal: %s: confirm the plan's lock after the intent: %w", r.s.where, err)
-		}
-		if !held {
-			return fmt.Errorf("journal: %s intent written but not to be acted on: %w", e.StepID, r.lockLost())
-		}
+	if afterIntentInsert != nil {
+		afterIntentInsert()
+	}
+	return r.confirmLock(c, e.StepID)
+}
+
+// confirmLock checks, after an intent's commit, that the plan's lock is still this
+// runner's. The fence held when the INSERT ran, but other sessions see the row only once
+// it is committed: had the lock been lost in between, another runner could have read the
+// journal without it. Still held now by the same backend (which never lets it go and
+// takes it again) means it was held throughout, so whoever takes it next reads the
+// intent. Otherwise the intent stands, but its call is not sent.
+func (r *runState) confirmLock(ctx context.Context, stepID string) error {
+	var held bool
+	if err := r.s.pool.QueryRow(ctx, "SELECT "+holdsLock("$1", "$2"), r.key, r.backend).Scan(&held); err != nil {
+		return fmt.Errorf("journal: %s: confirm the plan's lock after the intent: %w", r.s.where, err)
+	}
+	if !held {
+		return fmt.Errorf("journal: %s intent written but not to be acted on: %w", stepID, r.lockLost())
 	}
 	return nil
 }

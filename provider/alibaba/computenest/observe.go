@@ -42,31 +42,26 @@ func progress(w provider.Watch, inst provider.Instance, now time.Time) provider.
 	pr := provider.Progress{Instance: w.Instance, Status: inst.Status,
 		Observed: provider.Values{valueVersion: inst.Values[valueVersion]}}
 	_, atTarget := provider.Matches(inst.Values, w.To)
+	off, atFrom := provider.Matches(inst.Values, w.From) // off: the first field not at from
 	switch {
 	case inst.Phase == provider.PhaseFailed:
 		pr.State = provider.StateFailed
 		pr.Message = fmt.Sprintf("service instance %s is %s at version %v", w.Instance, inst.Status, inst.Values[valueVersion])
 	case inst.Status == statusDeployed && atTarget:
 		pr.State = provider.StateDone
-	case w.Started && inst.Status == statusDeployed && !w.Since.IsZero() && !provider.WithinStartGrace(w, now, StartGrace):
-		if _, atFrom := provider.Matches(inst.Values, w.From); atFrom {
-			pr.State = provider.StateFailed
-			pr.Message = fmt.Sprintf("service instance %s is still Deployed at version %v %s: the upgrade never started or rolled back",
-				w.Instance, inst.Values[valueVersion], provider.SinceCall(w, now, StartGrace))
-			break
-		}
-		pr.State = provider.StateInProgress
+	case w.Started && inst.Status == statusDeployed && atFrom && !w.Since.IsZero() && !provider.WithinStartGrace(w, now, StartGrace):
+		pr.State = provider.StateFailed
+		pr.Message = fmt.Sprintf("service instance %s is still Deployed at version %v %s: the upgrade never started or rolled back",
+			w.Instance, inst.Values[valueVersion], provider.SinceCall(w, now, StartGrace))
 	case w.Started:
 		pr.State = provider.StateInProgress
 	case inst.Phase == provider.PhaseBusy:
 		pr.State = provider.StateWaiting
+	case !atFrom:
+		pr.State = provider.StateDrifted
+		pr.Message = fmt.Sprintf("%s is %v, the plan expected %v", off, inst.Values[off], w.From[off])
 	default:
-		if f, ok := provider.Matches(inst.Values, w.From); !ok {
-			pr.State = provider.StateDrifted
-			pr.Message = fmt.Sprintf("%s is %v, the plan expected %v", f, inst.Values[f], w.From[f])
-		} else {
-			pr.State = provider.StatePending
-		}
+		pr.State = provider.StatePending
 	}
 	return pr
 }
