@@ -49,11 +49,17 @@ func JudgeEach[T any](watches []Watch, observed map[string]T, missing func(insta
 }
 
 // JudgeNotStarted decides a watch whose call has not been sent, from the instance's
-// observed values and phase: done when they already show To, drifted when they no longer
-// show From (field names the first field that differs, for the message), else pending
-// when the instance is ready for the call and waiting when it is not.
+// observed values and phase: done when they already show To and the instance is ready
+// (one that shows To while still busy or failed is waited for: a call whose answer was
+// lost may be changing it still, and its dependents must not start on a half-made
+// change), drifted when they no longer show From (field names the first field that
+// differs, for the message), else pending when the instance is ready for the call and
+// waiting when it is not.
 func JudgeNotStarted(w Watch, observed Values, phase Phase) (state State, field string) {
 	if _, atTo := Matches(observed, w.To); atTo {
+		if phase != PhaseReady {
+			return StateWaiting, ""
+		}
 		return StateDone, ""
 	}
 	if f, atFrom := Matches(observed, w.From); !atFrom {

@@ -16,7 +16,9 @@ func TestJudgeNotStarted(t *testing.T) {
 		want      provider.State
 		wantField string
 	}{
-		{"an instance already at the target needs no call", provider.Values{"size": 8192}, provider.PhaseBusy, provider.StateDone, ""},
+		{"an instance already at the target needs no call", provider.Values{"size": 8192}, provider.PhaseReady, provider.StateDone, ""},
+		{"a busy instance at the target is waited for, not done", provider.Values{"size": 8192}, provider.PhaseBusy, provider.StateWaiting, ""},
+		{"a failed instance at the target is not done either", provider.Values{"size": 8192}, provider.PhaseFailed, provider.StateWaiting, ""},
 		{"a ready instance at the planned values may be called", provider.Values{"size": 4096}, provider.PhaseReady, provider.StatePending, ""},
 		{"a busy instance at the planned values is waited for", provider.Values{"size": 4096}, provider.PhaseBusy, provider.StateWaiting, ""},
 		{"a failed instance at the planned values is not ready either", provider.Values{"size": 4096}, provider.PhaseFailed, provider.StateWaiting, ""},

@@ -43,11 +43,19 @@ const (
 	Version220  = "2.2.0"
 )
 
-// ViewInstanceStatusCode values the provider acts on.
+// ViewInstanceStatusCode values the provider acts on. The current GetInstanceList
+// documents 0 pending, 1 deploying, 2 running, 3 stopped, 4 expiring, 5 expired,
+// 6 released, 7 upgrading, 8 migrating, 21 stopping, 22 starting, 23 releasing, 30 auto
+// scaling, 101 deployment failed, 102 upgrade failed and 103 migration failed
+// (alikafka-20190916 GetInstanceListResponseBody). The failures and the released
+// instance are failed; every other code is busy, to be waited for.
 const (
-	viewRunning       = 2
-	viewUpgrading     = 7
-	viewUpgradeFailed = 102
+	viewRunning         = 2
+	viewReleased        = 6
+	viewUpgrading       = 7
+	viewDeployFailed    = 101
+	viewUpgradeFailed   = 102
+	viewMigrationFailed = 103
 )
 
 // idFilterMax bounds InstanceId.N in one request; larger selections are listed whole and
@@ -186,6 +194,12 @@ func statusName(view int) string {
 		return "upgrading"
 	case viewUpgradeFailed:
 		return "upgrade failed"
+	case viewDeployFailed:
+		return "deployment failed"
+	case viewMigrationFailed:
+		return "migration failed"
+	case viewReleased:
+		return "released"
 	}
 	return fmt.Sprintf("ViewInstanceStatusCode %d", view)
 }
@@ -194,7 +208,7 @@ func phase(view int) provider.Phase {
 	switch view {
 	case viewRunning:
 		return provider.PhaseReady
-	case viewUpgradeFailed:
+	case viewDeployFailed, viewUpgradeFailed, viewMigrationFailed, viewReleased:
 		return provider.PhaseFailed
 	}
 	return provider.PhaseBusy

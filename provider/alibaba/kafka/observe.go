@@ -49,13 +49,17 @@ func progress(w provider.Watch, o observed, now time.Time) provider.Progress {
 	}
 
 	if !w.Started {
+		// The status before the version: an instance at the target that is still busy is
+		// not done yet, and one whose last workflow failed is not done at all.
 		switch {
-		case !minor && o.version == want:
+		case phase(o.view) == provider.PhaseFailed:
+			return set(provider.StateFailed, "instance %s reports %s (ViewInstanceStatusCode %d) at %s; resolve it before upgrading again", w.Instance, statusName(o.view), o.view, o.version)
+		case !minor && o.version == want && o.view == viewRunning:
 			return set(provider.StateDone, "")
+		case !minor && o.version == want:
+			return set(provider.StateWaiting, "instance %s already shows %s but is %s; waiting for it to run", w.Instance, want, statusName(o.view))
 		case o.version != from:
 			return set(provider.StateDrifted, "instance %s runs %s; the plan expected %s", w.Instance, o.version, from)
-		case o.view == viewUpgradeFailed:
-			return set(provider.StateFailed, "instance %s reports a failed upgrade (ViewInstanceStatusCode 102) at %s; resolve it before upgrading again", w.Instance, o.version)
 		case o.view == viewRunning:
 			return set(provider.StatePending, "")
 		}
@@ -63,8 +67,8 @@ func progress(w provider.Watch, o observed, now time.Time) provider.Progress {
 	}
 
 	switch {
-	case o.view == viewUpgradeFailed:
-		return set(provider.StateFailed, "instance %s reports the upgrade failed (ViewInstanceStatusCode 102); version %s, wanted %s", w.Instance, o.version, want)
+	case phase(o.view) == provider.PhaseFailed:
+		return set(provider.StateFailed, "instance %s reports %s (ViewInstanceStatusCode %d); version %s, wanted %s", w.Instance, statusName(o.view), o.view, o.version, want)
 	case o.view != viewRunning:
 		return set(provider.StateInProgress, "")
 	case o.version == want:
