@@ -71,6 +71,7 @@ func Build(ctx context.Context, fleet *manifest.Fleet, reg provider.Registry, op
 	if err != nil {
 		return nil, err
 	}
+	more = append(more, sharedAcrossAccounts(fleet, groups, ids)...)
 	if problems = append(problems, more...); len(problems) > 0 {
 		problems.sort()
 		return nil, problems

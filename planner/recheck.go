@@ -81,7 +81,7 @@ func Recheck(p *Plan, reg provider.Registry) error {
 				add("%s: instances are not sorted and unique at %q", at, id)
 			}
 			instances[t.Name][id] = true
-			key := t.Kind + "\x00" + t.Account + "\x00" + t.Region + "\x00" + id
+			key := t.Kind + "\x00" + t.Region + "\x00" + id // one instance whichever account names it
 			if other, taken := owner[key]; taken {
 				add("%s: instance %s is also in target %s; an instance belongs to one target", at, id, other)
 			}

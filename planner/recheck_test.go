@@ -106,6 +106,12 @@ func TestShowAndApplyRecheckAPlansMeaning(t *testing.T) {
 				tg := doc["targets"].([]any)[1].(map[string]any)
 				tg["kind"], tg["instances"] = "alibaba.kafka", []any{"alikafka-demo-2"}
 			}},
+		{"one instance in two targets under two account names", "instance alikafka-demo-2 is also in target kafka-hz",
+			func(doc map[string]any) {
+				tg := doc["targets"].([]any)[1].(map[string]any)
+				tg["kind"], tg["instances"], tg["account"] = "alibaba.kafka", []any{"alikafka-demo-2"}, "alias"
+				doc["accounts"] = map[string]any{"alias": map[string]any{"cloud": "alibaba", "key_id": map[string]any{"fromEnv": "ALIAS_AK"}, "secret": map[string]any{"fromEnv": "ALIAS_SK"}}}
+			}},
 		{"a rate that stalls apply", "below the floor",
 			func(doc map[string]any) {
 				doc["settings"].(map[string]any)["qps"] = map[string]any{"alibaba.kafka/UpgradeInstanceVersion": json.Number("1e-300")}

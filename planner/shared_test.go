@@ -33,6 +33,30 @@ func TestTwoTargetsSelectingOneInstanceAreRefusedAtBothSelections(t *testing.T) 
 	}
 }
 
+// Two account names can be one cloud account (two aliases of one key, or an alias and the
+// default chain): an instance selected under both is one instance, planned twice, and
+// apply would send both calls at once. It is refused like two targets of one account.
+func TestOneInstanceSelectedUnderTwoAccountNamesIsRefused(t *testing.T) {
+	cloud := &fakeCloud{instances: map[string][]provider.Instance{
+		"r1": {inst("c-1", 1024, 2, "env", "prod"), inst("c-2", 1024, 2, "env", "prod")},
+	}}
+	fleet := fleetOf(
+		manifest.Target{Name: "grow", Select: manifest.Selection{IDs: []string{"c-1"}}, Desired: map[string]any{"size": int64(2048)}},
+		manifest.Target{Name: "grow-more", Account: "alias", Select: manifest.Selection{IDs: []string{"c-1", "c-2"}}, Desired: map[string]any{"size": int64(4096)}},
+	)
+	fleet.Accounts = map[string]manifest.Account{"alias": {Cloud: "fake", KeyIDLiteral: "AKIDsame", Secret: manifest.SecretRef{FromEnv: "SK"}}}
+	_, err := build(t, cloud, fleet)
+	var problems Problems
+	if !errors.As(err, &problems) {
+		t.Fatalf("Build = %v; want c-1 refused", err)
+	}
+	want := "targets grow and grow-more both select this instance (as account default and as account alias: one instance, whichever credentials read it)"
+	if len(problems) != 2 || problems[0].Instance != "c-1" || problems[1].Instance != "c-1" ||
+		!strings.Contains(problems[0].Message, want) || problems[0].Target == problems[1].Target {
+		t.Fatalf("problems:\n%v\nwant c-1 refused at both targets' select, saying %q", problems, want)
+	}
+}
+
 func TestALiteralKeyIdReachesThePlan(t *testing.T) {
 	cloud := &fakeCloud{instances: map[string][]provider.Instance{"r1": {inst("c-1", 1024, 2)}}}
 	fleet := fleetOf(manifest.Target{Name: "a", Account: "prod", Select: manifest.Selection{IDs: []string{"c-1"}}, Desired: map[string]any{"size": int64(2048)}})
