@@ -16,7 +16,7 @@ import (
 
 func TestRandomizedCheckerPassesACalmRun(t *testing.T) {
 	sc := newScenario(1)
-	sc.lag, sc.rules, sc.failing, sc.maxFailures, sc.actors = map[string]time.Duration{}, nil, nil, -1, nil
+	sc.lag, sc.listLag, sc.rules, sc.failing, sc.maxFailures, sc.actors = map[string]time.Duration{}, map[string]time.Duration{}, nil, nil, -1, nil
 	sc.kills, sc.second, sc.stopAfter, sc.cutoffAfter = nil, secondNone, 0, 0
 	h := runHistory(t, sc, nil)
 	for _, v := range checkScenario(sc, h) {

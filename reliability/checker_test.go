@@ -140,13 +140,17 @@ type scenario struct {
 	kafka, minor, mongo, rabbit, nest, rd int // instances per kind (minor: kafka at 2.2.0, latestMinor)
 	rabbitChain                           bool
 	lag                                   map[string]time.Duration // visibility lag per state key (simulated)
-	rules                                 []string                 // fault rules, YAML flow mappings
-	failing                               []string                 // instances whose upgrade ends failed
-	maxFailures                           int                      // -1: no budget
-	actors                                []actorChange
-	kills                                 []time.Duration // real time after each segment's start
-	second                                secondApply
-	secondAfter                           time.Duration
+	// listLag is how far lists may trail describes per state key (simulated; cloudsim's
+	// listLag). With lag it stays under the runs' 1 s visibility grace, as the clouds' lags
+	// stay under the products' graces.
+	listLag     map[string]time.Duration
+	rules       []string // fault rules, YAML flow mappings
+	failing     []string // instances whose upgrade ends failed
+	maxFailures int      // -1: no budget
+	actors      []actorChange
+	kills       []time.Duration // real time after each segment's start
+	second      secondApply
+	secondAfter time.Duration
 	// secondBetween starts the second apply between two segments of the main run (after
 	// a kill, none alive): it must be refused with exit 4, the plan applied elsewhere.
 	secondBetween bool
@@ -174,6 +178,15 @@ func newScenario(seed uint64) *scenario {
 	for _, key := range []string{"kafka", "mongodb", "rabbitmq", "computenest", "redis"} {
 		if rng.IntN(4) > 0 {
 			sc.lag[key] = time.Duration(5+rng.IntN(36)) * time.Second // 50-400 ms real
+		}
+	}
+	// The list lags come from a generator of their own, so every other draw of a seed is
+	// what it was before they were added, and old seeds replay their scenarios.
+	lists := rand.New(rand.NewPCG(seed, seed^0x115a9))
+	sc.listLag = map[string]time.Duration{}
+	for _, key := range []string{"kafka", "mongodb", "rabbitmq", "computenest", "redis"} {
+		if lists.IntN(2) > 0 {
+			sc.listLag[key] = time.Duration(5+lists.IntN(26)) * time.Second // 50-300 ms real
 		}
 	}
 	rate := func(max float64) string { return fmt.Sprintf("%.3f", rng.Float64()*max) }
@@ -259,8 +272,8 @@ func (sc *scenario) String() string {
 	if sc.secondBetween {
 		when = "between segments"
 	}
-	fmt.Fprintf(&b, "lag %v; %d fault rules; failing %v, maxFailures %d; %d actors; kills at %v; second apply: %s %s; stop after %s; cutoff after %s; kafka qps %v",
-		sc.lag, len(sc.rules), sc.failing, sc.maxFailures, len(sc.actors), sc.kills, sc.second, when, sc.stopAfter, sc.cutoffAfter, sc.kafkaQPS)
+	fmt.Fprintf(&b, "lag %v; list lag %v; %d fault rules; failing %v, maxFailures %d; %d actors; kills at %v; second apply: %s %s; stop after %s; cutoff after %s; kafka qps %v",
+		sc.lag, sc.listLag, len(sc.rules), sc.failing, sc.maxFailures, len(sc.actors), sc.kills, sc.second, when, sc.stopAfter, sc.cutoffAfter, sc.kafkaQPS)
 	return b.String()
 }
 
@@ -304,6 +317,12 @@ func (sc *scenario) state() string {
 	if len(sc.lag) > 0 {
 		b.WriteString("visibilityLag:\n")
 		for k, d := range sc.lag {
+			fmt.Fprintf(&b, "  %s: %s\n", k, d)
+		}
+	}
+	if len(sc.listLag) > 0 {
+		b.WriteString("listLag:\n")
+		for k, d := range sc.listLag {
 			fmt.Fprintf(&b, "  %s: %s\n", k, d)
 		}
 	}

@@ -29,6 +29,8 @@
 //	  mongodb: 15m             # Options.TimeScale
 //	visibilityLag:             # accept-to-visible lag per state key (simulated, scaled
 //	  kafka: 2s                # like durations; absent = 0, every change visible at once)
+//	listLag:                   # how far list actions may trail describes per state key
+//	  rabbitmq: 30s            # (simulated; absent = 0): see Table.List
 //	kafka: ...                 # product sections: see each product package
 //	mongodb: ...
 //	rabbitmq: ...

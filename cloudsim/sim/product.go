@@ -58,6 +58,10 @@ type Request struct {
 	RequestID string
 	// Now is the simulator's clock.
 	Now time.Time
+	// ListLag is the product's list index lag (state file `listLag`): Table.List answers
+	// from a copy of the instances at most this old, as the clouds' list actions, served
+	// from an index, trail their per-instance describes. 0: lists show what describes do.
+	ListLag time.Duration
 
 	sim Host
 }

@@ -52,6 +52,9 @@ type Server struct {
 	limits *limiter
 	faults *faults
 	lags   map[string]time.Duration // visibility lag by state key
+	// listLags is the list index lag by state key: how far a product's list actions may
+	// trail its describes (Table.List).
+	listLags map[string]time.Duration
 
 	sched   schedule
 	running time.Time // the due time of the transition running, zero between them
@@ -127,6 +130,7 @@ func NewServer(stateYAML []byte, opts Options, products ...Product) (*Server, er
 	}
 	s.durations = st.durations
 	s.lags = st.lags
+	s.listLags = st.listLags
 	s.limits = newLimiter(st.qps)
 	if s.faults, err = parseFaults(opts.Faults); err != nil {
 		return nil, err
@@ -284,6 +288,7 @@ func (s *Server) decide(ctx context.Context, c *call) answer {
 		c.req.Now = s.simNow()
 	}
 	c.req.sim = host{s: s, c: c, product: c.entry.p.Name(), stateKey: c.entry.p.StateKey()}
+	c.req.ListLag = s.listLags[c.entry.p.StateKey()]
 	out, err := invoke(c.action, c.req)
 	var a answer
 	if err != nil {

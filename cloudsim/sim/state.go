@@ -14,6 +14,7 @@ const (
 	keyQPS       = "qps"
 	keyDurations = "durations"
 	keyLags      = "visibilityLag"
+	keyListLags  = "listLag"
 )
 
 // state is the server-level part of a state file.
@@ -22,6 +23,7 @@ type state struct {
 	qps       map[string]int
 	durations map[string]time.Duration
 	lags      map[string]time.Duration // visibility lag by state key
+	listLags  map[string]time.Duration // list index lag by state key
 	products  map[string]*yaml.Node    // by state key
 }
 
@@ -32,6 +34,7 @@ func parseState(src []byte, known map[string]bool) (*state, error) {
 		qps:       map[string]int{},
 		durations: map[string]time.Duration{},
 		lags:      map[string]time.Duration{},
+		listLags:  map[string]time.Duration{},
 		products:  map[string]*yaml.Node{},
 	}
 	var doc yaml.Node
@@ -72,6 +75,10 @@ func parseState(src []byte, known map[string]bool) (*state, error) {
 			}
 		case keyLags:
 			if err := decodeDurations(v, keyLags, "visibility lag", st.lags); err != nil {
+				return nil, err
+			}
+		case keyListLags:
+			if err := decodeDurations(v, keyListLags, "list lag", st.listLags); err != nil {
 				return nil, err
 			}
 		default:

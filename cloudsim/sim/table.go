@@ -15,7 +15,10 @@ import (
 // filters, paging, and another actor's change. What an instance is (its fields, defaults,
 // statuses and rules) stays in its product. The visibility lag needs nothing here: a
 // change is made by its effect only once the lag has passed (Host.Apply), so the table
-// always holds what reads may see.
+// always holds what describes may see. Lists may see less: with a list lag (state file
+// `listLag`), List answers from an index, a copy of every instance taken when the last
+// copy had grown that old, so a list trails the describes by up to the lag, for changes
+// and for their ends alike, as the clouds' search-backed lists do.
 
 // Placement is what every product's instance has and the table reads: its id, the
 // region it lives in, its owner and its tags. A product's instance type embeds it with
@@ -42,13 +45,16 @@ type Placed[T any] interface {
 type Table[T any, P Placed[T]] struct {
 	byID map[string]P
 	ids  []string // sorted
+
+	index   map[string]P // List's copy of byID under a list lag; nil: none taken yet
+	indexAt time.Time    // the simulated time index was copied
 }
 
 // Load replaces the table's instances with the state section node (nil: none), in the
 // state file's own key. check, when not nil, sets an instance's defaults and refuses what
 // the product does not have; its error is prefixed with the key and the instance's id.
 func (t *Table[T, P]) Load(node *yaml.Node, stateKey string, check func(P) error) error {
-	t.byID, t.ids = map[string]P{}, nil
+	t.byID, t.ids, t.index = map[string]P{}, nil, nil
 	list, err := decodeInstances[T](node, stateKey)
 	if err != nil {
 		return err
@@ -121,17 +127,36 @@ func (t *Table[T, P]) Visible(r *Request, id string) (P, bool) {
 }
 
 // List returns the instances visible to the request that carry every tag of tags and
-// that keep accepts (nil: all), sorted by id.
+// that keep accepts (nil: all), sorted by id. Under a list lag (r.ListLag) they are the
+// index's copies, which a caller reads and never changes.
 func (t *Table[T, P]) List(r *Request, tags []Tag, keep func(P) bool) []P {
+	rows := t.byID
+	if r.ListLag > 0 {
+		rows = t.listIndex(r.Now, r.ListLag)
+	}
 	var out []P
 	for _, id := range t.ids {
-		inst := t.byID[id]
+		inst := rows[id]
 		at := inst.Where()
 		if r.Sees(at.Region, at.Account) && HasTags(at.Tags, tags) && (keep == nil || keep(inst)) {
 			out = append(out, inst)
 		}
 	}
 	return out
+}
+
+// listIndex returns List's index, copied afresh from the instances once the copy it holds
+// is lag old: the copy a list answers from is at most lag old.
+func (t *Table[T, P]) listIndex(now time.Time, lag time.Duration) map[string]P {
+	if t.index == nil || now.Sub(t.indexAt) >= lag {
+		idx := make(map[string]P, len(t.byID))
+		for id, inst := range t.byID {
+			v := *inst
+			idx[id] = P(&v)
+		}
+		t.index, t.indexAt = idx, now
+	}
+	return t.index
 }
 
 // Act is Actable.Act for the table's instances: busy, given the instance, returns its

@@ -204,3 +204,47 @@ func TestTableActChangesOnlyAReadyInstance(t *testing.T) {
 		t.Errorf("act on b-9: %v, want ErrUnknownInstance", err)
 	}
 }
+
+// Under a list lag a list answers from a copy of the instances at most that old, while a
+// describe (Visible) shows the instance as it is; once the copy is the lag old, the next
+// list takes a fresh one.
+func TestAListTrailsTheDescribesByAtMostTheListLag(t *testing.T) {
+	tb, err := loadBoxes(t, boxes, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 12, 6, 1, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) *sim.Request {
+		r := request("a", url.Values{})
+		r.Now, r.ListLag = t0.Add(d), 30*time.Second
+		return r
+	}
+	size := func(r *sim.Request) int {
+		for _, b := range tb.List(r, nil, nil) {
+			if b.ID == "b-1" {
+				return b.Size
+			}
+		}
+		return -1
+	}
+	if got := size(at(0)); got != 1 {
+		t.Fatalf("first list: b-1 size %d, want 1", got)
+	}
+	b, _ := tb.Visible(at(time.Second), "b-1")
+	b.Size, b.Status = 10, "changing" // a change made visible to describes
+	if got, _ := tb.Visible(at(time.Second), "b-1"); got.Size != 10 {
+		t.Fatalf("describe after the change: size %d, want 10", got.Size)
+	}
+	if got := size(at(29 * time.Second)); got != 1 {
+		t.Errorf("a list 29s after its index was copied: b-1 size %d, want the old 1", got)
+	}
+	if got := size(at(30 * time.Second)); got != 10 {
+		t.Errorf("a list 30s after its index was copied: b-1 size %d, want the new 10", got)
+	}
+	r := request("a", url.Values{})
+	r.Now = t0.Add(31 * time.Second)
+	b.Size = 11
+	if got := size(r); got != 11 {
+		t.Errorf("without a list lag: b-1 size %d, want what the describe shows, 11", got)
+	}
+}

@@ -2,6 +2,7 @@ package rabbitmq
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -31,17 +32,31 @@ const StartGrace = 2 * time.Minute
 // and the estimate is the shortest completion seen, so timed reads would mostly find
 // the change still running. The pages before the first watched instance cannot be left
 // out: NextToken is opaque, and only a read from the start proves an instance missing.
+// A verdict of the region form that ends a step (an instance missing, a started change
+// failed) is confirmed with GetInstance first, since the list trails it.
 func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]provider.Progress, error) {
 	if len(watches) == 0 {
 		return nil, nil
 	}
-	byID, detailed, err := p.observeRead(ctx, watches)
+	byID, detailed, listed, err := p.observeRead(ctx, watches)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]provider.Progress, len(watches))
 	for i, w := range watches {
 		inst, ok := byID[w.Instance]
+		if listed && (!ok || (w.Started && progress(w, inst, p.seenBusy(w), time.Now()).State == provider.StateFailed)) {
+			// A verdict that ends the step, from the list, is taken only from GetInstance:
+			// ListInstances is served from an index that trails GetInstance, so a change
+			// GetInstance showed DEPLOYING may still be SERVING at the old spec there, and
+			// an instance may be missing from one paged pass. One GetInstance, on this
+			// rare path only.
+			confirmed, found, err := p.confirm(ctx, w.Instance, detailed)
+			if err != nil {
+				return nil, err
+			}
+			inst, ok = confirmed, found
+		}
 		if !ok {
 			out[i] = provider.Progress{Instance: w.Instance, State: provider.StateMissing,
 				Message: fmt.Sprintf("instance %s is not in %s any more", w.Instance, p.region)}
@@ -65,6 +80,25 @@ func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]pro
 		out[i] = progress(w, inst, p.seenBusy(w), time.Now())
 	}
 	return out, nil
+}
+
+// confirm reads one instance with GetInstance unless this Observe already did (detailed,
+// which it fills): found is false when amqp-open does not know the id.
+func (p *Provider) confirm(ctx context.Context, id string, detailed map[string]provider.Instance) (provider.Instance, bool, error) {
+	if d, seen := detailed[id]; seen {
+		return d, true, nil
+	}
+	d, err := p.getInstance(ctx, id)
+	var pe *provider.Error
+	if errors.As(err, &pe) && isNotFound(pe.Code) {
+		return provider.Instance{}, false, nil
+	}
+	if err != nil {
+		return provider.Instance{}, false, err
+	}
+	inst := withDetail(fromDetail(p.region, d), d)
+	detailed[id] = inst
+	return inst, true, nil
 }
 
 // busyKey names one accepted change: its instance and order.

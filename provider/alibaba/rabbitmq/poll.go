@@ -14,8 +14,9 @@ import (
 var notFoundCodes = []string{"ResourceNotFound", "InstanceNotExist"}
 
 // observeRead returns the watched instances by id, complete with GetInstance's fields where
-// they were read, in the cheaper of two forms (see Observe).
-func (p *Provider) observeRead(ctx context.Context, watches []provider.Watch) (insts, detailed map[string]provider.Instance, err error) {
+// they were read, in the cheaper of two forms (see Observe); listed says the region's list
+// was read, so an instance detailed lacks was seen only there.
+func (p *Provider) observeRead(ctx context.Context, watches []provider.Watch) (insts, detailed map[string]provider.Instance, listed bool, err error) {
 	ids := provider.WatchedInstances(watches)
 	needs := map[string]bool{}
 	for _, w := range watches {
@@ -31,9 +32,9 @@ func (p *Provider) observeRead(ctx context.Context, watches []provider.Watch) (i
 		}
 		all, err := p.listUntil(ctx, want)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, false, err
 		}
-		return provider.IndexByID(all), detailed, nil
+		return provider.IndexByID(all), detailed, true, nil
 	}
 	insts = make(map[string]provider.Instance, len(ids))
 	for _, id := range ids {
@@ -43,12 +44,12 @@ func (p *Provider) observeRead(ctx context.Context, watches []provider.Watch) (i
 			continue
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, false, err
 		}
 		inst := withDetail(fromDetail(p.region, d), d)
 		insts[id], detailed[id] = inst, inst
 	}
-	return insts, detailed, nil
+	return insts, detailed, false, nil
 }
 
 func isNotFound(code string) bool {

@@ -1,0 +1,59 @@
+package rabbitmq
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/upgradeplan/upgradeplan/cloudsim/amqp"
+	"github.com/upgradeplan/upgradeplan/cloudsim/sim"
+	"github.com/upgradeplan/upgradeplan/cloudsim/simtest"
+	"github.com/upgradeplan/upgradeplan/provider"
+)
+
+// ListInstances is served from an index that trails GetInstance (cloudsim's listLag). A
+// change GetInstance showed DEPLOYING is still SERVING at the old spec in the list when a
+// later poll, carrying riders, pages the region: that is a change under way, not one that
+// ended without taking effect, and an instance one list pass lacks is not gone. Observe
+// takes a verdict that ends the step only from GetInstance.
+func TestAListTrailingGetInstanceEndsNoStep(t *testing.T) {
+	base := "instanceType=enterprise, maxPrivateTps=3000, queueCapacity=1000, storageSize=0"
+	insts := instanceYAML("amqp-a", base) + instanceYAML("amqp-b", base) + instanceYAML("amqp-c", base)
+	state := accounts + "durations: {rabbitmq: 600s}\nlistLag: {rabbitmq: 1h}\nrabbitmq:\n" + insts
+	s := simtest.Start(t, state, sim.Options{TimeScale: 60}, amqp.New()) // the upgrade lasts 10 s, the lag 60 s
+	p := open(t, s, "test-ak", "test-sk")
+	ctx := context.Background()
+	all, err := p.List(ctx, provider.Selection{}) // the list index is copied now
+	if err != nil || len(all) != 3 {
+		t.Fatalf("List: %v %v", all, err)
+	}
+	changes, err := p.Plan(ctx, all[0], provider.Desired{"maxPrivateTps": int64(5000)})
+	if err != nil || len(changes) != 1 {
+		t.Fatalf("Plan: %v %v", changes, err)
+	}
+	c := changes[0]
+	rc, err := p.Apply(ctx, provider.Call{Instance: "amqp-a", Action: c.Action, Params: c.Params, ClientToken: "lag-token-1"})
+	if err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	step := provider.Watch{Instance: "amqp-a", Action: c.Action, From: c.From, To: c.To, Started: true, Since: time.Now(), OrderID: rc.OrderID}
+	got, err := p.Observe(ctx, []provider.Watch{step}) // alone: GetInstance
+	if err != nil || got[0].State != provider.StateInProgress || got[0].Status != statusDeploying {
+		t.Fatalf("the step alone: %+v %v; want in progress, DEPLOYING", got, err)
+	}
+	rider := func(id string) provider.Watch { return provider.Watch{Instance: id, Action: c.Action, From: c.From, To: c.To} }
+	got, err = p.Observe(ctx, []provider.Watch{step, rider("amqp-b"), rider("amqp-c")}) // with riders: the region's list
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0].State != provider.StateInProgress {
+		t.Errorf("with riders, from the trailing list: %s (%s %s); want in progress", got[0].State, got[0].Status, got[0].Message)
+	}
+	if got[1].State != provider.StatePending || got[2].State != provider.StatePending {
+		t.Errorf("riders: %s, %s; want both pending", got[1].State, got[2].State)
+	}
+	lists, gets := len(s.CallsTo("ListInstances")), len(s.CallsTo("GetInstance"))
+	if lists != 2 || gets != 2 {
+		t.Errorf("%d ListInstances and %d GetInstance calls; want 2 and 2 (the plan's list, the riders' page; the step alone, the one confirmation)", lists, gets)
+	}
+}
