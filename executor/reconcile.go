@@ -42,10 +42,28 @@ func (r *run) restore(entries []Entry) {
 	if len(entries) == 0 {
 		return
 	}
+	trails, segs := readTrails(entries)
+	r.rec.Segments = segs
+	if len(segs) > 0 {
+		r.rec.StartedAt = segs[0].StartedAt
+	}
+	if prev, err := r.state.ReadRecord(context.Background()); err == nil {
+		r.prior = prev.Buckets
+	}
 	byID := map[string]*stepState{}
 	for _, s := range r.steps {
 		byID[s.step.ID] = s
 	}
+	for id, t := range trails {
+		if s, ok := byID[id]; ok {
+			s.m = restoreStep(s.rec, t)
+		}
+	}
+}
+
+// readTrails reads the journal: what it says of each step, by step id, and the segments
+// it records (the last one, without an end record, killed).
+func readTrails(entries []Entry) (map[string]*trail, []Segment) {
 	trails := map[string]*trail{}
 	get := func(id string) *trail {
 		t, ok := trails[id]
@@ -63,7 +81,7 @@ func (r *run) restore(entries []Entry) {
 		case EntryBegin:
 			if len(segs) > 0 && segs[len(segs)-1].FinishedAt.IsZero() {
 				segs[len(segs)-1].FinishedAt = last
-				segs[len(segs)-1].Stop = "killed: the journal has no end record"
+				segs[len(segs)-1].Stop = killedStop
 			}
 			segs = append(segs, Segment{StartedAt: e.Time, Resumed: e.Resumed, PID: e.PID, Host: e.Host, Window: e.Window})
 		case EntryEnd:
@@ -115,21 +133,13 @@ func (r *run) restore(entries []Entry) {
 	}
 	if n := len(segs); n > 0 && segs[n-1].FinishedAt.IsZero() {
 		segs[n-1].FinishedAt = last
-		segs[n-1].Stop = "killed: the journal has no end record"
+		segs[n-1].Stop = killedStop
 	}
-	r.rec.Segments = segs
-	if len(segs) > 0 {
-		r.rec.StartedAt = segs[0].StartedAt
-	}
-	if prev, err := r.state.ReadRecord(context.Background()); err == nil {
-		r.prior = prev.Buckets
-	}
-	for id, t := range trails {
-		if s, ok := byID[id]; ok {
-			s.m = restoreStep(s.rec, t)
-		}
-	}
+	return trails, segs
 }
+
+// killedStop is the Stop of a segment whose journal has no end record.
+const killedStop = "killed: the journal has no end record"
 
 // restoreStep sets rec from the trail and returns the step's machine for this segment.
 func restoreStep(rec *StepRecord, t *trail) machine {

@@ -257,6 +257,7 @@ kill:
 		}
 		if _, err := os.Stat(filepath.Join(out, executor.RecordFile)); err == nil {
 			readRecord(t, out)
+			checkReportKeepsTheJournal(t, dir, env, out, i+1)
 		}
 		if began {
 			t.Logf("kill %2d %-30s steps with an intent %3d; this segment: intents %3d, open %2d, results %3d",
@@ -313,6 +314,41 @@ kill:
 	// The cloud agrees: planning again finds nothing to do.
 	if r := cli(t, dir, env, "plan", "fleet.yaml", "--detailed-exitcode"); r.code != 0 {
 		t.Errorf("planning again after the crashes: want exit 0 (no changes), got %s", firstLines(r, 20))
+	}
+}
+
+// checkReportKeepsTheJournal fails unless `report` on a killed run's directory shows every
+// call the journal holds an answer of, with its request id, and names the run unfinished:
+// run.json, written every few seconds, lags the journal a killed segment leaves behind,
+// and an auditor reading the report must not be told that calls already made were not.
+func checkReportKeepsTheJournal(t *testing.T, dir string, env []string, out string, kill int) {
+	t.Helper()
+	entries, err := executor.ReadJournal(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cli(t, dir, env, "report", out, "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("after kill %d: report: %s", kill, firstLines(r, 10))
+	}
+	var rec executor.Record
+	if err := json.Unmarshal([]byte(r.stdout), &rec); err != nil {
+		t.Fatalf("after kill %d: report --format json: %v", kill, err)
+	}
+	shown := map[string]bool{}
+	for _, st := range rec.Steps {
+		for _, id := range st.RequestIDs {
+			shown[st.ID+" "+id] = true
+		}
+	}
+	missing := 0
+	for _, e := range entries {
+		if e.Type == executor.EntryResult && e.RequestID != "" && !shown[e.StepID+" "+e.RequestID] {
+			missing++
+		}
+	}
+	if missing > 0 || rec.Outcome.Result != "" || rec.Outcome.Reason != executor.FoldedReason {
+		t.Errorf("after kill %d: report shows the run %q (%s) and lacks %d request ids the journal holds", kill, rec.Outcome.Result, rec.Outcome.Reason, missing)
 	}
 }
 

@@ -30,7 +30,9 @@ func reportCommand() *cli.Command {
 		ArgsUsage: "DIR/run.json",
 		Description: "Writes to stdout exactly what apply wrote into the run directory: report.md\n" +
 			"   (--format markdown), junit.xml (--format junit) or run.json (--format json).\n" +
-			"   A run directory may be named instead of its run.json.",
+			"   A run directory may be named instead of its run.json. For a run that has not\n" +
+			"   finished (killed, or still running), whose run.json can lag its journal, the\n" +
+			"   steps are as the journal beside it records them, and the outcome says so.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "format", Value: "markdown", Usage: "markdown, junit or json"},
 			&cli.StringFlag{Name: "state", EnvVars: []string{pgstate.Env}, Usage: "read the run from the PostgreSQL state `postgres://USER@HOST:PORT/DB` (with --run) instead of a run.json; a sharded run's shards are merged into one record"},
@@ -70,9 +72,23 @@ func reportCommand() *cli.Command {
 				}
 				return exitError(ExitInvalid, err)
 			}
-			return renderTo(c, render, rec)
+			return renderTo(c, render, folded(c, rec, filepath.Dir(path)))
 		},
 	}
+}
+
+// folded is rec brought up to date with the journal in dir when its run has not finished
+// (executor.FoldJournal). A journal that cannot be read leaves rec as it is, with a warning.
+func folded(c *cli.Context, rec *executor.Record, dir string) *executor.Record {
+	if rec.Outcome.Result != "" {
+		return rec
+	}
+	entries, err := executor.ReadJournal(dir)
+	if err != nil {
+		fmt.Fprintf(c.App.ErrWriter, "report: warning: the run has not finished and its journal cannot be read (%v): the steps are as run.json last recorded them\n", err)
+		return rec
+	}
+	return executor.FoldJournal(rec, entries)
 }
 
 // renderTo renders fully before writing, so a failure never leaves half a report on stdout.

@@ -41,7 +41,9 @@ func TestAListTrailingGetInstanceEndsNoStep(t *testing.T) {
 	if err != nil || got[0].State != provider.StateInProgress || got[0].Status != statusDeploying {
 		t.Fatalf("the step alone: %+v %v; want in progress, DEPLOYING", got, err)
 	}
-	rider := func(id string) provider.Watch { return provider.Watch{Instance: id, Action: c.Action, From: c.From, To: c.To} }
+	rider := func(id string) provider.Watch {
+		return provider.Watch{Instance: id, Action: c.Action, From: c.From, To: c.To}
+	}
 	got, err = p.Observe(ctx, []provider.Watch{step, rider("amqp-b"), rider("amqp-c")}) // with riders: the region's list
 	if err != nil {
 		t.Fatal(err)
