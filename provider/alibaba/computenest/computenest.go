@@ -21,8 +21,10 @@
 // DryRun carries a secret's value when its variable is set, and leaves that key out when it
 // is not — the manifest names it, so it still counts as supplied, and an unset variable
 // only fails at apply time, where it is reported by name. A secret value never appears in an
-// error, a log line or a returned value: errors from a call that carried one are scrubbed,
-// since a transport error quotes the request URL and every RPC parameter travels in it.
+// error, a log line or a returned value: a call that carries one names it to alisdk
+// (alisdk.Call.Secrets), which masks it in every error before the Doer sees it and before
+// a long cloud message is cut short, since a transport error quotes the request URL,
+// every RPC parameter travels in it, and a cloud error may echo the parameters.
 //
 // Completion: Upgrading is in progress; Deployed at the planned version is done;
 // DeployedFailed is a failure (and UpgradeRollbacking, which the current model's enum lacks
@@ -36,7 +38,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -372,7 +373,7 @@ func (p *Provider) dryRun(ctx context.Context, id, version string, params map[st
 		return nil, fmt.Errorf("computenest: dry-run upgrade of %s: %w", id, err)
 	}
 	var resp *cn.UpgradeServiceInstanceResponse
-	err = p.pool.Invoke(ctx, alisdk.Call{Action: ActionUpgrade, Instance: id}, func() (requests.AcsRequest, responses.AcsResponse) {
+	err = p.pool.Invoke(ctx, alisdk.Call{Action: ActionUpgrade, Instance: id, Secrets: secrets}, func() (requests.AcsRequest, responses.AcsResponse) {
 		req := cn.CreateUpgradeServiceInstanceRequest()
 		req.RegionId = p.region
 		req.ServiceInstanceId = id
@@ -383,7 +384,7 @@ func (p *Provider) dryRun(ctx context.Context, id, version string, params map[st
 		return req, resp
 	})
 	if err != nil {
-		return nil, fmt.Errorf("computenest: dry-run upgrade of %s to version %s in %s: %w", id, version, p.region, scrub(err, secrets))
+		return nil, fmt.Errorf("computenest: dry-run upgrade of %s to version %s in %s: %w", id, version, p.region, err)
 	}
 	return requiredNames(resp.UpgradeRequiredParameters), nil
 }
@@ -412,7 +413,8 @@ func requiredNames(raw []string) []string {
 
 // encodeParameters renders Parameters as the JSON string the API takes, resolving secret
 // references. With strict, an unset variable is an error naming it; without, the key is
-// left out. It also returns the resolved secret values, for scrubbing errors.
+// left out. It also returns the resolved secret values, which the call names to alisdk
+// (alisdk.Call.Secrets) so that no error repeats them.
 func encodeParameters(params map[string]any, getenv func(string) string, strict bool) (string, []string, error) {
 	if len(params) == 0 {
 		return "", nil, nil
@@ -467,7 +469,7 @@ func (p *Provider) Apply(ctx context.Context, call provider.Call) (provider.Rece
 		return provider.Receipt{}, &provider.Error{Class: provider.ClassPermanent, Kind: Kind, Action: ActionUpgrade, Instance: call.Instance, Message: err.Error(), Err: err}
 	}
 	var resp *cn.UpgradeServiceInstanceResponse
-	err = p.pool.Invoke(ctx, alisdk.Call{Action: ActionUpgrade, Instance: call.Instance, Mutating: !call.DryRun}, func() (requests.AcsRequest, responses.AcsResponse) {
+	err = p.pool.Invoke(ctx, alisdk.Call{Action: ActionUpgrade, Instance: call.Instance, Mutating: !call.DryRun, Secrets: secrets}, func() (requests.AcsRequest, responses.AcsResponse) {
 		req := cn.CreateUpgradeServiceInstanceRequest()
 		req.RegionId = p.region
 		req.ServiceInstanceId = call.Instance
@@ -479,46 +481,7 @@ func (p *Provider) Apply(ctx context.Context, call provider.Call) (provider.Rece
 		return req, resp
 	})
 	if err != nil {
-		return provider.Receipt{}, fmt.Errorf("computenest: upgrade %s to version %s in %s: %w", call.Instance, version, p.region, scrub(err, secrets))
+		return provider.Receipt{}, fmt.Errorf("computenest: upgrade %s to version %s in %s: %w", call.Instance, version, p.region, err)
 	}
 	return provider.Receipt{RequestID: resp.RequestId}, nil
-}
-
-// scrub removes secret values, in every encoding a request URL or body may carry them,
-// from a classified error, keeping its class, code and request id.
-func scrub(err error, secrets []string) error {
-	if len(secrets) == 0 {
-		return err
-	}
-	clean := func(s string) string {
-		for _, sec := range secrets {
-			j, _ := json.Marshal(sec)
-			for _, plain := range []string{sec, strings.Trim(string(j), `"`)} {
-				sdk := strings.NewReplacer("+", "%20", "*", "%2A", "%7E", "~").Replace(url.QueryEscape(plain))
-				for _, form := range []string{plain, url.QueryEscape(plain), url.PathEscape(plain), sdk} {
-					if form != "" {
-						s = strings.ReplaceAll(s, form, "******")
-					}
-				}
-			}
-		}
-		return s
-	}
-	pe, ok := provider.AsError(err)
-	if !ok {
-		if c := clean(err.Error()); c != err.Error() {
-			return errors.New(c)
-		}
-		return err
-	}
-	out := *pe
-	out.Message = clean(pe.Message)
-	// The cause is replaced only when its text holds a secret: a cause without one keeps
-	// its chain (the executor's "not sent" answer of a stopped run must stay recognisable).
-	if pe.Err != nil {
-		if c := clean(pe.Err.Error()); c != pe.Err.Error() {
-			out.Err = errors.New(c)
-		}
-	}
-	return &out
 }

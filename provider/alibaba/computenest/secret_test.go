@@ -7,7 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	simcn "github.com/upgradeplan/upgradeplan/cloudsim/computenest"
@@ -166,5 +170,93 @@ func TestASignatureRefusalDoesNotEchoTheSecret(t *testing.T) {
 				t.Fatalf("the secret (as %q) leaked into %q", form, text)
 			}
 		}
+	}
+}
+
+// openLogged opens the provider at addr with a Doer that logs every call's error, as the
+// executor's does.
+func openLogged(t *testing.T, addr string, env map[string]string, logs *bytes.Buffer) *Provider {
+	t.Helper()
+	logger := slog.New(slog.NewTextHandler(logs, nil))
+	logged := provider.DoerFunc(func(ctx context.Context, req provider.Request, send func(context.Context) error) error {
+		err := send(ctx)
+		logger.Info("request", "action", req.Action, "err", err)
+		return err
+	})
+	all := map[string]string{"UPGRADEPLAN_ALIBABA_ENDPOINT": addr, "T_AK": "test-ak", "T_SK": "test-sk"}
+	maps.Copy(all, env)
+	p, err := New(provider.Config{Region: region, Doer: logged, Getenv: providertest.Getenv(all),
+		Account: provider.Account{Name: "ali-test", KeyID: provider.SecretRef{FromEnv: "T_AK"}, Secret: provider.SecretRef{FromEnv: "T_SK"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// A refusal that echoes the request's Parameters late in a long message is kept only in
+// part (512 bytes): wherever that cut falls in the password, neither the error (which
+// becomes error.message in run.json, the report and notifications) nor the Doer's log
+// keeps any part of it, at plan time (DryRun) or apply time.
+func TestARefusalEchoingTheParametersPastItsCutKeepsNoPartOfTheSecret(t *testing.T) {
+	var pad atomic.Int64
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		msg := strings.Repeat("x", int(pad.Load())) + "Parameters=" + r.Form.Get("Parameters")
+		w.WriteHeader(400)
+		json.NewEncoder(w).Encode(map[string]string{"RequestId": "REQ-1", "Code": "InvalidParameter", "Message": msg})
+	}))
+	defer hs.Close()
+	var logs bytes.Buffer
+	p := openLogged(t, strings.TrimPrefix(hs.URL, "http://"), map[string]string{"SI_PASSWORD": secret}, &logs)
+	ref := map[string]any{"InstancePassword": map[string]any{"fromEnv": "SI_PASSWORD"}}
+	prefix := len(`Parameters={"InstancePassword":"`)
+	ctx := context.Background()
+	for n := 512 - prefix - len(secret) - 2; n <= 512-prefix+1; n++ {
+		pad.Store(int64(n))
+		_, applyErr := p.Apply(ctx, provider.Call{Instance: "si-1", Action: ActionUpgrade, ClientToken: "tok",
+			Params: map[string]any{"ServiceVersion": "3", "Parameters": ref}})
+		_, dryErr := p.dryRun(ctx, "si-1", "3", map[string]any{"InstancePassword": provider.SecretRef{FromEnv: "SI_PASSWORD"}})
+		for _, err := range []error{applyErr, dryErr} {
+			pe, ok := provider.AsError(err)
+			if !ok || pe.Code != "InvalidParameter" {
+				t.Fatalf("pad %d: %v, want the cloud's InvalidParameter", n, err)
+			}
+			texts := []string{err.Error(), fmt.Sprintf("%+v", err), pe.Message, logs.String()}
+			for e := error(pe); e != nil; e = errors.Unwrap(e) {
+				texts = append(texts, e.Error())
+			}
+			for _, text := range texts {
+				for _, form := range secretForms() {
+					if strings.Contains(text, form) {
+						t.Fatalf("pad %d: the secret (as %q) survived the cut: %q", n, form, text[max(0, len(text)-80):])
+					}
+				}
+			}
+		}
+	}
+}
+
+type stopAnswer struct{}
+
+func (stopAnswer) Error() string { return "not sent: the run stopped" }
+
+// A call that carries a secret and that the Doer answers itself (a step caught waiting for
+// its token at the window cutoff) returns the Doer's answer as its cause, so the executor
+// records the step as not started rather than failed.
+func TestTheDoersOwnAnswerToACallCarryingASecretStaysRecognisable(t *testing.T) {
+	stop := provider.DoerFunc(func(context.Context, provider.Request, func(context.Context) error) error {
+		return &provider.Error{Class: provider.ClassPermanent, Message: "not sent", Err: stopAnswer{}}
+	})
+	p, err := New(provider.Config{Region: region, Doer: stop, Getenv: providertest.Getenv(map[string]string{
+		"UPGRADEPLAN_ALIBABA_ENDPOINT": "127.0.0.1:1", "T_AK": "test-ak", "T_SK": "test-sk", "SI_PASSWORD": secret}),
+		Account: provider.Account{Name: "ali-test", KeyID: provider.SecretRef{FromEnv: "T_AK"}, Secret: provider.SecretRef{FromEnv: "T_SK"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Apply(context.Background(), provider.Call{Instance: "si-1", Action: ActionUpgrade, ClientToken: "tok",
+		Params: map[string]any{"ServiceVersion": "3", "Parameters": map[string]any{"InstancePassword": map[string]any{"fromEnv": "SI_PASSWORD"}}}})
+	var sa stopAnswer
+	if !errors.As(err, &sa) {
+		t.Errorf("Apply returned %#v, which lost the Doer's answer", err)
 	}
 }

@@ -306,6 +306,10 @@ type Call struct {
 	// CheckSuccess makes an HTTP 200 answer whose body says "Success": false an error
 	// (alikafka answers refusals this way).
 	CheckSuccess bool
+	// Secrets are resolved secret values the request carries (a {fromEnv} parameter). No
+	// error Invoke returns, nor any the Doer sees, repeats one or any part of one: they
+	// are masked in every encoding before a message is cut short.
+	Secrets []string
 }
 
 // Attempt builds one attempt's fresh request and response objects.
@@ -314,7 +318,8 @@ type Attempt func() (requests.AcsRequest, responses.AcsResponse)
 // Invoke sends one API call through the pool's Doer. For each attempt the Doer makes, it
 // builds a fresh request with attempt, stamps the endpoint and scheme on it, takes a client
 // from the pool, runs the SDK call with panic recovery and returns the client. Every error
-// it returns is a *provider.Error (see Classify), carrying the kind, action and instance.
+// it returns is a *provider.Error (see Classify), carrying the kind, action and instance,
+// and none carries call.Secrets.
 func (p *Pool) Invoke(ctx context.Context, call Call, attempt Attempt) error {
 	req := provider.Request{
 		Kind:     p.kind,
@@ -384,7 +389,7 @@ func (p *Pool) send(ctx context.Context, call Call, attempt Attempt) (err error)
 		}
 	}
 	if sdkErr != nil {
-		return p.wrap(call, Classify(sdkErr, call.Mutating))
+		return p.wrap(call, classify(sdkErr, call.Mutating, call.Secrets))
 	}
 	return nil
 }
@@ -395,8 +400,10 @@ func doAction(c *sdk.Client, req requests.AcsRequest, resp responses.AcsResponse
 	return nil, c.DoAction(req, resp)
 }
 
-// wrap fills the call's identity into a classified error.
+// wrap fills the call's identity into a classified error and masks the call's secrets in
+// it, before the Doer (which may log it) sees it.
 func (p *Pool) wrap(call Call, pe *provider.Error) *provider.Error {
+	pe = scrubSecrets(pe, call.Secrets)
 	pe.Kind = p.kind
 	pe.Action = call.Action
 	pe.Instance = call.Instance

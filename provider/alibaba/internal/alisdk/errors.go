@@ -42,6 +42,13 @@ const (
 //     ClassUnknown for a mutating call, ClassRetryable for a read.
 //   - anything else (a certificate error, a bad parameter) → ClassPermanent.
 func Classify(err error, mutating bool) *provider.Error {
+	return classify(err, mutating, nil)
+}
+
+// classify is Classify for a call that carried secrets: they are masked in the cloud's
+// Message before it is cut short, so the cut cannot leave a prefix of one behind (Invoke
+// masks the rest of the error afterwards).
+func classify(err error, mutating bool, secrets []string) *provider.Error {
 	if err == nil {
 		return nil
 	}
@@ -61,7 +68,7 @@ func Classify(err error, mutating bool) *provider.Error {
 		return &provider.Error{
 			Class:      class,
 			Code:       se.ErrorCode(),
-			Message:    serverMessage(se),
+			Message:    serverMessage(se, secrets),
 			RequestID:  se.RequestId(),
 			HTTPStatus: se.HttpStatus(),
 			Err:        withoutStringToSign(err),
@@ -132,19 +139,19 @@ type redactedError struct {
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
 
-// serverMessage is the cloud's Message; when the body was not the usual JSON the SDK puts
-// the whole body there, which is kept but cut short.
-func serverMessage(se *errors.ServerError) string {
+// serverMessage is the cloud's Message with the call's secrets masked; when the body was
+// not the usual JSON the SDK puts the whole body there, which is kept but cut short (on a
+// rune boundary). The secrets are masked first: a cloud that echoes the request's
+// parameters late in a long message would otherwise leave a cut-off prefix of a secret,
+// which no later whole-value match recognises.
+func serverMessage(se *errors.ServerError, secrets []string) string {
 	m := se.Message()
 	// Alibaba echoes its string to sign on SignatureDoesNotMatch; it holds every request
 	// parameter, which may be a resolved secret.
 	if i := strings.Index(m, errors.MessageContain); i >= 0 {
 		m = strings.TrimSpace(m[:i])
 	}
-	if len(m) > 512 {
-		m = m[:512] + "…"
-	}
-	return m
+	return cut(maskSecrets(m, secrets), maxMessage)
 }
 
 // withoutStringToSign returns err, or, when the answer echoed the server's string to sign
