@@ -29,7 +29,9 @@
 // Completion: Upgrading is in progress; Deployed at the planned version is done;
 // DeployedFailed is a failure (and UpgradeRollbacking, which the current model's enum lacks
 // but older answers showed); Deployed at the old version past the start grace is a failed
-// upgrade that rolled back, or a call that never took effect (see StartGrace).
+// upgrade that rolled back, or a call that never took effect (see StartGrace); Deployed at
+// a version that is neither the old nor the planned one is someone else's upgrade, a
+// failure at once.
 package computenest
 
 import (

@@ -49,6 +49,12 @@ func progress(w provider.Watch, inst provider.Instance, now time.Time) provider.
 		pr.Message = fmt.Sprintf("service instance %s is %s at version %v", w.Instance, inst.Status, inst.Values[valueVersion])
 	case inst.Status == statusDeployed && atTarget:
 		pr.State = provider.StateDone
+	case w.Started && inst.Status == statusDeployed && !atFrom:
+		// Deployed at neither version: someone else's upgrade. No grace applies, since a
+		// list that lags behind the call only ever shows the old state.
+		pr.State = provider.StateFailed
+		pr.Message = fmt.Sprintf("service instance %s is Deployed and its %s is %v; the plan moved %v → %v (changed by someone else?)",
+			w.Instance, off, inst.Values[off], w.From[off], w.To[off])
 	case w.Started && inst.Status == statusDeployed && atFrom && !w.Since.IsZero() && !provider.WithinStartGrace(w, now, StartGrace):
 		pr.State = provider.StateFailed
 		pr.Message = fmt.Sprintf("service instance %s is still Deployed at version %v %s: the upgrade never started or rolled back",

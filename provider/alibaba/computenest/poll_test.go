@@ -90,3 +90,32 @@ func TestAnUpgradeStillDeployedAtItsOldVersionAfterTheStartGraceFailed(t *testin
 		}
 	}
 }
+
+// Someone else upgrades the instance to version 4 while our accepted 2 → 3 is followed:
+// Deployed at neither version is no visibility lag (that only ever shows the old state),
+// so the step fails at once, inside the start grace, naming the version seen and the
+// plan's, instead of staying in progress until the step timeout.
+func TestAStartedUpgradeFoundDeployedAtAThirdVersionFailsAtOnce(t *testing.T) {
+	_, p := start(t, serviceInstance("si-1", "Deployed", "{}"), "", map[string]string{"PW": "x"})
+	ctx := context.Background()
+	other := map[string]any{"ServiceVersion": "4", "Parameters": map[string]any{
+		"EcsInstanceType": "ecs.g6.large", "AdminUser": "root", "InstancePassword": provider.SecretRef{FromEnv: "PW"}}}
+	if _, err := p.Apply(ctx, provider.Call{Instance: "si-1", Action: ActionUpgrade, ClientToken: "someone-else", Params: other}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, p, provider.Watch{Instance: "si-1", From: provider.Values{valueVersion: "2"}, To: provider.Values{valueVersion: "4"}, Started: true}, provider.StateDone)
+
+	from, to := provider.Values{valueVersion: "2"}, provider.Values{valueVersion: "3"}
+	got, err := p.Observe(ctx, []provider.Watch{
+		{Instance: "si-1", From: from, To: to, Started: true, Since: time.Now().Add(-10 * time.Second)},
+		{Instance: "si-1", From: from, To: to, Started: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, g := range got {
+		if g.State != provider.StateFailed || !strings.Contains(g.Message, "serviceVersion is 4") || !strings.Contains(g.Message, "2 → 3") {
+			t.Errorf("watch %d: %s %q; want failed, naming version 4 and the plan's 2 → 3", i, g.State, g.Message)
+		}
+	}
+}
