@@ -12,7 +12,8 @@ import (
 )
 
 // PlanMarkdown writes p as a pull-request comment: the summary line, the settings, one table
-// per target (instance, from → to, action, wave), the warnings (restarts, one-way changes,
+// per target (instance, from → to, action, wave, and what a step sends beyond from → to
+// where one does: see planSends), the warnings (restarts, one-way changes,
 // latest-minor upgrades: every step note), the digest and the command that applies exactly
 // this plan. It stays under CommentLimit for any fleet: the largest tables are cut, then
 // collapsed into a line that still names the target, its step count and its actions.
@@ -30,7 +31,7 @@ func planMarkdownDoc(p *planner.Plan, planPath string, limit int) string {
 	d := NewBoundedDoc(limit)
 	d.Textf("### upgradeplan plan: %s\n\n", Code(orDefault(p.Manifest.Name, "(unnamed)")))
 	if sum.Steps == 0 {
-		d.Textf("**No changes.** Every instance (%s) already matches the manifest.\n\n", thousands(sum.Instances))
+		d.Textf("**No changes.** %s\n\n", Cell(planNoChanges(p, sum.Instances)))
 	}
 	d.Textf("**%s** %s in %s. Manifest %s (sha256 %s).\n\n", Cell(sum.Line()), planCount(sum.Steps, "step", "steps"),
 		planCount(sum.Targets, "target", "targets"), Code(orDefault(p.Manifest.Path, "(unknown)")), Code(shortDigest(p.Manifest.SHA256)))
@@ -53,9 +54,24 @@ func planMarkdownDoc(p *planner.Plan, planPath string, limit int) string {
 		if len(steps) == 0 {
 			continue
 		}
-		tbl := NewTable("instance", "from → to", "action", "wave").AlignRight(3)
-		for _, s := range steps {
-			tbl.Add(Code(planInstanceLabel(s)), Cell(planChange(s.From, s.To)), Cell(s.Action), fmt.Sprint(s.Wave))
+		// A "sends" column only where a step sends a parameter set (see planSends).
+		sends := make([]string, len(steps))
+		anySends := false
+		for i, s := range steps {
+			sends[i] = planSends(s.Params)
+			anySends = anySends || sends[i] != ""
+		}
+		header := []string{"instance", "from → to", "action", "wave"}
+		if anySends {
+			header = append(header, "sends")
+		}
+		tbl := NewTable(header...).AlignRight(3)
+		for i, s := range steps {
+			row := []string{Code(planInstanceLabel(s)), Cell(planChange(s.From, s.To)), Cell(s.Action), fmt.Sprint(s.Wave)}
+			if anySends {
+				row = append(row, Cell(sends[i]))
+			}
+			tbl.Add(row...)
 		}
 		d.Table(tbl, func(omitted, total int) string {
 			actions := planActionCounts(steps[total-omitted:])

@@ -44,6 +44,7 @@ func (s PlanSummary) Line() string {
 //
 //	~ alikafka-demo-1  version: 0.10.2 → 2.2.0  (UpgradeInstanceVersion, wave 0)
 //
+// and, under a step that sends a parameter set (see planSends), a line "sends ...";
 // then the notes as warnings, the summary line and the digest. planPath is the plan file
 // named in the apply hint ("" for plan.json).
 func PlanText(w io.Writer, p *planner.Plan, planPath string) error {
@@ -61,6 +62,9 @@ func PlanText(w io.Writer, p *planner.Plan, planPath string) error {
 		}
 		for _, s := range steps {
 			fmt.Fprintf(&b, "  ~ %-*s  %s  (%s, wave %d)\n", width, planInstanceLabel(s), planChange(s.From, s.To), s.Action, s.Wave)
+			if sends := planSends(s.Params); sends != "" {
+				fmt.Fprintf(&b, "    %-*s  sends %s\n", width, "", sends)
+			}
 		}
 		if len(steps) == 0 {
 			b.WriteString("  no changes\n")
@@ -74,7 +78,7 @@ func PlanText(w io.Writer, p *planner.Plan, planPath string) error {
 	}
 	b.WriteString("\n")
 	if sum.Steps == 0 {
-		fmt.Fprintf(&b, "No changes. Every instance (%s) already matches the manifest.\n", thousands(sum.Instances))
+		fmt.Fprintf(&b, "No changes. %s\n", planNoChanges(p, sum.Instances))
 	}
 	fmt.Fprintf(&b, "%s %s in %s.\n", sum.Line(), planCount(sum.Steps, "step", "steps"), planCount(sum.Targets, "target", "targets"))
 	fmt.Fprintf(&b, "Digest: %s\n", p.Digest)
