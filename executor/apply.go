@@ -288,9 +288,10 @@ func newRun(plan *planner.Plan, opts Options, st RunState, entries []Entry) (*ru
 		budget:      budget,
 		timeout:     timeout,
 		stopTimeout: stopTimeout,
-		limiter:     NewLimiter(opts.Registry, plan.Settings, LimiterOptions{Retry: opts.Retry, Seed: opts.Seed}),
-		observers:   map[groupKey]*observer{},
-		provs:       map[groupKey]provider.Provider{},
+		limiter: NewLimiter(opts.Registry, plan.Settings, LimiterOptions{Retry: opts.Retry, Seed: opts.Seed,
+			SharedBuckets: SharedBuckets(plan.Accounts, opts.Getenv)}),
+		observers: map[groupKey]*observer{},
+		provs:     map[groupKey]provider.Provider{},
 
 		targetSem: map[string]*slots{},
 		ready:     map[string]*atomic.Int64{},

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,6 +74,7 @@ type Limiter struct {
 
 	mu      sync.Mutex
 	buckets map[bucketKey]*bucket
+	shared  map[string]string // LimiterOptions.SharedBuckets
 }
 
 // LimiterOptions tune a Limiter; the zero value is the default.
@@ -93,6 +95,10 @@ type LimiterOptions struct {
 	// second of its rate. A request that finds a token and no guard leaves at once. Plan sets
 	// PlanLump; apply leaves it 0 (burst 1, each request as soon as it may).
 	Lump time.Duration
+	// SharedBuckets (SharedBuckets') maps "cloud/account" to the account name whose
+	// buckets the account's requests take their tokens from; an account it does not name
+	// has buckets of its own.
+	SharedBuckets map[string]string
 }
 
 // PlanLump is plan's Lump. Plan's one read per MongoDB instance (its kernel version) goes
@@ -161,6 +167,7 @@ func NewLimiter(reg provider.Registry, settings planner.Settings, opts LimiterOp
 		lump:     opts.Lump,
 		sleep:    sleep,
 		buckets:  map[bucketKey]*bucket{},
+		shared:   opts.SharedBuckets,
 	}
 	for kind, spec := range reg {
 		for _, a := range spec.Actions {
@@ -193,7 +200,14 @@ func (l *Limiter) Rate(action string) float64 {
 }
 
 func (l *Limiter) bucket(req provider.Request) *bucket {
-	key := bucketKey{req.Account, req.Kind + "/" + req.Action}
+	account := req.Account
+	if len(l.shared) > 0 {
+		cloud, _, _ := strings.Cut(req.Kind, ".")
+		if name, ok := l.shared[cloud+"/"+account]; ok {
+			account = name // one account at the cloud under two names: one set of caps
+		}
+	}
+	key := bucketKey{account, req.Kind + "/" + req.Action}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, ok := l.buckets[key]

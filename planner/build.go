@@ -340,6 +340,11 @@ func ResolveSettings(s manifest.Settings) Settings {
 	return out
 }
 
+// Accounts returns the manifest's accounts as a plan holds them (Plan.Accounts).
+func Accounts(fleet *manifest.Fleet) map[string]provider.Account {
+	return convertAccounts(fleet.Accounts)
+}
+
 func convertAccounts(in map[string]manifest.Account) map[string]provider.Account {
 	if len(in) == 0 {
 		return nil

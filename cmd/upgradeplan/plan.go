@@ -71,7 +71,8 @@ func planCommand() *cli.Command {
 			reg := products.Registry()
 			// Reads take tokens from the same per-(account, action) buckets as apply, so a plan
 			// of a large fleet never trips the clouds' rate limits.
-			limiter := executor.NewLimiter(reg, planner.ResolveSettings(fleet.Settings), executor.LimiterOptions{Lump: executor.PlanLump})
+			limiter := executor.NewLimiter(reg, planner.ResolveSettings(fleet.Settings), executor.LimiterOptions{Lump: executor.PlanLump,
+				SharedBuckets: executor.SharedBuckets(planner.Accounts(fleet), os.Getenv)})
 			p, err := planner.Build(c.Context, fleet, reg, planner.Options{
 				Doer:         limiter,
 				Getenv:       os.Getenv,
