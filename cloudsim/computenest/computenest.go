@@ -187,8 +187,9 @@ func compareVersions(a, b string) int {
 	return strings.Compare(a, b)
 }
 
-// secretName reports whether a parameter must never be echoed.
-func secretName(name string) bool { return sim.IsSecretName(name) }
+// secretName reports whether a service parameter must never be echoed: the rule
+// upgradeplan's provider refuses literal values by (sim.IsSecretParameter).
+func secretName(name string) bool { return sim.IsSecretParameter(name) }
 
 func maskedParameters(params map[string]any) map[string]any {
 	out := make(map[string]any, len(params))

@@ -26,7 +26,7 @@ type CallRecord struct {
 	// Params are the RPC parameters without the signature and credential ones (first
 	// value of each), or the TC3 body's top-level fields (strings as they are, anything
 	// else as compact JSON), with every secret masked (IsSecretName: the parameter
-	// itself, or a key inside a JSON-valued parameter).
+	// itself or a field inside a JSON list; IsSecretParameter: a key of a JSON object).
 	Params map[string]string `json:"parameters"`
 	// Status is the HTTP status answered; 0 when the connection was dropped.
 	Status int `json:"status"`

@@ -185,7 +185,7 @@ func TestTheCallLogMasksSecretParameters(t *testing.T) {
 	s, _, _ := startSim(t, sim.Options{})
 	params := map[string]any{
 		"InstanceId":    "w-1",
-		"Parameters":    `{"EcsInstanceType":"ecs.g7.large","InstancePassword":"hunter2-secret-value"}`,
+		"Parameters":    `{"EcsInstanceType":"ecs.g7.large","InstancePassword":"hunter2-secret-value","ApiToken":"hunter2-token","AccessKey":"hunter2-key"}`,
 		"LoginPassword": "hunter2-secret-value",
 	}
 	for i, f := range forms {

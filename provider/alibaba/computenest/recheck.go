@@ -7,26 +7,18 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/upgradeplan/upgradeplan/internal/secretname"
 	"github.com/upgradeplan/upgradeplan/provider"
 )
 
-// secretWords mark a parameter name as secret, in any case. The DryRun answer names the
-// parameters a version requires but not their types, so the name is what tells a password.
-var secretWords = []string{"password", "secret", "token", "key"}
-
 // secretMessage refuses a literal secret without repeating it.
-const secretMessage = "its name says it is secret (password, secret, token or key), so it must be {fromEnv: NAME}, read from the environment when the call is made; the value written here is not repeated"
+var secretMessage = "its name says it is secret (it contains one of " + strings.Join(secretname.Words, ", ") +
+	", in any case), so it must be {fromEnv: NAME}, read from the environment when the call is made; the value written here is not repeated"
 
-// SecretName reports whether a parameter's name says it holds a secret.
-func SecretName(name string) bool {
-	lower := strings.ToLower(name)
-	for _, w := range secretWords {
-		if strings.Contains(lower, w) {
-			return true
-		}
-	}
-	return false
-}
+// SecretName reports whether a parameter's name says it holds a secret. The DryRun answer
+// names the parameters a version requires but not their types, so the name is what tells
+// a password; the rule is secretname's, the one the simulator masks by.
+func SecretName(name string) bool { return secretname.Is(name) }
 
 // upgradeChange is the UpgradeServiceInstance Plan builds; Parameters only when there are.
 func upgradeChange(id, current, version string, params map[string]any) provider.Change {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	simcn "github.com/upgradeplan/upgradeplan/cloudsim/computenest"
 	"github.com/upgradeplan/upgradeplan/cloudsim/sim"
 	"github.com/upgradeplan/upgradeplan/cloudsim/simtest"
+	"github.com/upgradeplan/upgradeplan/internal/secretname"
 	"github.com/upgradeplan/upgradeplan/provider"
 	"github.com/upgradeplan/upgradeplan/provider/internal/providertest"
 )
@@ -258,5 +260,43 @@ func TestTheDoersOwnAnswerToACallCarryingASecretStaysRecognisable(t *testing.T) 
 	var sa stopAnswer
 	if !errors.As(err, &sa) {
 		t.Errorf("Apply returned %#v, which lost the Doer's answer", err)
+	}
+}
+
+// Every name SecretName calls secret, sent resolved from the environment, is masked in
+// what the simulator shows: its call log and its state.
+func TestSimulatorShowsNoParameterTheProviderCallsSecret(t *testing.T) {
+	env := map[string]string{"SI_PASSWORD": secret}
+	parameters := map[string]any{"EcsInstanceType": "ecs.g7.large", "InstancePassword": map[string]any{"fromEnv": "SI_PASSWORD"}}
+	for _, word := range secretname.Words {
+		name := "Api" + strings.ToUpper(word[:1]) + word[1:] // ApiToken, ApiKey, ...
+		if !SecretName(name) {
+			t.Fatalf("SecretName(%q) = false", name)
+		}
+		env["SI_"+strings.ToUpper(word)] = "resolved-" + word + "-value"
+		parameters[name] = map[string]any{"fromEnv": "SI_" + strings.ToUpper(word)}
+	}
+	s, p := start(t, serviceInstance("si-1", "Deployed", "{env: test}"), "", env)
+	if _, err := p.Apply(context.Background(), provider.Call{Instance: "si-1", Action: ActionUpgrade, ClientToken: "tok",
+		Params: map[string]any{"ServiceVersion": "3", "Parameters": parameters}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, p, provider.Watch{Instance: "si-1", Action: ActionUpgrade, From: provider.Values{valueVersion: "2"},
+		To: provider.Values{valueVersion: "3"}, Started: true}, provider.StateDone) // the state holds the new parameters
+	for _, path := range []string{"/_sim/calls", "/_sim/state"} {
+		resp, err := http.Get(s.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, v := range env {
+			if strings.Contains(string(body), v) {
+				t.Errorf("%s shows the secret %q: %s", path, v, body)
+			}
+		}
+		if !strings.Contains(string(body), "ecs.g7.large") {
+			t.Errorf("%s lost the parameter that is not secret: %s", path, body)
+		}
 	}
 }
