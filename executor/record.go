@@ -120,6 +120,19 @@ type StepRecord struct {
 	DurationSeconds float64    `json:"duration_seconds,omitempty"`
 }
 
+// LastRequestID is the request id of the last attempt of the mutating call, the one that
+// decided the step: the error's when it names one, else the last of RequestIDs. It is the id
+// a cloud's support asks for, so the report and the notification show the same one.
+func (s StepRecord) LastRequestID() string {
+	if s.Error != nil && s.Error.RequestID != "" {
+		return s.Error.RequestID
+	}
+	if n := len(s.RequestIDs); n > 0 {
+		return s.RequestIDs[n-1]
+	}
+	return ""
+}
+
 // StepError is why a step failed.
 type StepError struct {
 	Code      string         `json:"code,omitempty"`

@@ -205,3 +205,23 @@ func TestParseTarget(t *testing.T) {
 		}
 	}
 }
+
+// A failure whose error names no request id or code still carries the request id that
+// report.md shows (the step's last one), in every format.
+func TestFailureCarriesTheStepsLastRequestIDWithoutAnErrorCode(t *testing.T) {
+	rec := &executor.Record{Plan: executor.PlanRef{Name: "marketplace"}, Outcome: executor.Outcome{Result: "failed", ExitCode: 2},
+		Counts: map[executor.Status]int{executor.StatusFailed: 1},
+		Steps: []executor.StepRecord{{ID: "marketplace/si-2", Instance: "si-2", Status: executor.StatusFailed,
+			RequestIDs: []string{"REQ-FIRST", "REQ-LAST"},
+			Error:      &executor.StepError{Class: provider.ClassPermanent, Message: "service instance si-2 is DeployedFailed"}}}}
+	s := NewSummary(rec, "/runs/m", nil, "")
+	for _, f := range formats {
+		body, err := Body(f, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(body), "REQ-LAST") {
+			t.Errorf("%s body lacks the request id REQ-LAST:\n%s", f, body)
+		}
+	}
+}

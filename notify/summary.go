@@ -36,7 +36,8 @@ type Summary struct {
 	Continue string `json:"continue,omitempty"`
 }
 
-// Failure is one failed step as an on-call engineer needs it.
+// Failure is one failed step as an on-call engineer needs it. RequestID is the step's last
+// request id (executor.StepRecord.LastRequestID), the one report.md shows.
 type Failure struct {
 	Step      string `json:"step"`
 	Instance  string `json:"instance"`
@@ -82,9 +83,9 @@ func NewSummary(rec *executor.Record, runDir string, reports map[string]string, 
 			s.MoreFailures++
 			continue
 		}
-		f := Failure{Step: st.ID, Instance: st.Instance}
+		f := Failure{Step: st.ID, Instance: st.Instance, RequestID: st.LastRequestID()}
 		if st.Error != nil {
-			f.Code, f.RequestID, f.Message = st.Error.Code, st.Error.RequestID, st.Error.Message
+			f.Code, f.Message = st.Error.Code, st.Error.Message
 		} else {
 			f.Message = st.Reason
 		}
@@ -167,12 +168,15 @@ func (s Summary) text(markdown bool) string {
 		b.WriteString("\nFailures:\n")
 		for _, f := range s.Failures {
 			fmt.Fprintf(&b, "- %s: %s", code(f.Instance), f.Message)
+			var ids []string
 			if f.Code != "" {
-				fmt.Fprintf(&b, " (code %s", f.Code)
-				if f.RequestID != "" {
-					fmt.Fprintf(&b, ", request id %s", f.RequestID)
-				}
-				b.WriteString(")")
+				ids = append(ids, "code "+f.Code)
+			}
+			if f.RequestID != "" {
+				ids = append(ids, "request id "+f.RequestID)
+			}
+			if len(ids) > 0 {
+				fmt.Fprintf(&b, " (%s)", strings.Join(ids, ", "))
 			}
 			b.WriteString("\n")
 		}

@@ -152,18 +152,6 @@ func instanceLabel(s executor.StepRecord) string {
 	return s.Instance
 }
 
-// lastRequestID is the request id of the last attempt of the mutating call, the one that
-// decided the step.
-func lastRequestID(s executor.StepRecord) string {
-	if s.Error != nil && s.Error.RequestID != "" {
-		return s.Error.RequestID
-	}
-	if n := len(s.RequestIDs); n > 0 {
-		return s.RequestIDs[n-1]
-	}
-	return ""
-}
-
 // seconds formats a duration in seconds for people: "0.8s", "42s", "4m12s", "1h02m".
 func seconds(sec float64) string {
 	if sec <= 0 || math.IsNaN(sec) || math.IsInf(sec, 0) {

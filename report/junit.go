@@ -215,7 +215,7 @@ func failureText(s executor.StepRecord, e *executor.StepError) string {
 		fmt.Fprintf(&b, " with %s", e.Code)
 	}
 	fmt.Fprintf(&b, " (%s): %s\n", e.Class, e.Message)
-	if id := lastRequestID(s); id != "" {
+	if id := s.LastRequestID(); id != "" {
 		fmt.Fprintf(&b, "request id: %s\n", id)
 	}
 	return b.String()

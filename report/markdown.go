@@ -49,7 +49,7 @@ func markdownDoc(rec *executor.Record, limit int) string {
 			if e == nil {
 				e = &executor.StepError{Message: s.Reason}
 			}
-			t.Add(Cell(instanceLabel(s)), Cell(s.Target), Code(e.Code), Cell(string(e.Class)), Cell(e.Message), Code(lastRequestID(s)))
+			t.Add(Cell(instanceLabel(s)), Cell(s.Target), Code(e.Code), Cell(string(e.Class)), Cell(e.Message), Code(s.LastRequestID()))
 		}
 		d.LastResortTable(t, func(omitted, total int) string {
 			return fmt.Sprintf("_%s more of %s failures are in run.json._", thousands(omitted), thousands(total))
@@ -80,7 +80,7 @@ func markdownDoc(rec *executor.Record, limit int) string {
 				status += ": " + Cell(s.Reason)
 			}
 			t.Add(Cell(instanceLabel(s)), Cell(changeText(s.From, s.To)), status, strconv.Itoa(s.Attempts),
-				Code(lastRequestID(s)), Code(s.OrderID), seconds(s.DurationSeconds))
+				Code(s.LastRequestID()), Code(s.OrderID), seconds(s.DurationSeconds))
 		}
 		name := g.Name
 		d.Table(t, func(omitted, total int) string {
