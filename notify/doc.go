@@ -2,6 +2,9 @@
 // run record (outcome, counts, failures with instance, error code and request id, report
 // paths, the command that continues the run) posted to incoming webhooks — a plain JSON
 // document, or the message shapes Slack, DingTalk, WeCom and Feishu accept.
+// Text from the run record (a cloud's error message, an instance id) is shown as text:
+// escaped per Slack's rules for Slack, with report's Cell and Code for the Markdown of
+// DingTalk and WeCom, so it can neither ping a channel, link, nor break the message.
 //
 // A notification must never change a run: sending is retried with backoff for a bounded
 // time and its failure is returned for a warning, never turned into an exit code. It never

@@ -113,8 +113,8 @@ func TestFailuresAreCappedAndCounted(t *testing.T) {
 	if len(s.Failures) != MaxFailures || s.MoreFailures != 3 {
 		t.Fatalf("summary lists %d failures and %d more, want %d and 3", len(s.Failures), s.MoreFailures, MaxFailures)
 	}
-	if !strings.Contains(s.text(false), "and 3 more failed steps") {
-		t.Errorf("text does not say 3 more failed:\n%s", s.text(false))
+	if !strings.Contains(s.text(plainText), "and 3 more failed steps") {
+		t.Errorf("text does not say 3 more failed:\n%s", s.text(plainText))
 	}
 }
 

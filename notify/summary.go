@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/upgradeplan/upgradeplan/executor"
+	"github.com/upgradeplan/upgradeplan/report"
 )
 
 // MaxFailures is how many failed steps a summary lists; the rest are counted. A chat
@@ -144,36 +145,76 @@ func (s Summary) countsLine() string {
 	return strings.Join(parts, ", ")
 }
 
-// text is the summary as plain lines; markdown adds emphasis and code spans where the
-// service renders them.
-func (s Summary) text(markdown bool) string {
-	code := func(v string) string {
-		if markdown && v != "" {
-			return "`" + v + "`"
-		}
-		return v
+// style is how a service reads a message's text.
+type style int
+
+const (
+	plainText style = iota // Feishu text: shown as written
+	markdown               // DingTalk and WeCom markdown
+	mrkdwn                 // Slack mrkdwn
+)
+
+// slackEscaper escapes the three characters Slack reads as control sequences (<!channel>,
+// <http://x|label>), as its formatting reference requires of text that is not one; the
+// summary writes none of its own, so every occurrence is escaped.
+var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// inline renders text from the record (a cloud's message, a host, a plan name) so the
+// service shows it as text on its line: line breaks become spaces, Markdown is escaped
+// with report.Cell (Slack's escaping is done on the whole text).
+func (st style) inline(v string) string {
+	switch st {
+	case markdown:
+		return report.Cell(strings.Join(strings.Fields(v), " "))
+	case mrkdwn:
+		return strings.Join(strings.Fields(v), " ")
 	}
+	return v
+}
+
+// code renders v as a code span: report.Code for Markdown (a fence longer than any run of
+// backticks in v); Slack has no such fence, so a value with a backtick stays plain text.
+func (st style) code(v string) string {
+	switch {
+	case v == "" || st == plainText:
+		return v
+	case st == markdown:
+		return report.Code(v)
+	case strings.Contains(v, "`"):
+		return strings.Join(strings.Fields(v), " ")
+	}
+	return "`" + strings.Join(strings.Fields(v), " ") + "`"
+}
+
+// text is the summary in the service's style: plain lines, with emphasis and code spans
+// where the service renders them, and everything from the record shown as text (cloud
+// messages can carry Markdown, HTML or Slack control sequences).
+func (s Summary) text(st style) string {
+	code, inline := st.code, st.inline
 	var b strings.Builder
-	if markdown {
-		fmt.Fprintf(&b, "**%s**\n\n", s.headline())
-	} else {
+	switch st {
+	case markdown:
+		fmt.Fprintf(&b, "**%s**\n\n", inline(s.headline()))
+	case mrkdwn:
+		fmt.Fprintf(&b, "*%s*\n\n", inline(s.headline()))
+	default:
 		fmt.Fprintf(&b, "%s\n", s.headline())
 	}
 	fmt.Fprintf(&b, "Steps: %s\n", s.countsLine())
 	fmt.Fprintf(&b, "Plan digest: %s\n", code(s.Digest))
 	if s.Host != "" {
-		fmt.Fprintf(&b, "Runner: %s\n", s.Host)
+		fmt.Fprintf(&b, "Runner: %s\n", inline(s.Host))
 	}
 	if len(s.Failures) > 0 {
 		b.WriteString("\nFailures:\n")
 		for _, f := range s.Failures {
-			fmt.Fprintf(&b, "- %s: %s", code(f.Instance), f.Message)
+			fmt.Fprintf(&b, "- %s: %s", code(f.Instance), inline(f.Message))
 			var ids []string
 			if f.Code != "" {
-				ids = append(ids, "code "+f.Code)
+				ids = append(ids, "code "+code(f.Code))
 			}
 			if f.RequestID != "" {
-				ids = append(ids, "request id "+f.RequestID)
+				ids = append(ids, "request id "+code(f.RequestID))
 			}
 			if len(ids) > 0 {
 				fmt.Fprintf(&b, " (%s)", strings.Join(ids, ", "))
@@ -191,6 +232,9 @@ func (s Summary) text(markdown bool) string {
 	}
 	if s.Continue != "" {
 		fmt.Fprintf(&b, "Continue with: %s\n", code(s.Continue))
+	}
+	if st == mrkdwn {
+		return slackEscaper.Replace(b.String())
 	}
 	return b.String()
 }

@@ -121,21 +121,18 @@ func Body(f Format, s Summary) ([]byte, error) {
 	case FormatJSON:
 		v = s
 	case FormatSlack:
-		v = map[string]any{"text": slackText(s.text(true))}
+		v = map[string]any{"text": s.text(mrkdwn)}
 	case FormatDingTalk:
-		v = map[string]any{"msgtype": "markdown", "markdown": map[string]string{"title": s.headline(), "text": s.text(true)}}
+		v = map[string]any{"msgtype": "markdown", "markdown": map[string]string{"title": s.headline(), "text": s.text(markdown)}}
 	case FormatWeCom:
-		v = map[string]any{"msgtype": "markdown", "markdown": map[string]string{"content": s.text(true)}}
+		v = map[string]any{"msgtype": "markdown", "markdown": map[string]string{"content": s.text(markdown)}}
 	case FormatFeishu:
-		v = map[string]any{"msg_type": "text", "content": map[string]string{"text": s.text(false)}}
+		v = map[string]any{"msg_type": "text", "content": map[string]string{"text": s.text(plainText)}}
 	default:
 		return nil, fmt.Errorf("unknown notification format %q", f)
 	}
 	return json.Marshal(v)
 }
-
-// slackText turns the Markdown bold into Slack's mrkdwn bold.
-func slackText(md string) string { return strings.ReplaceAll(md, "**", "*") }
 
 // Sender posts notifications. Its zero value is usable: http.DefaultTransport, four
 // attempts per target with full-jitter backoff from one second, ten seconds per attempt and
