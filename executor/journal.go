@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/upgradeplan/upgradeplan/internal/atomicfile"
 	"github.com/upgradeplan/upgradeplan/internal/jsonindent"
 	"github.com/upgradeplan/upgradeplan/planner"
 	"github.com/upgradeplan/upgradeplan/provider"
@@ -130,46 +131,14 @@ func isLastLine(all, line []byte) bool {
 	return bytes.HasSuffix(bytes.TrimRight(all, "\n"), line)
 }
 
-// writeFileAtomic writes data to path via a synced temp file and a rename, so readers see the
-// old or the new file, never half of one.
-func writeFileAtomic(path string, data []byte) error {
-	return writeFileAtomicFunc(path, func(w io.Writer) error {
-		_, err := w.Write(data)
-		return err
-	})
-}
+// writeFileAtomic writes data to path with atomicfile, so readers see the old or the new
+// file, never half of one, and a power loss after it returned keeps the new one. The mode
+// is 0600, as os.CreateTemp makes it: the state directory is the runner's own.
+func writeFileAtomic(path string, data []byte) error { return atomicfile.WriteFile(path, data, 0o600) }
 
 // writeFileAtomicFunc is writeFileAtomic with the content written by write.
 func writeFileAtomicFunc(path string, write func(io.Writer) error) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	bw := bufio.NewWriterSize(f, 256<<10)
-	err = write(bw)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.Write(path, 0o600, write)
 }
 
 // WriteRecord writes rec as DIR/run.json atomically. The steps are encoded one at a time

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/upgradeplan/upgradeplan/executor"
+	"github.com/upgradeplan/upgradeplan/internal/atomicfile"
 )
 
 // Metrics writes a run's state in the Prometheus text exposition format (version 0.0.4),
@@ -92,7 +93,7 @@ func WriteMetricsFile(path string, rec *executor.Record, c executor.Counters, fi
 	if err := Metrics(&buf, rec, c, finished, now); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(path, buf.Bytes()); err != nil {
+	if err := atomicfile.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("report: write metrics file: %w", err)
 	}
 	return nil

@@ -173,15 +173,7 @@ func TestWriteAllWritesReportsThatRegenerateFromRunJSON(t *testing.T) {
 	if err := WriteAll(dir, rec); err != nil {
 		t.Fatal(err)
 	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	if strings.Join(names, " ") != "junit.xml report.md run.json" {
+	if names := dirNames(t, dir); names != "junit.xml report.md run.json" {
 		t.Fatalf("run directory holds %v, want exactly junit.xml report.md run.json (no temporary files)", names)
 	}
 	back, err := ReadRecord(filepath.Join(dir, RunFile))
@@ -197,6 +189,40 @@ func TestWriteAllWritesReportsThatRegenerateFromRunJSON(t *testing.T) {
 			t.Errorf("%s rendered from run.json differs from the one apply wrote", name)
 		}
 	}
+}
+
+// An apply killed while writing its reports leaves temporary files; the next WriteAll of
+// that run directory removes them, leaving exactly the reports.
+func TestWriteAllRemovesTheTemporaryFilesOfAKilledWrite(t *testing.T) {
+	dir := t.TempDir()
+	killed := time.Now().Add(-time.Hour)
+	for _, name := range []string{".report.md.tmp-1", ".junit.xml.tmp-2", ".run.json.tmp-3"} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte("half a report"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.Chtimes(path, killed, killed)
+	}
+	if err := WriteAll(dir, readFixture(t, "run-succeeded.json")); err != nil {
+		t.Fatal(err)
+	}
+	if names := dirNames(t, dir); names != "junit.xml report.md run.json" {
+		t.Errorf("run directory holds %v, want exactly junit.xml report.md run.json", names)
+	}
+}
+
+// dirNames is what dir holds, the names in order, separated by spaces.
+func dirNames(t *testing.T, dir string) string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return strings.Join(names, " ")
 }
 
 func TestWriteAllReportsAnUnwritableDirectory(t *testing.T) {
