@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/upgradeplan/upgradeplan/executor"
@@ -79,14 +80,49 @@ func JSON(w io.Writer, rec *executor.Record) error {
 	return err
 }
 
-// DecodeRecord reads a run record and refuses one whose schema is not executor.RecordSchema.
-// Numbers in values keep their text (json.Number), so re-rendering is byte-identical.
+// ErrRecordCorrupt is returned for a run.json that is not one whole JSON document: cut
+// short (a write interrupted on a file system that lost the rename's order), broken, or
+// with data after the record. Rendering such a file would report a run that is not there.
+var ErrRecordCorrupt = errors.New("run record is incomplete or corrupt")
+
+// corruptError is ErrRecordCorrupt with what is wrong and, once ReadRecord knows them, the
+// file's path and the journal beside it.
+type corruptError struct{ detail, path, journal string }
+
+func (e *corruptError) Error() string {
+	if e.path == "" {
+		return ErrRecordCorrupt.Error() + ": " + e.detail
+	}
+	msg := e.path + " is incomplete or corrupt (" + e.detail + "), so it cannot be rendered"
+	if e.journal != "" {
+		msg += "; " + e.journal + " beside it has the run's history, one line per step transition"
+	}
+	return msg
+}
+
+func (e *corruptError) Is(target error) bool { return target == ErrRecordCorrupt }
+
+// DecodeRecord reads a run record: exactly one JSON document, else ErrRecordCorrupt. It
+// refuses one whose schema is not executor.RecordSchema. Numbers in values keep their text
+// (json.Number), so re-rendering is byte-identical.
 func DecodeRecord(r io.Reader) (*executor.Record, error) {
 	dec := json.NewDecoder(r)
 	dec.UseNumber()
 	var rec executor.Record
 	if err := dec.Decode(&rec); err != nil {
+		var syntax *json.SyntaxError
+		switch {
+		case errors.Is(err, io.EOF):
+			return nil, fmt.Errorf("report: %w", &corruptError{detail: "it is empty"})
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return nil, fmt.Errorf("report: %w", &corruptError{detail: "it ends inside the record: the write was cut short"})
+		case errors.As(err, &syntax):
+			return nil, fmt.Errorf("report: %w", &corruptError{detail: fmt.Sprintf("%v (byte %d)", err, syntax.Offset)})
+		}
 		return nil, fmt.Errorf("report: read run record: %w", err)
+	}
+	if end := dec.InputOffset(); !isEOF(dec) {
+		return nil, fmt.Errorf("report: %w", &corruptError{detail: fmt.Sprintf("more data follows the record, which ends at byte %d", end)})
 	}
 	if rec.Schema != executor.RecordSchema {
 		schema := rec.Schema
@@ -98,7 +134,15 @@ func DecodeRecord(r io.Reader) (*executor.Record, error) {
 	return &rec, nil
 }
 
-// ReadRecord reads the run.json at path (see DecodeRecord).
+// isEOF reports whether only white space is left for dec.
+func isEOF(dec *json.Decoder) bool {
+	_, err := dec.Token()
+	return err == io.EOF
+}
+
+// ReadRecord reads the run.json at path (see DecodeRecord). An incomplete or corrupt one is
+// named as such, with the run directory's journal when there is one: it has the run's
+// history, step by step.
 func ReadRecord(path string) (*executor.Record, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -106,8 +150,21 @@ func ReadRecord(path string) (*executor.Record, error) {
 	}
 	defer f.Close()
 	rec, err := DecodeRecord(f)
-	if err != nil {
+	var corrupt *corruptError
+	switch {
+	case errors.As(err, &corrupt):
+		named := &corruptError{detail: corrupt.detail, path: path}
+		if journal := filepath.Join(filepath.Dir(path), executor.JournalFile); fileExists(journal) {
+			named.journal = journal
+		}
+		return nil, fmt.Errorf("report: %w", named)
+	case err != nil:
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return rec, nil
+}
+
+func fileExists(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
 }

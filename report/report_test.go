@@ -167,6 +167,37 @@ func TestReadRecordRefusesWhatItCannotRead(t *testing.T) {
 	}
 }
 
+// A run.json cut short by a lost write, or with data after the record, is not rendered as
+// if it were the run: the error says the file is incomplete or corrupt, names it, and
+// points at the journal beside it, which has the run's history.
+func TestReadRecordRefusesAnIncompleteOrCorruptRunJSON(t *testing.T) {
+	whole := jsonOf(t, readFixture(t, "run-rich.json"))
+	for name, content := range map[string][]byte{
+		"cut in half":       whole[:len(whole)/2],
+		"empty":             nil,
+		"data after it":     append(bytes.Clone(whole), `{"schema": "upgradeplan.run/v1"}`...),
+		"junk appended":     append(bytes.Clone(whole), "\x00\x00garbage"...),
+		"broken in between": bytes.Replace(whole, []byte(`"steps": [`), []byte(`"steps": [}`), 1),
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, RunFile)
+			journal := filepath.Join(dir, executor.JournalFile)
+			os.WriteFile(path, content, 0o644)
+			os.WriteFile(journal, []byte("{}\n"), 0o644)
+			_, err := ReadRecord(path)
+			if !errors.Is(err, ErrRecordCorrupt) {
+				t.Fatalf("ReadRecord: %v, want ErrRecordCorrupt", err)
+			}
+			for _, want := range []string{path + " is incomplete or corrupt", journal + " beside it has the run's history"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+		})
+	}
+}
+
 func TestWriteAllWritesReportsThatRegenerateFromRunJSON(t *testing.T) {
 	dir := t.TempDir()
 	rec := readFixture(t, "run-rich.json")
