@@ -131,3 +131,37 @@ func TestBoundedDocCutsTextInTheMiddle(t *testing.T) {
 		t.Errorf("cut document (%d bytes) lost its head or tail:\n%s", len(s), s)
 	}
 }
+
+// One line longer than half the limit (an outcome naming every stale step) is shortened
+// itself when the text is cut: the head still starts the document, the tail still ends it.
+func TestBoundedDocShortensALineTooLongToKeepTheHead(t *testing.T) {
+	d := NewBoundedDoc(2000)
+	d.Text("# head\n\n**STOPPED** — " + strings.Repeat("step t/i drifted; ", 300) + "\n\n")
+	for i := range 100 {
+		d.Textf("- line %d\n", i)
+	}
+	d.Text("digest: tail\n")
+	s := d.String()
+	if len(s) > 2000 || !strings.HasPrefix(s, "# head\n\n**STOPPED** — step t/i drifted; ") || !strings.Contains(s, "…\n") ||
+		!strings.HasSuffix(s, "digest: tail\n") || !strings.Contains(s, "was cut to fit") {
+		t.Errorf("cut document (%d bytes) lost its head or tail:\n%s", len(s), s)
+	}
+}
+
+// A stopped run whose reason is longer than a comment keeps its outcome, counts and plan
+// digest in report.md.
+func TestMarkdownKeepsTheOutcomeOfAReasonLongerThanAComment(t *testing.T) {
+	rec := bigRecord(3)
+	rec.Outcome = executor.Outcome{Result: "stopped", ExitCode: 3,
+		Reason: "window cutoff at 06:00: " + strings.Repeat("step kafka-hz/alikafka-01 drifted; ", 3000)}
+	md := string(markdownOf(t, rec))
+	if len(md) > commentBudget {
+		t.Errorf("report.md is %d bytes, over the budget %d", len(md), commentBudget)
+	}
+	for _, want := range []string{"**STOPPED** — ", "window cutoff at 06:00: step kafka-hz/alikafka-01 drifted;", "| **total** | **3** |",
+		"- plan digest: `" + strings.Repeat("ab", 32) + "`"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report.md lacks %q; it starts:\n%.400s", want, md)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // CommentLimit is GitHub's limit on an issue or pull-request comment, in characters.
@@ -369,20 +370,52 @@ func (d *BoundedDoc) render() string {
 	s := b.String()
 	if len(s) > d.limit {
 		// Only text is left to cut; it never should be this long, but the limit is a promise.
-		// Cut the middle, at line ends, so the head (the outcome) and the tail (the digest,
-		// the apply command) are both kept.
-		const note = "\n\n_Part of this document was cut to fit a GitHub comment; the file it was made from has everything._\n\n"
-		room := d.limit - len(note)
-		head := strings.LastIndexByte(s[:room/2], '\n') + 1
-		tailFrom := len(s) - (room - head)
+		s = cutMiddle(s, d.limit)
+	}
+	return s
+}
+
+// cutNote marks where cutMiddle cut.
+const cutNote = "\n\n_Part of this document was cut to fit a GitHub comment; the file it was made from has everything._\n\n"
+
+// cutMiddle cuts s to limit bytes in the middle, at line ends, so the head (the outcome, the
+// counts, the failures) and the tail (the digest, the apply command) are both kept. A line
+// longer than a quarter of the room is first shortened itself, so one long line (an outcome
+// naming every stale step) cannot push the head out.
+func cutMiddle(s string, limit int) string {
+	room := limit - len(cutNote)
+	s = shortenLines(s, room/4)
+	head := strings.LastIndexByte(s[:min(room/2, len(s))], '\n') + 1
+	tailFrom := max(head, len(s)-(room-head))
+	if tailFrom > head && s[tailFrom-1] != '\n' {
 		if nl := strings.IndexByte(s[tailFrom:], '\n'); nl >= 0 {
 			tailFrom += nl + 1
 		} else {
 			tailFrom = len(s)
 		}
-		s = s[:head] + note + s[tailFrom:]
 	}
-	return s
+	return s[:head] + cutNote + s[tailFrom:]
+}
+
+// shortenLines cuts every line of s longer than maxLen bytes to its first maxLen bytes (whole
+// characters) and "…".
+func shortenLines(s string, maxLen int) string {
+	var b strings.Builder
+	for line := range strings.SplitAfterSeq(s, "\n") {
+		body := strings.TrimSuffix(line, "\n")
+		if len(body) <= maxLen {
+			b.WriteString(line)
+			continue
+		}
+		cut := maxLen
+		for cut > 0 && !utf8.RuneStart(body[cut]) {
+			cut--
+		}
+		b.WriteString(body[:cut])
+		b.WriteString("…")
+		b.WriteString(line[len(body):])
+	}
+	return b.String()
 }
 
 func (d *BoundedDoc) blockSize(i, rows int) int { return len(d.renderTable(i, rows)) }
