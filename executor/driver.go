@@ -400,7 +400,16 @@ func (r *run) send(ctx context.Context, s *stepState) next {
 			return &notSentError{why: why}
 		}
 		if written {
-			return nil // a resend after a throttling answer: its intent is on disk
+			// A resend after a throttling answer: its intent is on disk, but the hold on
+			// the run that licensed it may have been lost since (another runner may have
+			// taken the run and read that intent as maybe sent).
+			if f, ok := r.state.(Fenced); ok {
+				if err := f.Confirm(ctx); err != nil {
+					r.journalFailed(err)
+					return &notSentError{why: "the run's lock was lost before the resend: " + err.Error()}
+				}
+			}
+			return nil
 		}
 		if err := r.judgeAndTakeSlot(ctx, s); err != nil {
 			return err

@@ -57,6 +57,11 @@ type machine struct {
 	// grace count from it. Since is when the call was accepted (Watch.Since).
 	CallAt time.Time
 	Since  time.Time
+	// GraceFrom, for a call an earlier segment made, is when this segment began following
+	// it: the visibility grace counts from the later of it and CallAt (graceStart), since
+	// the earlier segment's clock (another host's, after a take-over) need not be this
+	// one's. Zero for a call of this segment.
+	GraceFrom time.Time
 	// SeenBusy: the instance was seen in progress after the call.
 	SeenBusy bool
 	// LookFrom is when this segment began looking at the step without an answer (busy
@@ -370,6 +375,15 @@ func sending(m machine, c machineConfig, in input) (machine, []Entry, next) {
 	return m, []Entry{res}, next{Act: actLook, At: in.At}
 }
 
+// graceStart is when the last call's visibility grace began, as this segment's clock can
+// tell: CallAt, and for an earlier segment's call no earlier than this segment took it up.
+func (m machine) graceStart() time.Time {
+	if m.GraceFrom.After(m.CallAt) {
+		return m.GraceFrom
+	}
+	return m.CallAt
+}
+
 // maybeSent watches an instance whose call may have reached the cloud: any sign of the
 // change makes it accepted; only an instance untouched for the grace gets the call again.
 func maybeSent(m machine, c machineConfig, in input) (machine, []Entry, next) {
@@ -402,7 +416,7 @@ func maybeSent(m machine, c machineConfig, in input) (machine, []Entry, next) {
 			m.Unwatched = true
 		}
 		m.WatchedAt = in.At
-		if in.At.Sub(m.CallAt) < c.Grace {
+		if in.At.Sub(m.graceStart()) < c.Grace {
 			// Watched at the polling cadence: a short busy spell (a restart in place, an
 			// upgrade that rolls back) is a sign of the change too.
 			return m, nil, next{Act: actLook, Cadence: true}
@@ -486,7 +500,7 @@ func accepted(m machine, c machineConfig, in input) (machine, []Entry, next) {
 	case provider.StateDone:
 		reason := ""
 		if c.InPlace && !m.SeenBusy {
-			if in.At.Sub(m.CallAt) < c.Grace {
+			if in.At.Sub(m.graceStart()) < c.Grace {
 				return m, nil, next{Act: actPoll} // the restart may not have begun yet
 			}
 			reason = fmt.Sprintf("never seen leaving running after the call; running after the visibility grace %s, taken as done", c.Grace)

@@ -54,9 +54,21 @@ func (r *run) restore(entries []Entry) {
 	for _, s := range r.steps {
 		byID[s.step.ID] = s
 	}
+	now := time.Now()
 	for id, t := range trails {
 		if s, ok := byID[id]; ok {
 			s.m = restoreStep(s.rec, t)
+			if s.m.Phase == PhaseMaybeSent || s.m.Phase == PhaseAccepted {
+				// The call's time is the earlier segment's clock, which after a take-over
+				// is another host's: its visibility grace counts from now at the earliest,
+				// so a clock that was behind cannot make an unseen change look overdue.
+				s.m.GraceFrom = now
+				if s.m.CallAt.After(now) {
+					// A call journaled "later" than now was timed by a clock ahead of this
+					// one: how long the instance went unwatched since is unknown.
+					s.m.Unwatched = true
+				}
+			}
 		}
 	}
 }

@@ -59,6 +59,15 @@ type RunState interface {
 	Close() error
 }
 
+// Fenced is a RunState whose hold on the run can be lost while the apply runs (the
+// PostgreSQL state: its lock's connection can die, and another runner take the lock).
+// Append fences every intent; Confirm is the same check for a call that writes none of its
+// own, a resend after a throttling answer, whose intent was written before the throttle:
+// it returns an error once this apply no longer holds the run, and the call is not sent.
+type Fenced interface {
+	Confirm(ctx context.Context) error
+}
+
 // ForeignChanges is a RunState whose leases other runs share (the PostgreSQL state): after
 // a Lease, ForeignChange says when a step of another run that had sent a call to the
 // instance let its lease go (zero: no such change is known), so the step waits out the

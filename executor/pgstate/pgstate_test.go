@@ -309,3 +309,34 @@ func untilServerCaughtUp(f func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Confirm, the fence of a resend that writes no intent of its own, passes while this
+// runner's backend holds the plan's lock and fails once another runner took it.
+func TestConfirmFailsOnceTheLockIsLost(t *testing.T) {
+	st, _, _ := openTest(t)
+	ctx := t.Context()
+	a, err := st.Open(ctx, "d-confirm", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	f, ok := a.(executor.Fenced)
+	if !ok {
+		t.Fatal("the PostgreSQL run state is not executor.Fenced: a resend after a throttle would go out unfenced")
+	}
+	if err := f.Confirm(ctx); err != nil {
+		t.Fatalf("Confirm while the lock is held: %v", err)
+	}
+	if _, err := st.pool.Exec(ctx, "SELECT pg_terminate_backend($1)", a.(*runState).backend); err != nil {
+		t.Fatal(err)
+	}
+	var b executor.RunState
+	untilServerCaughtUp(func() bool { b, err = st.Open(ctx, "d-confirm", ""); return err == nil })
+	if err != nil {
+		t.Fatalf("another runner could not take the lock: %v", err)
+	}
+	defer b.Close()
+	if err := f.Confirm(ctx); err == nil || !strings.Contains(err.Error(), "no longer held") {
+		t.Errorf("Confirm after another runner took the lock: %v; want refused", err)
+	}
+}

@@ -230,6 +230,24 @@ func (r *runState) confirmLock(ctx context.Context, stepID string) error {
 	return nil
 }
 
+// Confirm implements executor.Fenced: an error once the plan's lock is lost, or no longer
+// held by this runner's lock backend.
+func (r *runState) Confirm(ctx context.Context) error {
+	if err := r.lostErr(); err != nil {
+		return err
+	}
+	c, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	var held bool
+	if err := r.s.pool.QueryRow(c, "SELECT "+holdsLock("$1", "$2"), r.key, r.backend).Scan(&held); err != nil {
+		return fmt.Errorf("%s: confirm the plan's lock: %w", r.s.where, err)
+	}
+	if !held {
+		return r.lockLost()
+	}
+	return nil
+}
+
 // lockLost marks the plan's lock lost (every later append fails) and returns why.
 func (r *runState) lockLost() error {
 	r.lockMu.Lock()
