@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -47,6 +48,7 @@ func applyCommand() *cli.Command {
 			&cli.StringFlag{Name: "window", Usage: "when continuing a stopped run: a later change window `START/END` (RFC 3339) in place of the plan's; its cutoff still applies"},
 			&cli.StringFlag{Name: "log-format", Value: reports.LogText, Usage: "progress lines when stderr is not a terminal: text or json"},
 			&cli.DurationFlag{Name: "stop-timeout", Value: executor.DefaultStopTimeout, Usage: "after the first signal, how long to follow steps in flight while every poll of them fails, before recording them in doubt for --resume"},
+			&cli.DurationFlag{Name: "stop-deadline", EnvVars: []string{"UPGRADEPLAN_STOP_DEADLINE"}, Usage: "after the first signal, follow steps in flight for at most `D` in all, then end as a second signal does: record them (an accepted call for --resume to follow), write the reports, exit 3; set it below a Kubernetes pod's terminationGracePeriodSeconds (default: follow them to the end)"},
 			&cli.StringFlag{Name: "lock-dir", EnvVars: []string{executor.LockDirEnv}, Usage: "`DIR` of the plan-digest locks (default $XDG_RUNTIME_DIR/upgradeplan/locks, else the user cache dir's upgradeplan/locks); the run directory's lock is DIR/lock"},
 			&cli.StringSliceFlag{Name: "shortest-operation", EnvVars: []string{"UPGRADEPLAN_SHORTEST_OPERATION"}, Usage: "override the products' shortest operation: `[KIND=]DURATION`, repeatable (the shortest busy spell a change shows; a lost answer of a change that leaves no trace is resent only if the instance was watched with looks closer than this)"},
 			&cli.StringFlag{Name: "state", EnvVars: []string{pgstate.Env}, Usage: "keep the run's journal, record, locks and instance leases in PostgreSQL: `postgres://USER@HOST:PORT/DB` (password from PGPASSWORD or a PGPASSFILE, never in the URL); any machine continues the run with the same command; --out then only receives the reports"},
@@ -210,12 +212,33 @@ func applyAction(c *cli.Context) error {
 	}
 	finished := make(chan struct{})
 	defer close(finished)
-	go watchFirstSignal(c.Context, finished, progress, stopTimeout)
+	deadline := c.Duration("stop-deadline")
+	go watchFirstSignal(c.Context, finished, progress, stopTimeout, deadline)
+	// hard ends the steps in flight: the second signal, or the stop deadline after the first.
+	hard := make(chan struct{})
+	var hardOnce sync.Once
+	endInFlight := func() { hardOnce.Do(func() { close(hard) }) }
+	opts.Hard = hard
+	if deadline > 0 {
+		go func() {
+			select {
+			case <-c.Context.Done():
+			case <-finished:
+				return
+			}
+			select {
+			case <-time.After(deadline):
+				progress.Notice(fmt.Sprintf("stop deadline %s reached: the steps still in flight are recorded for the next run to reconcile; writing the record and reports", deadline))
+				endInFlight()
+			case <-finished:
+			}
+		}()
+	}
 	if sig := signalsFrom(c.Context); sig != nil {
-		opts.Hard = sig.Second()
 		go func() {
 			select {
 			case <-sig.Second():
+				endInFlight()
 			case <-finished:
 				return
 			}

@@ -136,7 +136,7 @@ func logRunFinished(p *reports.Progress, rec *executor.Record, out string, code 
 
 // watchFirstSignal prints, at the first SIGINT/SIGTERM, what happens now and that a second
 // signal aborts (as Terraform does), once; it returns when ctx ends or stop is closed.
-func watchFirstSignal(ctx context.Context, stop <-chan struct{}, p *reports.Progress, stopTimeout time.Duration) {
+func watchFirstSignal(ctx context.Context, stop <-chan struct{}, p *reports.Progress, stopTimeout, deadline time.Duration) {
 	select {
 	case <-stop:
 		return
@@ -146,8 +146,12 @@ func watchFirstSignal(ctx context.Context, stop <-chan struct{}, p *reports.Prog
 	if c := context.Cause(ctx); c != nil && c != context.Canceled {
 		what = c.Error()
 	}
-	p.Notice(fmt.Sprintf("%s: no new step starts; the steps in flight are followed to the end (at most %s while their polls fail), then the record and reports are written. A second signal (Ctrl-C again) exits at once; the journal stays intact and the same command continues the run.",
-		what, stopTimeout))
+	until := fmt.Sprintf("to the end (at most %s while their polls fail)", stopTimeout)
+	if deadline > 0 {
+		until = fmt.Sprintf("for at most %s (the stop deadline; at most %s while their polls fail)", deadline, stopTimeout)
+	}
+	p.Notice(fmt.Sprintf("%s: no new step starts; the steps in flight are followed %s, then the record and reports are written. A second signal (Ctrl-C again) exits at once; the journal stays intact and the same command continues the run.",
+		what, until))
 }
 
 // notifyEnd posts the run's summary to every --notify target; a failure is a warning only.

@@ -159,7 +159,7 @@ func TestFirstSignalSaysWhatHappensAndThatASecondAborts(t *testing.T) {
 	p := reports.NewProgress(&buf, false, reports.LogText)
 	ctx, cancel := context.WithCancelCause(context.Background())
 	cancel(&interruptedError{sig: os.Interrupt})
-	watchFirstSignal(ctx, make(chan struct{}), p, 3*time.Minute)
+	watchFirstSignal(ctx, make(chan struct{}), p, 3*time.Minute, 0)
 	got := buf.String()
 	for _, want := range []string{"upgradeplan: interrupted (SIGINT): no new step starts", "at most 3m0s", "A second signal (Ctrl-C again) exits at once"} {
 		if !strings.Contains(got, want) {

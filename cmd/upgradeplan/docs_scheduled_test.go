@@ -123,18 +123,27 @@ func TestScheduledApplyCronJobFiresTwiceWithAReadOnlyPlanVolume(t *testing.T) {
 	}
 	pod := cj.Spec.JobTemplate.Spec.Template.Spec
 
-	// The grace period outlasts apply's stop timeout, and the doc says which timeout it is.
-	stop := executor.DefaultStopTimeout
-	if g := pod.TerminationGracePeriodSeconds; g == nil || time.Duration(*g)*time.Second <= stop {
-		t.Errorf("%s:%d: terminationGracePeriodSeconds %v, want more than apply's --stop-timeout default %s (executor.DefaultStopTimeout)", block.File, block.Line, g, stop)
-	}
-	if short := strings.TrimSuffix(stop.String(), "0s"); !strings.Contains(strings.Join(block.Lines, "\n"), "--stop-timeout ("+short+")") {
-		t.Errorf("%s:%d: the CronJob's comment does not name apply's --stop-timeout default (%s)", block.File, block.Line, short)
-	}
 	if len(pod.Containers) != 1 {
 		t.Fatalf("%s:%d: %d containers, want 1", block.File, block.Line, len(pod.Containers))
 	}
 	ctr := pod.Containers[0]
+	// The grace period outlasts apply's stop deadline (an upgrade in flight is followed
+	// no longer) and its stop timeout, and the doc's comment names the deadline.
+	var deadline time.Duration
+	for _, a := range ctr.Args {
+		if v, ok := strings.CutPrefix(a, "--stop-deadline="); ok {
+			deadline, _ = time.ParseDuration(v)
+		}
+	}
+	if deadline <= 0 {
+		t.Fatalf("%s:%d: the container has no --stop-deadline: after SIGTERM apply would follow an upgrade past the grace period", block.File, block.Line)
+	}
+	if g := pod.TerminationGracePeriodSeconds; g == nil || time.Duration(*g)*time.Second <= max(deadline, executor.DefaultStopTimeout) {
+		t.Errorf("%s:%d: terminationGracePeriodSeconds %v, want more than apply's --stop-deadline %s and --stop-timeout default %s", block.File, block.Line, g, deadline, executor.DefaultStopTimeout)
+	}
+	if short := strings.TrimSuffix(deadline.String(), "0s"); !strings.Contains(strings.Join(block.Lines, "\n"), "--stop-deadline ("+short+")") {
+		t.Errorf("%s:%d: the CronJob's comment does not name apply's --stop-deadline (%s)", block.File, block.Line, short)
+	}
 
 	s := q4Sim(t)
 	artifact := planArtifact(t, s)

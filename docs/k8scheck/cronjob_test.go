@@ -13,10 +13,24 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// stopTimeout is apply's default --stop-timeout: after SIGTERM it follows the steps in
-// flight for at most this long, then writes the record and exits. The pod's grace period
-// must be longer, or the kubelet's SIGKILL cuts the record short.
-const stopTimeout = 3 * time.Minute
+// stopDeadline returns the container's --stop-deadline: after SIGTERM apply follows the
+// steps in flight for at most this long, then writes the record and exits. Without it an
+// upgrade in flight is followed to its end, tens of minutes; the pod's grace period must
+// be longer, or the kubelet's SIGKILL cuts the record short.
+func stopDeadline(t *testing.T, args []string) time.Duration {
+	t.Helper()
+	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, "--stop-deadline="); ok {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				t.Fatalf("--stop-deadline=%s: %v", v, err)
+			}
+			return d
+		}
+	}
+	t.Fatalf("container args %q have no --stop-deadline: after SIGTERM apply would follow an upgrade past the grace period", args)
+	return 0
+}
 
 // yamlBlocks returns the ```yaml blocks of a Markdown file.
 func yamlBlocks(t *testing.T, path string) []string {
@@ -56,8 +70,10 @@ func TestScheduledApplyCronJobIsAValidBatchV1CronJob(t *testing.T) {
 			t.Errorf("concurrencyPolicy = %q, want Forbid", spec.ConcurrencyPolicy)
 		}
 		pod := spec.JobTemplate.Spec.Template.Spec
-		if g := pod.TerminationGracePeriodSeconds; g == nil || time.Duration(*g)*time.Second <= stopTimeout {
-			t.Errorf("terminationGracePeriodSeconds = %v, want longer than apply's --stop-timeout (%s)", g, stopTimeout)
+		if len(pod.Containers) == 1 {
+			if g, d := pod.TerminationGracePeriodSeconds, stopDeadline(t, pod.Containers[0].Args); g == nil || time.Duration(*g)*time.Second <= d {
+				t.Errorf("terminationGracePeriodSeconds = %v, want longer than apply's --stop-deadline (%s)", g, d)
+			}
 		}
 		if pod.RestartPolicy != "Never" {
 			t.Errorf("restartPolicy = %q, want Never (a failed run is looked at, not retried blindly)", pod.RestartPolicy)
@@ -110,8 +126,8 @@ func TestScheduledApplyIndexedJobShardsOnePlan(t *testing.T) {
 			t.Error("completions and parallelism differ: some shards would wait for others to end")
 		}
 		pod := spec.Template.Spec
-		if g := pod.TerminationGracePeriodSeconds; g == nil || time.Duration(*g)*time.Second <= stopTimeout {
-			t.Errorf("terminationGracePeriodSeconds = %v, want longer than apply's --stop-timeout (%s)", g, stopTimeout)
+		if g, d := pod.TerminationGracePeriodSeconds, stopDeadline(t, pod.Containers[0].Args); g == nil || time.Duration(*g)*time.Second <= d {
+			t.Errorf("terminationGracePeriodSeconds = %v, want longer than apply's --stop-deadline (%s)", g, d)
 		}
 		args := strings.Join(pod.Containers[0].Args, " ")
 		want := fmt.Sprintf("--shard=$(JOB_COMPLETION_INDEX)/%d", *spec.Completions)
