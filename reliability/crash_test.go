@@ -7,7 +7,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -178,15 +177,8 @@ kill:
 		if tail.begins == 0 { // killed before the journal began: there is nothing to resume
 			args = []string{"apply", planPath, "--out", out}
 		}
-		cmd := exec.Command(cliBinary, args...)
-		cmd.Dir, cmd.Env = dir, env
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
+		run := startCLI(t, dir, env, args...)
+		cmd, stderr, exited := run.cmd, run.stderr, run.exited
 
 		tail.poll()
 		// The segment's counters reset at its begin entry.

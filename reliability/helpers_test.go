@@ -419,3 +419,23 @@ func checkAllSucceeded(t *testing.T, p *planner.Plan, rec *executor.Record) {
 		t.Errorf("... %d steps in all are not succeeded", bad)
 	}
 }
+
+// background is a command line started without waiting: its stderr so far, and exited,
+// which gets its end.
+type background struct {
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+	exited chan error
+}
+
+// startCLI starts the command line in dir with env and returns at once.
+func startCLI(t *testing.T, dir string, env []string, args ...string) *background {
+	t.Helper()
+	b := &background{cmd: exec.Command(cliBinary, args...), stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
+	b.cmd.Dir, b.cmd.Env, b.cmd.Stderr = dir, env, b.stderr
+	if err := b.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { b.exited <- b.cmd.Wait() }()
+	return b
+}

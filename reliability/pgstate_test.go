@@ -79,15 +79,8 @@ func TestPostgresStateARunKilledIsContinuedByAnotherRunnerElsewhere(t *testing.T
 	const kills = 5
 	for i := range kills {
 		dir := runnerDir(t, planPath)
-		cmd := exec.Command(cliBinary, "apply", "plan.json", "--state", url, "--out", "reports")
-		cmd.Dir, cmd.Env = dir, env
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
+		run := startCLI(t, dir, env, "apply", "plan.json", "--state", url, "--out", "reports")
+		cmd, stderr, exited := run.cmd, run.stderr, run.exited
 		// Kill once this runner wrote some intents of its own (1 to 10) after its begin.
 		// (-1 before the first runner created the tables: none yet.)
 		before := max(0, count(t, conn, "SELECT count(*) FROM upgradeplan.journal WHERE type = 'intent'"))

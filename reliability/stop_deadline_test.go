@@ -1,7 +1,6 @@
 package reliability
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"os/exec"
@@ -30,15 +29,8 @@ func TestTheStopDeadlineEndsARunWhoseStepsAreStillInFlight(t *testing.T) {
 	planPath, _ := planFleet(t, dir, env, fleetManifest(f, 8, "50ms", 400))
 	out := filepath.Join(dir, "run")
 
-	cmd := exec.Command(cliBinary, "apply", planPath, "--out", out, "--stop-deadline", "300ms")
-	cmd.Dir, cmd.Env = dir, env
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	run := startCLI(t, dir, env, "apply", planPath, "--out", out, "--stop-deadline", "300ms")
+	cmd, stderr, exited := run.cmd, run.stderr, run.exited
 	tail := newJournalTail(out)
 	for len(tail.running) < 1 { // the canary's call accepted; the other waits for it
 		select {

@@ -3,7 +3,6 @@ package reliability
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -56,15 +55,8 @@ func killAfter(t *testing.T, dir string, env []string, out string, args []string
 		return bytes.Count(data, []byte(`"type":"`+typ+`"`))
 	}
 	before := count()
-	cmd := exec.Command(cliBinary, args...)
-	cmd.Dir, cmd.Env = dir, env
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	run := startCLI(t, dir, env, args...)
+	cmd, stderr, exited := run.cmd, run.stderr, run.exited
 	deadline := time.After(30 * time.Second)
 	for count() <= before {
 		select {
