@@ -125,7 +125,8 @@ func parseYAML(name string, data []byte) (doc *yaml.Node, problems Problems) {
 	return first.Content[0], problems
 }
 
-// yamlProblem turns "yaml: line 3: mapping values are not allowed" into a positioned problem.
+// yamlProblem turns "yaml: line 3: mapping values are not allowed" into a positioned problem;
+// an error without a line is placed by lineless, and only one it cannot place stays at 1:1.
 func yamlProblem(name string, data []byte, err error) Problem {
 	msg := err.Error()
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
@@ -148,7 +149,11 @@ func yamlProblem(name string, data []byte, err error) Problem {
 		}
 		return Problem{Pos: Pos{File: name, Line: line, Col: col}, Message: "invalid YAML: " + text}
 	}
-	return Problem{Pos: Pos{File: name, Line: 1, Col: 1}, Message: "invalid YAML: " + trimYAMLPrefix(msg)}
+	text := trimYAMLPrefix(msg)
+	if line, col, located, ok := lineless(data, text); ok {
+		return Problem{Pos: Pos{File: name, Line: line, Col: col}, Message: "invalid YAML: " + located}
+	}
+	return Problem{Pos: Pos{File: name, Line: 1, Col: 1}, Message: "invalid YAML: " + text}
 }
 
 // parserProblems are the yaml.v3 parser's messages (as opposed to its scanner's), each with
