@@ -292,8 +292,14 @@ func wholeNumber(n json.Number) (int64, bool) {
 	return int64(f), true
 }
 
+// maxCount is the largest count (parallelism, maxFailures, canary, maxConcurrent) a manifest
+// may set: every count is held in 32 bits.
+const maxCount = math.MaxInt32
+
 // integer reads the count m[key] (the schema checked that it is a whole number): its value,
-// 0 when it is absent, -1 when it is no usable whole number. A whole number the field cannot hold is reported, not dropped.
+// 0 when it is absent, -1 when it is no usable whole number. A whole number the field cannot
+// hold is reported, not dropped, and the message names the limit of the field (maxCount),
+// whether the number was too large for a float64 to hold exactly or only for the count.
 func (d *decoder) integer(m map[string]any, key, ptr string) int {
 	n, ok := m[key].(json.Number)
 	if !ok {
@@ -302,13 +308,13 @@ func (d *decoder) integer(m map[string]any, key, ptr string) int {
 	i, whole := wholeNumber(n)
 	if !whole {
 		if f, err := n.Float64(); err == nil && f == math.Trunc(f) {
-			d.problem(ptr, "%s is too large; write a whole number below %d", n, int64(maxExactInteger))
+			d.problem(ptr, "%s is too large; write a whole number of at most %d", n, maxCount)
 		}
 		// A fraction: the schema said so.
 		return -1
 	}
-	if i > math.MaxInt32 {
-		d.problem(ptr, "%s is too large; write a whole number below %d", n, int64(math.MaxInt32))
+	if i > maxCount {
+		d.problem(ptr, "%s is too large; write a whole number of at most %d", n, maxCount)
 		return -1
 	}
 	return int(i)

@@ -177,6 +177,14 @@ func TestEachRuleIsReportedAtTheExactPosition(t *testing.T) {
 				`f.yaml:6:25: settings.parallelism: 99999999999999999999 is not an integer that fits in 64 bits`,
 				`f.yaml:6:60: settings.maxFailures: 18446744073709551616 is not an integer that fits in 64 bits`,
 			}},
+		{"a count too large names the one limit every count has, however the number is written",
+			header + "  - {name: m, kind: alibaba.mongodb, region: cn-hangzhou, select: {ids: [x]}, desired: {kernelVersion: latest}, canary: 9007199254740991, maxConcurrent: 2147483648}\n" +
+				"settings: {parallelism: 1e18, maxFailures: 2147483647}\n",
+			[]string{
+				`f.yaml:5:121: targets[0].canary: 9007199254740991 is too large; write a whole number of at most 2147483647`,
+				`f.yaml:5:154: targets[0].maxConcurrent: 2147483648 is too large; write a whole number of at most 2147483647`,
+				`f.yaml:6:25: settings.parallelism: 1e18 is too large; write a whole number of at most 2147483647`,
+			}},
 		{"an alias bomb is stopped",
 			"a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n",
 			[]string{`f.yaml:4:36: d: YAML aliases expand to more than 10000 values; write the values out or use fewer aliases`}},
