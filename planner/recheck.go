@@ -23,9 +23,9 @@ var ErrMeaning = errors.New("the plan is not one that plan writes")
 // Recheck checks the meaning of a plan read back from a file, without any call: settings in
 // range; targets with known kinds, their accounts, dependencies that come first and no
 // instance in two targets; every step inside its target (kind, region, account, one of the
-// target's instances, its id, dependencies and wave) and its call exactly what the product's
-// Spec.Recheck builds from the step's from and to; no {fromEnv} that names a credential
-// variable. The error wraps ErrMeaning and lists every problem, one per line.
+// target's instances, its id and dependencies) and in the wave the planner's canary rule
+// gives its instance (recheckWaves), its call exactly what the product's Spec.Recheck builds
+// from the step's from and to; no {fromEnv} that names a credential variable. The error wraps ErrMeaning and lists every problem, one per line.
 func Recheck(p *Plan, reg provider.Registry) error {
 	var problems []string
 	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
@@ -119,9 +119,6 @@ func Recheck(p *Plan, reg provider.Registry) error {
 				add("%s: depends on %q, which is not an earlier step of target %s", at, dep, s.Target)
 			}
 		}
-		if s.Wave < 0 || s.Wave > 1 || (s.Wave == 1 && t.Canary == 0) {
-			add("%s: wave %d; waves are 0, and 1 after a canary", at, s.Wave)
-		}
 		walkSecretRefs(map[string]any(s.Params), func(name string) {
 			if why := manifest.CredentialVariable(name, accountVars); why != "" {
 				add("%s: a parameter comes from %s; the plan would send a credential to the product", at, why)
@@ -136,10 +133,63 @@ func Recheck(p *Plan, reg provider.Registry) error {
 			}
 		}
 	}
+	recheckWaves(p.Steps, targets, add)
 	if len(problems) == 0 {
 		return nil
 	}
 	return fmt.Errorf("%w:\n%s", ErrMeaning, strings.Join(problems, "\n"))
+}
+
+// recheckWaves checks every step's wave against the rule targetSteps plans by: with canary
+// N, wave 0 holds exactly the first N instances (by id) that have steps and every other
+// instance is wave 1; without a canary every step is wave 0. apply runs a wave only after
+// the one before it succeeded, so a second instance moved into wave 0 would run beside the
+// canary instead of after it, and an instance of the canary moved out would let the others
+// start unchecked. Steps of a target not in targets are left out: they are refused already.
+func recheckWaves(steps []Step, targets map[string]*Target, add func(string, ...any)) {
+	byTarget := map[string][]string{} // target → its instances with steps, sorted and unique
+	for _, s := range steps {
+		if _, ok := targets[s.Target]; ok {
+			byTarget[s.Target] = append(byTarget[s.Target], s.Instance)
+		}
+	}
+	wave0 := map[string][]string{} // target → the instances the planner puts in wave 0
+	for name, ids := range byTarget {
+		slices.Sort(ids)
+		ids = slices.Compact(ids)
+		if c := targets[name].Canary; c > 0 && c < len(ids) {
+			ids = ids[:c]
+		}
+		wave0[name] = ids
+	}
+	for i, s := range steps {
+		t, ok := targets[s.Target]
+		if !ok {
+			continue
+		}
+		want := 1
+		if _, in := slices.BinarySearch(wave0[t.Name], s.Instance); in {
+			want = 0
+		}
+		if s.Wave == want {
+			continue
+		}
+		at := fmt.Sprintf("steps[%d] (%s)", i, s.ID)
+		if t.Canary <= 0 {
+			add("%s: wave %d; target %s has no canary, so every one of its steps is wave 0", at, s.Wave, t.Name)
+			continue
+		}
+		add("%s: wave %d, but instance %s is in wave %d: with canary %d, wave 0 of target %s is its first %d instance(s) by id (%s) and every other instance is wave 1",
+			at, s.Wave, s.Instance, want, t.Canary, t.Name, len(wave0[t.Name]), listSome(wave0[t.Name], 3))
+	}
+}
+
+// listSome joins the first n of ids, saying how many more there are.
+func listSome(ids []string, n int) string {
+	if len(ids) <= n {
+		return strings.Join(ids, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(ids[:n], ", "), len(ids)-n)
 }
 
 func positive(n string) bool {

@@ -112,6 +112,16 @@ func TestShowAndApplyRecheckAPlansMeaning(t *testing.T) {
 				tg["kind"], tg["instances"], tg["account"] = "alibaba.kafka", []any{"alikafka-demo-2"}, "alias"
 				doc["accounts"] = map[string]any{"alias": map[string]any{"cloud": "alibaba", "key_id": map[string]any{"fromEnv": "ALIAS_AK"}, "secret": map[string]any{"fromEnv": "ALIAS_SK"}}}
 			}},
+		{"a second Kafka instance moved into the canary's wave runs beside the canary", "steps[1] (kafka-hz/alikafka-demo-2): wave 0, but instance alikafka-demo-2 is in wave 1: with canary 1, wave 0 of target kafka-hz is its first 1 instance(s) by id (alikafka-demo-1)",
+			func(doc map[string]any) {
+				s := step(doc, 1)
+				s["wave"] = json.Number("0")
+				delete(s, "depends_on")
+			}},
+		{"the canary moved out of wave 0 lets every instance start unchecked", "steps[0] (kafka-hz/alikafka-demo-1): wave 1, but instance alikafka-demo-1 is in wave 0",
+			func(doc map[string]any) { step(doc, 0)["wave"] = json.Number("1") }},
+		{"a second wave in a target without a canary", "steps[4] (mongo-hz/dds-demo-1): wave 1; target mongo-hz has no canary, so every one of its steps is wave 0",
+			func(doc map[string]any) { step(doc, 4)["wave"] = json.Number("1") }},
 		{"a rate that stalls apply", "below the floor",
 			func(doc map[string]any) {
 				doc["settings"].(map[string]any)["qps"] = map[string]any{"alibaba.kafka/UpgradeInstanceVersion": json.Number("1e-300")}
