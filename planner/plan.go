@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/upgradeplan/upgradeplan/provider"
@@ -157,8 +159,9 @@ func Encode(w io.Writer, p *Plan) error {
 	return nil
 }
 
-// WriteFile writes p to path atomically (a temp file in the same directory, then rename),
-// gzip-compressed when path ends in .gz (compress.go), setting p.Digest.
+// WriteFile writes p to path atomically (a temp file in the same directory, then rename;
+// through a symlink to the file it points at, and never over a directory, device or FIFO:
+// OutputPath), gzip-compressed when path ends in .gz (compress.go), setting p.Digest.
 func WriteFile(path string, p *Plan) error {
 	return writeAtomicFunc(path, func(w io.Writer) error {
 		if !compressed(path) {
@@ -264,9 +267,13 @@ func writeAtomic(path string, data []byte) error {
 	})
 }
 
-// writeAtomicFunc writes what write writes to a temp file beside path, syncs it and renames
-// it to path.
+// writeAtomicFunc writes what write writes to a temp file beside the file path names
+// (OutputPath: a symlink's target), syncs it and renames it over that file.
 func writeAtomicFunc(path string, write func(io.Writer) error) error {
+	path, err := OutputPath(path)
+	if err != nil {
+		return err
+	}
 	dir, base := splitPath(path)
 	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
@@ -292,6 +299,63 @@ func writeAtomicFunc(path string, write func(io.Writer) error) error {
 		return err
 	}
 	return nil
+}
+
+// OutputPath returns the file that writing path (plan -o, --digest-file) replaces: path
+// itself when it does not exist yet or is a regular file; when it is a symbolic link, the
+// file the link leads to (which may not exist yet), so that the link stays a link and its
+// target gets the new content, as a shell's > would do. A path that exists and is not a
+// regular file (a directory, a device, a FIFO, a socket) is refused: renaming a plan over it
+// would replace it rather than write to it.
+func OutputPath(path string) (string, error) {
+	name := path
+	for hops := 0; ; hops++ {
+		fi, err := os.Lstat(path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return path, nil
+		case err != nil:
+			return "", err
+		case fi.Mode().IsRegular():
+			return path, nil
+		case fi.Mode()&fs.ModeSymlink == 0:
+			return "", fmt.Errorf("%s is %s, not a regular file; name a regular file (or a symlink to one) instead", name, fileType(fi.Mode()))
+		case hops == 40:
+			return "", fmt.Errorf("%s: too many levels of symbolic links", name)
+		}
+		if resolved, err := filepath.EvalSymlinks(path); err == nil {
+			path = resolved
+			continue
+		}
+		// A link to a file not there yet: follow one hop, from the link's real directory.
+		link, err := os.Readlink(path)
+		if err != nil {
+			return "", err
+		}
+		if !filepath.IsAbs(link) {
+			dir, err := filepath.EvalSymlinks(filepath.Dir(path))
+			if err != nil {
+				return "", err
+			}
+			link = filepath.Join(dir, link)
+		}
+		path = link
+	}
+}
+
+// fileType names the kind of a file that is not regular, for OutputPath's refusal.
+func fileType(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeCharDevice != 0, m&fs.ModeDevice != 0:
+		return "a device"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return "a special file"
 }
 
 func splitPath(path string) (dir, base string) {

@@ -60,6 +60,9 @@ func planCommand() *cli.Command {
 			if digestFile != "" && (sameFile(digestFile, args[0]) || sameFile(digestFile, out)) {
 				return exitError(ExitInvalid, usageError{fmt.Errorf("plan: --digest-file %s would overwrite the manifest or the plan file", digestFile)})
 			}
+			if err := checkDigestFile(digestFile); err != nil {
+				return exitError(ExitInvalid, usageError{err})
+			}
 			if err := setTimeouts(c); err != nil {
 				return exitError(ExitInvalid, usageError{err})
 			}
@@ -118,8 +121,11 @@ func planCommand() *cli.Command {
 	}
 }
 
-// checkPlanOut refuses an -o that would overwrite the manifest being read, or that is a
-// format word (`plan -o json`, a kubectl habit, would save a plan file named json).
+// checkPlanOut refuses an -o that would overwrite the manifest being read, that is a
+// format word (`plan -o json`, a kubectl habit, would save a plan file named json), that is
+// "-" (standard output is where --format prints; --format json without -o prints the plan
+// file there), or that is no file a plan can be written to (planner.OutputPath: a directory,
+// a device, a FIFO), before any live state is read.
 func checkPlanOut(out, manifestPath string) error {
 	if out == "" {
 		return nil
@@ -129,8 +135,29 @@ func checkPlanOut(out, manifestPath string) error {
 			return fmt.Errorf("plan: -o %s would write a plan file named %q; -o names the file to save, --format %s picks what is printed", out, out, out)
 		}
 	}
+	if out == "-" {
+		return errors.New(`plan: -o - would write a plan file named "-"; -o names the file to save: to print the plan file on standard output, leave -o out and use --format json`)
+	}
 	if sameFile(out, manifestPath) {
 		return fmt.Errorf("plan: -o %s is the manifest plan reads; writing the plan there would overwrite it: name another file, e.g. -o plan.json", out)
+	}
+	if _, err := planner.OutputPath(out); err != nil {
+		return fmt.Errorf("plan: -o %w", err)
+	}
+	return nil
+}
+
+// checkDigestFile refuses a --digest-file of "-" and one that is no file the digest can be
+// written to, as checkPlanOut does for -o.
+func checkDigestFile(path string) error {
+	if path == "" {
+		return nil
+	}
+	if path == "-" {
+		return errors.New(`plan: --digest-file - would write a file named "-"; name a file, e.g. --digest-file plan.digest (the digest is also the plan file's "digest" field)`)
+	}
+	if _, err := planner.OutputPath(path); err != nil {
+		return fmt.Errorf("plan: --digest-file %w", err)
 	}
 	return nil
 }
