@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -16,11 +17,17 @@ const LockDirEnv = "UPGRADEPLAN_LOCK_DIR"
 // RunLockFile is the run directory's lock file.
 const RunLockFile = "lock"
 
-// LockDir is where the plan-digest locks live: $UPGRADEPLAN_LOCK_DIR, else
-// $XDG_RUNTIME_DIR/upgradeplan/locks, else the user's cache directory's upgradeplan/locks
-// (~/.cache on Linux, ~/Library/Caches on macOS, %LocalAppData% on Windows), else the
-// temporary directory's upgradeplan-locks. Never next to the plan, which may sit on a
-// read-only volume (a Kubernetes ConfigMap).
+// LockDir is where the plan-digest locks and the applied-once ledger live:
+// $UPGRADEPLAN_LOCK_DIR, else a directory of the user's that every session of theirs
+// agrees on and that outlives it: $HOME/.local/state/upgradeplan/locks on Linux and other
+// Unix systems, ~/Library/Application Support/upgradeplan/locks on macOS,
+// %LocalAppData%\upgradeplan\locks on Windows; else the temporary directory's
+// upgradeplan-locks. Session variables (XDG_RUNTIME_DIR, XDG_STATE_HOME, XDG_CACHE_HOME)
+// are not read: an SSH session sets them and cron does not, so two applies of one plan
+// would take two different locks, and XDG_RUNTIME_DIR, a tmpfs emptied at logout, would
+// lose the ledger. Never next to the plan, which may sit on a read-only volume (a
+// Kubernetes ConfigMap); a pod's home is as short-lived as the pod, so a CronJob sets
+// $UPGRADEPLAN_LOCK_DIR on its run volume (docs/scheduled-apply.md).
 func LockDir(getenv func(string) string) string {
 	if getenv == nil {
 		getenv = os.Getenv
@@ -28,11 +35,19 @@ func LockDir(getenv func(string) string) string {
 	if d := getenv(LockDirEnv); d != "" {
 		return d
 	}
-	if d := getenv("XDG_RUNTIME_DIR"); d != "" {
-		return filepath.Join(d, "upgradeplan", "locks")
-	}
-	if d, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(d, "upgradeplan", "locks")
+	switch runtime.GOOS {
+	case "windows":
+		if d := getenv("LocalAppData"); d != "" {
+			return filepath.Join(d, "upgradeplan", "locks")
+		}
+	case "darwin", "ios":
+		if h := getenv("HOME"); h != "" {
+			return filepath.Join(h, "Library", "Application Support", "upgradeplan", "locks")
+		}
+	default:
+		if h := getenv("HOME"); h != "" {
+			return filepath.Join(h, ".local", "state", "upgradeplan", "locks")
+		}
 	}
 	return filepath.Join(os.TempDir(), "upgradeplan-locks")
 }
