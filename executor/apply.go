@@ -59,8 +59,14 @@ func Apply(ctx context.Context, plan *planner.Plan, opts Options) (*Record, erro
 	}
 	if !opts.DryRun {
 		if err := st.CheckApplied(ctx); err != nil {
+			if !st.Existed() {
+				st.Discard(ctx) // the run directory this refused apply made, its lock in it
+			}
 			return refusedRecord(plan, opts, err), err
 		}
+	}
+	if opts.OnStart != nil {
+		opts.OnStart()
 	}
 	rec, err := applyLocked(ctx, plan, opts, st)
 	if err == nil && rec != nil && opts.Finish != nil {

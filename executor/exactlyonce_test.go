@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -528,9 +529,19 @@ func TestAPlanIsAppliedOnce(t *testing.T) {
 		if rec, err := runApply(t, t.Context(), plan, cloud.registry(), first, locks); err != nil || rec.Outcome.ExitCode != ExitOK {
 			t.Fatalf("first apply: %v %+v", err, rec)
 		}
-		rec, err := runApply(t, t.Context(), plan, cloud.registry(), filepath.Join(base, "other"), locks)
+		started := false
+		rec, err := runApply(t, t.Context(), plan, cloud.registry(), filepath.Join(base, "other"), func(o *Options) {
+			locks(o)
+			o.OnStart = func() { started = true }
+		})
 		if ExitCode(rec, err) != ExitRefused || !strings.Contains(fmt.Sprint(err), first) {
 			t.Errorf("the same plan into another run directory: exit %d (%v), want 4 naming %s", ExitCode(rec, err), err, first)
+		}
+		if _, err := os.Stat(filepath.Join(base, "other")); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("the refused apply left its run directory behind (%v); it attempted nothing", err)
+		}
+		if started {
+			t.Error("the refused apply said the run started")
 		}
 		rec, err = runApply(t, t.Context(), plan, cloud.registry(), first, locks)
 		if err != nil || rec.Outcome.ExitCode != ExitOK || len(rec.Segments) != 2 {

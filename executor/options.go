@@ -66,6 +66,9 @@ type Options struct {
 	// `cancelled`, unless the answer of a call in flight came back and ended the step:
 	// failed or noop; a resume reconciles them) and Apply returns at once.
 	Hard <-chan struct{}
+	// OnStart, when set, is called once the run is this apply's: its locks are held and
+	// the applied-once ledger let it through (a run refused with exit 4 or 5 never starts).
+	OnStart func()
 	// OnEvent receives every step transition (progress display, log lines). It is called
 	// from many goroutines, one call at a time.
 	OnEvent func(Event)

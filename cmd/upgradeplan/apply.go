@@ -264,7 +264,8 @@ func applyAction(c *cli.Context) error {
 			}
 		}()
 	} else {
-		logRunStarted(progress, plan, out, opts.DryRun)
+		// Once the run is this apply's: a run refused (exit 4, 5) never started.
+		opts.OnStart = func() { logRunStarted(progress, plan, out, opts.DryRun) }
 	}
 	progress.SetStart(time.Now())
 
