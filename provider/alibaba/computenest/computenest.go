@@ -79,6 +79,11 @@ const (
 const (
 	valueVersion   = "serviceVersion"
 	valueServiceID = "serviceId"
+	// factParameters names the parameters the instance has (the list's Parameters keys,
+	// sorted, comma-separated; factUnknown when they cannot be read), and factTemplate its
+	// TemplateName: the DryRun's required parameters depend on both (dryrun.go).
+	factParameters = "parameterNames"
+	factTemplate   = "templateName"
 )
 
 // VisibilityGrace is how long an accepted upgrade may stay invisible in ListServiceInstances (status
@@ -234,8 +239,26 @@ func (p *Provider) fromList(si cn.ServiceInstance) provider.Instance {
 		Values: provider.Values{
 			valueVersion:   si.Service.Version,
 			valueServiceID: si.Service.ServiceId,
+			factParameters: parameterNames(si.Parameters),
+			factTemplate:   si.TemplateName,
 		},
 	}
+}
+
+// factUnknown is factParameters of an instance whose Parameters are not a JSON object.
+const factUnknown = "\x00unknown"
+
+// parameterNames is factParameters of a list entry's Parameters, a JSON object as a
+// string ("" or "{}" for none). Only the names are kept: the values may be secrets.
+func parameterNames(raw string) string {
+	if strings.TrimSpace(raw) == "" {
+		return ""
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(raw), &m); err != nil {
+		return factUnknown
+	}
+	return strings.Join(slices.Sorted(maps.Keys(m)), ",")
 }
 
 // upgradable reads the versions an instance can upgrade to with GetServiceInstance, the

@@ -108,7 +108,7 @@ func TestListPagesAndFilters(t *testing.T) {
 	if n := s.Count("ListServiceInstances"); n != 3 {
 		t.Errorf("230 instances took %d calls, want 3 pages of 100", n)
 	}
-	want := provider.Values{"serviceVersion": "2", "serviceId": "service-000"}
+	want := provider.Values{"serviceVersion": "2", "serviceId": "service-000", "parameterNames": "EcsInstanceType", "templateName": ""}
 	if !reflect.DeepEqual(all[0].Values, want) || all[0].Phase != provider.PhaseReady || all[0].Tags["tier"] != "silver" {
 		t.Errorf("si-000 = %+v, want values %v, ready, tier silver", all[0], want)
 	}

@@ -21,6 +21,8 @@ import (
 //     definitions fix, so the answer is the same for every instance of one service at one
 //     version going to one version with the same parameter names (the parameter values
 //     are not checked for required names): one DryRun per (service, from, to, names).
+//     The answer names the required parameters the instance does not have yet, so the
+//     instance's own parameter names and template are part of the key as well.
 //
 // The API document says the dry run also "checks for issues such as permission errors and
 // instance status": the status is per instance, so an instance that is not Deployed, or
@@ -32,6 +34,8 @@ import (
 // dryKey is what an answer depends on (names is empty for GetServiceInstance).
 type dryKey struct {
 	service, from, to, names string
+	// has and template are the instance's parameter names and template (DryRun only).
+	has, template string
 }
 
 // sharedEntry is one answer, ready once done is closed.
@@ -109,6 +113,12 @@ func (p *Provider) requiredFor(ctx context.Context, inst provider.Instance, vers
 	if !ok {
 		return p.dryRun(ctx, inst.ID, version, params)
 	}
+	has, _ := inst.Values[factParameters].(string)
+	if has == factUnknown {
+		return p.dryRun(ctx, inst.ID, version, params) // its parameters unread: its own answer
+	}
 	key.to, key.names = version, strings.Join(slices.Sorted(maps.Keys(params)), "\x00")
+	key.has, _ = inst.Values[factParameters].(string)
+	key.template, _ = inst.Values[factTemplate].(string)
 	return p.dry.get(ctx, key, func() ([]string, error) { return p.dryRun(ctx, inst.ID, version, params) })
 }

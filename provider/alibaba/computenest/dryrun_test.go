@@ -134,3 +134,38 @@ func TestSharedDryRunAnswersRefuseEveryInstanceAndABusyOneAsksItself(t *testing.
 
 // The wall time of 5,000 changes at realistic latency through the default caps is
 // planner's BenchmarkPlanFiveThousandComputeNestChanges.
+
+// The DryRun names the target version's required parameters the instance does not have
+// yet, so two instances of one service and versions with the same manifest parameters can
+// get different answers: one that already has EcsInstanceType and one that lacks it. The
+// one that lacks it is refused at plan time whichever asked first, never planned on the
+// other's answer and refused by the cloud at apply.
+func TestInstancesWithOtherParametersDoNotShareADryRun(t *testing.T) {
+	inst := func(id, params string) string {
+		return fmt.Sprintf(`  - id: %s
+    region: %s
+    account: ali-test
+    serviceId: svc-a
+    status: Deployed
+    version: "2"
+    parameters: %s
+    versions:
+      "2": {}
+      "3": {required: [EcsInstanceType, InstancePassword]}
+`, id, region, params)
+	}
+	state := inst("si-has", "{EcsInstanceType: ecs.g6.large}") + inst("si-lacks", "{Other: x}")
+	want := provider.Desired{"serviceVersion": "3", "parameters": map[string]any{"InstancePassword": map[string]any{"fromEnv": "SI_PASSWORD"}}}
+	ctx := t.Context()
+	s, p := start(t, state, "", map[string]string{"SI_PASSWORD": secret})
+	if ch, err := p.Plan(ctx, one(t, p, "si-has"), want); err != nil || len(ch) != 1 {
+		t.Fatalf("si-has, which has EcsInstanceType: %v %v; want its change", ch, err)
+	}
+	ch, err := p.Plan(ctx, one(t, p, "si-lacks"), want)
+	if err == nil || !strings.Contains(err.Error(), "add EcsInstanceType to parameters") {
+		t.Errorf("si-lacks, planned after si-has: %v %v; want refused, lacking EcsInstanceType", ch, err)
+	}
+	if n := s.Count(ActionUpgrade); n != 2 {
+		t.Errorf("%d DryRuns; want one per instance, their parameters differing", n)
+	}
+}
