@@ -138,6 +138,10 @@ ON CONFLICT (digest, shard) DO UPDATE SET host = $3, pid = $4, started_at = $5, 
 		r.Close()
 		return nil, fmt.Errorf("%w: state %s: %w", executor.ErrNothingAttempted, s.where, err)
 	}
+	if err := r.sameShardCount(cctx); err != nil {
+		r.Close()
+		return nil, err
+	}
 	if err := s.pool.QueryRow(cctx, "SELECT EXISTS (SELECT 1 FROM upgradeplan.journal WHERE digest = $1 AND shard = $2)",
 		digest, s.Shard).Scan(&r.existed); err != nil {
 		r.Close()
@@ -145,4 +149,45 @@ ON CONFLICT (digest, shard) DO UPDATE SET host = $3, pid = $4, started_at = $5, 
 	}
 	r.startKeepalive()
 	return r, nil
+}
+
+// sameShardCount refuses (exit 4) a runner whose shard count is not the run's: the shards
+// of another count N, or an unsharded runner beside sharded ones, deal the accounts out
+// differently, so two runners would run one account's steps (its rate caps no longer with
+// one runner), the shards of one count would judge again what the others finished, and
+// the run's record could not be merged. The run's count is that of any shard with journal
+// rows or a record, or whose runner holds its lock now (two runners starting at once see
+// each other).
+func (r *runState) sameShardCount(ctx context.Context) error {
+	rows, err := r.s.pool.Query(ctx, `SELECT DISTINCT shard FROM upgradeplan.journal WHERE digest = $1
+UNION SELECT shard FROM upgradeplan.records WHERE digest = $1
+UNION SELECT h.shard FROM upgradeplan.holders h WHERE h.digest = $1 AND `+holdsLock("h.lock_key", "h.backend_pid"), r.digest)
+	if err != nil {
+		return fmt.Errorf("%w: state %s: %w", executor.ErrNothingAttempted, r.s.where, err)
+	}
+	shards, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("%w: state %s: %w", executor.ErrNothingAttempted, r.s.where, err)
+	}
+	for _, other := range shards {
+		if shardCount(other) != shardCount(r.shard) {
+			return fmt.Errorf("%w: the run of plan %s in %s is %s; this apply is %s: continue it with the same number of shards",
+				executor.ErrRefused, short(r.digest), r.s.where, shardName(other), shardName(r.shard))
+		}
+	}
+	return nil
+}
+
+// shardCount is N of a shard "I/N"; "" (an unsharded run) is 0.
+func shardCount(shard string) string {
+	_, n, _ := strings.Cut(shard, "/")
+	return n
+}
+
+// shardName names a run's sharding in a message.
+func shardName(shard string) string {
+	if n := shardCount(shard); n != "" {
+		return "sharded " + n + " ways (--shard I/" + n + ")"
+	}
+	return "unsharded"
 }

@@ -89,11 +89,11 @@ func TestMigrationsApplyOnceAndANewerSchemaIsRefused(t *testing.T) {
 func TestThePlanLockNamesItsHolderAndDiesWithItsConnection(t *testing.T) {
 	st, _, _ := openTest(t)
 	ctx := t.Context()
-	a, err := st.Open(ctx, "d1", "")
+	a, err := st.WithShard("0/2").Open(ctx, "d1", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = st.Open(ctx, "d1", "")
+	_, err = st.WithShard("0/2").Open(ctx, "d1", "")
 	var le *executor.LockedError
 	host, _ := os.Hostname()
 	if !errors.As(err, &le) || !strings.Contains(le.Holder, host) || !strings.Contains(le.Holder, "pid ") {
@@ -110,7 +110,7 @@ func TestThePlanLockNamesItsHolderAndDiesWithItsConnection(t *testing.T) {
 	// The connection dies (as with a killed runner): PostgreSQL releases the lock.
 	a.(*runState).lock.Close(ctx)
 	var c executor.RunState
-	untilServerCaughtUp(func() bool { c, err = st.Open(ctx, "d1", ""); return err == nil })
+	untilServerCaughtUp(func() bool { c, err = st.WithShard("0/2").Open(ctx, "d1", ""); return err == nil })
 	if err != nil {
 		t.Fatalf("after the holder's connection died: %v", err)
 	}
@@ -338,5 +338,43 @@ func TestConfirmFailsOnceTheLockIsLost(t *testing.T) {
 	defer b.Close()
 	if err := f.Confirm(ctx); err == nil || !strings.Contains(err.Error(), "no longer held") {
 		t.Errorf("Confirm after another runner took the lock: %v; want refused", err)
+	}
+}
+
+// One plan's runners all use one shard count. Shards of another count, or an unsharded
+// runner beside sharded ones, deal the accounts out differently (two runners would run one
+// account's steps, its rate caps no longer with one runner) and leave records that cannot
+// be merged: they are refused (exit 4) while a runner of the run holds its lock, and once
+// the run has a journal or a record.
+func TestAPlansRunnersUseOneShardCount(t *testing.T) {
+	st, _, _ := openTest(t)
+	ctx := t.Context()
+	first, err := st.WithShard("0/2").Open(ctx, "d-shards", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sh := range []string{"", "0/3", "1/1"} {
+		r, err := st.WithShard(sh).Open(ctx, "d-shards", "")
+		if err == nil {
+			r.Close()
+		}
+		if !errors.Is(err, executor.ErrRefused) || !strings.Contains(fmt.Sprint(err), "sharded 2 ways") {
+			t.Errorf("shard %q beside a runner of shard 0/2: %v; want refused, naming the run's 2 shards", sh, err)
+		}
+	}
+	second, err := st.WithShard("1/2").Open(ctx, "d-shards", "")
+	if err != nil {
+		t.Fatalf("the run's other shard: %v", err)
+	}
+	if err := first.Append(ctx, executor.Entry{Time: time.Now().UTC(), Type: executor.EntryBegin}); err != nil {
+		t.Fatal(err)
+	}
+	first.Close()
+	second.Close()
+	if r, err := st.Open(ctx, "d-shards", ""); err == nil || !errors.Is(err, executor.ErrRefused) {
+		if r != nil {
+			r.Close()
+		}
+		t.Errorf("an unsharded runner once the sharded run has a journal: %v; want refused", err)
 	}
 }
