@@ -42,11 +42,11 @@ func Apply(ctx context.Context, plan *planner.Plan, opts Options) (*Record, erro
 	}
 	state := opts.State
 	if state == nil {
-		lockDir := opts.LockDir
+		lockDir, legacy := opts.LockDir, []string(nil)
 		if lockDir == "" {
-			lockDir = LockDir(opts.Getenv)
+			lockDir, legacy = LockDir(opts.Getenv), LegacyLockDirs(opts.Getenv)
 		}
-		state = DirState{LockDir: lockDir}
+		state = DirState{LockDir: lockDir, Legacy: legacy}
 	}
 	st, err := state.Open(ctx, plan.Digest, opts.Out)
 	if err != nil {

@@ -224,8 +224,9 @@
 //     (permanent, or nothing to change) ends as that segment ended it, even when a kill
 //     came before its own record; everything else runs afresh.
 //   - Locks: an exclusive lock per plan digest in the lock directory (LockDir:
-//     $UPGRADEPLAN_LOCK_DIR, else ~/.local/state/upgradeplan/locks or the platform's
-//     equivalent, from the home directory alone; `apply --lock-dir`) and one per run directory (DIR/lock), through
+//     $UPGRADEPLAN_LOCK_DIR, else ~/.cache/upgradeplan/locks or the platform's
+//     equivalent, from the home directory alone, plus earlier versions' session
+//     directories where they exist, LegacyLockDirs; `apply --lock-dir`) and one per run directory (DIR/lock), through
 //     gofrs/flock; nothing is written next to the plan. A second apply gets *LockedError
 //     (exit 5) naming the holder's pid, host and start time.
 //   - Instance leases: before a step judges its instance for its call (and before a resumed

@@ -3,6 +3,7 @@ package executor
 import (
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -19,15 +20,16 @@ const RunLockFile = "lock"
 
 // LockDir is where the plan-digest locks and the applied-once ledger live:
 // $UPGRADEPLAN_LOCK_DIR, else a directory of the user's that every session of theirs
-// agrees on and that outlives it: $HOME/.local/state/upgradeplan/locks on Linux and other
-// Unix systems, ~/Library/Application Support/upgradeplan/locks on macOS,
-// %LocalAppData%\upgradeplan\locks on Windows; else the temporary directory's
-// upgradeplan-locks. Session variables (XDG_RUNTIME_DIR, XDG_STATE_HOME, XDG_CACHE_HOME)
-// are not read: an SSH session sets them and cron does not, so two applies of one plan
-// would take two different locks, and XDG_RUNTIME_DIR, a tmpfs emptied at logout, would
-// lose the ledger. Never next to the plan, which may sit on a read-only volume (a
-// Kubernetes ConfigMap); a pod's home is as short-lived as the pod, so a CronJob sets
-// $UPGRADEPLAN_LOCK_DIR on its run volume (docs/scheduled-apply.md).
+// agrees on: $HOME/.cache/upgradeplan/locks on Linux and other Unix systems,
+// ~/Library/Caches/upgradeplan/locks on macOS, %LocalAppData%\upgradeplan\locks on Windows
+// (where earlier versions kept them for a session without XDG variables, as cron's is);
+// else the temporary directory's upgradeplan-locks. Session variables are not read: an SSH
+// session sets XDG_RUNTIME_DIR (earlier versions' first choice, a tmpfs emptied at logout)
+// and cron does not, so two applies of one plan would take two different locks.
+// LegacyLockDirs names where earlier versions may have kept them instead. Never next to the
+// plan, which may sit on a read-only volume (a Kubernetes ConfigMap); a pod's home is as
+// short-lived as the pod, so a CronJob sets $UPGRADEPLAN_LOCK_DIR on its run volume
+// (docs/scheduled-apply.md).
 func LockDir(getenv func(string) string) string {
 	if getenv == nil {
 		getenv = os.Getenv
@@ -42,14 +44,47 @@ func LockDir(getenv func(string) string) string {
 		}
 	case "darwin", "ios":
 		if h := getenv("HOME"); h != "" {
-			return filepath.Join(h, "Library", "Application Support", "upgradeplan", "locks")
+			return filepath.Join(h, "Library", "Caches", "upgradeplan", "locks")
 		}
 	default:
-		if h := getenv("HOME"); h != "" {
-			return filepath.Join(h, ".local", "state", "upgradeplan", "locks")
+		h := getenv("HOME")
+		if h == "" {
+			// A bare environment (some schedulers): the account's home from the user database,
+			// not the temporary directory, which $TMPDIR moves between sessions.
+			if u, err := user.Current(); err == nil {
+				h = u.HomeDir
+			}
+		}
+		if h != "" {
+			return filepath.Join(h, ".cache", "upgradeplan", "locks")
 		}
 	}
 	return filepath.Join(os.TempDir(), "upgradeplan-locks")
+}
+
+// LegacyLockDirs are the lock directories an earlier version chose in this session instead
+// of LockDir's default ($XDG_RUNTIME_DIR/upgradeplan/locks, $XDG_CACHE_HOME/upgradeplan/locks),
+// those that exist: an apply at the default also takes the plan's lock in each and reads
+// its ledger, so an apply of an earlier version, or the run it recorded there, is still
+// seen. None when $UPGRADEPLAN_LOCK_DIR names the directory.
+func LegacyLockDirs(getenv func(string) string) []string {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if getenv(LockDirEnv) != "" {
+		return nil
+	}
+	def := LockDir(getenv)
+	var out []string
+	for _, env := range []string{"XDG_RUNTIME_DIR", "XDG_CACHE_HOME"} {
+		if d := getenv(env); d != "" {
+			dir := filepath.Join(d, "upgradeplan", "locks")
+			if fi, err := os.Stat(dir); err == nil && fi.IsDir() && dir != def {
+				out = append(out, dir)
+			}
+		}
+	}
+	return out
 }
 
 // LockedError says another apply holds a lock this apply needs (exit 5).
@@ -106,19 +141,32 @@ func (l *fileLock) release() {
 // runLocks are the two locks of an apply: one on the plan's digest (so copies of one plan
 // file conflict wherever they sit) and one on the run directory (so two plans never write
 // one run).
-type runLocks struct{ plan, run *fileLock }
+type runLocks struct {
+	plan, run *fileLock
+	legacy    []*fileLock // the plan's lock in LegacyLockDirs
+}
 
-func acquireRunLocks(lockDir, digest, runDir string) (*runLocks, error) {
+func acquireRunLocks(lockDir string, legacy []string, digest, runDir string) (*runLocks, error) {
 	pl, err := acquireLock(filepath.Join(lockDir, "plan-"+digest+".lock"), "the plan")
 	if err != nil {
 		return nil, err
 	}
+	locks := &runLocks{plan: pl}
+	for _, dir := range legacy {
+		l, err := acquireLock(filepath.Join(dir, "plan-"+digest+".lock"), "the plan")
+		if err != nil {
+			locks.release()
+			return nil, err
+		}
+		locks.legacy = append(locks.legacy, l)
+	}
 	rl, err := acquireLock(filepath.Join(runDir, RunLockFile), "the run directory")
 	if err != nil {
-		pl.release()
+		locks.release()
 		return nil, err
 	}
-	return &runLocks{plan: pl, run: rl}, nil
+	locks.run = rl
+	return locks, nil
 }
 
 func (l *runLocks) release() {
@@ -126,6 +174,9 @@ func (l *runLocks) release() {
 		return
 	}
 	l.run.release()
+	for _, x := range l.legacy {
+		x.release()
+	}
 	l.plan.release()
-	l.run, l.plan = nil, nil
+	l.run, l.plan, l.legacy = nil, nil, nil
 }

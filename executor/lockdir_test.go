@@ -1,10 +1,15 @@
 package executor
 
 import (
+	"fmt"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/upgradeplan/upgradeplan/planner"
 )
 
 // An SSH session sets XDG_RUNTIME_DIR (and may set the other XDG variables); cron does not.
@@ -29,4 +34,47 @@ func TestTheDefaultLockDirIsTheSameInEverySessionOfAUser(t *testing.T) {
 	if got := LockDir(func(k string) string { return map[string]string{LockDirEnv: "/runs/locks", "HOME": "/home/ops"}[k] }); got != "/runs/locks" {
 		t.Errorf("with %s set: %s, want /runs/locks", LockDirEnv, got)
 	}
+}
+
+// An earlier version kept the locks and the ledger in $XDG_RUNTIME_DIR/upgradeplan/locks
+// when the session set it. An apply at the default still sees them: a plan that version
+// applied into another run directory is refused (exit 4), and while that version's apply
+// holds the plan's lock there, this one is locked out (exit 5).
+func TestAnEarlierVersionsSessionLockDirIsStillHonoured(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cloud := newFakeCloud(10*time.Second, fleetOf(1, "a", "1"))
+		plan := planOf(t, planner.Settings{}, oneTarget(), []planner.Step{versionStep("t", "a-1", "1", "2", 0)})
+		base := t.TempDir()
+		old := filepath.Join(base, "run-user", "upgradeplan", "locks")
+		env := map[string]string{"HOME": filepath.Join(base, "home"), "XDG_RUNTIME_DIR": filepath.Join(base, "run-user")}
+		getenv := func(k string) string { return env[k] }
+		viaOld := func(o *Options) { o.LockDir = old } // the earlier version's choice
+		atDefault := func(o *Options) { o.Getenv, o.LockDir = getenv, "" }
+
+		first := filepath.Join(base, "run-old")
+		if rec, err := runApply(t, t.Context(), plan, cloud.registry(), first, viaOld); err != nil || rec.Outcome.ExitCode != ExitOK {
+			t.Fatalf("the earlier version's apply: %v %+v", err, rec)
+		}
+		if dirs := LegacyLockDirs(getenv); len(dirs) != 1 || dirs[0] != old {
+			t.Fatalf("LegacyLockDirs = %v, want [%s]", dirs, old)
+		}
+		rec, err := runApply(t, t.Context(), plan, cloud.registry(), filepath.Join(base, "run-new"), atDefault)
+		if ExitCode(rec, err) != ExitRefused || !strings.Contains(fmt.Sprint(err), first) {
+			t.Errorf("the same plan at the default lock directory: exit %d (%v); want 4 naming %s", ExitCode(rec, err), err, first)
+		}
+
+		other := planOf(t, planner.Settings{}, oneTarget(), []planner.Step{versionStep("t", "a-1", "2", "3", 0)})
+		held, err := acquireLock(filepath.Join(old, "plan-"+other.Digest+".lock"), "the plan")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer held.release()
+		rec, err = runApply(t, t.Context(), other, cloud.registry(), filepath.Join(base, "run-other"), atDefault)
+		if ExitCode(rec, err) != ExitLocked {
+			t.Errorf("while an earlier version holds the plan's lock in its directory: exit %d (%v); want 5", ExitCode(rec, err), err)
+		}
+		if n := cloud.sends("a-1"); n != 1 {
+			t.Errorf("a-1 received %d calls, want the earlier version's one", n)
+		}
+	})
 }

@@ -17,6 +17,9 @@ import (
 // applied-once ledger ("" means LockDir(os.Getenv)).
 type DirState struct {
 	LockDir string
+	// Legacy are lock directories of earlier versions (LegacyLockDirs) whose plan locks
+	// this apply takes too and whose ledgers it reads; nil when LockDir was named.
+	Legacy []string
 }
 
 // Open creates the run directory if need be and takes the plan's and the directory's locks.
@@ -34,20 +37,25 @@ func (d DirState) Open(ctx context.Context, digest, out string) (RunState, error
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, fmt.Errorf("%w: run directory: %w", ErrNothingAttempted, err)
 	}
-	locks, err := acquireRunLocks(lockDir, digest, out)
+	locks, err := acquireRunLocks(lockDir, d.Legacy, digest, out)
 	if err != nil {
 		if created {
 			os.Remove(out)
 		}
 		return nil, err
 	}
+	var legacy []string
+	for _, dir := range d.Legacy {
+		legacy = append(legacy, filepath.Join(dir, "plan-"+digest+".run"))
+	}
 	return &dirRun{out: out, digest: digest, ledger: filepath.Join(lockDir, "plan-"+digest+".run"),
-		locks: locks, created: created, hadRun: journalErr == nil}, nil
+		legacyLedgers: legacy, locks: locks, created: created, hadRun: journalErr == nil}, nil
 }
 
 // dirRun is one apply's hold on a run directory.
 type dirRun struct {
 	out, digest, ledger string
+	legacyLedgers       []string // earlier versions' ledgers of the digest, read too
 	locks               *runLocks
 	created, hadRun     bool
 
@@ -72,19 +80,22 @@ func (d *dirRun) String() string { return "run directory " + d.out }
 // ledger, PLAN-DIGEST.run in the lock directory, names the run directory of the digest's
 // run; it is read and written under the digest's lock.
 func (d *dirRun) CheckApplied(context.Context) error {
-	b, err := os.ReadFile(d.ledger)
-	if err != nil {
-		return nil
+	for _, ledger := range append([]string{d.ledger}, d.legacyLedgers...) {
+		b, err := os.ReadFile(ledger)
+		if err != nil {
+			continue
+		}
+		prior := string(b)
+		here, _ := filepath.Abs(d.out)
+		if prior == here {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(prior, JournalFile)); err != nil {
+			continue // that run directory is gone: the plan was never applied from it
+		}
+		return fmt.Errorf("%w: plan %s was already applied in %s; a plan is applied once: continue that run with `upgradeplan apply PLAN --out %s`, or re-plan", ErrRefused, d.digest, prior, prior)
 	}
-	prior := string(b)
-	here, _ := filepath.Abs(d.out)
-	if prior == here {
-		return nil
-	}
-	if _, err := os.Stat(filepath.Join(prior, JournalFile)); err != nil {
-		return nil // that run directory is gone: the plan was never applied from it
-	}
-	return fmt.Errorf("%w: plan %s was already applied in %s; a plan is applied once: continue that run with `upgradeplan apply PLAN --out %s`, or re-plan", ErrRefused, d.digest, prior, prior)
+	return nil
 }
 
 func (d *dirRun) Claim(context.Context) error {

@@ -302,7 +302,7 @@ func TestScheduledApplyCronLineFiresTwice(t *testing.T) {
 	if err != nil || strings.Count(string(log), "run record: ") != 2 {
 		t.Errorf("runs/q4.log does not hold both firings' output (%v):\n%s", err, log)
 	}
-	if locks, _ := os.ReadDir(filepath.Join(env["HOME"], ".local", "state", "upgradeplan", "locks")); len(locks) == 0 {
-		t.Error("the plan locks are not in ~/.local/state/upgradeplan/locks, where the doc says they are")
+	if locks, _ := os.ReadDir(filepath.Join(env["HOME"], ".cache", "upgradeplan", "locks")); len(locks) == 0 {
+		t.Error("the plan locks are not in ~/.cache/upgradeplan/locks, where the doc says they are")
 	}
 }
