@@ -65,9 +65,6 @@ func Apply(ctx context.Context, plan *planner.Plan, opts Options) (*Record, erro
 			return refusedRecord(plan, opts, err), err
 		}
 	}
-	if opts.OnStart != nil {
-		opts.OnStart()
-	}
 	rec, err := applyLocked(ctx, plan, opts, st)
 	if err == nil && rec != nil && opts.Finish != nil {
 		// Still under the locks (released by the deferred Close above).
@@ -116,6 +113,9 @@ func applyLocked(ctx context.Context, plan *planner.Plan, opts Options, st RunSt
 	r, err := newRun(plan, opts, st, entries)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNothingAttempted, err)
+	}
+	if opts.OnStart != nil {
+		opts.OnStart() // past every refusal: the run is this apply's
 	}
 	return r.execute(ctx)
 }
@@ -399,7 +399,7 @@ func (r *run) execute(ctx context.Context) (*Record, error) {
 			r.mu.Lock()
 			r.hard = true
 			r.mu.Unlock()
-			r.stop("second signal: exited without waiting for the steps in flight")
+			r.stop(r.hardWhy() + ": exited without waiting for the steps in flight")
 			cancelWork()
 		case <-work.Done():
 		}

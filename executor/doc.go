@@ -254,7 +254,8 @@
 //     waits for tokens, gates and busy instances; follow the steps in flight; exit 3). Steps in
 //     flight whose polls keep failing are followed for Options.StopTimeout (`--stop-timeout`,
 //     default 3 minutes) after the stop, then recorded cancelled, in doubt, for a resume.
-//     Options.Hard is the second signal (abandon the steps in flight, recorded cancelled
+//     Options.Hard is the second signal, or apply's --stop-deadline passed since the first
+//     (Options.HardWhy says which: abandon the steps in flight, recorded cancelled
 //     saying whether their call was sent, and the answer of a call in flight kept when it
 //     came back; the outcome names how many).
 package executor

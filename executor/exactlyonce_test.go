@@ -543,6 +543,14 @@ func TestAPlanIsAppliedOnce(t *testing.T) {
 		if started {
 			t.Error("the refused apply said the run started")
 		}
+		other := planOf(t, planner.Settings{}, oneTarget(), []planner.Step{versionStep("t", "a-1", "2", "3", 0)})
+		rec, err = runApply(t, t.Context(), other, cloud.registry(), first, func(o *Options) {
+			locks(o)
+			o.OnStart = func() { started = true }
+		})
+		if ExitCode(rec, err) != ExitRefused || started {
+			t.Errorf("another plan into the run's directory: exit %d (%v), said started %v; want 4, not started", ExitCode(rec, err), err, started)
+		}
 		rec, err = runApply(t, t.Context(), plan, cloud.registry(), first, locks)
 		if err != nil || rec.Outcome.ExitCode != ExitOK || len(rec.Segments) != 2 {
 			t.Errorf("the same --out again: %v %+v, want the run continued, exit 0", err, rec)

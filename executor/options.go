@@ -62,12 +62,18 @@ type Options struct {
 	Window *planner.Window
 	// Getenv reads secrets and endpoint overrides; nil means os.Getenv.
 	Getenv func(string) string
-	// Hard is closed on the second signal: in-flight steps are abandoned (recorded
+	// Hard is closed on the second signal, or once apply's --stop-deadline has passed
+	// since the first: in-flight steps are abandoned (recorded
 	// `cancelled`, unless the answer of a call in flight came back and ended the step:
 	// failed or noop; a resume reconciles them) and Apply returns at once.
 	Hard <-chan struct{}
-	// OnStart, when set, is called once the run is this apply's: its locks are held and
-	// the applied-once ledger let it through (a run refused with exit 4 or 5 never starts).
+	// HardWhy, when set, says why Hard was closed ("stop deadline 5m0s reached"), for the
+	// record; unset, it was the second signal.
+	HardWhy func() string
+	// OnStart, when set, is called once the run is this apply's: its locks are held, and
+	// every refusal (the applied-once ledger, another plan's run in the run directory, a
+	// resume or a dry run the directory does not allow) is past; a refused apply never
+	// calls it.
 	OnStart func()
 	// OnEvent receives every step transition (progress display, log lines). It is called
 	// from many goroutines, one call at a time.

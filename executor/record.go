@@ -22,7 +22,7 @@ const (
 	StatusNoop       Status = "noop"        // the instance already showed `to`, or the cloud refused an in-place call as having nothing to do
 	StatusDrifted    Status = "drifted"     // `from` no longer matched live state; not called
 	StatusNotStarted Status = "not-started" // window closed, failure budget spent or stop requested
-	StatusCancelled  Status = "cancelled"   // in flight when a second signal ended the run
+	StatusCancelled  Status = "cancelled"   // in flight when a second signal or the stop deadline ended the run
 )
 
 // Record is the complete, auditable record of one apply (run.json). Field order is the

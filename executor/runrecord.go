@@ -125,7 +125,7 @@ func (r *run) finish() (*Record, error) {
 			bad++
 		}
 	}
-	why = stopReason(why, r.hard, cancelled, sent, r.stopTimeout)
+	why = stopReason(why, r.hardWhy(), r.hard, cancelled, sent, r.stopTimeout)
 	var out Outcome
 	switch {
 	case notRun > 0:
@@ -151,17 +151,30 @@ func (r *run) finish() (*Record, error) {
 	return rec, nil
 }
 
+// hardWhy says why Options.Hard was closed: Options.HardWhy's answer, else the second signal.
+func (r *run) hardWhy() string {
+	if r.opts.HardWhy != nil {
+		if why := r.opts.HardWhy(); why != "" {
+			return why
+		}
+	}
+	return "second signal"
+}
+
 // stopReason completes the reason the run stopped with what became of the steps in
 // flight: followed to the end, or how many were cancelled and whether their calls were sent.
-func stopReason(why string, hard bool, cancelled, sent int, stopTimeout time.Duration) string {
+func stopReason(why, hardWhy string, hard bool, cancelled, sent int, stopTimeout time.Duration) string {
 	if why == "" {
 		return ""
 	}
 	switch {
 	case hard:
 		why = strings.TrimSuffix(why, ": exited without waiting for the steps in flight")
-		if !strings.HasPrefix(why, "second signal") {
-			why += "; then a second signal"
+		if !strings.HasPrefix(why, hardWhy) {
+			if hardWhy == "second signal" {
+				hardWhy = "a second signal"
+			}
+			why += "; then " + hardWhy
 		}
 		return fmt.Sprintf("%s: exited without waiting for the steps in flight; %d cancelled (%d with a call sent: resume reconciles them)", why, cancelled, sent)
 	case cancelled > 0:

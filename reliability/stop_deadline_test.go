@@ -63,8 +63,8 @@ func TestTheStopDeadlineEndsARunWhoseStepsAreStillInFlight(t *testing.T) {
 		}
 	}
 	rec := readRecord(t, out)
-	if rec.Outcome.Result != "stopped" {
-		t.Errorf("outcome %+v; want stopped", rec.Outcome)
+	if rec.Outcome.Result != "stopped" || !strings.Contains(rec.Outcome.Reason, "stop deadline 300ms reached") || strings.Contains(rec.Outcome.Reason, "second signal") {
+		t.Errorf("outcome %+v; want stopped, the record saying the stop deadline (not a second signal) ended the steps in flight", rec.Outcome)
 	}
 	want := map[executor.Status]int{executor.StatusCancelled: 1, executor.StatusNotStarted: 1}
 	for _, st := range rec.Steps {

@@ -75,6 +75,9 @@ func applyAction(c *cli.Context) error {
 	if err := reports.CheckLogFormat(c.String("log-format")); err != nil {
 		return exitError(ExitInvalid, usageError{err})
 	}
+	if d := c.Duration("stop-deadline"); d < 0 {
+		return exitError(ExitInvalid, usageError{fmt.Errorf("apply: --stop-deadline %s: must be a positive duration, e.g. 5m (0 or unset: follow the steps in flight to the end)", d)})
+	}
 	stderr := c.App.ErrWriter
 	tty := false
 	if f, ok := stderr.(*os.File); ok {
@@ -217,8 +220,17 @@ func applyAction(c *cli.Context) error {
 	// hard ends the steps in flight: the second signal, or the stop deadline after the first.
 	hard := make(chan struct{})
 	var hardOnce sync.Once
-	endInFlight := func() { hardOnce.Do(func() { close(hard) }) }
+	var hardWhy string // set before hard is closed, read after
+	endInFlight := func(why string) { hardOnce.Do(func() { hardWhy = why; close(hard) }) }
 	opts.Hard = hard
+	opts.HardWhy = func() string {
+		select {
+		case <-hard:
+			return hardWhy
+		default:
+			return ""
+		}
+	}
 	if deadline > 0 {
 		go func() {
 			select {
@@ -229,7 +241,7 @@ func applyAction(c *cli.Context) error {
 			select {
 			case <-time.After(deadline):
 				progress.Notice(fmt.Sprintf("stop deadline %s reached: the steps still in flight are recorded for the next run to reconcile; writing the record and reports", deadline))
-				endInFlight()
+				endInFlight(fmt.Sprintf("stop deadline %s reached", deadline))
 			case <-finished:
 			}
 		}()
@@ -238,7 +250,7 @@ func applyAction(c *cli.Context) error {
 		go func() {
 			select {
 			case <-sig.Second():
-				endInFlight()
+				endInFlight("second signal")
 			case <-finished:
 				return
 			}
