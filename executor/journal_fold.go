@@ -10,13 +10,18 @@ import "maps"
 // finished steps as they ended, a step whose call was accepted or may have been sent
 // "running" with its attempts and request ids, every other step pending; the segments are
 // the journal's, the last without an end record killed. Outcome.Reason says the record is
-// folded and how to reconcile the run. A record with an outcome is returned as it is: its
-// segment ended and wrote it after its last journal line.
+// folded and how to reconcile the run. A record with an outcome is returned as it is
+// unless the journal's last segment has no end record: a resumed segment killed before it
+// first wrote run.json leaves the earlier segment's outcome there, which no longer holds.
 func FoldJournal(rec *Record, entries []Entry) *Record {
-	if rec == nil || rec.Outcome.Result != "" || len(entries) == 0 {
+	if rec == nil || len(entries) == 0 {
 		return rec
 	}
 	trails, segs := readTrails(entries)
+	killed := len(segs) > 0 && segs[len(segs)-1].Stop == killedStop
+	if rec.Outcome.Result != "" && !killed {
+		return rec
+	}
 	out := *rec
 	out.Counts = maps.Clone(rec.Counts)
 	if out.Counts == nil {
@@ -46,7 +51,7 @@ func FoldJournal(rec *Record, entries []Entry) *Record {
 		out.Segments, out.StartedAt = segs, segs[0].StartedAt
 		out.FinishedAt = segs[len(segs)-1].FinishedAt
 	}
-	out.Outcome.Reason = FoldedReason
+	out.Outcome = Outcome{Reason: FoldedReason}
 	return &out
 }
 

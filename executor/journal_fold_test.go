@@ -49,8 +49,21 @@ func TestFoldJournalShowsWhatAKilledSegmentsJournalHolds(t *testing.T) {
 	if rec.Steps[0].Status != StatusPending || rec.Counts[StatusPending] != 3 {
 		t.Errorf("the record read was changed: %+v %v", rec.Steps[0], rec.Counts)
 	}
+	ended := append(append([]Entry(nil), entries...), Entry{Type: EntryEnd, Time: t0.Add(5 * time.Second), Stop: "window cutoff"})
 	finished := &Record{Outcome: Outcome{Result: "stopped"}, Steps: []StepRecord{{ID: "a", Status: StatusPending}}}
-	if FoldJournal(finished, entries) != finished {
-		t.Error("a record with an outcome was folded; its segment wrote it after its last journal line")
+	if FoldJournal(finished, ended) != finished {
+		t.Error("a record with an outcome was folded; its segment ended and wrote it after its last journal line")
+	}
+	// A resumed segment killed before it first wrote run.json: the record still holds the
+	// earlier segment's outcome, which no longer holds.
+	resumed := append(append([]Entry(nil), ended...), Entry{Type: EntryBegin, Time: t0.Add(time.Minute), Resumed: true, PID: 8},
+		Entry{Type: EntryIntent, Time: t0.Add(61 * time.Second), StepID: "c", Attempt: 1})
+	stale := &Record{Outcome: Outcome{Result: "stopped", Reason: "window cutoff", ExitCode: ExitStopped},
+		Steps:  []StepRecord{{ID: "a", Status: StatusSucceeded}, {ID: "b", Status: StatusCancelled}, {ID: "c", Status: StatusNotStarted}},
+		Counts: map[Status]int{StatusSucceeded: 1, StatusCancelled: 1, StatusNotStarted: 1}}
+	got = FoldJournal(stale, resumed)
+	if got.Outcome.Result != "" || got.Outcome.Reason != FoldedReason || len(got.Segments) != 2 || got.Steps[2].Status != StatusRunning {
+		t.Errorf("a resumed segment killed before its first run.json: outcome %+v, %d segments, step c %s; want unfinished, 2 segments, c running",
+			got.Outcome, len(got.Segments), got.Steps[2].Status)
 	}
 }

@@ -91,6 +91,11 @@ type Watch struct {
 	To       Values
 	// Started is true once the mutating call was accepted (or may have been).
 	Started bool
+	// MaySent is true for a watch not started whose call may have reached the cloud (its
+	// answer was lost): on an untouched verdict (pending) held for the visibility grace
+	// the executor sends the call again, so a product whose bulk read trails its
+	// per-instance read (RabbitMQ) takes that verdict from the latter.
+	MaySent bool
 	// Since is when the call was accepted; zero when not started.
 	Since time.Time
 	// OrderID is the accepted call's Receipt.OrderID (order, deal or task id), "" when

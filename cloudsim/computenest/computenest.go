@@ -25,6 +25,7 @@ package computenest
 
 import (
 	"fmt"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -73,6 +74,14 @@ type Instance struct {
 	// FailMode is how an upgrade that faults fail ends: "" DeployedFailed, FailRollback
 	// Deployed at the old version.
 	FailMode string `yaml:"failMode,omitempty" json:"failMode,omitempty"`
+}
+
+// ListCopy is the instance as a trailing list keeps it (sim.Table's list lag): the
+// parameters an upgrade writes in place are the copy's own.
+func (inst *Instance) ListCopy() Instance {
+	c := *inst
+	c.Parameters = maps.Clone(inst.Parameters)
+	return c
 }
 
 // snapshotInstance is an Instance as /_sim/state shows it: secrets masked.

@@ -145,6 +145,11 @@ func (t *Table[T, P]) List(r *Request, tags []Tag, keep func(P) bool) []P {
 	return out
 }
 
+// listCopier is an instance type whose copy for the list index must not share what its
+// actions change in place (a map of parameters): ListCopy returns such a copy. Without it
+// the index keeps a plain copy, its tags cloned.
+type listCopier[T any] interface{ ListCopy() T }
+
 // listIndex returns List's index, copied afresh from the instances once the copy it holds
 // is lag old: the copy a list answers from is at most lag old.
 func (t *Table[T, P]) listIndex(now time.Time, lag time.Duration) map[string]P {
@@ -152,7 +157,12 @@ func (t *Table[T, P]) listIndex(now time.Time, lag time.Duration) map[string]P {
 		idx := make(map[string]P, len(t.byID))
 		for id, inst := range t.byID {
 			v := *inst
-			idx[id] = P(&v)
+			if c, ok := any(inst).(listCopier[T]); ok {
+				v = c.ListCopy()
+			}
+			cp := P(&v)
+			cp.Where().Tags = maps.Clone(cp.Where().Tags)
+			idx[id] = cp
 		}
 		t.index, t.indexAt = idx, now
 	}

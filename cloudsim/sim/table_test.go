@@ -248,3 +248,22 @@ func TestAListTrailsTheDescribesByAtMostTheListLag(t *testing.T) {
 		t.Errorf("without a list lag: b-1 size %d, want what the describe shows, 11", got)
 	}
 }
+
+// The list index's copies share no map with the instances: a change an action makes in
+// place (tags, a product's parameters) trails in the list like every other change.
+func TestTheListIndexSharesNoTagsWithTheInstances(t *testing.T) {
+	tb, err := loadBoxes(t, boxes, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := request("a", url.Values{})
+	r.Now, r.ListLag = time.Date(2026, 12, 6, 1, 0, 0, 0, time.UTC), time.Minute
+	tb.List(r, nil, nil) // the index is copied now
+	b, _ := tb.Visible(r, "b-1")
+	b.Tags["env"] = "staging" // changed in place
+	for _, got := range tb.List(r, nil, nil) {
+		if got.ID == "b-1" && got.Tags["env"] != "prod" {
+			t.Errorf("the trailing list shows b-1's tag env=%q at once; want the old prod", got.Tags["env"])
+		}
+	}
+}

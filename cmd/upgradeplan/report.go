@@ -78,10 +78,16 @@ func reportCommand() *cli.Command {
 }
 
 // folded is rec brought up to date with the journal in dir when its run has not finished
-// (executor.FoldJournal). A journal that cannot be read leaves rec as it is, with a warning.
+// (executor.FoldJournal): a record without an outcome, or one the journal was written after
+// (a resumed segment killed before it first wrote run.json). A journal that cannot be read
+// leaves rec as it is, with a warning.
 func folded(c *cli.Context, rec *executor.Record, dir string) *executor.Record {
 	if rec.Outcome.Result != "" {
-		return rec
+		j, jerr := os.Stat(filepath.Join(dir, executor.JournalFile))
+		r, rerr := os.Stat(filepath.Join(dir, executor.RecordFile))
+		if jerr != nil || rerr != nil || !j.ModTime().After(r.ModTime()) {
+			return rec // its segment ended and wrote it after its last journal line
+		}
 	}
 	entries, err := executor.ReadJournal(dir)
 	if err != nil {

@@ -220,8 +220,8 @@ SELECT $1, $2, $3, $4, nullif($5, ''), nullif($6, 0), nullif($7, ''), nullif($8,
 // takes it again) means it was held throughout, so whoever takes it next reads the
 // intent. Otherwise the intent stands, but its call is not sent.
 func (r *runState) confirmLock(ctx context.Context, stepID string) error {
-	var held bool
-	if err := r.s.pool.QueryRow(ctx, "SELECT "+holdsLock("$1", "$2"), r.key, r.backend).Scan(&held); err != nil {
+	held, err := r.heldNow(ctx)
+	if err != nil {
 		return fmt.Errorf("journal: %s: confirm the plan's lock after the intent: %w", r.s.where, err)
 	}
 	if !held {
@@ -238,14 +238,21 @@ func (r *runState) Confirm(ctx context.Context) error {
 	}
 	c, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	var held bool
-	if err := r.s.pool.QueryRow(c, "SELECT "+holdsLock("$1", "$2"), r.key, r.backend).Scan(&held); err != nil {
+	held, err := r.heldNow(c)
+	if err != nil {
 		return fmt.Errorf("%s: confirm the plan's lock: %w", r.s.where, err)
 	}
 	if !held {
 		return r.lockLost()
 	}
 	return nil
+}
+
+// heldNow reports whether this runner's lock backend holds the plan's lock at this moment.
+func (r *runState) heldNow(ctx context.Context) (bool, error) {
+	var held bool
+	err := r.s.pool.QueryRow(ctx, "SELECT "+holdsLock("$1", "$2"), r.key, r.backend).Scan(&held)
+	return held, err
 }
 
 // lockLost marks the plan's lock lost (every later append fails) and returns why.

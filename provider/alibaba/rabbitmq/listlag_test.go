@@ -59,3 +59,43 @@ func TestAListTrailingGetInstanceEndsNoStep(t *testing.T) {
 		t.Errorf("%d ListInstances and %d GetInstance calls; want 2 and 2 (the plan's list, the riders' page; the step alone, the one confirmation)", lists, gets)
 	}
 }
+
+// A call whose answer was lost is watched not started: an untouched instance (pending) held
+// for the visibility grace gets the call again. From a list that trails GetInstance, the
+// instance GetInstance shows DEPLOYING still looks untouched; that verdict, which licenses a
+// resend, is taken from GetInstance.
+func TestALostAnswersUntouchedVerdictIsNotTakenFromATrailingList(t *testing.T) {
+	base := "instanceType=enterprise, maxPrivateTps=3000, queueCapacity=1000, storageSize=0"
+	insts := instanceYAML("amqp-a", base) + instanceYAML("amqp-b", base) + instanceYAML("amqp-c", base)
+	state := accounts + "durations: {rabbitmq: 600s}\nlistLag: {rabbitmq: 1h}\nrabbitmq:\n" + insts
+	s := simtest.Start(t, state, sim.Options{TimeScale: 60}, amqp.New())
+	p := open(t, s, "test-ak", "test-sk")
+	ctx := context.Background()
+	all, err := p.List(ctx, provider.Selection{}) // the list index is copied now
+	if err != nil || len(all) != 3 {
+		t.Fatalf("List: %v %v", all, err)
+	}
+	changes, err := p.Plan(ctx, all[0], provider.Desired{"maxPrivateTps": int64(5000)})
+	if err != nil || len(changes) != 1 {
+		t.Fatalf("Plan: %v %v", changes, err)
+	}
+	c := changes[0]
+	if _, err := p.Apply(ctx, provider.Call{Instance: "amqp-a", Action: c.Action, Params: c.Params, ClientToken: "lag-token-2"}); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	// The answer was lost: the step is watched not started, its call maybe sent.
+	lost := provider.Watch{Instance: "amqp-a", Action: c.Action, From: c.From, To: c.To, MaySent: true}
+	rider := func(id string) provider.Watch {
+		return provider.Watch{Instance: id, Action: c.Action, From: c.From, To: c.To}
+	}
+	got, err := p.Observe(ctx, []provider.Watch{lost, rider("amqp-b"), rider("amqp-c")}) // the region's list
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0].State == provider.StatePending {
+		t.Errorf("the lost answer's instance, from the trailing list: pending (untouched; a resend once the grace passed), status %s; want GetInstance's DEPLOYING", got[0].Status)
+	}
+	if got[0].Status != statusDeploying {
+		t.Errorf("status %q; want DEPLOYING, as GetInstance shows it", got[0].Status)
+	}
+}

@@ -33,7 +33,8 @@ const StartGrace = 2 * time.Minute
 // the change still running. The pages before the first watched instance cannot be left
 // out: NextToken is opaque, and only a read from the start proves an instance missing.
 // A verdict of the region form that ends a step (an instance missing, a started change
-// failed) is confirmed with GetInstance first, since the list trails it.
+// failed) or licenses a resend (a lost answer's instance untouched) is confirmed with
+// GetInstance first, since the list trails it.
 func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]provider.Progress, error) {
 	if len(watches) == 0 {
 		return nil, nil
@@ -45,12 +46,12 @@ func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]pro
 	out := make([]provider.Progress, len(watches))
 	for i, w := range watches {
 		inst, ok := byID[w.Instance]
-		if listed && (!ok || (w.Started && progress(w, inst, p.seenBusy(w), time.Now()).State == provider.StateFailed)) {
-			// A verdict that ends the step, from the list, is taken only from GetInstance:
-			// ListInstances is served from an index that trails GetInstance, so a change
-			// GetInstance showed DEPLOYING may still be SERVING at the old spec there, and
-			// an instance may be missing from one paged pass. One GetInstance, on this
-			// rare path only.
+		if listed && (!ok || decisive(w, progress(w, inst, p.seenBusy(w), time.Now()).State)) {
+			// A verdict that ends the step, or licenses a resend, is taken from the list
+			// only once GetInstance confirms it: ListInstances is served from an index
+			// that trails GetInstance, so a change GetInstance showed DEPLOYING may still
+			// be SERVING at the old spec there, and an instance may be missing from one
+			// paged pass. One GetInstance, on these rare paths only.
 			confirmed, found, err := p.confirm(ctx, w.Instance, detailed)
 			if err != nil {
 				return nil, err
@@ -80,6 +81,13 @@ func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]pro
 		out[i] = progress(w, inst, p.seenBusy(w), time.Now())
 	}
 	return out, nil
+}
+
+// decisive says whether a verdict from the list may not be taken without GetInstance: a
+// started change failed, or a call whose answer was lost seen untouched (pending), on
+// which the executor resends it once the grace has passed.
+func decisive(w provider.Watch, s provider.State) bool {
+	return (w.Started && s == provider.StateFailed) || (!w.Started && w.MaySent && s == provider.StatePending)
 }
 
 // confirm reads one instance with GetInstance unless this Observe already did (detailed,

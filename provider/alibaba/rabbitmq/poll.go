@@ -2,7 +2,6 @@ package rabbitmq
 
 import (
 	"context"
-	"errors"
 	"strings"
 
 	"github.com/upgradeplan/upgradeplan/provider"
@@ -38,16 +37,13 @@ func (p *Provider) observeRead(ctx context.Context, watches []provider.Watch) (i
 	}
 	insts = make(map[string]provider.Instance, len(ids))
 	for _, id := range ids {
-		d, err := p.getInstance(ctx, id)
-		var pe *provider.Error
-		if errors.As(err, &pe) && isNotFound(pe.Code) {
-			continue
-		}
+		inst, found, err := p.confirm(ctx, id, detailed)
 		if err != nil {
 			return nil, nil, false, err
 		}
-		inst := withDetail(fromDetail(p.region, d), d)
-		insts[id], detailed[id] = inst, inst
+		if found {
+			insts[id] = inst
+		}
 	}
 	return insts, detailed, false, nil
 }
