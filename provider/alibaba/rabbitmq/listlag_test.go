@@ -17,25 +17,8 @@ import (
 // ended without taking effect, and an instance one list pass lacks is not gone. Observe
 // takes a verdict that ends the step only from GetInstance.
 func TestAListTrailingGetInstanceEndsNoStep(t *testing.T) {
-	base := "instanceType=enterprise, maxPrivateTps=3000, queueCapacity=1000, storageSize=0"
-	insts := instanceYAML("amqp-a", base) + instanceYAML("amqp-b", base) + instanceYAML("amqp-c", base)
-	state := accounts + "durations: {rabbitmq: 600s}\nlistLag: {rabbitmq: 1h}\nrabbitmq:\n" + insts
-	s := simtest.Start(t, state, sim.Options{TimeScale: 60}, amqp.New()) // the upgrade lasts 10 s, the lag 60 s
-	p := open(t, s, "test-ak", "test-sk")
+	s, p, c, rc := changedUnderATrailingList(t)
 	ctx := context.Background()
-	all, err := p.List(ctx, provider.Selection{}) // the list index is copied now
-	if err != nil || len(all) != 3 {
-		t.Fatalf("List: %v %v", all, err)
-	}
-	changes, err := p.Plan(ctx, all[0], provider.Desired{"maxPrivateTps": int64(5000)})
-	if err != nil || len(changes) != 1 {
-		t.Fatalf("Plan: %v %v", changes, err)
-	}
-	c := changes[0]
-	rc, err := p.Apply(ctx, provider.Call{Instance: "amqp-a", Action: c.Action, Params: c.Params, ClientToken: "lag-token-1"})
-	if err != nil {
-		t.Fatalf("Apply: %v", err)
-	}
 	step := provider.Watch{Instance: "amqp-a", Action: c.Action, From: c.From, To: c.To, Started: true, Since: time.Now(), OrderID: rc.OrderID}
 	got, err := p.Observe(ctx, []provider.Watch{step}) // alone: GetInstance
 	if err != nil || got[0].State != provider.StateInProgress || got[0].Status != statusDeploying {
@@ -65,24 +48,8 @@ func TestAListTrailingGetInstanceEndsNoStep(t *testing.T) {
 // instance GetInstance shows DEPLOYING still looks untouched; that verdict, which licenses a
 // resend, is taken from GetInstance.
 func TestALostAnswersUntouchedVerdictIsNotTakenFromATrailingList(t *testing.T) {
-	base := "instanceType=enterprise, maxPrivateTps=3000, queueCapacity=1000, storageSize=0"
-	insts := instanceYAML("amqp-a", base) + instanceYAML("amqp-b", base) + instanceYAML("amqp-c", base)
-	state := accounts + "durations: {rabbitmq: 600s}\nlistLag: {rabbitmq: 1h}\nrabbitmq:\n" + insts
-	s := simtest.Start(t, state, sim.Options{TimeScale: 60}, amqp.New())
-	p := open(t, s, "test-ak", "test-sk")
+	_, p, c, _ := changedUnderATrailingList(t)
 	ctx := context.Background()
-	all, err := p.List(ctx, provider.Selection{}) // the list index is copied now
-	if err != nil || len(all) != 3 {
-		t.Fatalf("List: %v %v", all, err)
-	}
-	changes, err := p.Plan(ctx, all[0], provider.Desired{"maxPrivateTps": int64(5000)})
-	if err != nil || len(changes) != 1 {
-		t.Fatalf("Plan: %v %v", changes, err)
-	}
-	c := changes[0]
-	if _, err := p.Apply(ctx, provider.Call{Instance: "amqp-a", Action: c.Action, Params: c.Params, ClientToken: "lag-token-2"}); err != nil {
-		t.Fatalf("Apply: %v", err)
-	}
 	// The answer was lost: the step is watched not started, its call maybe sent.
 	lost := provider.Watch{Instance: "amqp-a", Action: c.Action, From: c.From, To: c.To, MaySent: true}
 	rider := func(id string) provider.Watch {
@@ -98,4 +65,32 @@ func TestALostAnswersUntouchedVerdictIsNotTakenFromATrailingList(t *testing.T) {
 	if got[0].Status != statusDeploying {
 		t.Errorf("status %q; want DEPLOYING, as GetInstance shows it", got[0].Status)
 	}
+}
+
+// changedUnderATrailingList starts three RabbitMQ instances under a list lag of an hour
+// (a minute of wall clock; the upgrade lasts ten seconds), lists them, which copies the
+// list index, and sends amqp-a's change of maxPrivateTps: GetInstance shows it DEPLOYING,
+// the list SERVING at the old spec.
+func changedUnderATrailingList(t *testing.T) (*simtest.Sim, *Provider, provider.Change, provider.Receipt) {
+	t.Helper()
+	base := "instanceType=enterprise, maxPrivateTps=3000, queueCapacity=1000, storageSize=0"
+	insts := instanceYAML("amqp-a", base) + instanceYAML("amqp-b", base) + instanceYAML("amqp-c", base)
+	state := accounts + "durations: {rabbitmq: 600s}\nlistLag: {rabbitmq: 1h}\nrabbitmq:\n" + insts
+	s := simtest.Start(t, state, sim.Options{TimeScale: 60}, amqp.New())
+	p := open(t, s, "test-ak", "test-sk")
+	ctx := context.Background()
+	all, err := p.List(ctx, provider.Selection{})
+	if err != nil || len(all) != 3 {
+		t.Fatalf("List: %v %v", all, err)
+	}
+	changes, err := p.Plan(ctx, all[0], provider.Desired{"maxPrivateTps": int64(5000)})
+	if err != nil || len(changes) != 1 {
+		t.Fatalf("Plan: %v %v", changes, err)
+	}
+	c := changes[0]
+	rc, err := p.Apply(ctx, provider.Call{Instance: "amqp-a", Action: c.Action, Params: c.Params, ClientToken: "lag-token"})
+	if err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	return s, p, c, rc
 }
