@@ -534,7 +534,8 @@ func (r *run) open() error {
 }
 
 func (s *stepState) watch(started bool) provider.Watch {
-	w := provider.Watch{Instance: s.step.Instance, Action: s.step.Action, From: s.step.From, To: s.step.To, Started: started}
+	w := provider.Watch{Instance: s.step.Instance, Action: s.step.Action, From: s.step.From, To: s.step.To, Started: started,
+		MaySent: !started && s.m.MaySent}
 	if started {
 		w.Since = s.m.Since
 		w.OrderID = s.rec.OrderID // lets a resumed run find a failed order the provider never saw

@@ -274,7 +274,6 @@ func (r *run) observe(ctx context.Context, s *stepState, started, urgent bool) n
 		} else {
 			r.mu.Lock()
 			w := s.watch(false)
-			w.MaySent = s.m.MaySent
 			r.mu.Unlock()
 			var p provider.Progress
 			p, err = o.observe(wctx, w, urgent)

@@ -11,15 +11,18 @@ import "maps"
 // "running" with its attempts and request ids, every other step pending; the segments are
 // the journal's, the last without an end record killed. Outcome.Reason says the record is
 // folded and how to reconcile the run. A record with an outcome is returned as it is
-// unless the journal's last segment has no end record: a resumed segment killed before it
-// first wrote run.json leaves the earlier segment's outcome there, which no longer holds.
+// unless the journal's last segment has no end record, or the journal has segments the
+// record lacks: a resumed segment killed before it first wrote run.json (or between its
+// end entry and its last run.json) leaves the earlier segment's outcome there, which no
+// longer holds.
 func FoldJournal(rec *Record, entries []Entry) *Record {
 	if rec == nil || len(entries) == 0 {
 		return rec
 	}
 	trails, segs := readTrails(entries)
 	killed := len(segs) > 0 && segs[len(segs)-1].Stop == killedStop
-	if rec.Outcome.Result != "" && !killed {
+	behind := len(segs) > len(rec.Segments) // a segment began (and maybe ended) after run.json
+	if rec.Outcome.Result != "" && !killed && !behind {
 		return rec
 	}
 	out := *rec

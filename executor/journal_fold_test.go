@@ -50,7 +50,7 @@ func TestFoldJournalShowsWhatAKilledSegmentsJournalHolds(t *testing.T) {
 		t.Errorf("the record read was changed: %+v %v", rec.Steps[0], rec.Counts)
 	}
 	ended := append(append([]Entry(nil), entries...), Entry{Type: EntryEnd, Time: t0.Add(5 * time.Second), Stop: "window cutoff"})
-	finished := &Record{Outcome: Outcome{Result: "stopped"}, Steps: []StepRecord{{ID: "a", Status: StatusPending}}}
+	finished := &Record{Outcome: Outcome{Result: "stopped"}, Steps: []StepRecord{{ID: "a", Status: StatusPending}}, Segments: []Segment{{StartedAt: t0}}}
 	if FoldJournal(finished, ended) != finished {
 		t.Error("a record with an outcome was folded; its segment ended and wrote it after its last journal line")
 	}
@@ -61,6 +61,12 @@ func TestFoldJournalShowsWhatAKilledSegmentsJournalHolds(t *testing.T) {
 	stale := &Record{Outcome: Outcome{Result: "stopped", Reason: "window cutoff", ExitCode: ExitStopped},
 		Steps:  []StepRecord{{ID: "a", Status: StatusSucceeded}, {ID: "b", Status: StatusCancelled}, {ID: "c", Status: StatusNotStarted}},
 		Counts: map[Status]int{StatusSucceeded: 1, StatusCancelled: 1, StatusNotStarted: 1}}
+	// Killed between its end entry and its last run.json: the journal has a segment more.
+	endedAgain := append(append([]Entry(nil), resumed...), Entry{Type: EntryEnd, Time: t0.Add(62 * time.Second), Stop: "signal"})
+	stale.Segments = []Segment{{StartedAt: t0}}
+	if got := FoldJournal(stale, endedAgain); got.Outcome.Reason != FoldedReason || len(got.Segments) != 2 {
+		t.Errorf("a segment the record lacks: outcome %+v, %d segments; want folded, 2 segments", got.Outcome, len(got.Segments))
+	}
 	got = FoldJournal(stale, resumed)
 	if got.Outcome.Result != "" || got.Outcome.Reason != FoldedReason || len(got.Segments) != 2 || got.Steps[2].Status != StatusRunning {
 		t.Errorf("a resumed segment killed before its first run.json: outcome %+v, %d segments, step c %s; want unfinished, 2 segments, c running",

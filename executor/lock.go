@@ -6,6 +6,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,15 +75,23 @@ func LegacyLockDirs(getenv func(string) string) []string {
 	if getenv(LockDirEnv) != "" {
 		return nil
 	}
-	def := LockDir(getenv)
+	var seen []os.FileInfo // the default and the directories taken: one lock file each
+	if fi, err := os.Stat(LockDir(getenv)); err == nil {
+		seen = append(seen, fi)
+	}
 	var out []string
 	for _, env := range []string{"XDG_RUNTIME_DIR", "XDG_CACHE_HOME"} {
-		if d := getenv(env); d != "" {
-			dir := filepath.Join(d, "upgradeplan", "locks")
-			if fi, err := os.Stat(dir); err == nil && fi.IsDir() && dir != def {
-				out = append(out, dir)
-			}
+		d := getenv(env)
+		if d == "" {
+			continue
 		}
+		dir := filepath.Join(d, "upgradeplan", "locks")
+		fi, err := os.Stat(dir)
+		if err != nil || !fi.IsDir() || slices.ContainsFunc(seen, func(o os.FileInfo) bool { return os.SameFile(o, fi) }) {
+			continue // absent, or the default (or one taken) by another name: locked once
+		}
+		seen = append(seen, fi)
+		out = append(out, dir)
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -75,6 +76,45 @@ func TestAnEarlierVersionsSessionLockDirIsStillHonoured(t *testing.T) {
 		}
 		if n := cloud.sends("a-1"); n != 1 {
 			t.Errorf("a-1 received %d calls, want the earlier version's one", n)
+		}
+	})
+}
+
+// The default lock directory under another name (a home reached through a symlink, and
+// XDG_CACHE_HOME naming its real path) is one directory: taking the plan's lock in it
+// twice would lock the apply out of its own run (exit 5 every time). An earlier version's
+// directory that is a directory of its own gets the ledger of the run too, so that
+// version's apply, which reads only it, sees the run.
+func TestALegacyLockDirIsLockedOnceAndGetsTheLedger(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cloud := newFakeCloud(10*time.Second, fleetOf(1, "a", "1"))
+		plan := planOf(t, planner.Settings{}, oneTarget(), []planner.Step{versionStep("t", "a-1", "1", "2", 0)})
+		base := t.TempDir()
+		real := filepath.Join(base, "real-home")
+		if err := os.MkdirAll(filepath.Join(real, ".cache", "upgradeplan", "locks"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(real, filepath.Join(base, "home")); err != nil {
+			t.Skip("no symlinks here:", err)
+		}
+		old := filepath.Join(base, "run-user", "upgradeplan", "locks")
+		if err := os.MkdirAll(old, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		env := map[string]string{"HOME": filepath.Join(base, "home"), "XDG_CACHE_HOME": filepath.Join(real, ".cache"),
+			"XDG_RUNTIME_DIR": filepath.Join(base, "run-user")}
+		getenv := func(k string) string { return env[k] }
+		if dirs := LegacyLockDirs(getenv); len(dirs) != 1 || dirs[0] != old {
+			t.Fatalf("LegacyLockDirs = %v; want only %s (XDG_CACHE_HOME is the default by another name)", dirs, old)
+		}
+		out := filepath.Join(base, "run")
+		rec, err := runApply(t, t.Context(), plan, cloud.registry(), out, func(o *Options) { o.Getenv, o.LockDir = getenv, "" })
+		if err != nil || rec.Outcome.ExitCode != ExitOK {
+			t.Fatalf("apply at the default: %v %+v; want it done", err, rec)
+		}
+		b, err := os.ReadFile(filepath.Join(old, "plan-"+plan.Digest+".run"))
+		if abs, _ := filepath.Abs(out); err != nil || string(b) != abs {
+			t.Errorf("the earlier version's ledger: %q %v; want it to name %s", b, err, abs)
 		}
 	})
 }

@@ -104,6 +104,13 @@ func (d *dirRun) Claim(context.Context) error {
 		return fmt.Errorf("lock directory: %w", err)
 	}
 	d.claimed = true
+	// An earlier version's apply in a session that chose a legacy directory reads only
+	// that directory's ledger: it must see this run too.
+	for _, ledger := range d.legacyLedgers {
+		if err := writeFileAtomic(ledger, []byte(here)); err != nil {
+			return fmt.Errorf("lock directory: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -141,6 +148,9 @@ func (d *dirRun) Discard(context.Context) {
 	}
 	if d.claimed {
 		os.Remove(d.ledger)
+		for _, ledger := range d.legacyLedgers {
+			os.Remove(ledger)
+		}
 	}
 	d.locks.release()
 	os.Remove(filepath.Join(d.out, RunLockFile))

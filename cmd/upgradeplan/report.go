@@ -77,21 +77,15 @@ func reportCommand() *cli.Command {
 	}
 }
 
-// folded is rec brought up to date with the journal in dir when its run has not finished
-// (executor.FoldJournal): a record without an outcome, or one the journal was written after
-// (a resumed segment killed before it first wrote run.json). A journal that cannot be read
-// leaves rec as it is, with a warning.
+// folded is rec brought up to date with the journal in dir when the journal says more than
+// rec (executor.FoldJournal): a run that has not finished, or a resumed segment killed
+// before it wrote run.json. The journal is read every time: file times are too coarse on
+// some file systems to tell which was written last. A journal that cannot be read leaves
+// rec as it is, with a warning.
 func folded(c *cli.Context, rec *executor.Record, dir string) *executor.Record {
-	if rec.Outcome.Result != "" {
-		j, jerr := os.Stat(filepath.Join(dir, executor.JournalFile))
-		r, rerr := os.Stat(filepath.Join(dir, executor.RecordFile))
-		if jerr != nil || rerr != nil || !j.ModTime().After(r.ModTime()) {
-			return rec // its segment ended and wrote it after its last journal line
-		}
-	}
 	entries, err := executor.ReadJournal(dir)
 	if err != nil {
-		fmt.Fprintf(c.App.ErrWriter, "report: warning: the run has not finished and its journal cannot be read (%v): the steps are as run.json last recorded them\n", err)
+		fmt.Fprintf(c.App.ErrWriter, "report: warning: the journal beside the record cannot be read (%v): the steps are as run.json last recorded them\n", err)
 		return rec
 	}
 	return executor.FoldJournal(rec, entries)

@@ -67,13 +67,38 @@ func TestALostAnswersUntouchedVerdictIsNotTakenFromATrailingList(t *testing.T) {
 	}
 }
 
+// A change of a field only GetInstance has (maxConnections) is judged on GetInstance's
+// whole view under the region form, not on its fields merged onto the trailing list's
+// status: merged, the lost answer's instance looked SERVING and untouched (pending), which
+// licenses a resend, while GetInstance showed it DEPLOYING.
+func TestADetailFieldsLostAnswerIsJudgedOnGetInstanceWhole(t *testing.T) {
+	_, p, c, _ := changeUnderATrailingList(t, provider.Desired{"maxConnections": int64(3000)})
+	lost := provider.Watch{Instance: "amqp-a", Action: c.Action, From: c.From, To: c.To, MaySent: true}
+	rider := func(id string) provider.Watch {
+		return provider.Watch{Instance: id, Action: c.Action, From: provider.Values{"maxPrivateTps": int64(3000)}, To: provider.Values{"maxPrivateTps": int64(5000)}}
+	}
+	got, err := p.Observe(context.Background(), []provider.Watch{lost, rider("amqp-b"), rider("amqp-c"), rider("amqp-b"), rider("amqp-c")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0].State == provider.StatePending || got[0].Status != statusDeploying {
+		t.Errorf("the lost answer's instance under the region form: %s, status %s; want GetInstance's DEPLOYING, not pending", got[0].State, got[0].Status)
+	}
+}
+
 // changedUnderATrailingList starts three RabbitMQ instances under a list lag of an hour
 // (a minute of wall clock; the upgrade lasts ten seconds), lists them, which copies the
 // list index, and sends amqp-a's change of maxPrivateTps: GetInstance shows it DEPLOYING,
 // the list SERVING at the old spec.
 func changedUnderATrailingList(t *testing.T) (*simtest.Sim, *Provider, provider.Change, provider.Receipt) {
 	t.Helper()
-	base := "instanceType=enterprise, maxPrivateTps=3000, queueCapacity=1000, storageSize=0"
+	return changeUnderATrailingList(t, provider.Desired{"maxPrivateTps": int64(5000)})
+}
+
+// changeUnderATrailingList is changedUnderATrailingList with the change asked for.
+func changeUnderATrailingList(t *testing.T, want provider.Desired) (*simtest.Sim, *Provider, provider.Change, provider.Receipt) {
+	t.Helper()
+	base := "instanceType=enterprise, maxPrivateTps=3000, queueCapacity=1000, storageSize=0, maxConnections=1500"
 	insts := instanceYAML("amqp-a", base) + instanceYAML("amqp-b", base) + instanceYAML("amqp-c", base)
 	state := accounts + "durations: {rabbitmq: 600s}\nlistLag: {rabbitmq: 1h}\nrabbitmq:\n" + insts
 	s := simtest.Start(t, state, sim.Options{TimeScale: 60}, amqp.New())
@@ -83,7 +108,7 @@ func changedUnderATrailingList(t *testing.T) (*simtest.Sim, *Provider, provider.
 	if err != nil || len(all) != 3 {
 		t.Fatalf("List: %v %v", all, err)
 	}
-	changes, err := p.Plan(ctx, all[0], provider.Desired{"maxPrivateTps": int64(5000)})
+	changes, err := p.Plan(ctx, all[0], want)
 	if err != nil || len(changes) != 1 {
 		t.Fatalf("Plan: %v %v", changes, err)
 	}

@@ -46,12 +46,13 @@ func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]pro
 	out := make([]provider.Progress, len(watches))
 	for i, w := range watches {
 		inst, ok := byID[w.Instance]
-		if listed && (!ok || decisive(w, progress(w, inst, p.seenBusy(w), time.Now()).State)) {
-			// A verdict that ends the step, or licenses a resend, is taken from the list
-			// only once GetInstance confirms it: ListInstances is served from an index
-			// that trails GetInstance, so a change GetInstance showed DEPLOYING may still
-			// be SERVING at the old spec there, and an instance may be missing from one
-			// paged pass. One GetInstance, on these rare paths only.
+		detail := (needsDetail(w.To) || needsDetail(w.From)) && (!ok || !w.Started || inst.Status == statusServing)
+		if listed && (!ok || detail || decisive(w, progress(w, inst, p.seenBusy(w), time.Now()).State)) {
+			// From GetInstance, whole: its fields the list lacks, and a verdict that ends
+			// the step or licenses a resend. ListInstances is served from an index that
+			// trails GetInstance, so a change GetInstance showed DEPLOYING may still be
+			// SERVING at the old spec there, and an instance may be missing from one
+			// paged pass; a detail read merged onto the list's status would trail too.
 			confirmed, found, err := p.confirm(ctx, w.Instance, detailed)
 			if err != nil {
 				return nil, err
@@ -62,18 +63,6 @@ func (p *Provider) Observe(ctx context.Context, watches []provider.Watch) ([]pro
 			out[i] = provider.Progress{Instance: w.Instance, State: provider.StateMissing,
 				Message: fmt.Sprintf("instance %s is not in %s any more", w.Instance, p.region)}
 			continue
-		}
-		if (needsDetail(w.To) || needsDetail(w.From)) && (!w.Started || inst.Status == statusServing) {
-			d, seen := detailed[w.Instance]
-			if !seen {
-				detail, err := p.getInstance(ctx, w.Instance)
-				if err != nil {
-					return nil, err
-				}
-				d = withDetail(inst, detail)
-				detailed[w.Instance] = d
-			}
-			inst = d
 		}
 		if w.Started && inst.Phase == provider.PhaseBusy {
 			p.sawBusy(w)
