@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/upgradeplan/upgradeplan/internal/atomicfile"
 	"github.com/upgradeplan/upgradeplan/provider"
 )
 
@@ -274,31 +275,9 @@ func writeAtomicFunc(path string, write func(io.Writer) error) error {
 	if err != nil {
 		return err
 	}
-	dir, base := splitPath(path)
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	if err := write(f); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
+	// Mode 0600, as the plan's temporary file always had: the plan names accounts and
+	// instances, and its reader is the apply that runs as the same user.
+	return atomicfile.Write(path, 0o600, write)
 }
 
 // OutputPath returns the file that writing path (plan -o, --digest-file) replaces: path
@@ -356,13 +335,4 @@ func fileType(m fs.FileMode) string {
 		return "a socket"
 	}
 	return "a special file"
-}
-
-func splitPath(path string) (dir, base string) {
-	for i := len(path) - 1; i >= 0; i-- {
-		if os.IsPathSeparator(path[i]) {
-			return path[:i+1], path[i+1:]
-		}
-	}
-	return ".", path
 }

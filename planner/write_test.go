@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/upgradeplan/upgradeplan/planner"
 )
@@ -125,5 +126,30 @@ func TestWritingAPlanOverANonRegularFileIsRefused(t *testing.T) {
 	}
 	if err := planner.WriteDigestFile(sub, "abc"); err == nil || !strings.Contains(err.Error(), "is a directory") {
 		t.Errorf("WriteDigestFile(plans) = %v; want the directory refused", err)
+	}
+}
+
+// A plan write killed before its rename leaves its temporary file beside the plan; the
+// next write of that plan removes it (once it is a minute old, so another process's write
+// in progress is left alone), and the plan file stays readable by its owner only.
+func TestWritingAPlanRemovesAKilledWritesTemporaryFile(t *testing.T) {
+	dir := t.TempDir()
+	stale := filepath.Join(dir, ".plan.json.tmp-123")
+	if err := os.WriteFile(stale, []byte("half a plan"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(stale, old, old); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "plan.json")
+	if err := planner.WriteFile(path, goldenPlan(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(t, dir); !slices.Equal(got, []string{"plan.json"}) {
+		t.Errorf("the directory holds %v; want only plan.json, the killed write's temporary file removed", got)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("plan.json: %v %v; want mode 0600", fi.Mode(), err)
 	}
 }
