@@ -58,25 +58,7 @@ func TestALostAnswerIsNotResentWhileTheChangeIsNotVisibleYet(t *testing.T) {
 // not show yet is not sent again.
 func TestResumeDoesNotResendAnIntentWhoseChangeIsNotVisibleYet(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		cloud := newFakeCloud(30*time.Second, fleetOf(1, "a", "1"))
-		plan := planOf(t, planner.Settings{}, oneTarget(), []planner.Step{versionStep("t", "a-1", "1", "2", 0)})
-		dir := t.TempDir()
-		j, err := openJournal(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		j.write(Entry{Type: EntryBegin, Digest: plan.Digest, PID: 1})
-		j.write(Entry{Type: EntryIntent, StepID: "t/a-1", Attempt: 1, ClientToken: ClientToken(plan, "t/a-1")})
-		j.close()
-		now := time.Now()
-		cloud.mu.Lock()
-		in := cloud.insts["a-1"]
-		in.pendingTo, in.busyUntil, in.visibleAt = provider.Values{"version": "2"}, now.Add(30*time.Second), now.Add(5*time.Second)
-		cloud.mu.Unlock()
-		rec, err := runApply(t, t.Context(), plan, cloud.registry(), dir, func(o *Options) { o.Resume = true })
-		if err != nil {
-			t.Fatal(err)
-		}
+		cloud, rec := resumeAnAcceptedCallNotVisibleYet(t, time.Time{})
 		if n := cloud.sends("a-1"); n != 0 {
 			t.Errorf("the resume sent %d upgrade calls for a change the cloud had accepted", n)
 		}
@@ -84,6 +66,33 @@ func TestResumeDoesNotResendAnIntentWhoseChangeIsNotVisibleYet(t *testing.T) {
 			t.Errorf("step %s %q %+v, want succeeded", s.Status, s.Reason, s.Error)
 		}
 	})
+}
+
+// resumeAnAcceptedCallNotVisibleYet resumes a killed segment whose intent for t/a-1 was
+// journaled at intentAt (zero: now, this clock's) and whose call the cloud accepted just
+// now, showing it 5 s later; it returns the cloud and the resume's record.
+func resumeAnAcceptedCallNotVisibleYet(t *testing.T, intentAt time.Time) (*fakeCloud, *Record) {
+	t.Helper()
+	cloud := newFakeCloud(30*time.Second, fleetOf(1, "a", "1"))
+	plan := planOf(t, planner.Settings{}, oneTarget(), []planner.Step{versionStep("t", "a-1", "1", "2", 0)})
+	dir := t.TempDir()
+	j, err := openJournal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.write(Entry{Type: EntryBegin, Time: intentAt, Digest: plan.Digest, PID: 1})
+	j.write(Entry{Type: EntryIntent, Time: intentAt, StepID: "t/a-1", Attempt: 1, ClientToken: ClientToken(plan, "t/a-1")})
+	j.close()
+	now := time.Now()
+	cloud.mu.Lock()
+	in := cloud.insts["a-1"]
+	in.pendingTo, in.busyUntil, in.visibleAt = provider.Values{"version": "2"}, now.Add(30*time.Second), now.Add(5*time.Second)
+	cloud.mu.Unlock()
+	rec, err := runApply(t, t.Context(), plan, cloud.registry(), dir, func(o *Options) { o.Resume = true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cloud, rec
 }
 
 // A verdict taken at refresh is not reused at send time: another actor upgraded the

@@ -27,21 +27,7 @@ func minorStep(inst string) planner.Step {
 // doubt and says what to check.
 func TestAnUnwatchedInPlaceRestartIsNotSentAgain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		cloud := newFakeCloud(30*time.Second, fleetOf(1, "k", "2"))
-		plan := planOf(t, planner.Settings{}, oneTarget(), []planner.Step{minorStep("k-1")})
-		dir := t.TempDir()
-		j, err := openJournal(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		then := time.Now().Add(-10 * time.Minute).UTC()
-		j.write(Entry{Type: EntryBegin, Time: then, Digest: plan.Digest, PID: 1})
-		j.write(Entry{Type: EntryIntent, Time: then, StepID: "t/k-1", Attempt: 1})
-		j.close()
-		rec, err := runApply(t, t.Context(), plan, cloud.registry(), dir, func(o *Options) { o.Resume = true })
-		if err != nil {
-			t.Fatal(err)
-		}
+		cloud, rec := resumeAnInPlaceRestart(t, time.Now().Add(-10*time.Minute).UTC())
 		if n := cloud.sends("k-1"); n != 0 {
 			t.Errorf("the resume sent %d restarts for a restart whose call may already have restarted the broker", n)
 		}
@@ -50,6 +36,28 @@ func TestAnUnwatchedInPlaceRestartIsNotSentAgain(t *testing.T) {
 			t.Errorf("step %s %+v, exit %d; want failed in doubt, exit 2", s.Status, s.Error, rec.Outcome.ExitCode)
 		}
 	})
+}
+
+// resumeAnInPlaceRestart resumes a killed segment that journaled the intent of k-1's
+// restart in place (minorStep) at then, without its answer; it returns the cloud and the
+// resume's record.
+func resumeAnInPlaceRestart(t *testing.T, then time.Time) (*fakeCloud, *Record) {
+	t.Helper()
+	cloud := newFakeCloud(30*time.Second, fleetOf(1, "k", "2"))
+	plan := planOf(t, planner.Settings{}, oneTarget(), []planner.Step{minorStep("k-1")})
+	dir := t.TempDir()
+	j, err := openJournal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.write(Entry{Type: EntryBegin, Time: then, Digest: plan.Digest, PID: 1})
+	j.write(Entry{Type: EntryIntent, Time: then, StepID: "t/k-1", Attempt: 1})
+	j.close()
+	rec, err := runApply(t, t.Context(), plan, cloud.registry(), dir, func(o *Options) { o.Resume = true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cloud, rec
 }
 
 // Within one segment, the same step whose answer was lost is watched over the grace at the
