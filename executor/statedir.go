@@ -80,13 +80,13 @@ func (d *dirRun) String() string { return "run directory " + d.out }
 // ledger, PLAN-DIGEST.run in the lock directory, names the run directory of the digest's
 // run; it is read and written under the digest's lock.
 func (d *dirRun) CheckApplied(context.Context) error {
+	here, _ := filepath.Abs(d.out)
 	for _, ledger := range append([]string{d.ledger}, d.legacyLedgers...) {
 		b, err := os.ReadFile(ledger)
 		if err != nil {
 			continue
 		}
 		prior := string(b)
-		here, _ := filepath.Abs(d.out)
 		if prior == here {
 			continue
 		}

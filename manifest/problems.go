@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/upgradeplan/upgradeplan/internal/runecut"
 )
 
 // Problem is one thing wrong in a manifest, where it stands, and what to change.
@@ -37,11 +39,8 @@ func CutMessage(s string) string {
 	if len(s) <= MaxMessageLength {
 		return s
 	}
-	cut := MaxMessageLength
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return fmt.Sprintf("%s… (%d more characters)", s[:cut], utf8.RuneCountInString(s[cut:]))
+	kept := runecut.Prefix(s, MaxMessageLength)
+	return fmt.Sprintf("%s… (%d more characters)", kept, utf8.RuneCountInString(s[len(kept):]))
 }
 
 // Problems is the error Load and Parse return: every problem of a file, sorted by position.

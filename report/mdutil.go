@@ -5,7 +5,8 @@ import (
 	"sort"
 	"strings"
 	"unicode"
-	"unicode/utf8"
+
+	"github.com/upgradeplan/upgradeplan/internal/runecut"
 )
 
 // CommentLimit is GitHub's limit on an issue or pull-request comment, in characters.
@@ -407,11 +408,7 @@ func shortenLines(s string, maxLen int) string {
 			b.WriteString(line)
 			continue
 		}
-		cut := maxLen
-		for cut > 0 && !utf8.RuneStart(body[cut]) {
-			cut--
-		}
-		b.WriteString(body[:cut])
+		b.WriteString(runecut.Prefix(body, maxLen))
 		b.WriteString("…")
 		b.WriteString(line[len(body):])
 	}

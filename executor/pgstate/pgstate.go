@@ -178,16 +178,19 @@ UNION SELECT h.shard FROM upgradeplan.holders h WHERE h.digest = $1 AND `+holdsL
 	return nil
 }
 
-// shardCount is N of a shard "I/N"; "" (an unsharded run) is 0.
-func shardCount(shard string) string {
-	_, n, _ := strings.Cut(shard, "/")
-	return n
+// shardCount is N of a shard "I/N" (executor.Shard's form); "" (an unsharded run) is 0.
+func shardCount(shard string) int {
+	s, err := executor.ParseShard(shard)
+	if err != nil {
+		return 0
+	}
+	return s.Count
 }
 
 // shardName names a run's sharding in a message.
 func shardName(shard string) string {
-	if n := shardCount(shard); n != "" {
-		return "sharded " + n + " ways (--shard I/" + n + ")"
+	if n := shardCount(shard); n > 0 {
+		return fmt.Sprintf("sharded %d ways (--shard I/%d)", n, n)
 	}
 	return "unsharded"
 }

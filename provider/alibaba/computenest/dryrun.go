@@ -118,7 +118,7 @@ func (p *Provider) requiredFor(ctx context.Context, inst provider.Instance, vers
 		return p.dryRun(ctx, inst.ID, version, params) // its parameters unread: its own answer
 	}
 	key.to, key.names = version, strings.Join(slices.Sorted(maps.Keys(params)), "\x00")
-	key.has, _ = inst.Values[factParameters].(string)
+	key.has = has
 	key.template, _ = inst.Values[factTemplate].(string)
 	return p.dry.get(ctx, key, func() ([]string, error) { return p.dryRun(ctx, inst.ID, version, params) })
 }

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"net/url"
 	"strings"
-	"unicode/utf8"
 
+	"github.com/upgradeplan/upgradeplan/internal/runecut"
 	"github.com/upgradeplan/upgradeplan/provider"
 )
 
@@ -52,14 +52,10 @@ func scrubSecrets(pe *provider.Error, secrets []string) *provider.Error {
 	return pe
 }
 
-// cut shortens s to at most max bytes, on a rune boundary, marking the cut with "…".
+// cut shortens s to at most max bytes, on a character boundary, marking the cut with "…".
 func cut(s string, max int) string {
 	if len(s) <= max {
 		return s
 	}
-	n := max
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
+	return runecut.Prefix(s, max) + "…"
 }
